@@ -1,0 +1,182 @@
+//! Server → client frames, appended to an outbound buffer.
+//!
+//! Invariants: every frame ends in CRLF; size tokens the publisher sent are copied verbatim
+//! (nats-server echoes `PUB foo 002` as `MSG foo 1 002`); a message with headers goes to a
+//! subscriber without header support as `MSG` with the header block cut off and its size
+//! recomputed.
+
+use bytes::{BufMut, BytesMut};
+
+use super::errors::ClientError;
+
+/// A published message as the encoder needs it: borrowed slices, wherever they live.
+#[derive(Clone, Copy, Debug)]
+pub struct MsgView<'a> {
+    pub subject: &'a [u8],
+    /// Empty when the message has no reply subject.
+    pub reply: &'a [u8],
+    /// PUB: the size token; HPUB: the total-size token.
+    pub size_token: &'a [u8],
+    /// HPUB: the header-size token; empty for PUB.
+    pub hdr_token: &'a [u8],
+    /// Headers followed by the body.
+    pub payload: &'a [u8],
+    /// Length of the header block at the start of `payload`; 0 without headers.
+    pub hdr_len: usize,
+}
+
+impl MsgView<'_> {
+    /// Bytes a subscriber with or without header support is sent, for stats and limits.
+    pub fn encoded_len_max(&self, sid_len: usize) -> usize {
+        // "HMSG " + subject + sid + reply + two tokens + spaces + CRLFs.
+        16 + self.subject.len() + sid_len + self.reply.len() + 2 * 10 + self.payload.len()
+    }
+}
+
+/// Appends the MSG or HMSG frame that delivers `m` to subscription `sid`.
+pub fn msg(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bool) {
+    out.reserve(m.encoded_len_max(sid.len()));
+    let with_headers = m.hdr_len > 0;
+    out.put_slice(if with_headers && sub_headers { b"HMSG " } else { b"MSG " });
+    out.put_slice(m.subject);
+    out.put_u8(b' ');
+    out.put_slice(sid);
+    out.put_u8(b' ');
+    if !m.reply.is_empty() {
+        out.put_slice(m.reply);
+        out.put_u8(b' ');
+    }
+    let body = if with_headers && sub_headers {
+        out.put_slice(m.hdr_token);
+        out.put_u8(b' ');
+        out.put_slice(m.size_token);
+        m.payload
+    } else if with_headers {
+        let body = &m.payload[m.hdr_len..];
+        out.put_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        body
+    } else {
+        out.put_slice(m.size_token);
+        m.payload
+    };
+    out.put_slice(b"\r\n");
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+/// Appends the 503 no-responders status nats-server sends to a requester (reference §8):
+/// `HMSG <reply> <sid> N N\r\nNATS/1.0 503\r\nNats-Subject: <subject>\r\n\r\n\r\n`.
+pub fn no_responders(out: &mut BytesMut, reply: &[u8], sid: &[u8], subject: &[u8]) {
+    const HEAD: &[u8] = b"NATS/1.0 503\r\nNats-Subject: ";
+    let n = HEAD.len() + subject.len() + 4;
+    let mut num = itoa::Buffer::new();
+    let n = num.format(n).as_bytes();
+    out.reserve(32 + reply.len() + sid.len() + 2 * n.len() + HEAD.len() + subject.len());
+    out.put_slice(b"HMSG ");
+    out.put_slice(reply);
+    out.put_u8(b' ');
+    out.put_slice(sid);
+    out.put_u8(b' ');
+    out.put_slice(n);
+    out.put_u8(b' ');
+    out.put_slice(n);
+    out.put_slice(b"\r\n");
+    out.put_slice(HEAD);
+    out.put_slice(subject);
+    out.put_slice(b"\r\n\r\n\r\n");
+}
+
+pub fn ok(out: &mut BytesMut) {
+    out.put_slice(b"+OK\r\n");
+}
+
+pub fn ping(out: &mut BytesMut) {
+    out.put_slice(b"PING\r\n");
+}
+
+pub fn pong(out: &mut BytesMut) {
+    out.put_slice(b"PONG\r\n");
+}
+
+/// `-ERR '<text>'\r\n`.
+pub fn err(out: &mut BytesMut, e: &ClientError) {
+    use std::fmt::Write;
+    struct W<'a>(&'a mut BytesMut);
+    impl Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.put_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+    out.put_slice(b"-ERR '");
+    let _ = write!(W(out), "{e}");
+    out.put_slice(b"'\r\n");
+}
+
+/// `INFO <json> \r\n`, with the space nats-server puts before the CRLF.
+pub fn info(out: &mut BytesMut, json: &[u8]) {
+    out.put_slice(b"INFO ");
+    out.put_slice(json);
+    out.put_slice(b" \r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(payload: &'a [u8], hdr_len: usize, hdr: &'a [u8], size: &'a [u8]) -> MsgView<'a> {
+        MsgView {
+            subject: b"foo",
+            reply: b"",
+            size_token: size,
+            hdr_token: hdr,
+            payload,
+            hdr_len,
+        }
+    }
+
+    #[test]
+    fn msg_copies_the_size_token_verbatim() {
+        let mut out = BytesMut::new();
+        msg(&mut out, &view(b"hi", 0, b"", b"002"), b"1", true);
+        assert_eq!(&out[..], b"MSG foo 1 002\r\nhi\r\n");
+    }
+
+    #[test]
+    fn msg_with_reply() {
+        let mut out = BytesMut::new();
+        let mut v = view(b"x", 0, b"", b"1");
+        v.reply = b"_INBOX.a";
+        msg(&mut out, &v, b"sid", false);
+        assert_eq!(&out[..], b"MSG foo sid _INBOX.a 1\r\nx\r\n");
+    }
+
+    #[test]
+    fn hmsg_to_header_subscriber_and_msg_without_headers_to_others() {
+        let p = b"NATS/1.0\r\nBar: Baz\r\n\r\nHello NATS!";
+        let v = view(p, 22, b"22", b"33");
+        let mut out = BytesMut::new();
+        msg(&mut out, &v, b"9", true);
+        assert_eq!(&out[..], b"HMSG foo 9 22 33\r\nNATS/1.0\r\nBar: Baz\r\n\r\nHello NATS!\r\n");
+        out.clear();
+        msg(&mut out, &v, b"9", false);
+        assert_eq!(&out[..], b"MSG foo 9 11\r\nHello NATS!\r\n");
+    }
+
+    #[test]
+    fn no_responders_matches_the_reference_bytes() {
+        let mut out = BytesMut::new();
+        no_responders(&mut out, b"_INBOX.x", b"1", b"nobody");
+        assert_eq!(
+            &out[..],
+            b"HMSG _INBOX.x 1 38 38\r\nNATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn err_quotes_the_text() {
+        let mut out = BytesMut::new();
+        err(&mut out, &ClientError::UnknownOp);
+        assert_eq!(&out[..], b"-ERR 'Unknown Protocol Operation'\r\n");
+    }
+}

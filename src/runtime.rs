@@ -1,0 +1,163 @@
+//! The only module that names glommio: executors and their pinning, the shard mesh, sockets,
+//! timers, and a single-threaded notification. A change of runtime touches this file.
+//!
+//! Invariants: every executor runs one shard; `Notify` is `!Send` (it lives on one shard) and
+//! never holds a borrow across an await.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use glommio::channels::channel_mesh::{Full, MeshBuilder};
+use glommio::{LocalExecutorBuilder, Placement};
+
+pub use glommio::channels::channel_mesh::{Receivers, Senders};
+pub use glommio::net::{AcceptedTcpStream as Accepted, TcpListener as Listener, TcpStream as Stream};
+
+/// The full mesh of bounded channels between shards.
+pub type Mesh<T> = MeshBuilder<T, Full>;
+
+pub fn mesh<T: Send + 'static>(shards: usize, channel_batches_max: usize) -> Mesh<T> {
+    MeshBuilder::full(shards, channel_batches_max)
+}
+
+/// Runs a detached task on the current shard.
+pub fn spawn<F: Future<Output = ()> + 'static>(f: F) {
+    glommio::spawn_local(f).detach();
+}
+
+pub async fn sleep(d: Duration) {
+    glommio::timer::sleep(d).await;
+}
+
+/// Lets other tasks run if this one has used its time slice (long fan-outs call it).
+pub async fn yield_if_needed() {
+    glommio::yield_if_needed().await;
+}
+
+/// Completes with the first of two futures to complete.
+pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
+    futures_lite::future::or(a, b).await
+}
+
+/// Starts `shards` executors, pinned one per core when there are enough cores (more shards
+/// than cores run unpinned, so tests can exercise 4 shards on 2 cores). `run(i)` builds
+/// executor `i`'s main future. Returns when every executor has finished.
+pub fn run_executors<F, Fut>(shards: usize, run: F) -> io::Result<()>
+where
+    F: Fn(usize) -> Fut + Send + Clone + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let cores: Vec<usize> =
+        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    let pin = shards <= cores.len();
+    let mut handles = Vec::with_capacity(shards);
+    for i in 0..shards {
+        let placement = if pin { Placement::Fixed(cores[i]) } else { Placement::Unbound };
+        let run = run.clone();
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("natrix-shard-{i}"))
+            // Registered buffers only serve DMA file I/O, which the core broker does not do;
+            // a small size keeps us inside a default 8 MiB memlock limit with many shards.
+            .io_memory(256 * 1024)
+            .preempt_timer(Duration::from_millis(2))
+            .spawn(move || run(i))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        handles.push(handle);
+    }
+    for h in handles {
+        h.join().map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Accepts one connection, to be bound to whichever shard will own it.
+pub async fn accept(l: &Listener) -> io::Result<Accepted> {
+    l.shared_accept().await.map_err(io::Error::from)
+}
+
+/// Adopts a listening socket bound elsewhere (the main thread binds so that bind errors are
+/// reported before any shard starts).
+pub fn listener_from_std(l: std::net::TcpListener) -> io::Result<Listener> {
+    l.set_nonblocking(true)?;
+    // SAFETY: the fd comes from a live std listener whose ownership we take.
+    Ok(unsafe { Listener::from_raw_fd(l.into_raw_fd()) })
+}
+
+/// A second handle on the same socket, so one task reads while another writes without a
+/// lock between them.
+pub fn dup_stream(s: &Stream) -> io::Result<Stream> {
+    // SAFETY: dup returns a new descriptor we own (or -1, checked).
+    let fd = unsafe { libc::dup(s.as_raw_fd()) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor for a connected TCP socket.
+    Ok(unsafe { Stream::from_raw_fd(fd) })
+}
+
+/// Which directions [`shutdown`] ends.
+#[derive(Clone, Copy)]
+pub enum Direction {
+    Read,
+    Write,
+    Both,
+}
+
+/// Ends one or both directions of a socket; a pending read then returns 0, which is how the
+/// reader task learns that another task closed the connection.
+pub fn shutdown(fd: RawFd, how: Direction) {
+    let how = match how {
+        Direction::Read => libc::SHUT_RD,
+        Direction::Write => libc::SHUT_WR,
+        Direction::Both => libc::SHUT_RDWR,
+    };
+    // SAFETY: shutdown on a descriptor we still hold; errors (already closed) are harmless.
+    unsafe {
+        libc::shutdown(fd, how);
+    }
+}
+
+/// Wakes every task waiting on it; a task that starts waiting after a notify waits for the
+/// next one. Single-threaded (one shard), so plain `Cell`s suffice.
+#[derive(Default)]
+pub struct Notify {
+    generation: Cell<u64>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Notify {
+    pub fn notify(&self) {
+        self.generation.set(self.generation.get() + 1);
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    pub fn notified(&self) -> Notified<'_> {
+        Notified { notify: self, generation: self.generation.get() }
+    }
+}
+
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    generation: u64,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.notify.generation.get() != self.generation {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.notify.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,118 @@
+//! One client connection's state, owned by its shard.
+//!
+//! Invariants: the outbound buffer never holds more than `max_pending_bytes` (a client that
+//! would pass it is closed as a slow consumer, nats-server's rule, and loses the message);
+//! `dirty` is true exactly while the client sits in its shard's dirty list, so the writer is
+//! woken once per batch however many messages the batch queued; once `closing` is set it is
+//! never cleared.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::proto::info::ConnectOptions;
+use crate::runtime::{self, Direction, Notify};
+
+/// Index of a subscription in its shard's subscription slab.
+pub type SubKey = usize;
+
+/// Why a connection ended (the reason nats-server reports in /connz).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    SlowConsumerPendingBytes,
+    StaleConnection,
+    ServerShutdown,
+    ReadError,
+    WriteError,
+}
+
+pub struct Client {
+    pub cid: u64,
+    /// Index in the shard's client slab.
+    pub slot: usize,
+    pub fd: RawFd,
+    pub ip: String,
+    pub opts: RefCell<ConnectOptions>,
+    /// Copies of the CONNECT flags the delivery path reads for every message.
+    pub echo: Cell<bool>,
+    pub headers: Cell<bool>,
+    /// A CONNECT has been accepted.
+    pub connected: Cell<bool>,
+    /// Send the `connect_info` INFO after the next PONG (protocol 1, first PING).
+    pub info_after_pong: Cell<bool>,
+    pub out: RefCell<BytesMut>,
+    pub dirty: Cell<bool>,
+    pub closing: Cell<Option<CloseReason>>,
+    /// Whether the writer flushes what is queued before closing (after an `-ERR`: yes).
+    pub flush_on_close: Cell<bool>,
+    pub writer_wake: Notify,
+    /// Notified once, when closing starts (the pinger waits on it).
+    pub closed_wake: Notify,
+    pub pings_out: Cell<u32>,
+    /// Something arrived since the last ping tick.
+    pub active: Cell<bool>,
+    /// sid → subscription.
+    pub subs: RefCell<HashMap<Bytes, SubKey>>,
+    /// The interest epoch of this shard the client's last SUB needs every shard to have
+    /// applied before a PONG may answer it.
+    pub interest_epoch_needed: Cell<u64>,
+    pub in_msgs: Cell<u64>,
+    pub in_bytes: Cell<u64>,
+    pub out_msgs: Cell<u64>,
+    pub out_bytes: Cell<u64>,
+}
+
+impl Client {
+    pub fn new(cid: u64, slot: usize, fd: RawFd, ip: String) -> Client {
+        Client {
+            cid,
+            slot,
+            fd,
+            ip,
+            opts: RefCell::new(ConnectOptions::default()),
+            echo: Cell::new(true),
+            headers: Cell::new(false),
+            connected: Cell::new(false),
+            info_after_pong: Cell::new(false),
+            out: RefCell::new(BytesMut::new()),
+            dirty: Cell::new(false),
+            closing: Cell::new(None),
+            flush_on_close: Cell::new(false),
+            writer_wake: Notify::default(),
+            closed_wake: Notify::default(),
+            pings_out: Cell::new(0),
+            active: Cell::new(false),
+            subs: RefCell::new(HashMap::new()),
+            interest_epoch_needed: Cell::new(0),
+            in_msgs: Cell::new(0),
+            in_bytes: Cell::new(0),
+            out_msgs: Cell::new(0),
+            out_bytes: Cell::new(0),
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.get().is_some()
+    }
+
+    /// Starts closing. With `flush`, the writer sends what is queued (an `-ERR`, say) and
+    /// then ends the socket; without, the socket ends now and queued bytes are dropped.
+    /// Either way the reader's pending read returns 0 and it cleans up.
+    pub fn close(&self, reason: CloseReason, flush: bool) {
+        if self.is_closing() {
+            return;
+        }
+        self.closing.set(Some(reason));
+        self.flush_on_close.set(flush);
+        if !flush {
+            self.out.borrow_mut().clear();
+            runtime::shutdown(self.fd, Direction::Both);
+        }
+        self.writer_wake.notify();
+        self.closed_wake.notify();
+    }
+}

@@ -1,0 +1,332 @@
+//! What each client op does to the shard, given the op's spans into the read frame.
+//!
+//! Sans-io: nothing here reads a socket or a clock. Responses go into the client's outbound
+//! buffer; the reader task (`io.rs`) flushes once per read batch. Error handling follows
+//! nats-server (reference §1.1 and §5): lexical errors send `-ERR` and close; argument errors
+//! close silently; semantic errors send `-ERR` and keep the connection.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::client::{Client, CloseReason};
+use super::mesh::Msg;
+use super::{Shard, Subscription};
+use crate::proto::encode;
+use crate::proto::errors::ClientError;
+use crate::proto::info::{ConnectError, ServerInfo, NATRIX_VERSION, NATS_FEATURE_VERSION};
+use crate::proto::parser::{Op, ParseError, Span};
+use crate::subject;
+
+/// What the reader does after an op.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop reading: the connection is closing.
+    Close,
+    /// A PING whose PONG must wait until this client's subscriptions are visible on every
+    /// shard; the reader waits, then calls [`Shard::pong`].
+    PongAfterInterest,
+}
+
+impl Shard {
+    /// Applies one parsed op. `frame` holds every byte the op's spans point into.
+    pub fn process_op(&self, c: &Rc<Client>, op: Op, frame: &Bytes) -> Flow {
+        let f = &frame[..];
+        match op {
+            Op::Pub { subject, reply, size_token, payload } => {
+                let msg = Msg {
+                    frame: frame.clone(),
+                    subject,
+                    reply: reply.unwrap_or_default(),
+                    size_token,
+                    hdr_token: Span::default(),
+                    payload,
+                    hdr_len: 0,
+                };
+                self.client_publish(c, &msg)
+            }
+            Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload } => {
+                if !c.headers.get() {
+                    return self.close_silently(c);
+                }
+                let msg = Msg {
+                    frame: frame.clone(),
+                    subject,
+                    reply: reply.unwrap_or_default(),
+                    size_token: total_token,
+                    hdr_token: if hdr_len > 0 { hdr_token } else { Span::default() },
+                    payload,
+                    hdr_len,
+                };
+                self.client_publish(c, &msg)
+            }
+            Op::Sub { subject, queue, sid } => {
+                self.subscribe(c, subject.get(f), queue.map(|q| q.get(f)), sid.get(f))
+            }
+            Op::Unsub { sid, max } => self.unsubscribe(c, sid.get(f), max.map(|m| m.get(f))),
+            Op::Ping => {
+                if self.multi()
+                    && !self.interest.borrow().visible_everywhere(c.interest_epoch_needed.get())
+                {
+                    return Flow::PongAfterInterest;
+                }
+                self.pong(c);
+                Flow::Continue
+            }
+            Op::Pong => {
+                c.pings_out.set(0);
+                Flow::Continue
+            }
+            Op::Connect { json } => self.connect(c, json.get(f)),
+            Op::Info { json } => {
+                if serde_json::from_slice::<serde_json::Value>(json.get(f)).is_err() {
+                    return self.close_silently(c);
+                }
+                Flow::Continue
+            }
+            Op::Ok => Flow::Continue,
+            // A client that sends -ERR is closed without a word, as nats-server does.
+            Op::Err => self.close_silently(c),
+        }
+    }
+
+    /// Reports a parse error the way nats-server does and closes.
+    pub fn parse_failed(&self, c: &Rc<Client>, e: ParseError) {
+        let err = match e {
+            ParseError::UnknownOp => ClientError::UnknownOp,
+            ParseError::MaxControlLine => ClientError::MaxControlLine,
+            ParseError::MaxPayload => ClientError::MaxPayload,
+            ParseError::Violation => {
+                self.close_silently(c);
+                return;
+            }
+        };
+        self.send_err(c, &err);
+    }
+
+    /// Queues `-ERR`; closes (after flushing it) when nats-server would.
+    pub fn send_err(&self, c: &Rc<Client>, e: &ClientError) -> Flow {
+        encode::err(&mut c.out.borrow_mut(), e);
+        self.mark_dirty(c);
+        if e.closes() {
+            let reason = match e {
+                ClientError::StaleConnection => CloseReason::StaleConnection,
+                _ => CloseReason::ProtocolViolation,
+            };
+            c.close(reason, true);
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    fn close_silently(&self, c: &Rc<Client>) -> Flow {
+        c.close(CloseReason::ProtocolViolation, false);
+        Flow::Close
+    }
+
+    fn ok_if_verbose(&self, c: &Rc<Client>) {
+        if c.opts.borrow().verbose {
+            encode::ok(&mut c.out.borrow_mut());
+            self.mark_dirty(c);
+        }
+    }
+
+    /// PONG, followed on the first one after a protocol-1 CONNECT by the `connect_info` INFO.
+    pub fn pong(&self, c: &Rc<Client>) {
+        encode::pong(&mut c.out.borrow_mut());
+        if c.info_after_pong.replace(false) {
+            let json = self.info_json(c, true);
+            encode::info(&mut c.out.borrow_mut(), &json);
+        }
+        self.mark_dirty(c);
+    }
+
+    /// The INFO document for client `c`.
+    pub fn info_json(&self, c: &Client, connect_info: bool) -> Vec<u8> {
+        let id = &self.identity;
+        ServerInfo {
+            server_id: &id.server_id,
+            server_name: &id.server_name,
+            version: NATS_FEATURE_VERSION,
+            proto: 1,
+            go: "natrix",
+            host: &id.host,
+            port: id.port,
+            headers: true,
+            auth_required: false,
+            max_payload: self.opts.limits.max_payload_bytes,
+            client_id: c.cid,
+            client_ip: &c.ip,
+            connect_info,
+            remote_account: connect_info.then_some("$G"),
+            natrix_version: NATRIX_VERSION,
+        }
+        .to_json()
+    }
+
+    fn connect(&self, c: &Rc<Client>, json: &[u8]) -> Flow {
+        let applied = c.opts.borrow_mut().apply(json);
+        match applied {
+            Ok(()) => {}
+            Err(ConnectError::Malformed) => return self.close_silently(c),
+            Err(ConnectError::Refused(e)) => return self.send_err(c, &e),
+        }
+        let (echo, headers, protocol) = {
+            let o = c.opts.borrow();
+            (o.echo, o.headers, o.protocol)
+        };
+        c.echo.set(echo);
+        c.headers.set(headers);
+        if c.connected.replace(true) {
+            // A second CONNECT drops the connection's subscriptions (nats-server does).
+            let keys: Vec<_> = c.subs.borrow().values().copied().collect();
+            for k in keys {
+                self.remove_sub(k);
+            }
+        } else if protocol >= 1 {
+            c.info_after_pong.set(true);
+        }
+        self.ok_if_verbose(c);
+        Flow::Continue
+    }
+
+    fn client_publish(&self, c: &Rc<Client>, msg: &Msg) -> Flow {
+        let view = msg.view();
+        c.in_msgs.set(c.in_msgs.get() + 1);
+        c.in_bytes.set(c.in_bytes.get() + view.payload.len() as u64);
+        if is_reserved_subject(view.subject) {
+            return self.send_err(c, &ClientError::PublishViolation(view.subject.to_vec()));
+        }
+        if is_reserved_reply(view.reply) {
+            return self.send_err(c, &ClientError::PublishReplyViolation(view.reply.to_vec()));
+        }
+        let (pedantic, no_responders) = {
+            let o = c.opts.borrow();
+            (o.pedantic, o.no_responders)
+        };
+        if pedantic && !subject::is_valid_publish_subject(view.subject) {
+            // nats-server reports it and still delivers the message.
+            self.send_err(c, &ClientError::InvalidPublishSubject);
+        }
+        self.ok_if_verbose(c);
+        let delivered = self.publish(Some(c), msg);
+        if !delivered && no_responders && !view.reply.is_empty() {
+            self.send_no_responders(c, &view);
+        }
+        Flow::Continue
+    }
+
+    fn subscribe(&self, c: &Rc<Client>, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Flow {
+        if !subject::is_valid_subscription_subject(subj) {
+            return self.send_err(c, &ClientError::InvalidSubject);
+        }
+        if queue == Some(b"_sys_") {
+            return self.send_err(
+                c,
+                &ClientError::SubscribeQueueViolation {
+                    subject: subj.to_vec(),
+                    queue: b"_sys_".to_vec(),
+                },
+            );
+        }
+        if c.subs.borrow().contains_key(sid) {
+            // A reused sid keeps the first subscription, with no error (nats-server).
+            self.ok_if_verbose(c);
+            return Flow::Continue;
+        }
+        let subject = Bytes::copy_from_slice(subj);
+        let queue = queue.map(Bytes::copy_from_slice);
+        let sid = Bytes::copy_from_slice(sid);
+        let key = self.subs.borrow_mut().insert(Subscription {
+            client: c.clone(),
+            sid: sid.clone(),
+            subject: subject.clone(),
+            queue: queue.clone(),
+            max_msgs: 0,
+            delivered: 0,
+        });
+        if self.sublist.borrow_mut().insert(&subject, queue.as_ref(), key).is_err() {
+            // Validated above; keep the slab consistent anyway.
+            self.subs.borrow_mut().remove(key);
+            return self.send_err(c, &ClientError::InvalidSubject);
+        }
+        c.subs.borrow_mut().insert(sid, key);
+        if self.multi() {
+            let ch = self.interest.borrow_mut().local_add(&subject, queue.as_ref());
+            if let Some(ch) = ch {
+                c.interest_epoch_needed.set(ch.epoch);
+                self.broadcast_interest(ch);
+            }
+        }
+        self.ok_if_verbose(c);
+        Flow::Continue
+    }
+
+    fn unsubscribe(&self, c: &Rc<Client>, sid: &[u8], max: Option<&[u8]>) -> Flow {
+        let key = c.subs.borrow().get(sid).copied();
+        if let Some(key) = key {
+            let max = max.and_then(parse_count);
+            let delivered = self.subs.borrow().get(key).map_or(0, |s| s.delivered);
+            match max {
+                Some(n) if n > delivered => {
+                    if let Some(s) = self.subs.borrow_mut().get_mut(key) {
+                        s.max_msgs = n;
+                    }
+                }
+                _ => self.remove_sub(key),
+            }
+        }
+        self.ok_if_verbose(c);
+        Flow::Continue
+    }
+
+    /// Drops everything a closed client left behind.
+    pub fn remove_client(&self, c: &Rc<Client>) {
+        let keys: Vec<_> = c.subs.borrow().values().copied().collect();
+        for k in keys {
+            self.remove_sub(k);
+        }
+        self.clients.borrow_mut().try_remove(c.slot);
+    }
+}
+
+/// UNSUB's max: decimal digits only; anything else means "unsubscribe now".
+fn parse_count(tok: &[u8]) -> Option<u64> {
+    if tok.is_empty() || tok.len() > 18 || !tok.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(tok).ok()?.parse().ok()
+}
+
+/// Subjects clients may not publish to (gateway replies, raft traffic).
+fn is_reserved_subject(s: &[u8]) -> bool {
+    s.starts_with(b"_GR_.") || s.starts_with(b"$NRG.")
+}
+
+/// Reply prefixes reserved for the server's own use.
+fn is_reserved_reply(r: &[u8]) -> bool {
+    r.starts_with(b"_R_.") || r.starts_with(b"$JS.ACK.") || r.starts_with(b"_GR_.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsub_counts_accept_digits_only() {
+        assert_eq!(parse_count(b"2"), Some(2));
+        assert_eq!(parse_count(b"002"), Some(2));
+        assert_eq!(parse_count(b"abc"), None);
+        assert_eq!(parse_count(b"-1"), None);
+        assert_eq!(parse_count(b""), None);
+    }
+
+    #[test]
+    fn reserved_prefixes() {
+        assert!(is_reserved_subject(b"_GR_.abc") && is_reserved_subject(b"$NRG.x"));
+        assert!(!is_reserved_subject(b"_GR_x"));
+        assert!(is_reserved_reply(b"_R_.x") && is_reserved_reply(b"$JS.ACK.a"));
+        assert!(!is_reserved_reply(b"_INBOX.x") && !is_reserved_reply(b""));
+    }
+}

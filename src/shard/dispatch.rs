@@ -1,0 +1,258 @@
+//! Where a published message goes.
+//!
+//! On the publishing shard: match the interest replica once (cached per subject) to learn
+//! which shards have plain subscribers and which shard serves each queue group (round-robin
+//! over the group's members, so shards are picked in proportion to their members); deliver
+//! locally through the local subject index; queue one [`Delivery`] per remote shard. On the
+//! receiving shard: match locally and deliver, picking queue members round-robin. Each queue
+//! group therefore gets exactly one copy per message across all shards.
+//!
+//! Invariants: no allocation per message on the steady path except the outbound bytes
+//! themselves; a subscription removed during a fan-out (auto-unsubscribe) gets nothing more.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use super::client::{Client, CloseReason, SubKey};
+use super::mesh::{Delivery, Item, Msg, ShardId};
+use super::Shard;
+use crate::proto::encode::{self, MsgView};
+use crate::sublist::Match;
+
+/// How many times a queue delivery may be passed on after its chosen member left.
+const QUEUE_REROUTE_HOPS_MAX: u8 = 2;
+
+impl Shard {
+    /// Routes a message published on this shard by `from` (None: an internal publisher).
+    /// Returns whether any subscriber, here or on another shard, was given it.
+    pub fn publish(&self, from: Option<&Rc<Client>>, msg: &Msg) -> bool {
+        let view = msg.view();
+        self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
+        if !self.multi() {
+            let m = self.sublist.borrow_mut().match_subject(view.subject);
+            let mut delivered = self.deliver_plain(from, &view, &m);
+            for g in &m.queues {
+                delivered |= self.deliver_queue(from, &view, &g.name, &m);
+            }
+            return delivered;
+        }
+        let im = self.interest.borrow_mut().table.match_subject(view.subject);
+        if im.plain.is_empty() && im.queues.is_empty() {
+            return false;
+        }
+        let mut plain_mask: u64 = 0;
+        for &s in &im.plain {
+            plain_mask |= 1 << s;
+        }
+        let mut local: Option<Rc<Match<SubKey>>> = None;
+        let mut delivered = false;
+        let mut picks: SmallVec<[(ShardId, Bytes); 4]> = SmallVec::new();
+        for g in &im.queues {
+            let n = g.members.len();
+            let start = self.next_rr(&self.rr_shard, &g.name);
+            for i in 0..n {
+                let s = g.members[(start + i) % n];
+                if s != self.id {
+                    picks.push((s, g.name.clone()));
+                    delivered = true;
+                    break;
+                }
+                let m = local.get_or_insert_with(|| self.match_local(view.subject));
+                if self.deliver_queue(from, &view, &g.name, m) {
+                    delivered = true;
+                    break;
+                }
+                // Every local member was skipped (the publisher's own, echo off): try the
+                // group's members on other shards.
+            }
+        }
+        if plain_mask & (1 << self.id) != 0 {
+            let m = local.get_or_insert_with(|| self.match_local(view.subject));
+            delivered |= self.deliver_plain(from, &view, m);
+        }
+        let remote_plain = plain_mask & !(1 << self.id);
+        for to in 0..self.shards {
+            let plain = remote_plain & (1 << to) != 0;
+            let queues: SmallVec<[Bytes; 1]> =
+                picks.iter().filter(|(s, _)| *s == to).map(|(_, q)| q.clone()).collect();
+            if plain || !queues.is_empty() {
+                delivered = true;
+                let d = Delivery { msg: msg.clone(), plain, queues, hops: 0 };
+                self.push_item(to, Item::Deliver(d));
+            }
+        }
+        delivered
+    }
+
+    /// Delivers a message another shard routed here.
+    pub fn deliver_remote(&self, d: Delivery) {
+        let view = d.msg.view();
+        let m = self.match_local(view.subject);
+        if d.plain {
+            self.deliver_plain(None, &view, &m);
+        }
+        for q in &d.queues {
+            if !self.deliver_queue(None, &view, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX {
+                self.reroute_queue(&d, q);
+            }
+        }
+    }
+
+    /// The member picked here left before the message arrived: pass it to another shard
+    /// that still has members of the group.
+    fn reroute_queue(&self, d: &Delivery, q: &Bytes) {
+        let im = self.interest.borrow_mut().table.match_subject(d.msg.view().subject);
+        let Some(g) = im.queues.iter().find(|g| g.name == *q) else { return };
+        let others: SmallVec<[ShardId; 8]> =
+            g.members.iter().copied().filter(|&s| s != self.id).collect();
+        if others.is_empty() {
+            return;
+        }
+        let to = others[self.next_rr(&self.rr_shard, q) % others.len()];
+        let mut queues = SmallVec::new();
+        queues.push(q.clone());
+        let fwd = Delivery { msg: d.msg.clone(), plain: false, queues, hops: d.hops + 1 };
+        self.push_item(to, Item::Deliver(fwd));
+    }
+
+    pub fn match_local(&self, subject: &[u8]) -> Rc<Match<SubKey>> {
+        self.sublist.borrow_mut().match_subject(subject)
+    }
+
+    fn next_rr(&self, map: &std::cell::RefCell<std::collections::HashMap<Bytes, u32>>, name: &Bytes) -> usize {
+        let mut map = map.borrow_mut();
+        if let Some(n) = map.get_mut(&name[..]) {
+            *n = n.wrapping_add(1);
+            return *n as usize;
+        }
+        map.insert(name.clone(), 0);
+        0
+    }
+
+    /// Every plain subscription in `m`; returns whether any got the message.
+    fn deliver_plain(&self, from: Option<&Rc<Client>>, view: &MsgView<'_>, m: &Match<SubKey>) -> bool {
+        let mut delivered = false;
+        let mut expired: SmallVec<[SubKey; 4]> = SmallVec::new();
+        for &k in &m.plain {
+            if let Some(done) = self.deliver_to(k, from, view) {
+                delivered = true;
+                if done {
+                    expired.push(k);
+                }
+            }
+        }
+        for k in expired {
+            self.remove_sub(k);
+        }
+        delivered
+    }
+
+    /// One member of queue group `name` in `m`, round-robin; false if none could take it.
+    fn deliver_queue(
+        &self,
+        from: Option<&Rc<Client>>,
+        view: &MsgView<'_>,
+        name: &Bytes,
+        m: &Match<SubKey>,
+    ) -> bool {
+        let Some(g) = m.queues.iter().find(|g| g.name == *name) else { return false };
+        let n = g.members.len();
+        let start = self.next_rr(&self.rr_member, name);
+        for i in 0..n {
+            let k = g.members[(start + i) % n];
+            if let Some(done) = self.deliver_to(k, from, view) {
+                if done {
+                    self.remove_sub(k);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Queues the message for subscription `k`. None if skipped (gone, closing, own message
+    /// with echo off, slow consumer); Some(true) if that delivery reached the auto-unsubscribe
+    /// limit.
+    fn deliver_to(&self, k: SubKey, from: Option<&Rc<Client>>, view: &MsgView<'_>) -> Option<bool> {
+        let mut subs = self.subs.borrow_mut();
+        let s = subs.get_mut(k)?;
+        let c = &s.client;
+        if c.is_closing() {
+            return None;
+        }
+        if let Some(f) = from {
+            if !f.echo.get() && Rc::ptr_eq(c, f) {
+                return None;
+            }
+        }
+        {
+            let mut out = c.out.borrow_mut();
+            if out.len() + view.encoded_len_max(s.sid.len()) > self.opts.limits.max_pending_bytes {
+                drop(out);
+                self.stats.slow_consumers.set(self.stats.slow_consumers.get() + 1);
+                log::warn!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", c.cid,
+                    self.opts.limits.max_pending_bytes);
+                c.close(CloseReason::SlowConsumerPendingBytes, false);
+                return None;
+            }
+            encode::msg(&mut out, view, &s.sid, c.headers.get());
+        }
+        c.out_msgs.set(c.out_msgs.get() + 1);
+        c.out_bytes.set(c.out_bytes.get() + view.payload.len() as u64);
+        self.stats.out_msgs.set(self.stats.out_msgs.get() + 1);
+        self.mark_dirty(c);
+        s.delivered += 1;
+        Some(s.max_msgs > 0 && s.delivered >= s.max_msgs)
+    }
+
+    /// The 503 no-responders status, to the requester only, on its own subscription that
+    /// matches the reply subject (reference §8); nothing if it has none.
+    pub fn send_no_responders(&self, c: &Rc<Client>, view: &MsgView<'_>) {
+        let m = self.match_local(view.reply);
+        let subs = self.subs.borrow();
+        let Some(s) = m.plain.iter().filter_map(|&k| subs.get(k)).find(|s| Rc::ptr_eq(&s.client, c))
+        else {
+            return;
+        };
+        encode::no_responders(&mut c.out.borrow_mut(), view.reply, &s.sid, view.subject);
+        self.mark_dirty(c);
+    }
+
+    /// Ends subscription `k`: out of the client's sid map, the local index, and, when its
+    /// subject's interest ends on this shard, every peer's replica.
+    pub fn remove_sub(&self, k: SubKey) {
+        let Some(s) = self.subs.borrow_mut().try_remove(k) else { return };
+        s.client.subs.borrow_mut().remove(&s.sid);
+        self.sublist.borrow_mut().remove(&s.subject, s.queue.as_deref(), k);
+        if self.multi() {
+            let ch = self.interest.borrow_mut().local_remove(&s.subject, s.queue.as_ref());
+            if let Some(ch) = ch {
+                self.broadcast_interest(ch);
+            }
+        }
+    }
+
+    pub fn broadcast_interest(&self, ch: super::mesh::InterestChange) {
+        for to in (0..self.shards).filter(|&to| to != self.id) {
+            self.push_item(to, Item::Interest(ch.clone()));
+        }
+    }
+
+    /// Applies one item from peer `from`; returns the interest epoch it carried, if any.
+    pub fn handle_item(&self, from: ShardId, item: Item) -> Option<u64> {
+        match item {
+            Item::Deliver(d) => self.deliver_remote(d),
+            Item::Interest(ch) => {
+                self.interest.borrow_mut().apply_remote(from, &ch);
+                return Some(ch.epoch);
+            }
+            Item::InterestAck { epoch } => {
+                self.interest.borrow_mut().record_ack(from, epoch);
+                self.interest_acked.notify();
+            }
+        }
+        None
+    }
+}

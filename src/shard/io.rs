@@ -1,0 +1,354 @@
+//! The only code that touches sockets and channels: per connection a reader task (parse,
+//! apply, flush once per read), a writer task (one `send` per batch of queued bytes) and a
+//! pinger; per shard an acceptor (shard 0), and per peer a sender and a receiver task.
+//!
+//! Invariants: the reader's frame (`Bytes`) is the read buffer itself, frozen once per read,
+//! so payloads reach other shards without a copy; the reader is the only task that removes
+//! its client from the shard, so cleanup happens exactly once.
+
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use rand::Rng;
+
+use super::client::{Client, CloseReason};
+use super::conn::Flow;
+use super::mesh::{Item, ShardId, ShardMsg};
+use super::Shard;
+use crate::proto::encode;
+use crate::proto::errors::ClientError;
+use crate::proto::parser::{self, Op, ParseLimits};
+use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, Stream};
+
+/// Room below which the read buffer is replaced before the next read.
+const READ_ROOM_MIN_BYTES: usize = 4096;
+/// Items a receiver applies before it lets other tasks run.
+const ITEMS_PER_YIELD: usize = 256;
+/// A write buffer larger than this is not kept for reuse after it drains.
+const WRITE_BUFFER_KEEP_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Serves one connection until it closes.
+pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
+    if shard.stopping.get() {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let ip = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let writer = match runtime::dup_stream(&stream) {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("Error duplicating client socket: {e}");
+            return;
+        }
+    };
+    let c = {
+        let mut clients = shard.clients.borrow_mut();
+        let entry = clients.vacant_entry();
+        let c = Rc::new(Client::new(cid, entry.key(), stream.as_raw_fd(), ip));
+        entry.insert(c.clone());
+        c
+    };
+    log::debug!("{}:{} - cid:{cid} - Client connection created", c.ip, shard.identity.port);
+    let info = shard.info_json(&c, false);
+    encode::info(&mut c.out.borrow_mut(), &info);
+    shard.mark_dirty(&c);
+    shard.flush();
+    runtime::spawn(run_writer(c.clone(), writer));
+    runtime::spawn(run_pinger(shard.clone(), c.clone()));
+    read_loop(&shard, &c, stream).await;
+    c.close(CloseReason::ClientClosed, true);
+    shard.remove_client(&c);
+    shard.flush();
+    log::debug!("cid:{cid} - Client connection closed: {:?}", c.closing.get());
+}
+
+async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
+    let limits = ParseLimits {
+        max_control_line_bytes: shard.opts.limits.max_control_line_bytes,
+        max_payload_bytes: shard.opts.limits.max_payload_bytes,
+    };
+    let buf_bytes = shard.opts.limits.read_buffer_bytes;
+    let mut buf = BytesMut::zeroed(buf_bytes);
+    let mut filled = 0usize;
+    let mut ops: Vec<Op> = Vec::with_capacity(64);
+    loop {
+        if buf.len() - filled < READ_ROOM_MIN_BYTES {
+            // Replace rather than grow in place: the old buffer may still be shared with
+            // frames on their way to other shards. A partial op bigger than the buffer
+            // doubles it.
+            let size = if filled * 2 > buf_bytes { filled * 2 } else { buf_bytes };
+            let mut next = BytesMut::zeroed(size);
+            next[..filled].copy_from_slice(&buf[..filled]);
+            buf = next;
+        }
+        let n = match stream.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if c.is_closing() {
+            return;
+        }
+        filled += n;
+        c.active.set(true);
+
+        let mut consumed = 0usize;
+        let mut error = None;
+        ops.clear();
+        loop {
+            match parser::parse_op(&buf[consumed..filled], &limits) {
+                Ok(Some((op, len))) => {
+                    ops.push(shift_op(op, consumed as u32));
+                    consumed += len;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let frame = buf.split_to(consumed).freeze();
+        filled -= consumed;
+
+        for (i, op) in ops.iter().enumerate() {
+            match shard.process_op(c, *op, &frame) {
+                Flow::Continue => {}
+                Flow::Close => {
+                    shard.flush();
+                    return;
+                }
+                Flow::PongAfterInterest => {
+                    shard.flush();
+                    wait_for_interest(shard, c).await;
+                    if c.is_closing() {
+                        return;
+                    }
+                    shard.pong(c);
+                }
+            }
+            if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
+                shard.flush();
+                runtime::yield_if_needed().await;
+                if c.is_closing() {
+                    return;
+                }
+            }
+        }
+        if let Some(e) = error {
+            shard.parse_failed(c, e);
+            shard.flush();
+            return;
+        }
+        shard.flush();
+        while shard.outbox_full() && !c.is_closing() {
+            shard.outbox_drained.notified().await;
+        }
+    }
+}
+
+/// Waits until every shard has applied the interest changes this client's SUBs made.
+async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
+    loop {
+        let acked = shard.interest_acked.notified();
+        if c.is_closing()
+            || shard.stopping.get()
+            || shard.interest.borrow().visible_everywhere(c.interest_epoch_needed.get())
+        {
+            return;
+        }
+        runtime::race(acked, c.closed_wake.notified()).await;
+    }
+}
+
+fn shift_op(op: Op, by: u32) -> Op {
+    let s = |sp: parser::Span| sp.shift(by);
+    let o = |sp: Option<parser::Span>| sp.map(|x| x.shift(by));
+    match op {
+        Op::Info { json } => Op::Info { json: s(json) },
+        Op::Connect { json } => Op::Connect { json: s(json) },
+        Op::Pub { subject, reply, size_token, payload } => Op::Pub {
+            subject: s(subject),
+            reply: o(reply),
+            size_token: s(size_token),
+            payload: s(payload),
+        },
+        Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload } => Op::Hpub {
+            subject: s(subject),
+            reply: o(reply),
+            hdr_token: s(hdr_token),
+            total_token: s(total_token),
+            hdr_len,
+            payload: s(payload),
+        },
+        Op::Sub { subject, queue, sid } => Op::Sub { subject: s(subject), queue: o(queue), sid: s(sid) },
+        Op::Unsub { sid, max } => Op::Unsub { sid: s(sid), max: o(max) },
+        other => other,
+    }
+}
+
+/// Sends what the shard queued for this client, one `send` per batch, until it closes.
+async fn run_writer(c: Rc<Client>, mut stream: Stream) {
+    let mut spare = BytesMut::new();
+    loop {
+        let wake = c.writer_wake.notified();
+        if c.out.borrow().is_empty() {
+            if c.is_closing() {
+                break;
+            }
+            wake.await;
+            continue;
+        }
+        std::mem::swap(&mut *c.out.borrow_mut(), &mut spare);
+        let r = stream.write_all(&spare).await;
+        spare.clear();
+        if spare.capacity() > WRITE_BUFFER_KEEP_MAX_BYTES {
+            spare = BytesMut::new();
+        }
+        if r.is_err() {
+            c.close(CloseReason::WriteError, false);
+            break;
+        }
+        if c.is_closing() && !c.flush_on_close.get() {
+            break;
+        }
+    }
+    // Our FIN goes after the queued bytes (an -ERR reaches the client before the close);
+    // ending the read side wakes the reader, which cleans up.
+    runtime::shutdown(c.fd, Direction::Both);
+}
+
+/// Server PINGs and stale-connection detection (reference §2.8).
+async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
+    let limits = &shard.opts.limits;
+    let first_ms = limits.first_ping_ms;
+    let jitter_ms = rand::thread_rng().gen_range(0..=first_ms / 5);
+    if !sleep_unless_closed(&c, Duration::from_millis(first_ms + jitter_ms)).await {
+        return;
+    }
+    let mut first = true;
+    loop {
+        // After the first PING (which measures RTT) a busy client is not pinged.
+        let busy = c.active.replace(false);
+        if first || !busy {
+            if c.pings_out.get() + 1 > limits.ping_max {
+                log::debug!("cid:{} - Stale Client Connection - Closing", c.cid);
+                shard.send_err(&c, &ClientError::StaleConnection);
+                shard.flush();
+                return;
+            }
+            encode::ping(&mut c.out.borrow_mut());
+            c.pings_out.set(c.pings_out.get() + 1);
+            shard.mark_dirty(&c);
+            shard.flush();
+        }
+        first = false;
+        if !sleep_unless_closed(&c, limits.ping_interval()).await {
+            return;
+        }
+    }
+}
+
+/// Sleeps; false if the client started closing first.
+async fn sleep_unless_closed(c: &Client, d: Duration) -> bool {
+    let closed = c.closed_wake.notified();
+    if c.is_closing() {
+        return false;
+    }
+    runtime::race(async { runtime::sleep(d).await; true }, async { closed.await; false }).await
+        && !c.is_closing()
+}
+
+/// Accepts connections and spreads them round-robin over the shards (shard 0 only).
+pub async fn run_acceptor(shard: Rc<Shard>, listener: Listener, senders: Option<Rc<Senders<ShardMsg>>>) {
+    let mut next_shard = 0usize;
+    let mut cid = 0u64;
+    loop {
+        let stop = shard.shutdown.notified();
+        if shard.stopping.get() {
+            return;
+        }
+        let accepted: Option<std::io::Result<Accepted>> =
+            runtime::race(async { Some(runtime::accept(&listener).await) }, async {
+                stop.await;
+                None
+            })
+            .await;
+        let accepted = match accepted {
+            None => return,
+            Some(Ok(a)) => a,
+            Some(Err(e)) => {
+                log::error!("Error accepting client connection: {e}");
+                runtime::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        cid += 1;
+        let to = next_shard % shard.shards;
+        next_shard += 1;
+        match &senders {
+            Some(senders) if to != shard.id => {
+                if senders.send_to(to, ShardMsg::Accept(accepted, cid)).await.is_err() {
+                    log::error!("cid:{cid} - could not hand the connection to shard {to}");
+                }
+            }
+            _ => runtime::spawn(run_client(shard.clone(), accepted.bind_to_executor(), cid)),
+        }
+    }
+}
+
+/// Hands each batch queued for peer `to` to its channel, in order.
+pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<ShardMsg>>) {
+    loop {
+        let wake = shard.outbox_wake[to].notified();
+        let batch = std::mem::take(&mut shard.outbox.borrow_mut()[to]);
+        if batch.is_empty() {
+            if shard.stopping.get() && shard.client_count() == 0 {
+                return;
+            }
+            wake.await;
+            continue;
+        }
+        shard.stats.cross_shard_batches_sent.set(shard.stats.cross_shard_batches_sent.get() + 1);
+        if senders.send_to(to, ShardMsg::Batch(batch)).await.is_err() {
+            return;
+        }
+        shard.outbox_drained.notify();
+    }
+}
+
+/// Applies what peers send: batches of items, and connections to own.
+pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
+    for (from, rx) in receivers.streams() {
+        let shard = shard.clone();
+        runtime::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    ShardMsg::Accept(a, cid) => {
+                        runtime::spawn(run_client(shard.clone(), a.bind_to_executor(), cid))
+                    }
+                    ShardMsg::Batch(items) => apply_batch(&shard, from, items).await,
+                }
+            }
+        });
+    }
+}
+
+async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
+    let mut epoch = None;
+    for (i, item) in items.into_iter().enumerate() {
+        if let Some(e) = shard.handle_item(from, item) {
+            epoch = Some(e);
+        }
+        if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
+            shard.flush();
+            runtime::yield_if_needed().await;
+        }
+    }
+    if let Some(epoch) = epoch {
+        shard.push_item(from, Item::InterestAck { epoch });
+    }
+    shard.flush();
+}

@@ -1,0 +1,79 @@
+//! What shards say to each other: one message enum over bounded channels.
+//!
+//! Invariants: a source shard sends at most one [`ShardMsg::Batch`] per destination per
+//! flush, from a single sender task per destination, so the items from one shard reach
+//! another in the order they were queued (an interest change queued before a delivery is
+//! applied before it). Items own their bytes through `Bytes` (a reference count on the
+//! publisher's read buffer, never a copy of the payload).
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use crate::proto::encode::MsgView;
+use crate::proto::parser::Span;
+use crate::runtime::Accepted;
+
+pub type ShardId = usize;
+
+pub enum ShardMsg {
+    /// Items queued by the source shard since its last flush, in order.
+    Batch(Vec<Item>),
+    /// A connection accepted by the listening shard, with its client id, to be owned by this
+    /// shard for life.
+    Accept(Accepted, u64),
+}
+
+pub enum Item {
+    /// Deliver a message published on the source shard.
+    Deliver(Delivery),
+    /// The source shard's interest changed; `epoch` numbers the source's changes.
+    Interest(InterestChange),
+    /// The sender has applied the receiver's interest changes up to `epoch`.
+    InterestAck { epoch: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct InterestChange {
+    pub epoch: u64,
+    pub add: bool,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+}
+
+/// A message for the plain subscribers and/or chosen queue groups of one destination shard.
+pub struct Delivery {
+    pub msg: Msg,
+    /// Deliver to every matching plain subscription on the destination.
+    pub plain: bool,
+    /// Queue groups whose member the source picked on the destination: deliver to one
+    /// matching member of each.
+    pub queues: SmallVec<[Bytes; 1]>,
+    /// How many times the delivery was passed on because its queue member had left.
+    pub hops: u8,
+}
+
+/// A published message that owns its bytes: one `Bytes` frame plus spans into it.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    pub frame: Bytes,
+    pub subject: Span,
+    pub reply: Span,
+    pub size_token: Span,
+    pub hdr_token: Span,
+    pub payload: Span,
+    pub hdr_len: u32,
+}
+
+impl Msg {
+    pub fn view(&self) -> MsgView<'_> {
+        let f = &self.frame[..];
+        MsgView {
+            subject: self.subject.get(f),
+            reply: self.reply.get(f),
+            size_token: self.size_token.get(f),
+            hdr_token: self.hdr_token.get(f),
+            payload: self.payload.get(f),
+            hdr_len: self.hdr_len as usize,
+        }
+    }
+}

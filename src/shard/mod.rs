@@ -1,0 +1,165 @@
+//! A shard: one executor on one core and everything it owns.
+//!
+//! A shard owns its connections for life, their subscriptions, its subject index, its replica
+//! of the cross-shard interest table, and one outbox per peer. Nothing here is shared with
+//! another thread: state sits in `RefCell`s that are never borrowed across an `.await`, and
+//! other shards are reached only through [`mesh::ShardMsg`] batches.
+//!
+//! Module map: [`client`] (per-connection state), [`conn`] (what each client op does),
+//! [`dispatch`] (where a published message goes), [`interest`] (the cross-shard table),
+//! [`io`] (the only socket code: reader, writer, pinger, acceptor), [`mesh`] (the message
+//! enum).
+
+pub mod client;
+pub mod conn;
+pub mod dispatch;
+pub mod interest;
+pub mod io;
+pub mod mesh;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use self::client::{Client, SubKey};
+use self::interest::Interest;
+use self::mesh::{Item, ShardId};
+use crate::config::Options;
+use crate::runtime::Notify;
+use crate::sublist::Sublist;
+
+/// A subscription of a local client.
+pub struct Subscription {
+    pub client: Rc<Client>,
+    pub sid: Bytes,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    /// Auto-unsubscribe after this many messages; 0 = no limit.
+    pub max_msgs: u64,
+    pub delivered: u64,
+}
+
+/// Server-wide facts every shard needs, fixed at start.
+pub struct ServerIdentity {
+    pub server_id: String,
+    pub server_name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Default)]
+pub struct ShardStats {
+    pub in_msgs: Cell<u64>,
+    pub out_msgs: Cell<u64>,
+    pub slow_consumers: Cell<u64>,
+    pub cross_shard_batches_sent: Cell<u64>,
+}
+
+pub struct Shard {
+    pub id: ShardId,
+    pub shards: usize,
+    pub opts: Rc<Options>,
+    pub identity: Rc<ServerIdentity>,
+    pub clients: RefCell<Slab<Rc<Client>>>,
+    pub subs: RefCell<Slab<Subscription>>,
+    pub sublist: RefCell<Sublist<SubKey>>,
+    pub interest: RefCell<Interest>,
+    /// Items waiting for each peer's sender task.
+    pub outbox: RefCell<Vec<Vec<Item>>>,
+    /// Wakes the sender task of each peer.
+    pub outbox_wake: Vec<Notify>,
+    /// A sender task handed a batch to its channel.
+    pub outbox_drained: Notify,
+    /// A peer acknowledged interest changes.
+    pub interest_acked: Notify,
+    /// Clients that got bytes since the last flush.
+    pub dirty: RefCell<Vec<Rc<Client>>>,
+    /// Round-robin positions: which shard serves a queue group next (multi-shard).
+    pub rr_shard: RefCell<HashMap<Bytes, u32>>,
+    /// Round-robin positions: which local member of a queue group serves next.
+    pub rr_member: RefCell<HashMap<Bytes, u32>>,
+    /// Set when the server stops; wakes the acceptor and the shard's main task.
+    pub shutdown: Notify,
+    pub stopping: Cell<bool>,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    pub fn new(id: ShardId, shards: usize, opts: Rc<Options>, identity: Rc<ServerIdentity>) -> Self {
+        let cache = opts.limits.sublist_cache_entries_max;
+        Shard {
+            id,
+            shards,
+            identity,
+            clients: RefCell::new(Slab::new()),
+            subs: RefCell::new(Slab::new()),
+            sublist: RefCell::new(Sublist::new(cache)),
+            interest: RefCell::new(Interest::new(id, shards, cache)),
+            outbox: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+            outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
+            outbox_drained: Notify::default(),
+            interest_acked: Notify::default(),
+            dirty: RefCell::new(Vec::new()),
+            rr_shard: RefCell::new(HashMap::new()),
+            rr_member: RefCell::new(HashMap::new()),
+            shutdown: Notify::default(),
+            stopping: Cell::new(false),
+            stats: ShardStats::default(),
+            opts,
+        }
+    }
+
+    pub fn multi(&self) -> bool {
+        self.shards > 1
+    }
+
+    /// Queues an item for a peer; it leaves at the next [`Shard::flush`].
+    pub fn push_item(&self, to: ShardId, item: Item) {
+        debug_assert_ne!(to, self.id, "a shard never sends to itself");
+        self.outbox.borrow_mut()[to].push(item);
+    }
+
+    /// Marks a client as having new outbound bytes.
+    pub fn mark_dirty(&self, c: &Rc<Client>) {
+        if !c.dirty.replace(true) {
+            self.dirty.borrow_mut().push(c.clone());
+        }
+    }
+
+    /// End of a batch: wake each client writer with new bytes once, and each peer sender
+    /// with queued items once.
+    pub fn flush(&self) {
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        for c in &dirty {
+            c.dirty.set(false);
+            c.writer_wake.notify();
+        }
+        // Hand the (now empty) list back so its capacity is reused.
+        let mut d = self.dirty.borrow_mut();
+        if d.is_empty() {
+            let mut dirty = dirty;
+            dirty.clear();
+            *d = dirty;
+        }
+        drop(d);
+        let outbox = self.outbox.borrow();
+        for (to, items) in outbox.iter().enumerate() {
+            if !items.is_empty() {
+                self.outbox_wake[to].notify();
+            }
+        }
+    }
+
+    /// Whether some peer's outbox is over its bound, so local readers should wait.
+    pub fn outbox_full(&self) -> bool {
+        let max = self.opts.limits.shard_outbox_items_max;
+        self.outbox.borrow().iter().any(|o| o.len() > max)
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.borrow().len()
+    }
+}
