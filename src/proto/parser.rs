@@ -64,14 +64,20 @@ impl Span {
     /// The same range relative to a buffer that starts `by` bytes earlier.
     #[inline]
     pub fn shift(self, by: u32) -> Span {
-        Span { start: self.start + by, end: self.end + by }
+        Span {
+            start: self.start + by,
+            end: self.end + by,
+        }
     }
 
     /// Every offset the parser produces is below 2^32 (see [`CONTROL_LINE_CAP_BYTES`]).
     #[inline]
     fn at(start: usize, end: usize) -> Span {
         debug_assert!(start <= end && end <= u32::MAX as usize);
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 
@@ -79,10 +85,19 @@ impl Span {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Client-sent INFO; the JSON is validated by the caller.
-    Info { json: Span },
+    Info {
+        json: Span,
+    },
     /// The JSON is validated by the caller.
-    Connect { json: Span },
-    Pub { subject: Span, reply: Option<Span>, size_token: Span, payload: Span },
+    Connect {
+        json: Span,
+    },
+    Pub {
+        subject: Span,
+        reply: Option<Span>,
+        size_token: Span,
+        payload: Span,
+    },
     /// `payload` is headers + body (total bytes); the tokens are kept verbatim because
     /// nats-server copies them into the delivered HMSG.
     Hpub {
@@ -93,9 +108,16 @@ pub enum Op {
         hdr_len: u32,
         payload: Span,
     },
-    Sub { subject: Span, queue: Option<Span>, sid: Span },
+    Sub {
+        subject: Span,
+        queue: Option<Span>,
+        sid: Span,
+    },
     /// `max` is the raw token; the caller interprets it (an invalid max unsubscribes at once).
-    Unsub { sid: Span, max: Option<Span> },
+    Unsub {
+        sid: Span,
+        max: Option<Span>,
+    },
     Ping,
     Pong,
     /// Client-sent `+OK`: ignored by the server.
@@ -307,7 +329,9 @@ fn control_line(
     let mut start = from;
     if skip_blanks {
         // Bounded by the limit so that a flood of blanks is refused rather than buffered.
-        let stop = buf.len().min(from.saturating_add(max_line).saturating_add(1));
+        let stop = buf
+            .len()
+            .min(from.saturating_add(max_line).saturating_add(1));
         while start < stop && matches!(buf[start], b' ' | b'\t') {
             start += 1;
         }
@@ -316,15 +340,25 @@ fn control_line(
         }
     }
     // The longest acceptable line is the argument plus `\r\n`: no need to look further.
-    let window = buf.len().min(start.saturating_add(max_line).saturating_add(2));
+    let window = buf
+        .len()
+        .min(start.saturating_add(max_line).saturating_add(2));
     match memchr(b'\n', &buf[start..window]) {
         Some(i) => {
             let newline = start + i;
-            let end = if newline > start && buf[newline - 1] == b'\r' { newline - 1 } else { newline };
+            let end = if newline > start && buf[newline - 1] == b'\r' {
+                newline - 1
+            } else {
+                newline
+            };
             if end - start > max_line {
                 return Err(ParseError::MaxControlLine);
             }
-            Ok(Some(Line { start, end, next: newline + 1 }))
+            Ok(Some(Line {
+                start,
+                end,
+                next: newline + 1,
+            }))
         }
         None => {
             // A partial line is checked too, or a client that never sends `\n` could make us
@@ -437,7 +471,15 @@ fn parse_pub(
     let Some((payload, consumed)) = payload(buf, line.next, size)? else {
         return Ok(None);
     };
-    Ok(Some((Op::Pub { subject, reply, size_token, payload }, consumed)))
+    Ok(Some((
+        Op::Pub {
+            subject,
+            reply,
+            size_token,
+            payload,
+        },
+        consumed,
+    )))
 }
 
 /// `HPUB <subject> [reply] <header size> <total size>`; header size > total is an argument
@@ -466,15 +508,33 @@ fn parse_hpub(
     };
     // At most 9 digits, so below 10^9 < 2^32.
     let hdr_len = hdr_len as u32;
-    Ok(Some((Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload }, consumed)))
+    Ok(Some((
+        Op::Hpub {
+            subject,
+            reply,
+            hdr_token,
+            total_token,
+            hdr_len,
+            payload,
+        },
+        consumed,
+    )))
 }
 
 /// `SUB <subject> [queue] <sid>`.
 fn parse_sub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
     let (args, count) = split_args::<3>(buf, line, is_sub_blank);
     let op = match count {
-        2 => Op::Sub { subject: args[0], queue: None, sid: args[1] },
-        3 => Op::Sub { subject: args[0], queue: Some(args[1]), sid: args[2] },
+        2 => Op::Sub {
+            subject: args[0],
+            queue: None,
+            sid: args[1],
+        },
+        3 => Op::Sub {
+            subject: args[0],
+            queue: Some(args[1]),
+            sid: args[2],
+        },
         _ => return Err(ParseError::Violation),
     };
     Ok((op, line.next))
@@ -484,8 +544,14 @@ fn parse_sub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
 fn parse_unsub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
     let (args, count) = split_args::<2>(buf, line, is_sub_blank);
     let op = match count {
-        1 => Op::Unsub { sid: args[0], max: None },
-        2 => Op::Unsub { sid: args[0], max: Some(args[1]) },
+        1 => Op::Unsub {
+            sid: args[0],
+            max: None,
+        },
+        2 => Op::Unsub {
+            sid: args[0],
+            max: Some(args[1]),
+        },
         _ => return Err(ParseError::Violation),
     };
     Ok((op, line.next))

@@ -3,20 +3,53 @@
 
 use super::*;
 
-const LIMITS: ParseLimits =
-    ParseLimits { max_control_line_bytes: 4096, max_payload_bytes: 1024 * 1024 };
+const LIMITS: ParseLimits = ParseLimits {
+    max_control_line_bytes: 4096,
+    max_payload_bytes: 1024 * 1024,
+};
+
+/// Printable ASCII as is (quotes too, so JSON reads naturally), anything else escaped.
+fn show(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        if b == b' ' || (b.is_ascii_graphic() && b != b'\\') {
+            out.push(char::from(b));
+        } else {
+            out.extend(std::ascii::escape_default(b).map(char::from));
+        }
+    }
+    out
+}
 
 /// Renders an op with its spans resolved, so fixtures read like the protocol.
 fn render(buf: &[u8], op: &Op) -> String {
-    let s = |span: Span| span.get(buf).escape_ascii().to_string();
+    let s = |span: Span| show(span.get(buf));
     let opt = |span: Option<Span>| span.map_or("-".to_string(), s);
     match *op {
         Op::Info { json } => format!("INFO {}", s(json)),
         Op::Connect { json } => format!("CONNECT {}", s(json)),
-        Op::Pub { subject, reply, size_token, payload } => {
-            format!("PUB {} {} {} [{}]", s(subject), opt(reply), s(size_token), s(payload))
+        Op::Pub {
+            subject,
+            reply,
+            size_token,
+            payload,
+        } => {
+            format!(
+                "PUB {} {} {} [{}]",
+                s(subject),
+                opt(reply),
+                s(size_token),
+                s(payload)
+            )
         }
-        Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload } => format!(
+        Op::Hpub {
+            subject,
+            reply,
+            hdr_token,
+            total_token,
+            hdr_len,
+            payload,
+        } => format!(
             "HPUB {} {} {} {} hdr_len={} [{}]",
             s(subject),
             opt(reply),
@@ -25,7 +58,11 @@ fn render(buf: &[u8], op: &Op) -> String {
             hdr_len,
             s(payload)
         ),
-        Op::Sub { subject, queue, sid } => format!("SUB {} {} {}", s(subject), opt(queue), s(sid)),
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => format!("SUB {} {} {}", s(subject), opt(queue), s(sid)),
         Op::Unsub { sid, max } => format!("UNSUB {} {}", s(sid), opt(max)),
         Op::Ping => "PING".to_string(),
         Op::Pong => "PONG".to_string(),
@@ -50,12 +87,19 @@ fn assert_op_with(input: &[u8], limits: &ParseLimits, expected: &str) {
         "input {shown}"
     );
     for k in 0..input.len() {
-        assert_eq!(parse_with(&input[..k], limits), Ok(None), "input {shown} cut at {k}");
+        assert_eq!(
+            parse_with(&input[..k], limits),
+            Ok(None),
+            "input {shown} cut at {k}"
+        );
     }
     // Bytes after the op belong to the next op and change nothing.
     let mut longer = input.to_vec();
     longer.extend_from_slice(b"PING\r\n");
-    assert_eq!(parse_with(&longer, limits), Ok(Some((expected.to_string(), input.len()))));
+    assert_eq!(
+        parse_with(&longer, limits),
+        Ok(Some((expected.to_string(), input.len())))
+    );
 }
 
 fn assert_op(input: &[u8], expected: &str) {
@@ -68,7 +112,11 @@ fn assert_err_at_with(input: &[u8], limits: &ParseLimits, err: ParseError, at: u
     let shown = input.escape_ascii();
     for k in 0..=input.len() {
         let expected = if k < at { Ok(None) } else { Err(err) };
-        assert_eq!(parse_with(&input[..k], limits), expected, "input {shown} cut at {k}");
+        assert_eq!(
+            parse_with(&input[..k], limits),
+            expected,
+            "input {shown} cut at {k}"
+        );
     }
 }
 
@@ -111,7 +159,11 @@ fn assert_stream(input: &[u8], expected: &[&str]) {
     assert_eq!(parse_chunked(&[input], &LIMITS), (expected.clone(), None));
     for k in 0..=input.len() {
         let (a, b) = input.split_at(k);
-        assert_eq!(parse_chunked(&[a, b], &LIMITS), (expected.clone(), None), "split at {k}");
+        assert_eq!(
+            parse_chunked(&[a, b], &LIMITS),
+            (expected.clone(), None),
+            "split at {k}"
+        );
     }
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
     assert_eq!(parse_chunked(&bytes, &LIMITS), (expected, None));
@@ -144,7 +196,10 @@ fn pub_spans_are_exact_offsets_into_the_buffer() {
 #[test]
 fn pub_payload_may_contain_crlf_and_any_byte() {
     assert_op(b"PUB foo 4\r\n\r\n\r\n\r\n", "PUB foo - 4 [\\r\\n\\r\\n]");
-    assert_op(b"PUB foo 3\r\n\x00\xff\n\r\n", "PUB foo - 3 [\\x00\\xff\\n]");
+    assert_op(
+        b"PUB foo 3\r\n\x00\xff\n\r\n",
+        "PUB foo - 3 [\\x00\\xff\\n]",
+    );
 }
 
 #[test]
@@ -170,7 +225,10 @@ fn hpub_with_zero_header_size_is_accepted_29() {
 
 #[test]
 fn hpub_header_block_is_not_validated_29() {
-    assert_op(b"HPUB foo 5 7\r\nhello\r\n\r\n", "HPUB foo - 5 7 hdr_len=5 [hello\\r\\n]");
+    assert_op(
+        b"HPUB foo 5 7\r\nhello\r\n\r\n",
+        "HPUB foo - 5 7 hdr_len=5 [hello\\r\\n]",
+    );
 }
 
 #[test]
@@ -213,12 +271,18 @@ fn unsub_max_is_returned_raw_even_when_not_a_number() {
 
 #[test]
 fn connect_gives_the_json_without_terminator() {
-    assert_op(b"CONNECT {\"verbose\":false}\r\n", "CONNECT {\"verbose\":false}");
+    assert_op(
+        b"CONNECT {\"verbose\":false}\r\n",
+        "CONNECT {\"verbose\":false}",
+    );
 }
 
 #[test]
 fn connect_without_blank_before_json_is_accepted() {
-    assert_op(b"CONNECT{\"verbose\":false}\r\n", "CONNECT {\"verbose\":false}");
+    assert_op(
+        b"CONNECT{\"verbose\":false}\r\n",
+        "CONNECT {\"verbose\":false}",
+    );
 }
 
 #[test]
@@ -291,7 +355,10 @@ fn tabs_and_runs_of_blanks_separate_arguments_7() {
     assert_op(b"SUB\t foo \t q  1\r\n", "SUB foo q 1");
     assert_op(b"PUB \t foo\t\t2  \r\nhi\r\n", "PUB foo - 2 [hi]");
     assert_op(b"PUB\tfoo\tbar\t2\t\r\nhi\r\n", "PUB foo bar 2 [hi]");
-    assert_op(b"HPUB  foo   0  2 \r\nhi\r\n", "HPUB foo - 0 2 hdr_len=0 [hi]");
+    assert_op(
+        b"HPUB  foo   0  2 \r\nhi\r\n",
+        "HPUB foo - 0 2 hdr_len=0 [hi]",
+    );
     assert_op(b"UNSUB \t 1 \t 5 \t\r\n", "UNSUB 1 5");
 }
 
@@ -426,12 +493,21 @@ fn size_token_with_sign_or_non_digit_is_a_violation_13() {
 
 #[test]
 fn size_token_of_ten_digits_is_a_violation_even_under_a_huge_limit_13() {
-    let huge = ParseLimits { max_control_line_bytes: 4096, max_payload_bytes: usize::MAX };
+    let huge = ParseLimits {
+        max_control_line_bytes: 4096,
+        max_payload_bytes: usize::MAX,
+    };
     assert_err_at_with(b"PUB foo 0000000001\r\n", &huge, ParseError::Violation, 20);
     assert_err_at_with(b"PUB foo 1000000000\r\n", &huge, ParseError::Violation, 20);
     // Nine digits is still a size: the parser then waits for the payload.
     assert_eq!(parse_with(b"PUB foo 999999999\r\n", &huge), Ok(None));
-    assert_eq!(parse_with(b"PUB foo 000000001\r\nx\r\n", &huge).unwrap().unwrap().1, 22);
+    assert_eq!(
+        parse_with(b"PUB foo 000000001\r\nx\r\n", &huge)
+            .unwrap()
+            .unwrap()
+            .1,
+        22
+    );
 }
 
 fn arg_line(op: &[u8], arg_len: usize) -> Vec<u8> {
@@ -454,7 +530,11 @@ fn argument_of_exactly_max_control_line_is_accepted_14() {
 fn argument_over_max_control_line_fails_before_the_newline_14() {
     let line = arg_line(b"SUB ", 4097);
     // Detected at the 4097th argument byte, with no `\n` in sight.
-    assert_err_at(&[&line[..], b"\r\n"].concat(), ParseError::MaxControlLine, line.len());
+    assert_err_at(
+        &[&line[..], b"\r\n"].concat(),
+        ParseError::MaxControlLine,
+        line.len(),
+    );
 }
 
 #[test]
@@ -480,54 +560,109 @@ fn control_line_limit_ignores_the_terminator_14() {
 
 #[test]
 fn control_line_limit_covers_connect_json_and_pub_14() {
-    let small = ParseLimits { max_control_line_bytes: 8, max_payload_bytes: 100 };
+    let small = ParseLimits {
+        max_control_line_bytes: 8,
+        max_payload_bytes: 100,
+    };
     assert_op_with(b"CONNECT {\"a\":12}\r\n", &small, "CONNECT {\"a\":12}");
-    assert_err_at_with(b"CONNECT {\"a\":123}\r\n", &small, ParseError::MaxControlLine, 17);
+    assert_err_at_with(
+        b"CONNECT {\"a\":123}\r\n",
+        &small,
+        ParseError::MaxControlLine,
+        17,
+    );
     assert_op_with(b"PUB foo 0001\r\nx\r\n", &small, "PUB foo - 0001 [x]");
-    assert_err_at_with(b"PUB foo 00001\r\nx\r\n", &small, ParseError::MaxControlLine, 13);
-    assert_err_at_with(b"-ERR 123456789\r\n", &small, ParseError::MaxControlLine, 14);
+    assert_err_at_with(
+        b"PUB foo 00001\r\nx\r\n",
+        &small,
+        ParseError::MaxControlLine,
+        13,
+    );
+    assert_err_at_with(
+        b"-ERR 123456789\r\n",
+        &small,
+        ParseError::MaxControlLine,
+        14,
+    );
 }
 
 #[test]
 fn control_line_limit_is_checked_before_argument_errors() {
-    let small = ParseLimits { max_control_line_bytes: 8, max_payload_bytes: 100 };
+    let small = ParseLimits {
+        max_control_line_bytes: 8,
+        max_payload_bytes: 100,
+    };
     assert_err_at_with(b"PUB a b c d e\r\n", &small, ParseError::MaxControlLine, 13);
 }
 
 #[test]
 fn blanks_before_the_argument_do_not_count_but_are_bounded() {
-    let small = ParseLimits { max_control_line_bytes: 8, max_payload_bytes: 100 };
+    let small = ParseLimits {
+        max_control_line_bytes: 8,
+        max_payload_bytes: 100,
+    };
     assert_op_with(b"SUB \t\t\t\t\t\t\tfoo 1\r\n", &small, "SUB foo - 1");
     // Blanks beyond the limit are refused rather than buffered (a documented deviation).
-    assert_err_at_with(b"SUB          foo 1\r\n", &small, ParseError::MaxControlLine, 13);
+    assert_err_at_with(
+        b"SUB          foo 1\r\n",
+        &small,
+        ParseError::MaxControlLine,
+        13,
+    );
 }
 
 #[test]
 fn junk_after_ping_is_bounded_by_the_control_line_limit() {
-    let small = ParseLimits { max_control_line_bytes: 8, max_payload_bytes: 100 };
+    let small = ParseLimits {
+        max_control_line_bytes: 8,
+        max_payload_bytes: 100,
+    };
     assert_op_with(b"PING 1234567\r\n", &small, "PING");
     assert_err_at_with(b"PING 12345678\r\n", &small, ParseError::MaxControlLine, 13);
 }
 
 #[test]
 fn payload_of_exactly_max_payload_is_accepted_15() {
-    let limits = ParseLimits { max_control_line_bytes: 4096, max_payload_bytes: 4 };
+    let limits = ParseLimits {
+        max_control_line_bytes: 4096,
+        max_payload_bytes: 4,
+    };
     assert_op_with(b"PUB foo 4\r\nabcd\r\n", &limits, "PUB foo - 4 [abcd]");
-    assert_op_with(b"HPUB foo 2 4\r\nabcd\r\n", &limits, "HPUB foo - 2 4 hdr_len=2 [abcd]");
+    assert_op_with(
+        b"HPUB foo 2 4\r\nabcd\r\n",
+        &limits,
+        "HPUB foo - 2 4 hdr_len=2 [abcd]",
+    );
 }
 
 #[test]
 fn payload_over_max_payload_fails_once_the_control_line_is_complete_15() {
-    let limits = ParseLimits { max_control_line_bytes: 4096, max_payload_bytes: 4 };
+    let limits = ParseLimits {
+        max_control_line_bytes: 4096,
+        max_payload_bytes: 4,
+    };
     // Detected at the `\n`, before any payload byte.
-    assert_err_at_with(b"PUB foo 5\r\nabcde\r\n", &limits, ParseError::MaxPayload, 11);
+    assert_err_at_with(
+        b"PUB foo 5\r\nabcde\r\n",
+        &limits,
+        ParseError::MaxPayload,
+        11,
+    );
     assert_err_at_with(b"PUB foo 5\n", &limits, ParseError::MaxPayload, 10);
-    assert_err_at_with(b"HPUB foo 0 5\r\nabcde\r\n", &limits, ParseError::MaxPayload, 14);
+    assert_err_at_with(
+        b"HPUB foo 0 5\r\nabcde\r\n",
+        &limits,
+        ParseError::MaxPayload,
+        14,
+    );
 }
 
 #[test]
 fn argument_errors_come_before_max_payload() {
-    let limits = ParseLimits { max_control_line_bytes: 4096, max_payload_bytes: 4 };
+    let limits = ParseLimits {
+        max_control_line_bytes: 4096,
+        max_payload_bytes: 4,
+    };
     assert_err_at_with(b"HPUB foo 6 5\r\n", &limits, ParseError::Violation, 14);
     assert_err_at_with(b"PUB a b c 5\r\n", &limits, ParseError::Violation, 13);
 }
@@ -542,9 +677,15 @@ fn empty_payload_is_valid_16() {
 
 #[test]
 fn consumed_stops_at_the_end_of_the_first_op() {
-    assert_eq!(parse_with(b"PING\r\nPONG\r\n", &LIMITS), Ok(Some(("PING".to_string(), 6))));
+    assert_eq!(
+        parse_with(b"PING\r\nPONG\r\n", &LIMITS),
+        Ok(Some(("PING".to_string(), 6)))
+    );
     let buf = b"PUB a 1\r\nx\r\nPUB b 1\r\ny\r\n";
-    assert_eq!(parse_with(buf, &LIMITS), Ok(Some(("PUB a - 1 [x]".to_string(), 12))));
+    assert_eq!(
+        parse_with(buf, &LIMITS),
+        Ok(Some(("PUB a - 1 [x]".to_string(), 12)))
+    );
 }
 
 #[test]
@@ -586,11 +727,23 @@ fn stream_stops_at_the_first_bad_op() {
 
 #[test]
 fn err_text_is_nats_server_text_and_none_for_silent_close() {
-    assert_eq!(ParseError::UnknownOp.err_text(), Some("Unknown Protocol Operation"));
-    assert_eq!(ParseError::MaxControlLine.err_text(), Some("maximum control line exceeded"));
-    assert_eq!(ParseError::MaxPayload.err_text(), Some("Maximum Payload Violation"));
+    assert_eq!(
+        ParseError::UnknownOp.err_text(),
+        Some("Unknown Protocol Operation")
+    );
+    assert_eq!(
+        ParseError::MaxControlLine.err_text(),
+        Some("maximum control line exceeded")
+    );
+    assert_eq!(
+        ParseError::MaxPayload.err_text(),
+        Some("Maximum Payload Violation")
+    );
     assert_eq!(ParseError::Violation.err_text(), None);
-    assert_eq!(ParseError::MaxPayload.to_string(), "Maximum Payload Violation");
+    assert_eq!(
+        ParseError::MaxPayload.to_string(),
+        "Maximum Payload Violation"
+    );
 }
 
 #[test]
@@ -641,14 +794,19 @@ impl Gen {
     /// The op name in a random mix of cases.
     fn name(&mut self, word: &[u8]) {
         for &b in word {
-            let b = if self.rng.chance(2) { b.to_ascii_lowercase() } else { b };
+            let b = if self.rng.chance(2) {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            };
             self.wire.push(b);
         }
     }
     /// One or more spaces and tabs.
     fn blanks(&mut self) {
         for _ in 0..1 + self.rng.below(3) {
-            self.wire.push(if self.rng.chance(3) { b'\t' } else { b' ' });
+            self.wire
+                .push(if self.rng.chance(3) { b'\t' } else { b' ' });
         }
     }
     fn maybe_blanks(&mut self) {
@@ -657,11 +815,12 @@ impl Gen {
         }
     }
     fn end_line(&mut self) {
-        self.wire.extend_from_slice(if self.rng.chance(4) { b"\n" } else { b"\r\n" });
+        self.wire
+            .extend_from_slice(if self.rng.chance(4) { b"\n" } else { b"\r\n" });
     }
     fn token(&mut self, text: &[u8]) -> String {
         self.wire.extend_from_slice(text);
-        text.escape_ascii().to_string()
+        show(text)
     }
     fn subject(&mut self) -> String {
         let mut subject = Vec::new();
@@ -682,7 +841,7 @@ impl Gen {
         let bytes: Vec<u8> = (0..n).map(|_| b"a\r\n \xff"[self.rng.below(5)]).collect();
         self.wire.extend_from_slice(&bytes);
         self.wire.extend_from_slice(b"\r\n");
-        bytes.escape_ascii().to_string()
+        show(&bytes)
     }
 
     fn pub_op(&mut self) {
@@ -702,7 +861,8 @@ impl Gen {
         self.maybe_blanks();
         self.end_line();
         let payload = self.payload(n);
-        self.expected.push(format!("PUB {subject} {reply} {size} [{payload}]"));
+        self.expected
+            .push(format!("PUB {subject} {reply} {size} [{payload}]"));
     }
 
     fn hpub_op(&mut self) {
@@ -718,8 +878,9 @@ impl Gen {
         self.maybe_blanks();
         self.end_line();
         let payload = self.payload(total);
-        self.expected
-            .push(format!("HPUB {subject} - {hdr_token} {total_token} hdr_len={hdr} [{payload}]"));
+        self.expected.push(format!(
+            "HPUB {subject} - {hdr_token} {total_token} hdr_len={hdr} [{payload}]"
+        ));
     }
 
     fn sub_op(&mut self) {
@@ -771,7 +932,11 @@ impl Gen {
 #[test]
 fn generated_pub_sub_streams_parse_back_to_what_was_generated() {
     for seed in 1..=300u64 {
-        let mut gen = Gen { rng: Rng(seed), wire: Vec::new(), expected: Vec::new() };
+        let mut gen = Gen {
+            rng: Rng(seed),
+            wire: Vec::new(),
+            expected: Vec::new(),
+        };
         for _ in 0..40 {
             match gen.rng.below(10) {
                 0..=3 => gen.pub_op(),
@@ -782,7 +947,11 @@ fn generated_pub_sub_streams_parse_back_to_what_was_generated() {
             }
         }
         let expected = gen.expected.clone();
-        assert_eq!(parse_chunked(&[&gen.wire], &LIMITS), (expected.clone(), None), "seed {seed}");
+        assert_eq!(
+            parse_chunked(&[&gen.wire], &LIMITS),
+            (expected.clone(), None),
+            "seed {seed}"
+        );
         // The same stream in reads of random sizes.
         let mut chunks = Vec::new();
         let mut rest = &gen.wire[..];
@@ -791,6 +960,10 @@ fn generated_pub_sub_streams_parse_back_to_what_was_generated() {
             chunks.push(chunk);
             rest = tail;
         }
-        assert_eq!(parse_chunked(&chunks, &LIMITS), (expected, None), "seed {seed} chunked");
+        assert_eq!(
+            parse_chunked(&chunks, &LIMITS),
+            (expected, None),
+            "seed {seed} chunked"
+        );
     }
 }
