@@ -197,7 +197,7 @@ impl Cli {
         o.debug = self.debug;
         o.trace = self.trace;
         if let Some(s) = self.ping_interval_s {
-            if !(s > 0.0) {
+            if !s.is_finite() || s <= 0.0 {
                 return Err("--ping_interval must be positive".into());
             }
             o.limits.ping_interval_ms = (s * 1000.0).round().max(1.0) as u64;

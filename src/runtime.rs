@@ -57,7 +57,10 @@ where
     let pin = shards <= cores.len();
     let mut handles = Vec::with_capacity(shards);
     for i in 0..shards {
-        let placement = if pin { Placement::Fixed(cores[i]) } else { Placement::Unbound };
+        let placement = match cores.get(i) {
+            Some(&core) if pin => Placement::Fixed(core),
+            _ => Placement::Unbound,
+        };
         let run = run.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("natrix-shard-{i}"))

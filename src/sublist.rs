@@ -260,8 +260,12 @@ impl<T: Copy + Eq + std::fmt::Debug> Sublist<T> {
             // A literal pattern matches exactly one publish subject: itself.
             self.cache.remove(pattern);
         } else {
-            self.cache
-                .retain(|cached, _| !subject::matches(pattern, cached));
+            // Every subject the pattern matches starts with its literal prefix; comparing that
+            // first rejects most entries (other services, other inboxes) without tokenizing.
+            let prefix = literal_prefix(pattern);
+            self.cache.retain(|cached, _| {
+                !(cached.starts_with(prefix) && subject::matches(pattern, cached))
+            });
         }
     }
 
@@ -395,6 +399,19 @@ impl<T: Copy + Eq> Node<T> {
         }
         true
     }
+}
+
+/// The bytes of `pattern` before its first wildcard token, up to and including the `.` before it
+/// (`a.b.*.c` gives `a.b.`, `*.a` gives nothing).
+fn literal_prefix(pattern: &[u8]) -> &[u8] {
+    let mut end = 0;
+    for token in subject::tokens(pattern) {
+        if token == PWC || token == FWC {
+            break;
+        }
+        end += token.len() + 1;
+    }
+    &pattern[..end.min(pattern.len())]
 }
 
 /// Removes one occurrence below `level` and prunes the nodes it leaves empty on the way back up.

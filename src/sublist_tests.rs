@@ -752,3 +752,13 @@ fn random_operations_agree_with_brute_force_with_a_large_cache() {
 fn random_operations_agree_with_brute_force_without_a_cache() {
     run_against_brute_force(0, 0x5eed_0003, 6000);
 }
+
+#[test]
+fn literal_prefix_stops_before_the_first_wildcard_token() {
+    let prefix = |p: &str| String::from_utf8(literal_prefix(p.as_bytes()).to_vec()).unwrap();
+    assert_eq!(prefix("a.b.*.c"), "a.b.");
+    assert_eq!(prefix("_INBOX.abc.>"), "_INBOX.abc.");
+    assert_eq!(prefix("a*.*"), "a*.");
+    assert_eq!(prefix("*.a"), "");
+    assert_eq!(prefix(">"), "");
+}

@@ -255,9 +255,9 @@ impl Shard {
         if self.multi() {
             let ch = self.interest.borrow_mut().local_add(&subject, queue.as_ref());
             if let Some(ch) = ch {
-                c.interest_epoch_needed.set(ch.epoch);
                 self.broadcast_interest(ch);
             }
+            c.interest_epoch_needed.set(self.interest.borrow().epoch());
         }
         self.ok_if_verbose(c);
         Flow::Continue

@@ -86,6 +86,13 @@ impl Interest {
         }
     }
 
+    /// Epoch of this shard's latest change. A SUB that announced nothing (its subject
+    /// already had local interest) still waits for this: the earlier announcement may be in
+    /// flight.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     pub fn record_ack(&mut self, from: ShardId, epoch: u64) {
         let a = &mut self.acked[from];
         *a = (*a).max(epoch);
