@@ -274,6 +274,7 @@ fn upper(b: u8) -> u8 {
 /// Identifies the op from its name letters, as far as `buf` goes. Errors as soon as a letter
 /// cannot continue any client op, like nats-server's one-state-per-letter machine. Client
 /// `MSG`/`HMSG` (server-to-client ops) fail at their `M`, as do route and leaf ops.
+#[inline(always)]
 fn op_name(buf: &[u8]) -> Result<Option<Name>, ParseError> {
     let Some(&first) = buf.first() else {
         return Ok(None);
@@ -320,6 +321,7 @@ struct Line {
 /// Finds the control line whose argument may start at `from`. With `skip_blanks`, spaces and
 /// tabs at `from` are skipped first (they are not part of the argument, as in nats-server).
 /// The line ends at the first `\n`; a `\r` just before it is not part of the argument.
+#[inline(always)]
 fn control_line(
     buf: &[u8],
     from: usize,
@@ -375,46 +377,114 @@ fn control_line(
     }
 }
 
-/// PUB and HPUB split their arguments on spaces and tabs only (nats-server `processPub`).
-#[inline]
-fn is_pub_blank(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-/// SUB and UNSUB split on `\r` and `\n` as well (nats-server `splitArg`).
-#[inline]
-fn is_sub_blank(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+/// Which bytes separate arguments. PUB and HPUB split on spaces and tabs only (nats-server
+/// `processPub`); SUB and UNSUB on `\r` too (`splitArg`; its `\n` cannot occur inside a line).
+#[derive(Clone, Copy)]
+enum Blanks {
+    SpaceTab,
+    SpaceTabCr,
 }
 
 /// Splits the argument of `line` on runs of blanks. Keeps the first `N` arguments and
 /// returns how many there were in all, so a caller can reject extra ones without storing
 /// them.
-#[inline]
-fn split_args<const N: usize>(
-    buf: &[u8],
-    line: &Line,
-    is_blank: impl Fn(u8) -> bool,
-) -> ([Span; N], usize) {
-    let mut args = [Span::default(); N];
+///
+/// This is the hot loop of a PUB, so it works on 64-byte chunks: [`separator_bits`] marks
+/// every blank at once, and token edges fall out of the mask, instead of a branch per byte.
+#[inline(always)]
+fn split_args<const N: usize>(buf: &[u8], line: &Line, blanks: Blanks) -> ([Span; N], usize) {
+    // Offsets kept apart and joined into spans at the end: storing the two halves of a span
+    // and then loading it whole stalls store forwarding.
+    let mut starts = [0usize; N];
+    let mut ends = [0usize; N];
     let mut count = 0;
     let arg = &buf[line.start..line.end];
-    let mut i = 0;
-    while i < arg.len() {
-        if is_blank(arg[i]) {
-            i += 1;
-            continue;
+    // The byte before the argument counts as a blank, so a token may start at offset 0.
+    let mut prev_blank = true;
+    let mut token_start = 0;
+    for (chunk_index, chunk) in arg.chunks(64).enumerate() {
+        let base = chunk_index * 64;
+        let sep = separator_bits(chunk, blanks);
+        let before = (sep << 1) | u64::from(prev_blank);
+        let first_bytes = !sep & before;
+        let mut edges = first_bytes | (sep & !before);
+        while edges != 0 {
+            let i = edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            if first_bytes & (1 << i) != 0 {
+                token_start = base + i;
+            } else {
+                if count < N {
+                    starts[count] = token_start;
+                    ends[count] = base + i;
+                }
+                count += 1;
+            }
         }
-        let start = i;
-        while i < arg.len() && !is_blank(arg[i]) {
-            i += 1;
-        }
-        if let Some(slot) = args.get_mut(count) {
-            *slot = Span::at(line.start + start, line.start + i);
+        prev_blank = sep >> 63 != 0;
+    }
+    // Only a full last chunk can end inside a token: past a short one all bits are blanks.
+    if !prev_blank {
+        if count < N {
+            starts[count] = token_start;
+            ends[count] = arg.len();
         }
         count += 1;
     }
+    let mut args = [Span::default(); N];
+    for (i, arg) in args.iter_mut().enumerate().take(count) {
+        *arg = Span::at(line.start + starts[i], line.start + ends[i]);
+    }
     (args, count)
+}
+
+/// Bit `i` is set when byte `i` of `chunk` (at most 64 bytes) is a blank. Bits past the end
+/// of the chunk are set as well, so a token that reaches the end of a short chunk ends there.
+#[inline(always)]
+fn separator_bits(chunk: &[u8], blanks: Blanks) -> u64 {
+    debug_assert!(chunk.len() <= 64);
+    let (words, rest) = chunk.as_chunks::<8>();
+    let mut bits = 0u64;
+    let mut shift = 0;
+    for word in words {
+        bits |= u64::from(blank_byte_mask(u64::from_le_bytes(*word), blanks)) << shift;
+        shift += 8;
+    }
+    if !rest.is_empty() {
+        // Assembled in a register: a copy into a padded array and an 8-byte load of it
+        // would stall store forwarding. The zero padding is overridden below.
+        let mut word = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            word |= u64::from(b) << (8 * i);
+        }
+        bits |= u64::from(blank_byte_mask(word, blanks)) << shift;
+    }
+    if chunk.len() < 64 {
+        bits |= u64::MAX << chunk.len();
+    }
+    bits
+}
+
+/// Bit `k` of the result is set when byte `k` of the little-endian `word` is a blank.
+#[inline]
+fn blank_byte_mask(word: u64, blanks: Blanks) -> u8 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut high = zero_byte_high_bits(word ^ (ONES * u64::from(b' ')))
+        | zero_byte_high_bits(word ^ (ONES * u64::from(b'\t')));
+    if let Blanks::SpaceTabCr = blanks {
+        high |= zero_byte_high_bits(word ^ (ONES * u64::from(b'\r')));
+    }
+    // Gathers bit 7 of each byte into the top byte; the products never overlap, so no carry
+    // disturbs it (the classic movemask-by-multiplication).
+    ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+}
+
+/// Sets bit 7 of exactly those bytes of `x` that are zero. Unlike the common `haszero`
+/// trick this has no false positives, because no addition carries across a byte.
+#[inline]
+fn zero_byte_high_bits(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// nats-server's `parseSize`: 1 to 9 ASCII digits, nothing else (no sign, no blanks).
@@ -453,12 +523,13 @@ fn payload(buf: &[u8], start: usize, size: usize) -> Result<Option<(Span, usize)
 
 /// `PUB <subject> [reply] <size>`. The checks run in nats-server's order: argument count,
 /// size, then max payload.
+#[inline(always)]
 fn parse_pub(
     buf: &[u8],
     line: &Line,
     limits: &ParseLimits,
 ) -> Result<Option<(Op, usize)>, ParseError> {
-    let (args, count) = split_args::<3>(buf, line, is_pub_blank);
+    let (args, count) = split_args::<3>(buf, line, Blanks::SpaceTab);
     let (subject, reply, size_token) = match count {
         2 => (args[0], None, args[1]),
         3 => (args[0], Some(args[1]), args[2]),
@@ -489,7 +560,7 @@ fn parse_hpub(
     line: &Line,
     limits: &ParseLimits,
 ) -> Result<Option<(Op, usize)>, ParseError> {
-    let (args, count) = split_args::<4>(buf, line, is_pub_blank);
+    let (args, count) = split_args::<4>(buf, line, Blanks::SpaceTab);
     let (subject, reply, hdr_token, total_token) = match count {
         3 => (args[0], None, args[1], args[2]),
         4 => (args[0], Some(args[1]), args[2], args[3]),
@@ -523,7 +594,7 @@ fn parse_hpub(
 
 /// `SUB <subject> [queue] <sid>`.
 fn parse_sub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
-    let (args, count) = split_args::<3>(buf, line, is_sub_blank);
+    let (args, count) = split_args::<3>(buf, line, Blanks::SpaceTabCr);
     let op = match count {
         2 => Op::Sub {
             subject: args[0],
@@ -542,7 +613,7 @@ fn parse_sub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
 
 /// `UNSUB <sid> [max]`; `max` stays a raw token because an invalid one is not an error.
 fn parse_unsub(buf: &[u8], line: &Line) -> Result<(Op, usize), ParseError> {
-    let (args, count) = split_args::<2>(buf, line, is_sub_blank);
+    let (args, count) = split_args::<2>(buf, line, Blanks::SpaceTabCr);
     let op = match count {
         1 => Op::Unsub {
             sid: args[0],

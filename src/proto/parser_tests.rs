@@ -1,12 +1,21 @@
 //! Parser fixtures, each also parsed split at every byte; numbers in test names refer to the
 //! behaviours in reference §15.
 
+use super::ParseError::{MaxControlLine, MaxPayload, UnknownOp, Violation};
 use super::*;
 
-const LIMITS: ParseLimits = ParseLimits {
-    max_control_line_bytes: 4096,
-    max_payload_bytes: 1024 * 1024,
-};
+const LIMITS: ParseLimits = limits(4096, 1024 * 1024);
+/// For the control-line limit: an 8-byte argument is the most.
+const SHORT_LINE: ParseLimits = limits(8, 100);
+/// For the payload limit: a 4-byte payload is the most.
+const SMALL_PAYLOAD: ParseLimits = limits(4096, 4);
+
+const fn limits(max_control_line_bytes: usize, max_payload_bytes: usize) -> ParseLimits {
+    ParseLimits {
+        max_control_line_bytes,
+        max_payload_bytes,
+    }
+}
 
 /// Printable ASCII as is (quotes too, so JSON reads naturally), anything else escaped.
 fn show(bytes: &[u8]) -> String {
@@ -233,7 +242,7 @@ fn hpub_header_block_is_not_validated_29() {
 
 #[test]
 fn hpub_header_size_larger_than_total_is_a_violation_29() {
-    assert_err(b"HPUB foo 3 2\r\n", ParseError::Violation);
+    assert_err(b"HPUB foo 3 2\r\n", Violation);
 }
 
 #[test]
@@ -323,8 +332,8 @@ fn minus_err_line_is_an_err_op() {
 
 #[test]
 fn minus_err_needs_a_blank_after_the_name() {
-    assert_err_at(b"-ERR\r\n", ParseError::UnknownOp, 5);
-    assert_err_at(b"-ERRX 'x'\r\n", ParseError::UnknownOp, 5);
+    assert_err_at(b"-ERR\r\n", UnknownOp, 5);
+    assert_err_at(b"-ERRX 'x'\r\n", UnknownOp, 5);
 }
 
 // ---- §15 behaviours ----
@@ -371,7 +380,7 @@ fn sub_and_unsub_also_split_on_carriage_return() {
 #[test]
 fn pub_does_not_split_on_carriage_return() {
     // The extra `\r` stays in the size token, which is then not a number.
-    assert_err(b"PUB foo 1\r\r\n", ParseError::Violation);
+    assert_err(b"PUB foo 1\r\r\n", Violation);
 }
 
 #[test]
@@ -387,83 +396,87 @@ fn bare_lf_ends_a_control_line_8() {
 
 #[test]
 fn bare_lf_after_payload_is_unknown_op_9() {
-    assert_err(b"PUB foo 2\r\nhi\n", ParseError::UnknownOp);
+    assert_err(b"PUB foo 2\r\nhi\n", UnknownOp);
 }
 
 #[test]
 fn any_byte_but_crlf_after_payload_is_unknown_op_9() {
-    assert_err_at(b"PUB foo 2\r\nhi \r\n", ParseError::UnknownOp, 14);
+    assert_err_at(b"PUB foo 2\r\nhi \r\n", UnknownOp, 14);
     // Too many bytes: the third payload byte is where `\r` must be.
-    assert_err_at(b"PUB foo 2\r\nhix\r\n", ParseError::UnknownOp, 14);
+    assert_err_at(b"PUB foo 2\r\nhix\r\n", UnknownOp, 14);
     // Too few bytes: the size swallows the `\r`, and `\n` is where `\r` must be.
-    assert_err(b"PUB foo 3\r\nhi\r\n", ParseError::UnknownOp);
-    assert_err(b"PUB foo 2\r\nhi\rX", ParseError::UnknownOp);
-    assert_err(b"HPUB foo 0 2\r\nhi\n", ParseError::UnknownOp);
+    assert_err(b"PUB foo 3\r\nhi\r\n", UnknownOp);
+    assert_err(b"PUB foo 2\r\nhi\rX", UnknownOp);
+    assert_err(b"HPUB foo 0 2\r\nhi\n", UnknownOp);
 }
 
 #[test]
 fn empty_line_is_unknown_op_10() {
-    assert_err_at(b"\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"\n", ParseError::UnknownOp, 1);
+    assert_err_at(b"\r\n", UnknownOp, 1);
+    assert_err_at(b"\n", UnknownOp, 1);
 }
 
 #[test]
 fn leading_whitespace_is_unknown_op_10() {
-    assert_err_at(b" PING\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"\tSUB foo 1\r\n", ParseError::UnknownOp, 1);
+    assert_err_at(b" PING\r\n", UnknownOp, 1);
+    assert_err_at(b"\tSUB foo 1\r\n", UnknownOp, 1);
 }
 
 #[test]
 fn unknown_op_is_reported_at_the_first_letter_that_cannot_match_10() {
-    assert_err_at(b"FOO\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"PX\r\n", ParseError::UnknownOp, 2);
-    assert_err_at(b"PIX\r\n", ParseError::UnknownOp, 3);
-    assert_err_at(b"POX\r\n", ParseError::UnknownOp, 3);
-    assert_err_at(b"CONNEXT {}\r\n", ParseError::UnknownOp, 6);
-    assert_err_at(b"INF {}\r\n", ParseError::UnknownOp, 4);
-    assert_err_at(b"UNSUX 1\r\n", ParseError::UnknownOp, 5);
-    assert_err_at(b"+NO\r\n", ParseError::UnknownOp, 2);
-    assert_err_at(b"-OK\r\n", ParseError::UnknownOp, 2);
+    assert_err_at(b"FOO\r\n", UnknownOp, 1);
+    assert_err_at(b"PX\r\n", UnknownOp, 2);
+    assert_err_at(b"PIX\r\n", UnknownOp, 3);
+    assert_err_at(b"POX\r\n", UnknownOp, 3);
+    assert_err_at(b"CONNEXT {}\r\n", UnknownOp, 6);
+    assert_err_at(b"INF {}\r\n", UnknownOp, 4);
+    assert_err_at(b"UNSUX 1\r\n", UnknownOp, 5);
+    assert_err_at(b"+NO\r\n", UnknownOp, 2);
+    assert_err_at(b"-OK\r\n", UnknownOp, 2);
 }
 
 #[test]
 fn op_name_without_blank_after_it_is_unknown_op_10() {
-    assert_err_at(b"SUBZ foo 1\r\n", ParseError::UnknownOp, 4);
-    assert_err_at(b"SUBZZZ\r\n", ParseError::UnknownOp, 4);
-    assert_err_at(b"PUBS foo 1\r\n", ParseError::UnknownOp, 4);
-    assert_err_at(b"UNSUB\r\n", ParseError::UnknownOp, 6);
-    assert_err_at(b"PUB\r\n", ParseError::UnknownOp, 4);
-    assert_err_at(b"HPUB\n", ParseError::UnknownOp, 5);
+    assert_err_at(b"SUBZ foo 1\r\n", UnknownOp, 4);
+    assert_err_at(b"SUBZZZ\r\n", UnknownOp, 4);
+    assert_err_at(b"PUBS foo 1\r\n", UnknownOp, 4);
+    assert_err_at(b"UNSUB\r\n", UnknownOp, 6);
+    assert_err_at(b"PUB\r\n", UnknownOp, 4);
+    assert_err_at(b"HPUB\n", UnknownOp, 5);
 }
 
 #[test]
 fn client_sent_msg_and_hmsg_are_unknown_op() {
-    assert_err_at(b"MSG foo 1 2\r\nhi\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"HMSG foo 1 0 2\r\nhi\r\n", ParseError::UnknownOp, 2);
-    assert_err_at(b"RS+ foo 1\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"LS+ foo 1\r\n", ParseError::UnknownOp, 1);
-    assert_err_at(b"A+ foo\r\n", ParseError::UnknownOp, 1);
+    assert_err_at(b"MSG foo 1 2\r\nhi\r\n", UnknownOp, 1);
+    assert_err_at(b"HMSG foo 1 0 2\r\nhi\r\n", UnknownOp, 2);
+    assert_err_at(b"RS+ foo 1\r\n", UnknownOp, 1);
+    assert_err_at(b"LS+ foo 1\r\n", UnknownOp, 1);
+    assert_err_at(b"A+ foo\r\n", UnknownOp, 1);
 }
 
 #[test]
 fn wrong_argument_counts_are_violations_11() {
-    assert_err(b"PUB foo\r\n", ParseError::Violation);
-    assert_err(b"PUB foo bar\r\n", ParseError::Violation);
-    assert_err(b"PUB a b c 1\r\n", ParseError::Violation);
-    assert_err(b"HPUB foo 1\r\n", ParseError::Violation);
-    assert_err(b"HPUB a b c 1 2\r\n", ParseError::Violation);
-    assert_err(b"SUB foo\r\n", ParseError::Violation);
-    assert_err(b"SUB a b c 1\r\n", ParseError::Violation);
-    assert_err(b"UNSUB 1 2 3\r\n", ParseError::Violation);
+    assert_err(b"PUB foo\r\n", Violation);
+    assert_err(b"PUB foo bar\r\n", Violation);
+    assert_err(b"PUB a b c 1\r\n", Violation);
+    assert_err(b"HPUB foo 1\r\n", Violation);
+    assert_err(b"HPUB a b c 1 2\r\n", Violation);
+    assert_err(b"SUB foo\r\n", Violation);
+    assert_err(b"SUB a b c 1\r\n", Violation);
+    assert_err(b"UNSUB 1 2 3\r\n", Violation);
+    // Extra arguments that would each look valid on their own.
+    assert_err(b"PUB foo 1 2 3\r\n", Violation);
+    assert_err(b"HPUB foo 1 2 3 4\r\n", Violation);
+    assert_err(b"SUB foo q 1 2\r\n", Violation);
 }
 
 #[test]
 fn arguments_empty_after_trimming_are_violations_11() {
-    assert_err(b"PUB  \r\n", ParseError::Violation);
-    assert_err(b"PUB \t\n", ParseError::Violation);
-    assert_err(b"HPUB \r\n", ParseError::Violation);
-    assert_err(b"SUB \r\n", ParseError::Violation);
-    assert_err(b"UNSUB \t \r\n", ParseError::Violation);
+    assert_err(b"PUB  \r\n", Violation);
+    assert_err(b"PUB \t\n", Violation);
+    assert_err(b"HPUB \r\n", Violation);
+    assert_err(b"SUB \r\n", Violation);
+    assert_err(b"UNSUB \t \r\n", Violation);
 }
 
 #[test]
@@ -483,22 +496,19 @@ fn size_token_with_leading_zeros_is_kept_verbatim_13() {
 
 #[test]
 fn size_token_with_sign_or_non_digit_is_a_violation_13() {
-    assert_err(b"PUB foo +2\r\n", ParseError::Violation);
-    assert_err(b"PUB foo -2\r\n", ParseError::Violation);
-    assert_err(b"PUB foo 2x\r\n", ParseError::Violation);
-    assert_err(b"PUB foo 0x10\r\n", ParseError::Violation);
-    assert_err(b"HPUB foo x 2\r\n", ParseError::Violation);
-    assert_err(b"HPUB foo 0 +2\r\n", ParseError::Violation);
+    assert_err(b"PUB foo +2\r\n", Violation);
+    assert_err(b"PUB foo -2\r\n", Violation);
+    assert_err(b"PUB foo 2x\r\n", Violation);
+    assert_err(b"PUB foo 0x10\r\n", Violation);
+    assert_err(b"HPUB foo x 2\r\n", Violation);
+    assert_err(b"HPUB foo 0 +2\r\n", Violation);
 }
 
 #[test]
 fn size_token_of_ten_digits_is_a_violation_even_under_a_huge_limit_13() {
-    let huge = ParseLimits {
-        max_control_line_bytes: 4096,
-        max_payload_bytes: usize::MAX,
-    };
-    assert_err_at_with(b"PUB foo 0000000001\r\n", &huge, ParseError::Violation, 20);
-    assert_err_at_with(b"PUB foo 1000000000\r\n", &huge, ParseError::Violation, 20);
+    let huge = limits(4096, usize::MAX);
+    assert_err_at_with(b"PUB foo 0000000001\r\n", &huge, Violation, 20);
+    assert_err_at_with(b"PUB foo 1000000000\r\n", &huge, Violation, 20);
     // Nine digits is still a size: the parser then waits for the payload.
     assert_eq!(parse_with(b"PUB foo 999999999\r\n", &huge), Ok(None));
     assert_eq!(
@@ -530,18 +540,14 @@ fn argument_of_exactly_max_control_line_is_accepted_14() {
 fn argument_over_max_control_line_fails_before_the_newline_14() {
     let line = arg_line(b"SUB ", 4097);
     // Detected at the 4097th argument byte, with no `\n` in sight.
-    assert_err_at(
-        &[&line[..], b"\r\n"].concat(),
-        ParseError::MaxControlLine,
-        line.len(),
-    );
+    assert_err_at(&[&line[..], b"\r\n"].concat(), MaxControlLine, line.len());
 }
 
 #[test]
 fn line_that_never_ends_fails_once_over_the_limit_14() {
     let mut line = b"CONNECT {".to_vec();
     line.resize(5000, b' ');
-    assert_err_at(&line, ParseError::MaxControlLine, 8 + 4097);
+    assert_err_at(&line, MaxControlLine, 8 + 4097);
 }
 
 #[test]
@@ -555,116 +561,62 @@ fn control_line_limit_ignores_the_terminator_14() {
     // With a bare LF the last argument byte counts.
     let mut line = arg_line(b"SUB ", 4097);
     line.push(b'\n');
-    assert_eq!(parse_with(&line, &LIMITS), Err(ParseError::MaxControlLine));
+    assert_eq!(parse_with(&line, &LIMITS), Err(MaxControlLine));
 }
 
 #[test]
 fn control_line_limit_covers_connect_json_and_pub_14() {
-    let small = ParseLimits {
-        max_control_line_bytes: 8,
-        max_payload_bytes: 100,
-    };
-    assert_op_with(b"CONNECT {\"a\":12}\r\n", &small, "CONNECT {\"a\":12}");
-    assert_err_at_with(
-        b"CONNECT {\"a\":123}\r\n",
-        &small,
-        ParseError::MaxControlLine,
-        17,
-    );
-    assert_op_with(b"PUB foo 0001\r\nx\r\n", &small, "PUB foo - 0001 [x]");
-    assert_err_at_with(
-        b"PUB foo 00001\r\nx\r\n",
-        &small,
-        ParseError::MaxControlLine,
-        13,
-    );
-    assert_err_at_with(
-        b"-ERR 123456789\r\n",
-        &small,
-        ParseError::MaxControlLine,
-        14,
-    );
+    assert_op_with(b"CONNECT {\"a\":12}\r\n", &SHORT_LINE, "CONNECT {\"a\":12}");
+    assert_err_at_with(b"CONNECT {\"a\":123}\r\n", &SHORT_LINE, MaxControlLine, 17);
+    assert_op_with(b"PUB foo 0001\r\nx\r\n", &SHORT_LINE, "PUB foo - 0001 [x]");
+    assert_err_at_with(b"PUB foo 00001\r\nx\r\n", &SHORT_LINE, MaxControlLine, 13);
+    assert_err_at_with(b"-ERR 123456789\r\n", &SHORT_LINE, MaxControlLine, 14);
 }
 
 #[test]
 fn control_line_limit_is_checked_before_argument_errors() {
-    let small = ParseLimits {
-        max_control_line_bytes: 8,
-        max_payload_bytes: 100,
-    };
-    assert_err_at_with(b"PUB a b c d e\r\n", &small, ParseError::MaxControlLine, 13);
+    assert_err_at_with(b"PUB a b c d e\r\n", &SHORT_LINE, MaxControlLine, 13);
 }
 
 #[test]
 fn blanks_before_the_argument_do_not_count_but_are_bounded() {
-    let small = ParseLimits {
-        max_control_line_bytes: 8,
-        max_payload_bytes: 100,
-    };
-    assert_op_with(b"SUB \t\t\t\t\t\t\tfoo 1\r\n", &small, "SUB foo - 1");
+    assert_op_with(b"SUB \t\t\t\t\t\t\tfoo 1\r\n", &SHORT_LINE, "SUB foo - 1");
     // Blanks beyond the limit are refused rather than buffered (a documented deviation).
-    assert_err_at_with(
-        b"SUB          foo 1\r\n",
-        &small,
-        ParseError::MaxControlLine,
-        13,
-    );
+    assert_err_at_with(b"SUB          foo 1\r\n", &SHORT_LINE, MaxControlLine, 13);
 }
 
 #[test]
 fn junk_after_ping_is_bounded_by_the_control_line_limit() {
-    let small = ParseLimits {
-        max_control_line_bytes: 8,
-        max_payload_bytes: 100,
-    };
-    assert_op_with(b"PING 1234567\r\n", &small, "PING");
-    assert_err_at_with(b"PING 12345678\r\n", &small, ParseError::MaxControlLine, 13);
+    assert_op_with(b"PING 1234567\r\n", &SHORT_LINE, "PING");
+    assert_err_at_with(b"PING 12345678\r\n", &SHORT_LINE, MaxControlLine, 13);
 }
 
 #[test]
 fn payload_of_exactly_max_payload_is_accepted_15() {
-    let limits = ParseLimits {
-        max_control_line_bytes: 4096,
-        max_payload_bytes: 4,
-    };
-    assert_op_with(b"PUB foo 4\r\nabcd\r\n", &limits, "PUB foo - 4 [abcd]");
+    assert_op_with(
+        b"PUB foo 4\r\nabcd\r\n",
+        &SMALL_PAYLOAD,
+        "PUB foo - 4 [abcd]",
+    );
     assert_op_with(
         b"HPUB foo 2 4\r\nabcd\r\n",
-        &limits,
+        &SMALL_PAYLOAD,
         "HPUB foo - 2 4 hdr_len=2 [abcd]",
     );
 }
 
 #[test]
 fn payload_over_max_payload_fails_once_the_control_line_is_complete_15() {
-    let limits = ParseLimits {
-        max_control_line_bytes: 4096,
-        max_payload_bytes: 4,
-    };
     // Detected at the `\n`, before any payload byte.
-    assert_err_at_with(
-        b"PUB foo 5\r\nabcde\r\n",
-        &limits,
-        ParseError::MaxPayload,
-        11,
-    );
-    assert_err_at_with(b"PUB foo 5\n", &limits, ParseError::MaxPayload, 10);
-    assert_err_at_with(
-        b"HPUB foo 0 5\r\nabcde\r\n",
-        &limits,
-        ParseError::MaxPayload,
-        14,
-    );
+    assert_err_at_with(b"PUB foo 5\r\nabcde\r\n", &SMALL_PAYLOAD, MaxPayload, 11);
+    assert_err_at_with(b"PUB foo 5\n", &SMALL_PAYLOAD, MaxPayload, 10);
+    assert_err_at_with(b"HPUB foo 0 5\r\nabcde\r\n", &SMALL_PAYLOAD, MaxPayload, 14);
 }
 
 #[test]
 fn argument_errors_come_before_max_payload() {
-    let limits = ParseLimits {
-        max_control_line_bytes: 4096,
-        max_payload_bytes: 4,
-    };
-    assert_err_at_with(b"HPUB foo 6 5\r\n", &limits, ParseError::Violation, 14);
-    assert_err_at_with(b"PUB a b c 5\r\n", &limits, ParseError::Violation, 13);
+    assert_err_at_with(b"HPUB foo 6 5\r\n", &SMALL_PAYLOAD, Violation, 14);
+    assert_err_at_with(b"PUB a b c 5\r\n", &SMALL_PAYLOAD, Violation, 13);
 }
 
 #[test]
@@ -719,7 +671,7 @@ fn stream_stops_at_the_first_bad_op() {
         let (a, b) = buf.split_at(k);
         let (ops, err) = parse_chunked(&[a, b], &LIMITS);
         assert_eq!(ops, vec!["PING".to_string()], "split at {k}");
-        assert_eq!(err, Some(ParseError::UnknownOp), "split at {k}");
+        assert_eq!(err, Some(UnknownOp), "split at {k}");
     }
 }
 
@@ -727,23 +679,14 @@ fn stream_stops_at_the_first_bad_op() {
 
 #[test]
 fn err_text_is_nats_server_text_and_none_for_silent_close() {
+    assert_eq!(UnknownOp.err_text(), Some("Unknown Protocol Operation"));
     assert_eq!(
-        ParseError::UnknownOp.err_text(),
-        Some("Unknown Protocol Operation")
-    );
-    assert_eq!(
-        ParseError::MaxControlLine.err_text(),
+        MaxControlLine.err_text(),
         Some("maximum control line exceeded")
     );
-    assert_eq!(
-        ParseError::MaxPayload.err_text(),
-        Some("Maximum Payload Violation")
-    );
-    assert_eq!(ParseError::Violation.err_text(), None);
-    assert_eq!(
-        ParseError::MaxPayload.to_string(),
-        "Maximum Payload Violation"
-    );
+    assert_eq!(MaxPayload.err_text(), Some("Maximum Payload Violation"));
+    assert_eq!(Violation.err_text(), None);
+    assert_eq!(MaxPayload.to_string(), "Maximum Payload Violation");
 }
 
 #[test]
@@ -965,5 +908,54 @@ fn generated_pub_sub_streams_parse_back_to_what_was_generated() {
             (expected, None),
             "seed {seed} chunked"
         );
+    }
+}
+
+/// The straightforward splitter that the chunked one in `split_args` must agree with.
+fn naive_split(arg: &[u8], blanks: Blanks) -> Vec<(usize, usize)> {
+    let is_blank = |b: u8| match blanks {
+        Blanks::SpaceTab => b == b' ' || b == b'\t',
+        Blanks::SpaceTabCr => b == b' ' || b == b'\t' || b == b'\r',
+    };
+    let mut tokens = Vec::new();
+    let mut start = None;
+    for (i, &b) in arg.iter().enumerate() {
+        match (is_blank(b), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                tokens.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        tokens.push((s, arg.len()));
+    }
+    tokens
+}
+
+#[test]
+fn split_args_agrees_with_a_byte_loop_across_chunk_edges() {
+    let mut rng = Rng(7);
+    for len in 0..300 {
+        for _ in 0..20 {
+            // A prefix, so spans must come out relative to the whole buffer.
+            let mut buf = b"PUB ".to_vec();
+            buf.extend((0..len).map(|_| b"a\t \r\xa0\x09\x20\x8dZ"[rng.below(9)]));
+            let line = Line {
+                start: 4,
+                end: buf.len(),
+                next: buf.len(),
+            };
+            for blanks in [Blanks::SpaceTab, Blanks::SpaceTabCr] {
+                let expected = naive_split(&buf[4..], blanks);
+                let (args, count) = split_args::<4>(&buf, &line, blanks);
+                assert_eq!(count, expected.len(), "{}", buf.escape_ascii());
+                for (arg, &(s, e)) in args.iter().zip(&expected) {
+                    assert_eq!((arg.start as usize, arg.end as usize), (s + 4, e + 4));
+                }
+            }
+        }
     }
 }
