@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -44,9 +44,18 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
     futures_lite::future::or(a, b).await
 }
 
+/// Period of each executor's heartbeat timer. glommio 0.9 checks its cross-executor channels
+/// on every turn of its reactor, but a wake-up sent to an executor that is just going to
+/// sleep is occasionally lost (seen as a 2-shard start that hung in the mesh handshake, 3 in
+/// 1000 starts). A timer turns the reactor over regularly, so a lost wake-up costs at most
+/// this long instead of a hang.
+const HEARTBEAT_MS: u64 = 5;
+
 /// Starts `shards` executors, pinned one per core when there are enough cores (more shards
 /// than cores run unpinned, so tests can exercise 4 shards on 2 cores). `run(i)` builds
-/// executor `i`'s main future. Returns when every executor has finished.
+/// executor `i`'s main future. Returns when every main future has finished; an executor
+/// thread that then fails to tear down (glommio 0.9 sometimes stays parked) is left to the
+/// process exit rather than joined.
 pub fn run_executors<F, Fut>(shards: usize, run: F) -> io::Result<()>
 where
     F: Fn(usize) -> Fut + Send + Clone + 'static,
@@ -55,25 +64,39 @@ where
     let cores: Vec<usize> =
         core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
     let pin = shards <= cores.len();
-    let mut handles = Vec::with_capacity(shards);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     for i in 0..shards {
         let placement = match cores.get(i) {
             Some(&core) if pin => Placement::Fixed(core),
             _ => Placement::Unbound,
         };
         let run = run.clone();
-        let handle = LocalExecutorBuilder::new(placement)
+        let done = done_tx.clone();
+        LocalExecutorBuilder::new(placement)
             .name(&format!("natrix-shard-{i}"))
             // Registered buffers only serve DMA file I/O, which the core broker does not do;
             // a small size keeps us inside a default 8 MiB memlock limit with many shards.
             .io_memory(256 * 1024)
             .preempt_timer(Duration::from_millis(2))
-            .spawn(move || run(i))
+            .spawn(move || async move {
+                let running = std::rc::Rc::new(Cell::new(true));
+                let beat = running.clone();
+                spawn(async move {
+                    while beat.get() {
+                        sleep(Duration::from_millis(HEARTBEAT_MS)).await;
+                    }
+                });
+                run(i).await;
+                running.set(false);
+                let _ = done.send(());
+            })
             .map_err(|e| io::Error::other(e.to_string()))?;
-        handles.push(handle);
     }
-    for h in handles {
-        h.join().map_err(|e| io::Error::other(e.to_string()))?;
+    drop(done_tx);
+    for _ in 0..shards {
+        if done_rx.recv().is_err() {
+            return Err(io::Error::other("a shard thread ended without finishing"));
+        }
     }
     Ok(())
 }
@@ -103,6 +126,13 @@ pub fn dup_stream(s: &Stream) -> io::Result<Stream> {
     Ok(unsafe { Stream::from_raw_fd(fd) })
 }
 
+/// A plain descriptor of the socket, for [`shutdown`].
+pub fn dup_fd(s: &Stream) -> io::Result<OwnedFd> {
+    // SAFETY: the stream's descriptor is open for the duration of this borrow.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
+    fd.try_clone_to_owned()
+}
+
 /// Which directions [`shutdown`] ends.
 #[derive(Clone, Copy)]
 pub enum Direction {
@@ -113,15 +143,16 @@ pub enum Direction {
 
 /// Ends one or both directions of a socket; a pending read then returns 0, which is how the
 /// reader task learns that another task closed the connection.
-pub fn shutdown(fd: RawFd, how: Direction) {
+pub fn shutdown(fd: &impl AsFd, how: Direction) {
     let how = match how {
         Direction::Read => libc::SHUT_RD,
         Direction::Write => libc::SHUT_WR,
         Direction::Both => libc::SHUT_RDWR,
     };
-    // SAFETY: shutdown on a descriptor we still hold; errors (already closed) are harmless.
+    // SAFETY: shutdown on a descriptor the caller holds open; errors (not connected) are
+    // harmless.
     unsafe {
-        libc::shutdown(fd, how);
+        libc::shutdown(fd.as_fd().as_raw_fd(), how);
     }
 }
 

@@ -52,13 +52,21 @@ pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
     });
     log::info!("Listening for client connections on {}:{}", opts.host, addr.port());
     let listener = Arc::new(Mutex::new(Some(listener)));
-    let mesh: Option<Mesh<ShardMsg>> =
-        (opts.shards > 1).then(|| runtime::mesh(opts.shards, opts.limits.shard_channel_batches_max));
+    // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,
+    // on one thread, and each shard takes its own out of the vector without cloning.
+    let meshes: Vec<Option<Mesh<ShardMsg>>> = if opts.shards > 1 {
+        let mesh = runtime::mesh(opts.shards, opts.limits.shard_channel_batches_max);
+        (0..opts.shards).map(|_| Some(mesh.clone())).collect()
+    } else {
+        vec![None]
+    };
+    let meshes = Arc::new(Mutex::new(meshes));
     let opts = Arc::new(opts);
     let shards = opts.shards;
-    runtime::run_executors(shards, move |_| {
-        let (opts, identity, listener, mesh, stop) =
-            (opts.clone(), identity.clone(), listener.clone(), mesh.clone(), stop.clone());
+    runtime::run_executors(shards, move |i| {
+        let mesh = meshes.lock().ok().and_then(|mut m| m.get_mut(i).and_then(Option::take));
+        let (opts, identity, listener, stop) =
+            (opts.clone(), identity.clone(), listener.clone(), stop.clone());
         async move {
             if let Err(e) = run_shard(opts, identity, listener, mesh, stop).await {
                 log::error!("shard failed: {e}");

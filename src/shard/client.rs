@@ -8,7 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::os::fd::RawFd;
+use std::os::fd::OwnedFd;
 
 use bytes::{Bytes, BytesMut};
 
@@ -34,7 +34,10 @@ pub struct Client {
     pub cid: u64,
     /// Index in the shard's client slab.
     pub slot: usize,
-    pub fd: RawFd,
+    /// A descriptor of the socket that lives as long as this `Client`, used only to shut
+    /// the socket down. The reader and writer own descriptors of their own, closed when
+    /// their tasks end, so a raw fd number of theirs could already name another socket.
+    pub control: OwnedFd,
     pub ip: String,
     pub opts: RefCell<ConnectOptions>,
     /// Copies of the CONNECT flags the delivery path reads for every message.
@@ -67,11 +70,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cid: u64, slot: usize, fd: RawFd, ip: String) -> Client {
+    pub fn new(cid: u64, slot: usize, control: OwnedFd, ip: String) -> Client {
         Client {
             cid,
             slot,
-            fd,
+            control,
             ip,
             opts: RefCell::new(ConnectOptions::default()),
             echo: Cell::new(true),
@@ -110,7 +113,7 @@ impl Client {
         self.flush_on_close.set(flush);
         if !flush {
             self.out.borrow_mut().clear();
-            runtime::shutdown(self.fd, Direction::Both);
+            runtime::shutdown(&self.control, Direction::Both);
         }
         self.writer_wake.notify();
         self.closed_wake.notify();

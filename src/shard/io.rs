@@ -6,7 +6,6 @@
 //! so payloads reach other shards without a copy; the reader is the only task that removes
 //! its client from the shard, so cleanup happens exactly once.
 
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -37,9 +36,9 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
     }
     let _ = stream.set_nodelay(true);
     let ip = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let writer = match runtime::dup_stream(&stream) {
-        Ok(w) => w,
-        Err(e) => {
+    let (writer, control) = match (runtime::dup_stream(&stream), runtime::dup_fd(&stream)) {
+        (Ok(w), Ok(c)) => (w, c),
+        (Err(e), _) | (_, Err(e)) => {
             log::error!("Error duplicating client socket: {e}");
             return;
         }
@@ -47,7 +46,7 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
     let c = {
         let mut clients = shard.clients.borrow_mut();
         let entry = clients.vacant_entry();
-        let c = Rc::new(Client::new(cid, entry.key(), stream.as_raw_fd(), ip));
+        let c = Rc::new(Client::new(cid, entry.key(), control, ip));
         entry.insert(c.clone());
         c
     };
@@ -217,7 +216,7 @@ async fn run_writer(c: Rc<Client>, mut stream: Stream) {
     }
     // Our FIN goes after the queued bytes (an -ERR reaches the client before the close);
     // ending the read side wakes the reader, which cleans up.
-    runtime::shutdown(c.fd, Direction::Both);
+    runtime::shutdown(&c.control, Direction::Both);
 }
 
 /// Server PINGs and stale-connection detection (reference §2.8).
