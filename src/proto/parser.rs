@@ -25,8 +25,9 @@
 //! - The limit on the control line counts, like nats-server, the argument from its first
 //!   non-blank byte to the terminator. nats-server skips blanks before the argument and the
 //!   junk after `PING`/`PONG`/`+OK` without storing them, so they are unlimited there. A
-//!   stateless parser must keep them buffered, so a blank run before the argument, or the
-//!   bytes after `PING`/`PONG`/`+OK`, longer than the limit are `MaxControlLine` here.
+//!   stateless parser must keep them buffered, so a blank run before the argument longer
+//!   than the limit, or junk after `PING`/`PONG`/`+OK` longer than
+//!   `max(max_control_line_bytes, max_payload_bytes)`, is `MaxControlLine` here.
 //! - nats-server treats a `\n` straight after `CONNECT`/`INFO`/`PUB `… (no argument at all)
 //!   as the first byte of the argument and reads on to the next `\n`. Here that `\n` ends the
 //!   line and the empty argument is rejected by the usual rules.
@@ -199,8 +200,11 @@ pub fn parse_op(buf: &[u8], limits: &ParseLimits) -> Result<Option<(Op, usize)>,
             Ok(Some((op, line.next)))
         }
         Name::Ping | Name::Pong | Name::PlusOk => {
-            // Everything up to the `\n` is ignored: `PINGX\r\n` is a PING.
-            let Some(line) = control_line(buf, after_name, false, max_line)? else {
+            // Everything up to the `\n` is ignored: `PINGX\r\n` is a PING. nats-server
+            // discards that junk unbounded; we must buffer it, so we bound it by the largest
+            // thing a connection may buffer anyway, a payload.
+            let junk_max = max_line.max(limits.max_payload_bytes.min(CONTROL_LINE_CAP_BYTES));
+            let Some(line) = control_line(buf, after_name, false, junk_max)? else {
                 return Ok(None);
             };
             let op = match name {

@@ -120,8 +120,10 @@ impl Shard {
         Flow::Continue
     }
 
+    /// Closes without `-ERR`, after sending what was already queued (nats-server flushes
+    /// deliveries and PONGs that came before the bad op).
     fn close_silently(&self, c: &Rc<Client>) -> Flow {
-        c.close(CloseReason::ProtocolViolation, false);
+        c.close(CloseReason::ProtocolViolation, true);
         Flow::Close
     }
 

@@ -64,6 +64,7 @@ impl TestServer {
         });
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut port = None;
+        let mut ready = false;
         while Instant::now() < deadline {
             let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -75,11 +76,21 @@ impl TestServer {
                 port = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok());
             }
             if line.contains("Server is ready") {
+                ready = true;
                 break;
             }
         }
-        let port = port.unwrap_or_else(|| panic!("{bin} did not report its port"));
-        TestServer { child, port, log: rx }
+        if port.is_none() || !ready {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{bin} did not report its port and readiness (port {port:?}, ready {ready})");
+        }
+        let port = port.unwrap_or_default();
+        TestServer {
+            child,
+            port,
+            log: rx,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -112,7 +123,10 @@ impl TestServer {
             if let Ok(Some(s)) = self.child.try_wait() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "server did not exit after signal {sig}");
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit after signal {sig}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -146,7 +160,10 @@ impl RawClient {
     pub fn connect(addr: &str) -> RawClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_nodelay(true).ok();
-        RawClient { stream, buf: Vec::new() }
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -193,14 +210,21 @@ impl RawClient {
             }
             let want = self.buf.len() + 1;
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(self.fill(want, left), "no line from server; have {:?}", self.buffered());
+            assert!(
+                self.fill(want, left),
+                "no line from server; have {:?}",
+                self.buffered()
+            );
         }
     }
 
     /// Reads the INFO line and returns its JSON.
     pub fn read_info(&mut self) -> serde_json::Value {
         let line = self.read_line();
-        assert!(line.starts_with("INFO {") && line.ends_with("} \r\n"), "not an INFO: {line:?}");
+        assert!(
+            line.starts_with("INFO {") && line.ends_with("} \r\n"),
+            "not an INFO: {line:?}"
+        );
         serde_json::from_str(&line[5..line.len() - 3]).expect("INFO json")
     }
 
@@ -213,7 +237,11 @@ impl RawClient {
     /// Asserts that nothing arrives within `wait`.
     pub fn expect_nothing(&mut self, wait: Duration) {
         let got = self.read_for(wait);
-        assert!(got.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            got.is_empty(),
+            "unexpected bytes: {:?}",
+            String::from_utf8_lossy(&got)
+        );
     }
 
     /// Asserts the server closes the connection (after any bytes already expected).
@@ -222,12 +250,18 @@ impl RawClient {
         let mut chunk = [0u8; 4096];
         loop {
             assert!(Instant::now() < deadline, "connection still open");
-            self.stream.set_read_timeout(Some(Duration::from_millis(100))).ok();
+            self.stream
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .ok();
             match self.stream.read(&mut chunk) {
                 Ok(0) => return,
-                Ok(k) => panic!("expected close, got {:?}", String::from_utf8_lossy(&chunk[..k])),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Ok(k) => panic!(
+                    "expected close, got {:?}",
+                    String::from_utf8_lossy(&chunk[..k])
+                ),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
                 Err(_) => return,
             }
         }
@@ -241,7 +275,11 @@ impl RawClient {
     pub fn handshake(&mut self, json: &str) {
         self.send(format!("CONNECT {json}\r\nPING\r\n").as_bytes());
         let line = self.read_line();
-        let line = if line == "+OK\r\n" { self.read_line() } else { line };
+        let line = if line == "+OK\r\n" {
+            self.read_line()
+        } else {
+            line
+        };
         assert_eq!(line, "PONG\r\n");
     }
 }
