@@ -75,8 +75,9 @@ where
         LocalExecutorBuilder::new(placement)
             .name(&format!("natrix-shard-{i}"))
             // Registered buffers only serve DMA file I/O, which the core broker does not do;
-            // a small size keeps us inside a default 8 MiB memlock limit with many shards.
-            .io_memory(256 * 1024)
+            // the smallest size glommio takes keeps many shards and many processes (io_uring
+            // charges registered buffers to the user) inside a default 8 MiB memlock limit.
+            .io_memory(64 * 1024)
             .preempt_timer(Duration::from_millis(2))
             .spawn(move || async move {
                 let running = std::rc::Rc::new(Cell::new(true));
