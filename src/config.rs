@@ -34,6 +34,9 @@ pub struct Limits {
     /// natrix: items queued for one destination shard before the connections of the source
     /// shard stop reading (back-pressure).
     pub shard_outbox_items_max: usize,
+    /// Longest a producer (a reader or a shard receiver) waits in one pass for consumers
+    /// above the stall mark to drain (nats-server: 10 ms).
+    pub producer_stall_max_ms: u64,
     /// natrix: entries of each subject-index match cache.
     pub sublist_cache_entries_max: usize,
 }
@@ -50,6 +53,7 @@ impl Default for Limits {
             read_buffer_bytes: 64 * 1024,
             shard_channel_batches_max: 1024,
             shard_outbox_items_max: 64 * 1024,
+            producer_stall_max_ms: 10,
             sublist_cache_entries_max: 4096,
         }
     }

@@ -53,6 +53,10 @@ pub struct Client {
     /// Whether the writer flushes what is queued before closing (after an `-ERR`: yes).
     pub flush_on_close: Cell<bool>,
     pub writer_wake: Notify,
+    /// Notified each time the writer has handed a batch to the socket.
+    pub drained: Notify,
+    /// The client is in its shard's stalled list (its outbound buffer passed the stall mark).
+    pub stalled: Cell<bool>,
     /// Notified once, when closing starts (the pinger waits on it).
     pub closed_wake: Notify,
     pub pings_out: Cell<u32>,
@@ -86,6 +90,8 @@ impl Client {
             closing: Cell::new(None),
             flush_on_close: Cell::new(false),
             writer_wake: Notify::default(),
+            drained: Notify::default(),
+            stalled: Cell::new(false),
             closed_wake: Notify::default(),
             pings_out: Cell::new(0),
             active: Cell::new(false),

@@ -276,7 +276,15 @@ impl Shard {
                         s.max_msgs = n;
                     }
                 }
-                _ => self.remove_sub(key),
+                _ => {
+                    self.remove_sub(key);
+                    if self.multi() {
+                        // As for SUB: once the client's next PING is answered, no shard routes
+                        // to this subscription any more, so a request right after an UNSUB
+                        // and a flush gets no-responders instead of a timeout.
+                        c.interest_epoch_needed.set(self.interest.borrow().epoch());
+                    }
+                }
             }
         }
         self.ok_if_verbose(c);

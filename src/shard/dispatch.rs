@@ -198,6 +198,9 @@ impl Shard {
                 return None;
             }
             encode::msg(&mut out, view, &s.sid, c.headers.get());
+            if out.len() > self.stall_mark_bytes() && !c.stalled.replace(true) {
+                self.stalled.borrow_mut().push(c.clone());
+            }
         }
         c.out_msgs.set(c.out_msgs.get() + 1);
         c.out_bytes.set(c.out_bytes.get() + view.payload.len() as u64);

@@ -111,6 +111,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
         }
         let frame = buf.split_to(consumed).freeze();
         filled -= consumed;
+        let mut stall_left = Duration::from_millis(shard.opts.limits.producer_stall_max_ms);
 
         for (i, op) in ops.iter().enumerate() {
             match shard.process_op(c, *op, &frame) {
@@ -128,12 +129,14 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
                     shard.pong(c);
                 }
             }
-            if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
+            if shard.has_stalled() {
+                stall(shard, &mut stall_left).await;
+            } else if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
                 shard.flush();
                 runtime::yield_if_needed().await;
-                if c.is_closing() {
-                    return;
-                }
+            }
+            if c.is_closing() {
+                return;
             }
         }
         if let Some(e) = error {
@@ -145,6 +148,25 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
         while shard.outbox_full() && !c.is_closing() {
             shard.outbox_drained.notified().await;
         }
+    }
+}
+
+/// Flushes, then waits while clients above the stall mark drain, for at most `left` in all
+/// (nats-server's fast-producer stall): a burst from one read then reaches a reading
+/// consumer instead of overrunning its max_pending, while a consumer that does not read
+/// costs its producers a bounded pause and is then closed as a slow consumer.
+async fn stall(shard: &Rc<Shard>, left: &mut Duration) {
+    shard.flush();
+    let stalled = std::mem::take(&mut *shard.stalled.borrow_mut());
+    let mark = shard.stall_mark_bytes();
+    for c in &stalled {
+        while !left.is_zero() && !c.is_closing() && c.out.borrow().len() > mark {
+            let t0 = std::time::Instant::now();
+            let drained = c.drained.notified();
+            runtime::race(drained, runtime::sleep(*left)).await;
+            *left = left.saturating_sub(t0.elapsed());
+        }
+        c.stalled.set(false);
     }
 }
 
@@ -203,6 +225,7 @@ async fn run_writer(c: Rc<Client>, mut stream: Stream) {
         std::mem::swap(&mut *c.out.borrow_mut(), &mut spare);
         let r = stream.write_all(&spare).await;
         spare.clear();
+        c.drained.notify();
         if spare.capacity() > WRITE_BUFFER_KEEP_MAX_BYTES {
             spare = BytesMut::new();
         }
@@ -337,11 +360,14 @@ pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
 
 async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     let mut epoch = None;
+    let mut stall_left = Duration::from_millis(shard.opts.limits.producer_stall_max_ms);
     for (i, item) in items.into_iter().enumerate() {
         if let Some(e) = shard.handle_item(from, item) {
             epoch = Some(e);
         }
-        if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
+        if shard.has_stalled() {
+            stall(shard, &mut stall_left).await;
+        } else if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
             shard.flush();
             runtime::yield_if_needed().await;
         }

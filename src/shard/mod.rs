@@ -77,6 +77,9 @@ pub struct Shard {
     pub interest_acked: Notify,
     /// Clients that got bytes since the last flush.
     pub dirty: RefCell<Vec<Rc<Client>>>,
+    /// Clients whose outbound buffer passed the stall mark: the task delivering to them
+    /// pauses (briefly) so their writers can drain, as nats-server stalls fast producers.
+    pub stalled: RefCell<Vec<Rc<Client>>>,
     /// Round-robin positions: which shard serves a queue group next (multi-shard).
     pub rr_shard: RefCell<HashMap<Bytes, u32>>,
     /// Round-robin positions: which local member of a queue group serves next.
@@ -103,6 +106,7 @@ impl Shard {
             outbox_drained: Notify::default(),
             interest_acked: Notify::default(),
             dirty: RefCell::new(Vec::new()),
+            stalled: RefCell::new(Vec::new()),
             rr_shard: RefCell::new(HashMap::new()),
             rr_member: RefCell::new(HashMap::new()),
             shutdown: Notify::default(),
@@ -157,6 +161,15 @@ impl Shard {
     pub fn outbox_full(&self) -> bool {
         let max = self.opts.limits.shard_outbox_items_max;
         self.outbox.borrow().iter().any(|o| o.len() > max)
+    }
+
+    /// Outbound bytes above which a client's producers stall (75 % of max_pending).
+    pub fn stall_mark_bytes(&self) -> usize {
+        self.opts.limits.max_pending_bytes / 4 * 3
+    }
+
+    pub fn has_stalled(&self) -> bool {
+        !self.stalled.borrow().is_empty()
     }
 
     pub fn client_count(&self) -> usize {
