@@ -62,14 +62,20 @@ impl Default for Limits {
 /// Why a set of limits cannot be used.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LimitsError {
-    PayloadOverPending { max_payload_bytes: usize, max_pending_bytes: usize },
+    PayloadOverPending {
+        max_payload_bytes: usize,
+        max_pending_bytes: usize,
+    },
     Zero(&'static str),
 }
 
 impl std::fmt::Display for LimitsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LimitsError::PayloadOverPending { max_payload_bytes, max_pending_bytes } => write!(
+            LimitsError::PayloadOverPending {
+                max_payload_bytes,
+                max_pending_bytes,
+            } => write!(
                 f,
                 "max_payload ({max_payload_bytes}) can not be larger than max_pending \
                  ({max_pending_bytes})"
@@ -134,22 +140,38 @@ impl Default for Options {
 
 /// One shard per available core.
 pub fn default_shards() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// The command line: nats-server's flag names where nats-server has the flag.
 #[derive(Parser, Debug)]
-#[command(name = "natrix", version, about = "natrix: a NATS-compatible message broker")]
+#[command(
+    name = "natrix",
+    version,
+    about = "natrix: a NATS-compatible message broker"
+)]
 #[command(disable_version_flag = true)]
 pub struct Cli {
     /// Bind to host address (default: 0.0.0.0)
     #[arg(short = 'a', long = "addr", visible_alias = "net", value_name = "HOST")]
     pub addr: Option<String>,
     /// Use port for clients (default: 4222; 0 or -1 picks a free port)
-    #[arg(short = 'p', long = "port", value_name = "PORT", allow_negative_numbers = true)]
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub port: Option<i32>,
     /// Server name (default: the server id)
-    #[arg(short = 'n', long = "name", visible_alias = "server_name", value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long = "name",
+        visible_alias = "server_name",
+        value_name = "NAME"
+    )]
     pub name: Option<String>,
     /// natrix: number of shards, one executor each (default: one per available core)
     #[arg(long = "shards", value_name = "N")]
@@ -242,7 +264,18 @@ mod tests {
 
     #[test]
     fn short_and_long_flags_and_combined_debug_trace() {
-        let o = parse(&["-a", "127.0.0.1", "-p", "-1", "-n", "x", "-DV", "--shards", "3"]).unwrap();
+        let o = parse(&[
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-n",
+            "x",
+            "-DV",
+            "--shards",
+            "3",
+        ])
+        .unwrap();
         assert_eq!((o.host.as_str(), o.port, o.shards), ("127.0.0.1", 0, 3));
         assert_eq!(o.server_name.as_deref(), Some("x"));
         assert!(o.debug && o.trace);

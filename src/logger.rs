@@ -42,7 +42,10 @@ pub fn init(debug: bool, trace: bool) {
         (true, false) => LevelFilter::Debug,
         _ => LevelFilter::Info,
     };
-    let logger = Box::new(Logger { pid: std::process::id(), level });
+    let logger = Box::new(Logger {
+        pid: std::process::id(),
+        level,
+    });
     if log::set_boxed_logger(logger).is_ok() {
         log::set_max_level(level);
     }

@@ -16,7 +16,9 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::{LocalExecutorBuilder, Placement};
 
 pub use glommio::channels::channel_mesh::{Receivers, Senders};
-pub use glommio::net::{AcceptedTcpStream as Accepted, TcpListener as Listener, TcpStream as Stream};
+pub use glommio::net::{
+    AcceptedTcpStream as Accepted, TcpListener as Listener, TcpStream as Stream,
+};
 
 /// The full mesh of bounded channels between shards.
 pub type Mesh<T> = MeshBuilder<T, Full>;
@@ -61,8 +63,11 @@ where
     F: Fn(usize) -> Fut + Send + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let cores: Vec<usize> =
-        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    let cores: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let pin = shards <= cores.len();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     for i in 0..shards {
@@ -174,7 +179,10 @@ impl Notify {
     }
 
     pub fn notified(&self) -> Notified<'_> {
-        Notified { notify: self, generation: self.generation.get() }
+        Notified {
+            notify: self,
+            generation: self.generation.get(),
+        }
     }
 }
 

@@ -37,20 +37,32 @@ pub fn run(opts: Options) -> io::Result<()> {
 /// Runs the server until `stop` becomes true.
 pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
     let listener = TcpListener::bind((opts.host.as_str(), opts.port)).map_err(|e| {
-        io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port))
+        io::Error::new(
+            e.kind(),
+            format!("Error listening on port: {}:{}, {e}", opts.host, opts.port),
+        )
     })?;
     let addr = listener.local_addr()?;
     let server_id = new_server_id();
-    log::info!("Starting natrix {NATRIX_VERSION} (nats-server protocol level {NATS_FEATURE_VERSION})");
+    log::info!(
+        "Starting natrix {NATRIX_VERSION} (nats-server protocol level {NATS_FEATURE_VERSION})"
+    );
     log::info!("  Server ID:   {server_id}");
     log::info!("  Shards:      {}", opts.shards);
     let identity = Arc::new(IdentityParts {
-        server_name: opts.server_name.clone().unwrap_or_else(|| server_id.clone()),
+        server_name: opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone()),
         server_id,
         host: opts.host.clone(),
         port: addr.port(),
     });
-    log::info!("Listening for client connections on {}:{}", opts.host, addr.port());
+    log::info!(
+        "Listening for client connections on {}:{}",
+        opts.host,
+        addr.port()
+    );
     let listener = Arc::new(Mutex::new(Some(listener)));
     // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,
     // on one thread, and each shard takes its own out of the vector without cloning.
@@ -64,9 +76,16 @@ pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
     let opts = Arc::new(opts);
     let shards = opts.shards;
     runtime::run_executors(shards, move |i| {
-        let mesh = meshes.lock().ok().and_then(|mut m| m.get_mut(i).and_then(Option::take));
-        let (opts, identity, listener, stop) =
-            (opts.clone(), identity.clone(), listener.clone(), stop.clone());
+        let mesh = meshes
+            .lock()
+            .ok()
+            .and_then(|mut m| m.get_mut(i).and_then(Option::take));
+        let (opts, identity, listener, stop) = (
+            opts.clone(),
+            identity.clone(),
+            listener.clone(),
+            stop.clone(),
+        );
         async move {
             if let Err(e) = run_shard(opts, identity, listener, mesh, stop).await {
                 log::error!("shard failed: {e}");
@@ -94,8 +113,10 @@ async fn run_shard(
 ) -> io::Result<()> {
     let (id, links) = match mesh {
         Some(mesh) => {
-            let (senders, receivers) =
-                mesh.join().await.map_err(|_| io::Error::other("joining the shard mesh failed"))?;
+            let (senders, receivers) = mesh
+                .join()
+                .await
+                .map_err(|_| io::Error::other("joining the shard mesh failed"))?;
             (senders.peer_id(), Some((Rc::new(senders), receivers)))
         }
         None => (0, None),
@@ -106,7 +127,12 @@ async fn run_shard(
         host: identity.host.clone(),
         port: identity.port,
     });
-    let shard = Rc::new(Shard::new(id, opts.shards, Rc::new((*opts).clone()), identity));
+    let shard = Rc::new(Shard::new(
+        id,
+        opts.shards,
+        Rc::new((*opts).clone()),
+        identity,
+    ));
     let mut receivers = None;
     let mut senders = None;
     if let Some((s, mut r)) = links {
@@ -118,7 +144,10 @@ async fn run_shard(
         senders = Some(s);
     }
     if id == 0 {
-        let std_listener = listener.lock().map_err(|_| io::Error::other("poisoned"))?.take();
+        let std_listener = listener
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .take();
         if let Some(l) = std_listener {
             let l = runtime::listener_from_std(l)?;
             runtime::spawn(shard_io::run_acceptor(shard.clone(), l, senders.clone()));
@@ -130,7 +159,12 @@ async fn run_shard(
     }
     shard.stopping.set(true);
     shard.shutdown.notify();
-    let clients: Vec<_> = shard.clients.borrow().iter().map(|(_, c)| c.clone()).collect();
+    let clients: Vec<_> = shard
+        .clients
+        .borrow()
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect();
     for c in clients {
         c.close(CloseReason::ServerShutdown, true);
     }

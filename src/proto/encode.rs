@@ -37,7 +37,11 @@ impl MsgView<'_> {
 pub fn msg(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bool) {
     out.reserve(m.encoded_len_max(sid.len()));
     let with_headers = m.hdr_len > 0;
-    out.put_slice(if with_headers && sub_headers { b"HMSG " } else { b"MSG " });
+    out.put_slice(if with_headers && sub_headers {
+        b"HMSG "
+    } else {
+        b"MSG "
+    });
     out.put_slice(m.subject);
     out.put_u8(b' ');
     out.put_slice(sid);
@@ -157,7 +161,10 @@ mod tests {
         let v = view(p, 22, b"22", b"33");
         let mut out = BytesMut::new();
         msg(&mut out, &v, b"9", true);
-        assert_eq!(&out[..], b"HMSG foo 9 22 33\r\nNATS/1.0\r\nBar: Baz\r\n\r\nHello NATS!\r\n");
+        assert_eq!(
+            &out[..],
+            b"HMSG foo 9 22 33\r\nNATS/1.0\r\nBar: Baz\r\n\r\nHello NATS!\r\n"
+        );
         out.clear();
         msg(&mut out, &v, b"9", false);
         assert_eq!(&out[..], b"MSG foo 9 11\r\nHello NATS!\r\n");

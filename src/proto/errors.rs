@@ -21,7 +21,10 @@ pub enum ClientError {
     /// Publish with a reserved reply prefix (`_R_.`, `$JS.ACK.`, `_GR_.`).
     PublishReplyViolation(Vec<u8>),
     /// Subscribe to a subject with a reserved queue name (`_sys_`).
-    SubscribeQueueViolation { subject: Vec<u8>, queue: Vec<u8> },
+    SubscribeQueueViolation {
+        subject: Vec<u8>,
+        queue: Vec<u8>,
+    },
 }
 
 impl ClientError {
@@ -89,7 +92,11 @@ impl fmt::Display for ClientError {
                 write!(f, "Permissions Violation for Publish to {}", GoQuoted(s))
             }
             ClientError::PublishReplyViolation(s) => {
-                write!(f, "Permissions Violation for Publish with Reply of {}", GoQuoted(s))
+                write!(
+                    f,
+                    "Permissions Violation for Publish with Reply of {}",
+                    GoQuoted(s)
+                )
             }
             ClientError::SubscribeQueueViolation { subject, queue } => write!(
                 f,
@@ -107,14 +114,20 @@ mod tests {
 
     #[test]
     fn texts_are_nats_servers() {
-        assert_eq!(ClientError::MaxControlLine.to_string(), "maximum control line exceeded");
+        assert_eq!(
+            ClientError::MaxControlLine.to_string(),
+            "maximum control line exceeded"
+        );
         assert_eq!(
             ClientError::PublishReplyViolation(b"_R_.x".to_vec()).to_string(),
             "Permissions Violation for Publish with Reply of \"_R_.x\""
         );
         assert_eq!(
-            ClientError::SubscribeQueueViolation { subject: b"foo".to_vec(), queue: b"_sys_".to_vec() }
-                .to_string(),
+            ClientError::SubscribeQueueViolation {
+                subject: b"foo".to_vec(),
+                queue: b"_sys_".to_vec()
+            }
+            .to_string(),
             "Permissions Violation for Subscription to \"foo\" using queue \"_sys_\""
         );
     }

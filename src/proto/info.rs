@@ -171,14 +171,18 @@ mod tests {
     #[test]
     fn keys_match_case_insensitively_and_unknown_keys_are_ignored() {
         let mut c = ConnectOptions::default();
-        c.apply(br#"{"Verbose":false,"PEDANTIC":false,"whatever":[1,2]}"#).unwrap();
+        c.apply(br#"{"Verbose":false,"PEDANTIC":false,"whatever":[1,2]}"#)
+            .unwrap();
         assert!(!c.verbose && !c.pedantic);
     }
 
     #[test]
     fn wrong_types_and_bad_json_are_malformed() {
         let mut c = ConnectOptions::default();
-        assert_eq!(c.apply(br#"{"verbose":"yes"}"#), Err(ConnectError::Malformed));
+        assert_eq!(
+            c.apply(br#"{"verbose":"yes"}"#),
+            Err(ConnectError::Malformed)
+        );
         assert_eq!(c.apply(b"{"), Err(ConnectError::Malformed));
         assert_eq!(c.apply(b"[]"), Err(ConnectError::Malformed));
         assert_eq!(c, ConnectOptions::default());
@@ -227,7 +231,9 @@ mod tests {
             natrix_version: NATRIX_VERSION,
         };
         let s = String::from_utf8(info.to_json()).unwrap();
-        assert!(s.starts_with(r#"{"server_id":"NID","server_name":"n","version":"2.12.0","proto":1"#));
+        assert!(
+            s.starts_with(r#"{"server_id":"NID","server_name":"n","version":"2.12.0","proto":1"#)
+        );
         assert!(s.contains(r#""headers":true,"max_payload":1048576,"client_id":5"#));
         assert!(!s.contains("connect_info") && !s.contains(' '));
         assert_eq!(new_server_id().len(), 56);

@@ -34,7 +34,12 @@ impl Shard {
     pub fn process_op(&self, c: &Rc<Client>, op: Op, frame: &Bytes) -> Flow {
         let f = &frame[..];
         match op {
-            Op::Pub { subject, reply, size_token, payload } => {
+            Op::Pub {
+                subject,
+                reply,
+                size_token,
+                payload,
+            } => {
                 let msg = Msg {
                     frame: frame.clone(),
                     subject,
@@ -46,7 +51,14 @@ impl Shard {
                 };
                 self.client_publish(c, &msg)
             }
-            Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload } => {
+            Op::Hpub {
+                subject,
+                reply,
+                hdr_token,
+                total_token,
+                hdr_len,
+                payload,
+            } => {
                 if !c.headers.get() {
                     return self.close_silently(c);
                 }
@@ -55,19 +67,28 @@ impl Shard {
                     subject,
                     reply: reply.unwrap_or_default(),
                     size_token: total_token,
-                    hdr_token: if hdr_len > 0 { hdr_token } else { Span::default() },
+                    hdr_token: if hdr_len > 0 {
+                        hdr_token
+                    } else {
+                        Span::default()
+                    },
                     payload,
                     hdr_len,
                 };
                 self.client_publish(c, &msg)
             }
-            Op::Sub { subject, queue, sid } => {
-                self.subscribe(c, subject.get(f), queue.map(|q| q.get(f)), sid.get(f))
-            }
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(c, subject.get(f), queue.map(|q| q.get(f)), sid.get(f)),
             Op::Unsub { sid, max } => self.unsubscribe(c, sid.get(f), max.map(|m| m.get(f))),
             Op::Ping => {
                 if self.multi()
-                    && !self.interest.borrow().visible_everywhere(c.interest_epoch_needed.get())
+                    && !self
+                        .interest
+                        .borrow()
+                        .visible_everywhere(c.interest_epoch_needed.get())
                 {
                     return Flow::PongAfterInterest;
                 }
@@ -248,14 +269,22 @@ impl Shard {
             max_msgs: 0,
             delivered: 0,
         });
-        if self.sublist.borrow_mut().insert(&subject, queue.as_ref(), key).is_err() {
+        if self
+            .sublist
+            .borrow_mut()
+            .insert(&subject, queue.as_ref(), key)
+            .is_err()
+        {
             // Validated above; keep the slab consistent anyway.
             self.subs.borrow_mut().remove(key);
             return self.send_err(c, &ClientError::InvalidSubject);
         }
         c.subs.borrow_mut().insert(sid, key);
         if self.multi() {
-            let ch = self.interest.borrow_mut().local_add(&subject, queue.as_ref());
+            let ch = self
+                .interest
+                .borrow_mut()
+                .local_add(&subject, queue.as_ref());
             if let Some(ch) = ch {
                 self.broadcast_interest(ch);
             }

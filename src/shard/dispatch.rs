@@ -75,11 +75,19 @@ impl Shard {
         let remote_plain = plain_mask & !(1 << self.id);
         for to in 0..self.shards {
             let plain = remote_plain & (1 << to) != 0;
-            let queues: SmallVec<[Bytes; 1]> =
-                picks.iter().filter(|(s, _)| *s == to).map(|(_, q)| q.clone()).collect();
+            let queues: SmallVec<[Bytes; 1]> = picks
+                .iter()
+                .filter(|(s, _)| *s == to)
+                .map(|(_, q)| q.clone())
+                .collect();
             if plain || !queues.is_empty() {
                 delivered = true;
-                let d = Delivery { msg: msg.clone(), plain, queues, hops: 0 };
+                let d = Delivery {
+                    msg: msg.clone(),
+                    plain,
+                    queues,
+                    hops: 0,
+                };
                 self.push_item(to, Item::Deliver(d));
             }
         }
@@ -103,17 +111,32 @@ impl Shard {
     /// The member picked here left before the message arrived: pass it to another shard
     /// that still has members of the group.
     fn reroute_queue(&self, d: &Delivery, q: &Bytes) {
-        let im = self.interest.borrow_mut().table.match_subject(d.msg.view().subject);
-        let Some(g) = im.queues.iter().find(|g| g.name == *q) else { return };
-        let others: SmallVec<[ShardId; 8]> =
-            g.members.iter().copied().filter(|&s| s != self.id).collect();
+        let im = self
+            .interest
+            .borrow_mut()
+            .table
+            .match_subject(d.msg.view().subject);
+        let Some(g) = im.queues.iter().find(|g| g.name == *q) else {
+            return;
+        };
+        let others: SmallVec<[ShardId; 8]> = g
+            .members
+            .iter()
+            .copied()
+            .filter(|&s| s != self.id)
+            .collect();
         if others.is_empty() {
             return;
         }
         let to = others[self.next_rr(&self.rr_shard, q) % others.len()];
         let mut queues = SmallVec::new();
         queues.push(q.clone());
-        let fwd = Delivery { msg: d.msg.clone(), plain: false, queues, hops: d.hops + 1 };
+        let fwd = Delivery {
+            msg: d.msg.clone(),
+            plain: false,
+            queues,
+            hops: d.hops + 1,
+        };
         self.push_item(to, Item::Deliver(fwd));
     }
 
@@ -121,7 +144,11 @@ impl Shard {
         self.sublist.borrow_mut().match_subject(subject)
     }
 
-    fn next_rr(&self, map: &std::cell::RefCell<std::collections::HashMap<Bytes, u32>>, name: &Bytes) -> usize {
+    fn next_rr(
+        &self,
+        map: &std::cell::RefCell<std::collections::HashMap<Bytes, u32>>,
+        name: &Bytes,
+    ) -> usize {
         let mut map = map.borrow_mut();
         if let Some(n) = map.get_mut(&name[..]) {
             *n = n.wrapping_add(1);
@@ -132,7 +159,12 @@ impl Shard {
     }
 
     /// Every plain subscription in `m`; returns whether any got the message.
-    fn deliver_plain(&self, from: Option<&Rc<Client>>, view: &MsgView<'_>, m: &Match<SubKey>) -> bool {
+    fn deliver_plain(
+        &self,
+        from: Option<&Rc<Client>>,
+        view: &MsgView<'_>,
+        m: &Match<SubKey>,
+    ) -> bool {
         let mut delivered = false;
         let mut expired: SmallVec<[SubKey; 4]> = SmallVec::new();
         for &k in &m.plain {
@@ -157,7 +189,9 @@ impl Shard {
         name: &Bytes,
         m: &Match<SubKey>,
     ) -> bool {
-        let Some(g) = m.queues.iter().find(|g| g.name == *name) else { return false };
+        let Some(g) = m.queues.iter().find(|g| g.name == *name) else {
+            return false;
+        };
         let n = g.members.len();
         let start = self.next_rr(&self.rr_member, name);
         for i in 0..n {
@@ -191,9 +225,14 @@ impl Shard {
             let mut out = c.out.borrow_mut();
             if out.len() + view.encoded_len_max(s.sid.len()) > self.opts.limits.max_pending_bytes {
                 drop(out);
-                self.stats.slow_consumers.set(self.stats.slow_consumers.get() + 1);
-                log::warn!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", c.cid,
-                    self.opts.limits.max_pending_bytes);
+                self.stats
+                    .slow_consumers
+                    .set(self.stats.slow_consumers.get() + 1);
+                log::warn!(
+                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    c.cid,
+                    self.opts.limits.max_pending_bytes
+                );
                 c.close(CloseReason::SlowConsumerPendingBytes, false);
                 return None;
             }
@@ -203,7 +242,8 @@ impl Shard {
             }
         }
         c.out_msgs.set(c.out_msgs.get() + 1);
-        c.out_bytes.set(c.out_bytes.get() + view.payload.len() as u64);
+        c.out_bytes
+            .set(c.out_bytes.get() + view.payload.len() as u64);
         self.stats.out_msgs.set(self.stats.out_msgs.get() + 1);
         self.mark_dirty(c);
         s.delivered += 1;
@@ -215,7 +255,11 @@ impl Shard {
     pub fn send_no_responders(&self, c: &Rc<Client>, view: &MsgView<'_>) {
         let m = self.match_local(view.reply);
         let subs = self.subs.borrow();
-        let Some(s) = m.plain.iter().filter_map(|&k| subs.get(k)).find(|s| Rc::ptr_eq(&s.client, c))
+        let Some(s) = m
+            .plain
+            .iter()
+            .filter_map(|&k| subs.get(k))
+            .find(|s| Rc::ptr_eq(&s.client, c))
         else {
             return;
         };
@@ -226,11 +270,18 @@ impl Shard {
     /// Ends subscription `k`: out of the client's sid map, the local index, and, when its
     /// subject's interest ends on this shard, every peer's replica.
     pub fn remove_sub(&self, k: SubKey) {
-        let Some(s) = self.subs.borrow_mut().try_remove(k) else { return };
+        let Some(s) = self.subs.borrow_mut().try_remove(k) else {
+            return;
+        };
         s.client.subs.borrow_mut().remove(&s.sid);
-        self.sublist.borrow_mut().remove(&s.subject, s.queue.as_deref(), k);
+        self.sublist
+            .borrow_mut()
+            .remove(&s.subject, s.queue.as_deref(), k);
         if self.multi() {
-            let ch = self.interest.borrow_mut().local_remove(&s.subject, s.queue.as_ref());
+            let ch = self
+                .interest
+                .borrow_mut()
+                .local_remove(&s.subject, s.queue.as_ref());
             if let Some(ch) = ch {
                 self.broadcast_interest(ch);
             }

@@ -74,7 +74,12 @@ impl Interest {
 
     fn next_change(&mut self, add: bool, subject: &Bytes, queue: Option<&Bytes>) -> InterestChange {
         self.epoch += 1;
-        InterestChange { epoch: self.epoch, add, subject: subject.clone(), queue: queue.cloned() }
+        InterestChange {
+            epoch: self.epoch,
+            add,
+            subject: subject.clone(),
+            queue: queue.cloned(),
+        }
     }
 
     /// Applies a peer's change to our replica.
@@ -100,6 +105,9 @@ impl Interest {
 
     /// Whether every peer has applied our changes up to `epoch`.
     pub fn visible_everywhere(&self, epoch: u64) -> bool {
-        self.acked.iter().enumerate().all(|(i, &a)| i == self.me || a >= epoch)
+        self.acked
+            .iter()
+            .enumerate()
+            .all(|(i, &a)| i == self.me || a >= epoch)
     }
 }

@@ -35,7 +35,10 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let ip = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let (writer, control) = match (runtime::dup_stream(&stream), runtime::dup_fd(&stream)) {
         (Ok(w), Ok(c)) => (w, c),
         (Err(e), _) | (_, Err(e)) => {
@@ -50,7 +53,11 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
         entry.insert(c.clone());
         c
     };
-    log::debug!("{}:{} - cid:{cid} - Client connection created", c.ip, shard.identity.port);
+    log::debug!(
+        "{}:{} - cid:{cid} - Client connection created",
+        c.ip,
+        shard.identity.port
+    );
     let info = shard.info_json(&c, false);
     encode::info(&mut c.out.borrow_mut(), &info);
     shard.mark_dirty(&c);
@@ -61,7 +68,10 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
     c.close(CloseReason::ClientClosed, true);
     shard.remove_client(&c);
     shard.flush();
-    log::debug!("cid:{cid} - Client connection closed: {:?}", c.closing.get());
+    log::debug!(
+        "cid:{cid} - Client connection closed: {:?}",
+        c.closing.get()
+    );
 }
 
 async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
@@ -78,7 +88,11 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
             // Replace rather than grow in place: the old buffer may still be shared with
             // frames on their way to other shards. A partial op bigger than the buffer
             // doubles it.
-            let size = if filled * 2 > buf_bytes { filled * 2 } else { buf_bytes };
+            let size = if filled * 2 > buf_bytes {
+                filled * 2
+            } else {
+                buf_bytes
+            };
             let mut next = BytesMut::zeroed(size);
             next[..filled].copy_from_slice(&buf[..filled]);
             buf = next;
@@ -176,7 +190,10 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
         let acked = shard.interest_acked.notified();
         if c.is_closing()
             || shard.stopping.get()
-            || shard.interest.borrow().visible_everywhere(c.interest_epoch_needed.get())
+            || shard
+                .interest
+                .borrow()
+                .visible_everywhere(c.interest_epoch_needed.get())
         {
             return;
         }
@@ -190,13 +207,25 @@ fn shift_op(op: Op, by: u32) -> Op {
     match op {
         Op::Info { json } => Op::Info { json: s(json) },
         Op::Connect { json } => Op::Connect { json: s(json) },
-        Op::Pub { subject, reply, size_token, payload } => Op::Pub {
+        Op::Pub {
+            subject,
+            reply,
+            size_token,
+            payload,
+        } => Op::Pub {
             subject: s(subject),
             reply: o(reply),
             size_token: s(size_token),
             payload: s(payload),
         },
-        Op::Hpub { subject, reply, hdr_token, total_token, hdr_len, payload } => Op::Hpub {
+        Op::Hpub {
+            subject,
+            reply,
+            hdr_token,
+            total_token,
+            hdr_len,
+            payload,
+        } => Op::Hpub {
             subject: s(subject),
             reply: o(reply),
             hdr_token: s(hdr_token),
@@ -204,8 +233,19 @@ fn shift_op(op: Op, by: u32) -> Op {
             hdr_len,
             payload: s(payload),
         },
-        Op::Sub { subject, queue, sid } => Op::Sub { subject: s(subject), queue: o(queue), sid: s(sid) },
-        Op::Unsub { sid, max } => Op::Unsub { sid: s(sid), max: o(max) },
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => Op::Sub {
+            subject: s(subject),
+            queue: o(queue),
+            sid: s(sid),
+        },
+        Op::Unsub { sid, max } => Op::Unsub {
+            sid: s(sid),
+            max: o(max),
+        },
         other => other,
     }
 }
@@ -279,12 +319,26 @@ async fn sleep_unless_closed(c: &Client, d: Duration) -> bool {
     if c.is_closing() {
         return false;
     }
-    runtime::race(async { runtime::sleep(d).await; true }, async { closed.await; false }).await
+    runtime::race(
+        async {
+            runtime::sleep(d).await;
+            true
+        },
+        async {
+            closed.await;
+            false
+        },
+    )
+    .await
         && !c.is_closing()
 }
 
 /// Accepts connections and spreads them round-robin over the shards (shard 0 only).
-pub async fn run_acceptor(shard: Rc<Shard>, listener: Listener, senders: Option<Rc<Senders<ShardMsg>>>) {
+pub async fn run_acceptor(
+    shard: Rc<Shard>,
+    listener: Listener,
+    senders: Option<Rc<Senders<ShardMsg>>>,
+) {
     let mut next_shard = 0usize;
     let mut cid = 0u64;
     loop {
@@ -312,7 +366,11 @@ pub async fn run_acceptor(shard: Rc<Shard>, listener: Listener, senders: Option<
         next_shard += 1;
         match &senders {
             Some(senders) if to != shard.id => {
-                if senders.send_to(to, ShardMsg::Accept(accepted, cid)).await.is_err() {
+                if senders
+                    .send_to(to, ShardMsg::Accept(accepted, cid))
+                    .await
+                    .is_err()
+                {
                     log::error!("cid:{cid} - could not hand the connection to shard {to}");
                 }
             }
@@ -333,7 +391,10 @@ pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<Shard
             wake.await;
             continue;
         }
-        shard.stats.cross_shard_batches_sent.set(shard.stats.cross_shard_batches_sent.get() + 1);
+        shard
+            .stats
+            .cross_shard_batches_sent
+            .set(shard.stats.cross_shard_batches_sent.get() + 1);
         if senders.send_to(to, ShardMsg::Batch(batch)).await.is_err() {
             return;
         }

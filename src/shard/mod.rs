@@ -91,7 +91,12 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(id: ShardId, shards: usize, opts: Rc<Options>, identity: Rc<ServerIdentity>) -> Self {
+    pub fn new(
+        id: ShardId,
+        shards: usize,
+        opts: Rc<Options>,
+        identity: Rc<ServerIdentity>,
+    ) -> Self {
         let cache = opts.limits.sublist_cache_entries_max;
         Shard {
             id,
