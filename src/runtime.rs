@@ -83,7 +83,10 @@ where
             // the smallest size glommio takes keeps many shards and many processes (io_uring
             // charges registered buffers to the user) inside a default 8 MiB memlock limit.
             .io_memory(64 * 1024)
-            .preempt_timer(Duration::from_millis(2))
+            // No `preempt_timer`: with a 2 ms timer glommio 0.9 re-arms and cancels timeout
+            // SQEs constantly, and 3 shards on 2 cores then hung in its cancellation loop at
+            // start (2 of 200 starts under load; 0 of 700 with the default 100 ms). Read
+            // batches are bounded by the read buffer, so turns stay short without it.
             .spawn(move || async move {
                 let running = std::rc::Rc::new(Cell::new(true));
                 let beat = running.clone();
