@@ -41,6 +41,11 @@ pub async fn yield_if_needed() {
     glommio::yield_if_needed().await;
 }
 
+/// Lets every other ready task of this shard run once.
+pub async fn yield_now() {
+    futures_lite::future::yield_now().await;
+}
+
 /// Completes with the first of two futures to complete.
 pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
     futures_lite::future::or(a, b).await

@@ -60,7 +60,7 @@ pub struct Client {
     /// Notified once, when closing starts (the pinger waits on it).
     pub closed_wake: Notify,
     pub pings_out: Cell<u32>,
-    /// Something arrived since the last ping tick.
+    /// An op other than PONG arrived since the last ping tick.
     pub active: Cell<bool>,
     /// sid → subscription.
     pub subs: RefCell<HashMap<Bytes, SubKey>>,

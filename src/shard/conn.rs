@@ -33,6 +33,11 @@ impl Shard {
     /// Applies one parsed op. `frame` holds every byte the op's spans point into.
     pub fn process_op(&self, c: &Rc<Client>, op: Op, frame: &Bytes) -> Flow {
         let f = &frame[..];
+        // What counts as activity for the pinger: anything but a PONG (nats-server keeps
+        // pinging a client that only answers its PINGs).
+        if !matches!(op, Op::Pong) {
+            c.active.set(true);
+        }
         match op {
             Op::Pub {
                 subject,

@@ -105,7 +105,6 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
             return;
         }
         filled += n;
-        c.active.set(true);
 
         let mut consumed = 0usize;
         let mut error = None;
@@ -181,6 +180,11 @@ async fn stall(shard: &Rc<Shard>, left: &mut Duration) {
             *left = left.saturating_sub(t0.elapsed());
         }
         c.stalled.set(false);
+    }
+    if left.is_zero() {
+        // The pass's stall time went to a consumer that does not read. The others still
+        // get their writers run before more is queued for them.
+        runtime::yield_now().await;
     }
 }
 
