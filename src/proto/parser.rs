@@ -129,6 +129,59 @@ pub enum Op {
 
 /// Why the bytes are not an op. Every variant closes the connection; they differ in what is
 /// sent first (reference §1.1, "Error classes").
+impl Op {
+    /// The same op with every span moved `by` bytes later: ops parsed from the middle of a
+    /// read buffer are shifted to offsets of the whole buffer.
+    pub fn shift(self, by: u32) -> Op {
+        let s = |sp: Span| sp.shift(by);
+        let o = |sp: Option<Span>| sp.map(|x| x.shift(by));
+        match self {
+            Op::Info { json } => Op::Info { json: s(json) },
+            Op::Connect { json } => Op::Connect { json: s(json) },
+            Op::Pub {
+                subject,
+                reply,
+                size_token,
+                payload,
+            } => Op::Pub {
+                subject: s(subject),
+                reply: o(reply),
+                size_token: s(size_token),
+                payload: s(payload),
+            },
+            Op::Hpub {
+                subject,
+                reply,
+                hdr_token,
+                total_token,
+                hdr_len,
+                payload,
+            } => Op::Hpub {
+                subject: s(subject),
+                reply: o(reply),
+                hdr_token: s(hdr_token),
+                total_token: s(total_token),
+                hdr_len,
+                payload: s(payload),
+            },
+            Op::Sub {
+                subject,
+                queue,
+                sid,
+            } => Op::Sub {
+                subject: s(subject),
+                queue: o(queue),
+                sid: s(sid),
+            },
+            Op::Unsub { sid, max } => Op::Unsub {
+                sid: s(sid),
+                max: o(max),
+            },
+            other => other,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// Lexical: `-ERR 'Unknown Protocol Operation'`, then close.

@@ -963,3 +963,55 @@ fn split_args_agrees_with_a_byte_loop_across_chunk_edges() {
         }
     }
 }
+
+#[test]
+fn shifted_ops_point_at_the_same_bytes_of_the_whole_buffer() {
+    let whole = b"PING\r\nPUB foo rep 2\r\nhi\r\nHPUB h 2 4\r\nabcd\r\nSUB s q 9\r\nUNSUB 9 3\r\n";
+    let mut at = 0;
+    let mut seen = Vec::new();
+    while at < whole.len() {
+        let (op, len) = parse_op(&whole[at..], &LIMITS).unwrap().unwrap();
+        let shifted = op.shift(at as u32);
+        let direct = |sp: Span| sp.get(&whole[at..]).to_vec();
+        let via_whole = |sp: Span| sp.get(whole).to_vec();
+        match (op, shifted) {
+            (
+                Op::Pub {
+                    subject,
+                    reply,
+                    payload,
+                    ..
+                },
+                Op::Pub {
+                    subject: s2,
+                    reply: r2,
+                    payload: p2,
+                    ..
+                },
+            ) => {
+                assert_eq!(direct(subject), via_whole(s2));
+                assert_eq!(reply.map(direct), r2.map(via_whole));
+                assert_eq!(direct(payload), via_whole(p2));
+            }
+            (Op::Hpub { payload, .. }, Op::Hpub { payload: p2, .. }) => {
+                assert_eq!(direct(payload), via_whole(p2));
+            }
+            (
+                Op::Sub { queue, sid, .. },
+                Op::Sub {
+                    queue: q2, sid: i2, ..
+                },
+            ) => {
+                assert_eq!(queue.map(direct), q2.map(via_whole));
+                assert_eq!(direct(sid), via_whole(i2));
+            }
+            (Op::Unsub { max, .. }, Op::Unsub { max: m2, .. }) => {
+                assert_eq!(max.map(direct), m2.map(via_whole));
+            }
+            (a, b) => assert_eq!(a, b),
+        }
+        seen.push(at);
+        at += len;
+    }
+    assert_eq!(seen.len(), 5);
+}

@@ -112,7 +112,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
         loop {
             match parser::parse_op(&buf[consumed..filled], &limits) {
                 Ok(Some((op, len))) => {
-                    ops.push(shift_op(op, consumed as u32));
+                    ops.push(op.shift(consumed as u32));
                     consumed += len;
                 }
                 Ok(None) => break,
@@ -202,55 +202,6 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
             return;
         }
         runtime::race(acked, c.closed_wake.notified()).await;
-    }
-}
-
-fn shift_op(op: Op, by: u32) -> Op {
-    let s = |sp: parser::Span| sp.shift(by);
-    let o = |sp: Option<parser::Span>| sp.map(|x| x.shift(by));
-    match op {
-        Op::Info { json } => Op::Info { json: s(json) },
-        Op::Connect { json } => Op::Connect { json: s(json) },
-        Op::Pub {
-            subject,
-            reply,
-            size_token,
-            payload,
-        } => Op::Pub {
-            subject: s(subject),
-            reply: o(reply),
-            size_token: s(size_token),
-            payload: s(payload),
-        },
-        Op::Hpub {
-            subject,
-            reply,
-            hdr_token,
-            total_token,
-            hdr_len,
-            payload,
-        } => Op::Hpub {
-            subject: s(subject),
-            reply: o(reply),
-            hdr_token: s(hdr_token),
-            total_token: s(total_token),
-            hdr_len,
-            payload: s(payload),
-        },
-        Op::Sub {
-            subject,
-            queue,
-            sid,
-        } => Op::Sub {
-            subject: s(subject),
-            queue: o(queue),
-            sid: s(sid),
-        },
-        Op::Unsub { sid, max } => Op::Unsub {
-            sid: s(sid),
-            max: o(max),
-        },
-        other => other,
     }
 }
 
