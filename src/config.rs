@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Most shards one server runs: routing keeps the shards with interest in a subject as bits
+/// of a `u64`.
+pub const SHARDS_MAX: usize = 64;
+
 /// nats-server's default client port.
 pub const DEFAULT_PORT: u16 = 4222;
 
@@ -215,8 +219,8 @@ impl Cli {
         }
         o.server_name = self.name;
         if let Some(n) = self.shards {
-            if n == 0 {
-                return Err("--shards must be at least 1".into());
+            if !(1..=SHARDS_MAX).contains(&n) {
+                return Err(format!("--shards must be between 1 and {SHARDS_MAX}"));
             }
             o.shards = n;
         }
@@ -287,6 +291,7 @@ mod tests {
     fn unknown_flag_and_bad_values_are_errors() {
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--shards", "0"]).is_err());
+        assert!(parse(&["--shards", "65"]).is_err());
         assert!(parse(&["-p", "70000"]).is_err());
         assert!(parse(&["--max_payload", "10", "--max_pending", "5"]).is_err());
     }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::client::{Client, CloseReason};
-use super::mesh::Msg;
+use super::mesh::MsgSpans;
 use super::{Shard, Subscription};
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
@@ -45,8 +45,7 @@ impl Shard {
                 size_token,
                 payload,
             } => {
-                let msg = Msg {
-                    frame: frame.clone(),
+                let msg = MsgSpans {
                     subject,
                     reply: reply.unwrap_or_default(),
                     size_token,
@@ -54,7 +53,7 @@ impl Shard {
                     payload,
                     hdr_len: 0,
                 };
-                self.client_publish(c, &msg)
+                self.client_publish(c, frame, &msg)
             }
             Op::Hpub {
                 subject,
@@ -67,8 +66,7 @@ impl Shard {
                 if !c.headers.get() {
                     return self.close_silently(c);
                 }
-                let msg = Msg {
-                    frame: frame.clone(),
+                let msg = MsgSpans {
                     subject,
                     reply: reply.unwrap_or_default(),
                     size_token: total_token,
@@ -80,7 +78,7 @@ impl Shard {
                     payload,
                     hdr_len,
                 };
-                self.client_publish(c, &msg)
+                self.client_publish(c, frame, &msg)
             }
             Op::Sub {
                 subject,
@@ -208,10 +206,7 @@ impl Shard {
         c.headers.set(headers);
         if c.connected.replace(true) {
             // A second CONNECT drops the connection's subscriptions (nats-server does).
-            let keys: Vec<_> = c.subs.borrow().values().copied().collect();
-            for k in keys {
-                self.remove_sub(k);
-            }
+            self.remove_all_subs(c);
         } else if protocol >= 1 {
             c.info_after_pong.set(true);
         }
@@ -219,8 +214,8 @@ impl Shard {
         Flow::Continue
     }
 
-    fn client_publish(&self, c: &Rc<Client>, msg: &Msg) -> Flow {
-        let view = msg.view();
+    fn client_publish(&self, c: &Rc<Client>, frame: &Bytes, msg: &MsgSpans) -> Flow {
+        let view = msg.view(frame);
         c.in_msgs.set(c.in_msgs.get() + 1);
         c.in_bytes.set(c.in_bytes.get() + view.payload.len() as u64);
         if is_reserved_subject(view.subject) {
@@ -238,7 +233,7 @@ impl Shard {
             self.send_err(c, &ClientError::InvalidPublishSubject);
         }
         self.ok_if_verbose(c);
-        let delivered = self.publish(Some(c), msg);
+        let delivered = self.publish(Some(c), frame, msg);
         if !delivered && no_responders && !view.reply.is_empty() {
             self.send_no_responders(c, &view);
         }
@@ -327,11 +322,15 @@ impl Shard {
 
     /// Drops everything a closed client left behind.
     pub fn remove_client(&self, c: &Rc<Client>) {
+        self.remove_all_subs(c);
+        self.clients.borrow_mut().try_remove(c.slot);
+    }
+
+    fn remove_all_subs(&self, c: &Rc<Client>) {
         let keys: Vec<_> = c.subs.borrow().values().copied().collect();
         for k in keys {
             self.remove_sub(k);
         }
-        self.clients.borrow_mut().try_remove(c.slot);
     }
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::client::{Client, CloseReason, SubKey};
-use super::mesh::{Delivery, Item, Msg, ShardId};
+use super::mesh::{Delivery, Item, Msg, MsgSpans, ShardId};
 use super::Shard;
 use crate::proto::encode::{self, MsgView};
 use crate::sublist::Match;
@@ -27,8 +27,8 @@ const QUEUE_REROUTE_HOPS_MAX: u8 = 2;
 impl Shard {
     /// Routes a message published on this shard by `from` (None: an internal publisher).
     /// Returns whether any subscriber, here or on another shard, was given it.
-    pub fn publish(&self, from: Option<&Rc<Client>>, msg: &Msg) -> bool {
-        let view = msg.view();
+    pub fn publish(&self, from: Option<&Rc<Client>>, frame: &Bytes, msg: &MsgSpans) -> bool {
+        let view = msg.view(frame);
         self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
         if !self.multi() {
             let m = self.sublist.borrow_mut().match_subject(view.subject);
@@ -42,20 +42,21 @@ impl Shard {
         if im.plain.is_empty() && im.queues.is_empty() {
             return false;
         }
+        // One bit per shard: `config::SHARDS_MAX` is 64.
         let mut plain_mask: u64 = 0;
         for &s in &im.plain {
             plain_mask |= 1 << s;
         }
         let mut local: Option<Rc<Match<SubKey>>> = None;
         let mut delivered = false;
-        let mut picks: SmallVec<[(ShardId, Bytes); 4]> = SmallVec::new();
+        let mut picks: SmallVec<[(ShardId, &Bytes); 4]> = SmallVec::new();
         for g in &im.queues {
             let n = g.members.len();
             let start = self.next_rr(&self.rr_shard, &g.name);
             for i in 0..n {
                 let s = g.members[(start + i) % n];
                 if s != self.id {
-                    picks.push((s, g.name.clone()));
+                    picks.push((s, &g.name));
                     delivered = true;
                     break;
                 }
@@ -78,12 +79,15 @@ impl Shard {
             let queues: SmallVec<[Bytes; 1]> = picks
                 .iter()
                 .filter(|(s, _)| *s == to)
-                .map(|(_, q)| q.clone())
+                .map(|&(_, q)| q.clone())
                 .collect();
             if plain || !queues.is_empty() {
                 delivered = true;
                 let d = Delivery {
-                    msg: msg.clone(),
+                    msg: Msg {
+                        frame: frame.clone(),
+                        spans: *msg,
+                    },
                     plain,
                     queues,
                     hops: 0,

@@ -7,7 +7,7 @@
 //! its client from the shard, so cleanup happens exactly once.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +24,7 @@ use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, St
 
 /// Room below which the read buffer is replaced before the next read.
 const READ_ROOM_MIN_BYTES: usize = 4096;
-/// Items a receiver applies before it lets other tasks run.
+/// Ops a reader (or items a receiver) applies before it lets other tasks run.
 const ITEMS_PER_YIELD: usize = 256;
 /// A write buffer larger than this is not kept for reuse after it drains.
 const WRITE_BUFFER_KEEP_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -124,8 +124,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
         }
         let frame = buf.split_to(consumed).freeze();
         filled -= consumed;
-        let mut stall_left = Duration::from_millis(shard.opts.limits.producer_stall_max_ms);
-
+        let stall_until = shard.stall_deadline();
         for (i, op) in ops.iter().enumerate() {
             match shard.process_op(c, *op, &frame) {
                 Flow::Continue => {}
@@ -142,12 +141,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
                     shard.pong(c);
                 }
             }
-            if shard.has_stalled() {
-                stall(shard, &mut stall_left).await;
-            } else if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
-                shard.flush();
-                runtime::yield_if_needed().await;
-            }
+            pace(shard, i + 1, stall_until).await;
             if c.is_closing() {
                 return;
             }
@@ -164,24 +158,36 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
     }
 }
 
-/// Flushes, then waits while clients above the stall mark drain, for at most `left` in all
+/// Between two ops of a read (or items of a batch), after `done` of them: stall for clients
+/// that passed the stall mark, else now and then let the shard's other tasks run.
+async fn pace(shard: &Rc<Shard>, done: usize, stall_until: Instant) {
+    if shard.has_stalled() {
+        stall(shard, stall_until).await;
+    } else if done.is_multiple_of(ITEMS_PER_YIELD) {
+        shard.flush();
+        runtime::yield_if_needed().await;
+    }
+}
+
+/// Flushes, then waits while clients above the stall mark drain, until `until` at most
 /// (nats-server's fast-producer stall): a burst from one read then reaches a reading
 /// consumer instead of overrunning its max_pending, while a consumer that does not read
 /// costs its producers a bounded pause and is then closed as a slow consumer.
-async fn stall(shard: &Rc<Shard>, left: &mut Duration) {
+async fn stall(shard: &Rc<Shard>, until: Instant) {
     shard.flush();
     let stalled = std::mem::take(&mut *shard.stalled.borrow_mut());
     let mark = shard.stall_mark_bytes();
     for c in &stalled {
-        while !left.is_zero() && !c.is_closing() && c.out.borrow().len() > mark {
-            let t0 = std::time::Instant::now();
-            let drained = c.drained.notified();
-            runtime::race(drained, runtime::sleep(*left)).await;
-            *left = left.saturating_sub(t0.elapsed());
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || c.is_closing() || c.out.borrow().len() <= mark {
+                break;
+            }
+            runtime::race(c.drained.notified(), runtime::sleep(left)).await;
         }
         c.stalled.set(false);
     }
-    if left.is_zero() {
+    if Instant::now() >= until {
         // The pass's stall time went to a consumer that does not read. The others still
         // get their writers run before more is queued for them.
         runtime::yield_now().await;
@@ -346,10 +352,6 @@ pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<Shard
             wake.await;
             continue;
         }
-        shard
-            .stats
-            .cross_shard_batches_sent
-            .set(shard.stats.cross_shard_batches_sent.get() + 1);
         if senders.send_to(to, ShardMsg::Batch(batch)).await.is_err() {
             return;
         }
@@ -376,17 +378,12 @@ pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
 
 async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     let mut epoch = None;
-    let mut stall_left = Duration::from_millis(shard.opts.limits.producer_stall_max_ms);
+    let stall_until = shard.stall_deadline();
     for (i, item) in items.into_iter().enumerate() {
         if let Some(e) = shard.handle_item(from, item) {
             epoch = Some(e);
         }
-        if shard.has_stalled() {
-            stall(shard, &mut stall_left).await;
-        } else if i % ITEMS_PER_YIELD == ITEMS_PER_YIELD - 1 {
-            shard.flush();
-            runtime::yield_if_needed().await;
-        }
+        pace(shard, i + 1, stall_until).await;
     }
     if let Some(epoch) = epoch {
         shard.push_item(from, Item::InterestAck { epoch });

@@ -52,10 +52,11 @@ pub struct Delivery {
     pub hops: u8,
 }
 
-/// A published message that owns its bytes: one `Bytes` frame plus spans into it.
-#[derive(Clone, Debug)]
-pub struct Msg {
-    pub frame: Bytes,
+/// Where the parts of a published message lie in the frame that holds it. `Copy`, so the
+/// publishing shard routes a message without touching the frame's reference count; only a
+/// message that leaves for another shard takes a [`Msg`] (one count).
+#[derive(Clone, Copy, Debug)]
+pub struct MsgSpans {
     pub subject: Span,
     pub reply: Span,
     pub size_token: Span,
@@ -64,16 +65,28 @@ pub struct Msg {
     pub hdr_len: u32,
 }
 
-impl Msg {
-    pub fn view(&self) -> MsgView<'_> {
-        let f = &self.frame[..];
+impl MsgSpans {
+    pub fn view<'a>(&self, frame: &'a [u8]) -> MsgView<'a> {
         MsgView {
-            subject: self.subject.get(f),
-            reply: self.reply.get(f),
-            size_token: self.size_token.get(f),
-            hdr_token: self.hdr_token.get(f),
-            payload: self.payload.get(f),
+            subject: self.subject.get(frame),
+            reply: self.reply.get(frame),
+            size_token: self.size_token.get(frame),
+            hdr_token: self.hdr_token.get(frame),
+            payload: self.payload.get(frame),
             hdr_len: self.hdr_len as usize,
         }
+    }
+}
+
+/// A published message that owns its bytes: the frame plus where the parts lie in it.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    pub frame: Bytes,
+    pub spans: MsgSpans,
+}
+
+impl Msg {
+    pub fn view(&self) -> MsgView<'_> {
+        self.spans.view(&self.frame)
     }
 }

@@ -55,7 +55,6 @@ pub struct ShardStats {
     pub in_msgs: Cell<u64>,
     pub out_msgs: Cell<u64>,
     pub slow_consumers: Cell<u64>,
-    pub cross_shard_batches_sent: Cell<u64>,
 }
 
 pub struct Shard {
@@ -171,6 +170,12 @@ impl Shard {
     /// Outbound bytes above which a client's producers stall (75 % of max_pending).
     pub fn stall_mark_bytes(&self) -> usize {
         self.opts.limits.max_pending_bytes / 4 * 3
+    }
+
+    /// Until when a producer starting a batch now may stall for its consumers.
+    pub fn stall_deadline(&self) -> std::time::Instant {
+        std::time::Instant::now()
+            + std::time::Duration::from_millis(self.opts.limits.producer_stall_max_ms)
     }
 
     pub fn has_stalled(&self) -> bool {
