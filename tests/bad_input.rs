@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{RawClient, TestServer};
+use common::scenario::start;
+use common::{RawClient, TestServer, CONNECT_QUIET};
 
-const CONNECT_QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 const CONNECT_HEADERS: &str = r#"{"verbose":false,"pedantic":false,"headers":true}"#;
 
 /// What the server must do with a bad input.
@@ -139,29 +139,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// `TestServer::start_with`, naming the shard count and flags when natrix does not come up.
-fn start(shards: usize, flags: &[&str]) -> TestServer {
-    std::panic::catch_unwind(|| TestServer::start_with(shards, flags)).unwrap_or_else(|e| {
-        let text = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        panic!("natrix --shards {shards} {}: {text}", flags.join(" "))
-    })
-}
-
 /// The two healthy clients: connection 0 (shard 0, sid `a`) and 1 (shard 1, sid `b`), both
 /// subscribed to `health`.
 fn healthy_pair(server: &TestServer) -> (RawClient, RawClient) {
-    let mut a = server.raw();
-    a.handshake(CONNECT_QUIET);
-    a.send(b"SUB health a\r\nPING\r\n");
-    a.expect(b"PONG\r\n");
-    let mut b = server.raw();
-    b.handshake(CONNECT_QUIET);
-    b.send(b"SUB health b\r\nPING\r\n");
-    b.expect(b"PONG\r\n");
+    let mut a = server.quiet();
+    a.sync(b"SUB health a\r\n");
+    let mut b = server.quiet();
+    b.sync(b"SUB health b\r\n");
     (a, b)
 }
 
@@ -206,12 +190,10 @@ fn run_case(server: &TestServer, c: &Case) {
         Want::SilentClose => bad.expect_closed(),
         Want::ErrOpen(err) => {
             bad.expect(err.as_bytes());
-            bad.send(b"PING\r\n");
-            bad.expect(b"PONG\r\n");
+            bad.sync(b"");
         }
         Want::Fine => {
-            bad.send(b"PING\r\n");
-            bad.expect(b"PONG\r\n");
+            bad.sync(b"");
         }
     }
 }
@@ -274,8 +256,7 @@ fn max_payload_flag_sets_the_limit() {
         c.read_info()
     };
     assert_eq!(info["max_payload"], 1024, "INFO: {info}");
-    let mut ok = server.raw();
-    ok.handshake(CONNECT_QUIET);
+    let mut ok = server.quiet();
     let mut exactly = b"PUB foo 1024\r\n".to_vec();
     exactly.extend(std::iter::repeat_n(b'x', 1024));
     exactly.extend_from_slice(b"\r\nPING\r\n");

@@ -15,7 +15,6 @@ use common::{RawClient, TestServer};
 use futures::StreamExt;
 
 const QUIET: Duration = Duration::from_millis(300);
-const CONNECT_QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
 use common::scenario::*;
 
@@ -32,8 +31,7 @@ fn first_server_ping_comes_about_two_seconds_after_connect() {
     let clients: Vec<_> = (0..2)
         .map(|i| {
             let t0 = Instant::now();
-            let mut c = server.raw();
-            c.handshake(CONNECT_QUIET);
+            let c = server.quiet();
             (i, t0, c)
         })
         .collect();
@@ -64,8 +62,7 @@ fn unanswered_pings_end_in_stale_connection_error_and_close() {
     let server = start(2, &["--ping_interval", "1", "--ping_max", "2"]);
     let _first = server.raw(); // so the tested connection is on shard 1
     let t0 = Instant::now();
-    let mut c = server.raw();
-    c.handshake(CONNECT_QUIET);
+    let mut c = server.quiet();
     let mut at = Vec::new();
     for want in ["PING\r\n", "PING\r\n", "-ERR 'Stale Connection'\r\n"] {
         let line = c.read_line();
@@ -94,8 +91,7 @@ fn unanswered_pings_end_in_stale_connection_error_and_close() {
 /// when each PING came (seconds after the handshake) and the client, still open.
 fn answer_pings(for_ms: u64) -> (Vec<f64>, RawClient, TestServer) {
     let server = start(2, &["--ping_interval", "1", "--ping_max", "2"]);
-    let mut c = server.raw();
-    c.handshake(CONNECT_QUIET);
+    let mut c = server.quiet();
     let t0 = Instant::now();
     let mut pings = Vec::new();
     while t0.elapsed() < Duration::from_millis(for_ms) {
@@ -194,14 +190,10 @@ fn slow_consumer_scenario(shards: usize, pace: Pace, placement: Reader) {
         shards,
         &["--max_pending", "65536", "--max_payload", "32768"],
     );
-    let mut slow = server.raw();
-    slow.handshake(CONNECT_QUIET);
-    slow.send(b"SUB big 1\r\nPING\r\n");
-    slow.expect(b"PONG\r\n");
-    let mut good = server.raw();
-    good.handshake(CONNECT_QUIET);
-    good.send(b"SUB big 2\r\nPING\r\n");
-    good.expect(b"PONG\r\n");
+    let mut slow = server.quiet();
+    slow.sync(b"SUB big 1\r\n");
+    let mut good = server.quiet();
+    good.sync(b"SUB big 2\r\n");
     // The publisher is connection 3 (beside the reader) or 2 (beside the slow consumer).
     let _spacer = matches!(placement, Reader::OnPublisherShard).then(|| server.raw());
     let payload = |k: usize| {
@@ -230,8 +222,7 @@ fn slow_consumer_scenario(shards: usize, pace: Pace, placement: Reader) {
         got.extend_from_slice(&good.read_for(QUIET));
         without_server_pings(got)
     });
-    let mut publisher = server.raw();
-    publisher.handshake(CONNECT_QUIET);
+    let mut publisher = server.quiet();
     for k in 0..COUNT {
         let mut frame = format!("PUB big {SIZE}\r\n").into_bytes();
         frame.extend_from_slice(&payload(k));
@@ -380,8 +371,7 @@ fn stop_with_signal_scenario(signal: i32) {
     let server = start(2, &[]);
     let mut clients: Vec<RawClient> = (0..4)
         .map(|i| {
-            let mut c = server.raw();
-            c.handshake(CONNECT_QUIET);
+            let mut c = server.quiet();
             c.send(format!("SUB s.{i} 1\r\nPING\r\n").as_bytes());
             c.expect(b"PONG\r\n");
             c
@@ -430,26 +420,20 @@ fn count_msgs(bytes: &[u8]) -> usize {
 async fn unsub_with_max_delivers_exactly_max_across_shards() {
     for_each_shard_count(|server, _shards| async move {
         tokio::task::block_in_place(|| {
-            let mut sub = server.raw();
-            sub.handshake(CONNECT_QUIET);
-            sub.send(b"SUB auto.x 1\r\nUNSUB 1 5\r\nPING\r\n");
-            sub.expect(b"PONG\r\n");
-            let mut publisher = server.raw();
-            publisher.handshake(CONNECT_QUIET);
+            let mut sub = server.quiet();
+            sub.sync(b"SUB auto.x 1\r\nUNSUB 1 5\r\n");
+            let mut publisher = server.quiet();
             for k in 0..10 {
                 publisher.send(format!("PUB auto.x 2\r\n{k:02}\r\n").as_bytes());
             }
-            publisher.send(b"PING\r\n");
-            publisher.expect(b"PONG\r\n");
+            publisher.sync(b"");
             for k in 0..5 {
                 sub.expect(format!("MSG auto.x 1 2\r\n{k:02}\r\n").as_bytes());
             }
             sub.expect_nothing(QUIET);
             // The subscription is gone: a new one may reuse the sid.
-            sub.send(b"SUB auto.x 1\r\nPING\r\n");
-            sub.expect(b"PONG\r\n");
-            publisher.send(b"PUB auto.x 2\r\nok\r\nPING\r\n");
-            publisher.expect(b"PONG\r\n");
+            sub.sync(b"SUB auto.x 1\r\n");
+            publisher.sync(b"PUB auto.x 2\r\nok\r\n");
             sub.expect(b"MSG auto.x 1 2\r\nok\r\n");
         });
     })
@@ -460,21 +444,15 @@ async fn unsub_with_max_delivers_exactly_max_across_shards() {
 async fn unsub_with_max_counts_per_queue_member_across_shards() {
     for_each_shard_count(|server, _shards| async move {
         tokio::task::block_in_place(|| {
-            let mut limited = server.raw();
-            limited.handshake(CONNECT_QUIET);
-            limited.send(b"SUB auto.q g 1\r\nUNSUB 1 2\r\nPING\r\n");
-            limited.expect(b"PONG\r\n");
-            let mut other = server.raw();
-            other.handshake(CONNECT_QUIET);
-            other.send(b"SUB auto.q g 1\r\nPING\r\n");
-            other.expect(b"PONG\r\n");
-            let mut publisher = server.raw();
-            publisher.handshake(CONNECT_QUIET);
+            let mut limited = server.quiet();
+            limited.sync(b"SUB auto.q g 1\r\nUNSUB 1 2\r\n");
+            let mut other = server.quiet();
+            other.sync(b"SUB auto.q g 1\r\n");
+            let mut publisher = server.quiet();
             for _ in 0..20 {
                 publisher.send(b"PUB auto.q 1\r\nm\r\n");
             }
-            publisher.send(b"PING\r\n");
-            publisher.expect(b"PONG\r\n");
+            publisher.sync(b"");
             let a = count_msgs(&limited.read_for(QUIET));
             let b = count_msgs(&other.read_for(QUIET));
             assert_eq!(

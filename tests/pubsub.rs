@@ -18,7 +18,6 @@ use futures::StreamExt;
 const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a test listens to conclude that nothing more arrives.
 const QUIET: Duration = Duration::from_millis(200);
-const CONNECT_QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
 use common::scenario::*;
 
@@ -291,18 +290,6 @@ fn for_each_shard_count_raw(scenario: fn(&TestServer) -> Vec<String>) {
     );
 }
 
-fn raw_client(server: &TestServer) -> RawClient {
-    let mut c = server.raw();
-    c.handshake(CONNECT_QUIET);
-    c
-}
-
-/// Sends `ops` and a PING, and expects the PONG.
-fn send_ping(c: &mut RawClient, ops: &str) {
-    c.send(format!("{ops}PING\r\n").as_bytes());
-    c.expect(b"PONG\r\n");
-}
-
 /// `expect` that notes a mismatch instead of panicking.
 fn expect_or_note(c: &mut RawClient, want: &[u8], problems: &mut Vec<String>, what: String) {
     if let Err(e) = catch_unwind(AssertUnwindSafe(|| c.expect(want))) {
@@ -323,13 +310,13 @@ fn subscription_is_visible_on_every_shard_once_its_pong_arrives() {
     for_each_shard_count_raw(|server| {
         let mut problems = Vec::new();
         for i in 0..60 {
-            let _spacer = ((i / 2) % 2 == 1).then(|| raw_client(server));
+            let _spacer = ((i / 2) % 2 == 1).then(|| server.quiet());
             let (mut sub, mut publisher) = if i % 2 == 0 {
-                let s = raw_client(server);
-                (s, raw_client(server))
+                let s = server.quiet();
+                (s, server.quiet())
             } else {
-                let p = raw_client(server);
-                (raw_client(server), p)
+                let p = server.quiet();
+                (server.quiet(), p)
             };
             let subject = match i % 3 {
                 0 => format!("vis.{i}.>"),
@@ -339,9 +326,9 @@ fn subscription_is_visible_on_every_shard_once_its_pong_arrives() {
             // Every other round the publisher has published to the subject before, so a cached
             // "no interest" answer must be dropped when the subscription appears.
             if i % 2 == 1 {
-                send_ping(&mut publisher, &format!("PUB vis.{i}.x 5\r\nearly\r\n"));
+                publisher.sync(format!("PUB vis.{i}.x 5\r\nearly\r\n").as_bytes());
             }
-            send_ping(&mut sub, &format!("SUB {subject} 1\r\n"));
+            sub.sync(format!("SUB {subject} 1\r\n").as_bytes());
             let body = format!("round {i:02}");
             publisher.send(format!("PUB vis.{i}.x 8\r\n{body}\r\n").as_bytes());
             let want = format!("MSG vis.{i}.x 1 8\r\n{body}\r\n");
@@ -364,12 +351,12 @@ fn unsubscription_is_visible_on_every_shard_once_its_pong_arrives() {
     for_each_shard_count_raw(|server| {
         let mut problems = Vec::new();
         for i in 0..30 {
-            let _spacer = (i % 4 >= 2).then(|| raw_client(server));
-            let mut sub = raw_client(server);
-            let mut publisher = raw_client(server);
+            let _spacer = (i % 4 >= 2).then(|| server.quiet());
+            let mut sub = server.quiet();
+            let mut publisher = server.quiet();
             // Two sids on one subject, and one more on a wildcard that goes away entirely.
             let subs = format!("SUB u.{i} 1\r\nSUB u.{i} 2\r\nSUB u.> 3\r\nSUB end.{i} 4\r\n");
-            send_ping(&mut sub, &subs);
+            sub.sync(subs.as_bytes());
             publisher.send(format!("PUB u.{i} 1\r\na\r\n").as_bytes());
             let mut got: Vec<String> = (0..3).map(|_| sub.read_line() + &sub.read_line()).collect();
             got.sort();
@@ -379,7 +366,7 @@ fn unsubscription_is_visible_on_every_shard_once_its_pong_arrives() {
             if got != want {
                 problems.push(format!("round {i}: before UNSUB, got {got:?}"));
             }
-            send_ping(&mut sub, "UNSUB 1\r\nUNSUB 3\r\n");
+            sub.sync(b"UNSUB 1\r\nUNSUB 3\r\n");
             publisher.send(format!("PUB u.{i} 1\r\nb\r\nPUB end.{i} 1\r\ne\r\n").as_bytes());
             let want = format!("MSG u.{i} 2 1\r\nb\r\nMSG end.{i} 4 1\r\ne\r\n");
             let what = format!("round {i}, after UNSUB 1 and 3");

@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// CONNECT options of a raw client that wants no +OK and no pedantic checks.
+pub const CONNECT_QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
+
 /// How long a test waits for bytes it expects.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -101,6 +104,13 @@ impl TestServer {
 
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A raw client that has done a quiet CONNECT and its PING/PONG.
+    pub fn quiet(&self) -> RawClient {
+        let mut c = self.raw();
+        c.handshake(CONNECT_QUIET);
+        c
     }
 
     /// A raw client that has read the INFO line.
@@ -271,6 +281,14 @@ impl RawClient {
 
     pub fn buffered(&self) -> String {
         String::from_utf8_lossy(&self.buf).into_owned()
+    }
+
+    /// Sends `ops` and a PING, and expects the PONG: the server has applied `ops` (and, for
+    /// SUB/UNSUB, every shard sees them).
+    pub fn sync(&mut self, ops: &[u8]) {
+        self.send(ops);
+        self.send(b"PING\r\n");
+        self.expect(b"PONG\r\n");
     }
 
     /// CONNECT with `json`, then PING, and expects the PONG (after +OK when verbose).

@@ -75,6 +75,10 @@ impl Running {
     pub fn raw(&self) -> RawClient {
         self.server.lock().unwrap().raw()
     }
+
+    pub fn quiet(&self) -> RawClient {
+        self.server.lock().unwrap().quiet()
+    }
 }
 
 /// Awaits `fut`, or panics after `limit`.
