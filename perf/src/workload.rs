@@ -1,0 +1,556 @@
+//! The workloads: each client is an OS thread with a blocking socket, pinned to the CPUs the
+//! caller names. All clients connect and subscribe first; a barrier then starts the clock.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::measure::{histogram, now_ns, sleep_until};
+use crate::proto::{stamp_of, Conn, Event, Fill, Frames, Scanner};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    Pub,
+    Sub,
+    Pubsub,
+    Fanout,
+    Queue,
+    Manypub,
+    Multisubject,
+    Reqrep,
+    ReqrepOpen,
+}
+
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub server: String,
+    pub size: usize,
+    pub msgs: u64,
+    pub clients: usize,
+    pub subject: String,
+    pub subjects: usize,
+    pub rate: u64,
+    pub cpus: Vec<usize>,
+    pub timeout: Duration,
+}
+
+/// What the clients saw. Times are on [`now_ns`]'s clock.
+pub struct Outcome {
+    pub server_version: String,
+    pub start_ns: u64,
+    pub published: u64,
+    pub pub_end_ns: u64,
+    pub delivered: u64,
+    pub last_delivery_ns: u64,
+    pub latency: Histogram<u64>,
+    pub error: Option<String>,
+}
+
+/// Everything the client threads share.
+struct Shared {
+    params: Params,
+    /// Next index into `params.cpus` for a thread to pin itself to.
+    next_cpu: AtomicUsize,
+    deadline_ns: AtomicU64,
+    /// Set when the run is over (or failed): receivers that wait for more stop.
+    done: AtomicBool,
+    /// Deliveries counted across queue members.
+    delivered: AtomicU64,
+    start: Barrier,
+    start_ns: AtomicU64,
+    latency: Mutex<Histogram<u64>>,
+    error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn pin(&self) {
+        if self.params.cpus.is_empty() {
+            return;
+        }
+        let i = self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.params.cpus.len();
+        core_affinity::set_for_current(core_affinity::CoreId {
+            id: self.params.cpus[i],
+        });
+    }
+
+    fn timed_out(&self) -> bool {
+        self.done.load(Ordering::Relaxed) || now_ns() > self.deadline_ns.load(Ordering::Relaxed)
+    }
+
+    fn fail(&self, what: String) {
+        let mut error = self.error.lock().expect("error lock");
+        if error.is_none() {
+            *error = Some(what);
+        }
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    fn merge(&self, h: &Histogram<u64>) {
+        self.latency
+            .lock()
+            .expect("latency lock")
+            .add(h)
+            .expect("same histogram bounds");
+    }
+}
+
+/// A client thread's result: the time of its last publish (acknowledged by PONG) or of its
+/// last delivery, and how many messages.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    count: u64,
+    last_ns: u64,
+}
+
+/// What a receiving thread waits for.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// This many messages on this connection.
+    Each(u64),
+    /// This many across every member (queue groups).
+    Shared(u64),
+}
+
+/// Runs one workload and reports what the clients saw.
+pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
+    let clients = params.clients.max(1);
+    let msgs = params.msgs;
+    let subject = params.subject.clone();
+    let (publishers, receivers): (usize, usize) = match workload {
+        Workload::Pub => (clients, 0),
+        Workload::Sub => (0, 1),
+        Workload::Pubsub | Workload::Multisubject => (1, 1),
+        Workload::Fanout | Workload::Queue => (1, clients),
+        Workload::Manypub => (clients, 1),
+        Workload::Reqrep | Workload::ReqrepOpen => (clients, 1),
+    };
+    let shared = Arc::new(Shared {
+        params: params.clone(),
+        next_cpu: AtomicUsize::new(0),
+        deadline_ns: AtomicU64::new(u64::MAX),
+        done: AtomicBool::new(false),
+        delivered: AtomicU64::new(0),
+        start: Barrier::new(publishers + receivers + 1),
+        start_ns: AtomicU64::new(0),
+        latency: Mutex::new(histogram()),
+        error: Mutex::new(None),
+    });
+    let server_version = Conn::open(&params.server, "natrix-bench probe")?.server_version;
+
+    let mut senders: Vec<JoinHandle<Tally>> = Vec::new();
+    let mut takers: Vec<JoinHandle<Tally>> = Vec::new();
+    let sub_subject = match workload {
+        Workload::Multisubject => format!("{subject}.*"),
+        _ => subject.clone(),
+    };
+    match workload {
+        Workload::Reqrep | Workload::ReqrepOpen => {
+            takers.push(spawn(&shared, move |s| responder(s, &subject)));
+            let per = split(msgs, clients);
+            for (id, n) in per.into_iter().enumerate() {
+                let open = workload == Workload::ReqrepOpen;
+                let subject = params.subject.clone();
+                senders.push(spawn(&shared, move |s| {
+                    if open {
+                        requester_open(s, id, &subject, n)
+                    } else {
+                        requester_closed(s, id, &subject, n)
+                    }
+                }));
+            }
+        }
+        _ => {
+            let expect = match workload {
+                Workload::Queue => Expect::Shared(msgs),
+                _ => Expect::Each(msgs),
+            };
+            let queue = (workload == Workload::Queue).then_some("q");
+            let stamped = workload != Workload::Sub;
+            for _ in 0..receivers {
+                let subject = sub_subject.clone();
+                takers.push(spawn(&shared, move |s| {
+                    subscriber(s, &subject, queue, expect, stamped)
+                }));
+            }
+            let subjects: Vec<String> = match workload {
+                Workload::Multisubject => (0..params.subjects.max(1))
+                    .map(|i| format!("{subject}.{i}"))
+                    .collect(),
+                _ => vec![subject.clone()],
+            };
+            let subjects = Arc::new(subjects);
+            for n in split(msgs, publishers) {
+                let subjects = subjects.clone();
+                senders.push(spawn(&shared, move |s| publisher(s, &subjects, n)));
+            }
+        }
+    }
+
+    // Every client is connected and subscribed: start the clock.
+    let start_ns = now_ns();
+    shared.start_ns.store(start_ns, Ordering::Relaxed);
+    shared.deadline_ns.store(
+        start_ns + params.timeout.as_nanos() as u64,
+        Ordering::Relaxed,
+    );
+    shared.start.wait();
+
+    let sent: Vec<Tally> = senders.into_iter().map(join).collect();
+    if matches!(workload, Workload::Reqrep | Workload::ReqrepOpen) {
+        // The requesters have all their replies: the responder may stop.
+        shared.done.store(true, Ordering::Relaxed);
+    }
+    let taken: Vec<Tally> = takers.into_iter().map(join).collect();
+    let published: u64 = sent.iter().map(|t| t.count).sum();
+    let pub_end_ns = sent.iter().map(|t| t.last_ns).max().unwrap_or(start_ns);
+    let (delivered, last_delivery_ns) = match workload {
+        // Round trips completed, as seen by the requesters.
+        Workload::Reqrep | Workload::ReqrepOpen => (published, pub_end_ns),
+        _ => (
+            taken.iter().map(|t| t.count).sum(),
+            taken.iter().map(|t| t.last_ns).max().unwrap_or(start_ns),
+        ),
+    };
+    // `sub` starts its clock at the first message it receives.
+    let start_ns = shared.start_ns.load(Ordering::Relaxed);
+    let error = shared.error.lock().expect("error lock").take();
+    let latency = shared.latency.lock().expect("latency lock").clone();
+    Ok(Outcome {
+        server_version,
+        start_ns,
+        published,
+        pub_end_ns,
+        delivered,
+        last_delivery_ns,
+        latency,
+        error,
+    })
+}
+
+/// `total` split over `parts` as evenly as possible.
+fn split(total: u64, parts: usize) -> Vec<u64> {
+    let parts = parts.max(1) as u64;
+    (0..parts)
+        .map(|i| total / parts + u64::from(i < total % parts))
+        .collect()
+}
+
+fn spawn(
+    shared: &Arc<Shared>,
+    body: impl FnOnce(&Shared) -> io::Result<Tally> + Send + 'static,
+) -> JoinHandle<Tally> {
+    let shared = shared.clone();
+    thread::spawn(move || {
+        shared.pin();
+        match body(&shared) {
+            Ok(tally) => tally,
+            Err(e) => {
+                shared.fail(e.to_string());
+                Tally::default()
+            }
+        }
+    })
+}
+
+fn join(handle: JoinHandle<Tally>) -> Tally {
+    handle.join().unwrap_or_default()
+}
+
+/// Waits at the start barrier. A client that failed to connect must still arrive, or every
+/// other thread would wait for ever; it then returns its error.
+fn ready<T>(shared: &Shared, setup: io::Result<T>) -> io::Result<T> {
+    shared.start.wait();
+    setup
+}
+
+fn publisher(shared: &Shared, subjects: &[String], n: u64) -> io::Result<Tally> {
+    let setup = Conn::open(&shared.params.server, "natrix-bench pub");
+    let mut conn = ready(shared, setup)?;
+    let mut frames = Frames::build(subjects, None, shared.params.size);
+    let mut next = 0;
+    let mut left = n;
+    while left > 0 {
+        let count = frames.chunk(next, left);
+        let bytes = frames.stamp(next, count, now_ns());
+        conn.stream.write_all(bytes)?;
+        left -= count as u64;
+        next = (next + count) % frames.len();
+        if shared.done.load(Ordering::Relaxed) {
+            return Err(io::Error::other("stopped"));
+        }
+    }
+    conn.stream.write_all(b"PING\r\n")?;
+    Scanner::default().until_pong(&mut conn.stream, || shared.timed_out())?;
+    Ok(Tally {
+        count: n,
+        last_ns: now_ns(),
+    })
+}
+
+fn subscriber(
+    shared: &Shared,
+    subject: &str,
+    queue: Option<&str>,
+    expect: Expect,
+    stamped: bool,
+) -> io::Result<Tally> {
+    let mut scan = Scanner::default();
+    let setup = Conn::open(&shared.params.server, "natrix-bench sub").and_then(|mut conn| {
+        let sub = match queue {
+            Some(q) => format!("SUB {subject} {q} 1\r\n"),
+            None => format!("SUB {subject} 1\r\n"),
+        };
+        conn.roundtrip(sub.as_bytes(), &mut scan)?;
+        Ok(conn)
+    });
+    let mut conn = ready(shared, setup)?;
+    let mut hist = histogram();
+    let mut tally = Tally::default();
+    let mut first_ns = 0;
+    let finished = |count: u64| match expect {
+        Expect::Each(n) => count >= n,
+        Expect::Shared(n) => shared.delivered.load(Ordering::Relaxed) >= n,
+    };
+    while !finished(tally.count) {
+        if let Fill::Idle = scan.fill(&mut conn.stream)? {
+            if shared.timed_out() {
+                if matches!(expect, Expect::Shared(_)) && shared.done.load(Ordering::Relaxed) {
+                    break;
+                }
+                shared.fail(format!("timed out with {} messages received", tally.count));
+                break;
+            }
+            continue;
+        }
+        let now = now_ns();
+        let mut got = 0;
+        let mut ping = false;
+        let mut err = None;
+        scan.drain(|event| {
+            match event {
+                Event::Msg { payload, .. } => {
+                    got += 1;
+                    if stamped {
+                        if let Some(sent) = stamp_of(payload) {
+                            let _ = hist.record(now.saturating_sub(sent).max(1));
+                        }
+                    }
+                }
+                Event::Ping => ping = true,
+                Event::Pong => {}
+                Event::Err(line) => err = Some(String::from_utf8_lossy(line).into_owned()),
+            }
+            true
+        })?;
+        if let Some(err) = err {
+            return Err(io::Error::other(err));
+        }
+        if ping {
+            conn.stream.write_all(b"PONG\r\n")?;
+        }
+        if got > 0 {
+            if first_ns == 0 {
+                first_ns = now;
+            }
+            tally.count += got;
+            tally.last_ns = now;
+            if let Expect::Shared(n) = expect {
+                if shared.delivered.fetch_add(got, Ordering::Relaxed) + got >= n {
+                    // The last member to count wakes the others at their next idle read.
+                    shared.done.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    if !stamped {
+        // `sub`: no start barrier with the publisher, so the clock runs from the first
+        // message, as `nats bench sub` does.
+        shared.start_ns.store(first_ns, Ordering::Relaxed);
+    }
+    shared.merge(&hist);
+    Ok(tally)
+}
+
+/// Replies to every request with its own payload, batching the replies of one read into
+/// one write.
+fn responder(shared: &Shared, subject: &str) -> io::Result<Tally> {
+    let mut scan = Scanner::default();
+    let setup = Conn::open(&shared.params.server, "natrix-bench responder").and_then(|mut c| {
+        c.roundtrip(format!("SUB {subject} 1\r\n").as_bytes(), &mut scan)?;
+        Ok(c)
+    });
+    let mut conn = ready(shared, setup)?;
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut tally = Tally::default();
+    while !shared.timed_out() {
+        if let Fill::Idle = scan.fill(&mut conn.stream)? {
+            continue;
+        }
+        out.clear();
+        scan.drain(|event| {
+            match event {
+                Event::Msg {
+                    reply: Some(reply),
+                    payload,
+                } => {
+                    out.extend_from_slice(b"PUB ");
+                    out.extend_from_slice(reply);
+                    let _ = write!(out, " {}\r\n", payload.len());
+                    out.extend_from_slice(payload);
+                    out.extend_from_slice(b"\r\n");
+                    tally.count += 1;
+                }
+                Event::Ping => out.extend_from_slice(b"PONG\r\n"),
+                _ => {}
+            }
+            true
+        })?;
+        if !out.is_empty() {
+            conn.stream.write_all(&out)?;
+        }
+    }
+    tally.last_ns = now_ns();
+    Ok(tally)
+}
+
+fn requester_setup(shared: &Shared, id: usize, scan: &mut Scanner) -> io::Result<(Conn, String)> {
+    let inbox = format!("_INBOX.natrix-bench.{id}");
+    let mut conn = Conn::open(&shared.params.server, "natrix-bench requester")?;
+    conn.roundtrip(format!("SUB {inbox} 1\r\n").as_bytes(), scan)?;
+    Ok((conn, inbox))
+}
+
+/// One request at a time; the latency is the round trip.
+fn requester_closed(shared: &Shared, id: usize, subject: &str, n: u64) -> io::Result<Tally> {
+    let mut scan = Scanner::default();
+    let setup = requester_setup(shared, id, &mut scan);
+    let (mut conn, inbox) = ready(shared, setup)?;
+    let mut frames = Frames::build(&[subject.to_string()], Some(&inbox), shared.params.size);
+    let mut hist = histogram();
+    for _ in 0..n {
+        let sent = now_ns();
+        conn.stream.write_all(frames.stamp(0, 1, sent))?;
+        let mut replied = false;
+        while !replied {
+            if let Fill::Idle = scan.fill(&mut conn.stream)? {
+                if shared.timed_out() {
+                    return Err(io::Error::other("timed out waiting for a reply"));
+                }
+                continue;
+            }
+            scan.drain(|event| {
+                if let Event::Msg { .. } = event {
+                    replied = true;
+                }
+                true
+            })?;
+        }
+        let _ = hist.record((now_ns() - sent).max(1));
+    }
+    shared.merge(&hist);
+    Ok(Tally {
+        count: n,
+        last_ns: now_ns(),
+    })
+}
+
+/// Requests on a fixed schedule, whatever the replies do; each carries its scheduled send
+/// time, and a reader thread records `arrival - scheduled`.
+fn requester_open(shared: &Shared, id: usize, subject: &str, n: u64) -> io::Result<Tally> {
+    let mut scan = Scanner::default();
+    let setup = requester_setup(shared, id, &mut scan);
+    let (conn, inbox) = ready(shared, setup)?;
+    if shared.params.size < 8 {
+        return Err(io::Error::other(
+            "reqrep-open needs --size 8 or more for the timestamp",
+        ));
+    }
+    let rate_per_client = (shared.params.rate / shared.params.clients.max(1) as u64).max(1);
+    let interval_ns = 1_000_000_000 / rate_per_client;
+    let mut reader = conn.stream.try_clone()?;
+    let start = now_ns();
+    let replies = thread::scope(|scope| {
+        let read = scope.spawn(move || -> io::Result<(u64, Histogram<u64>)> {
+            shared.pin();
+            let mut hist = histogram();
+            let mut got = 0;
+            while got < n {
+                if let Fill::Idle = scan.fill(&mut reader)? {
+                    if shared.timed_out() {
+                        return Err(io::Error::other(format!(
+                            "timed out with {got} of {n} replies"
+                        )));
+                    }
+                    continue;
+                }
+                let now = now_ns();
+                scan.drain(|event| {
+                    if let Event::Msg { payload, .. } = event {
+                        got += 1;
+                        if let Some(sched) = stamp_of(payload) {
+                            let _ = hist.record(now.saturating_sub(sched).max(1));
+                        }
+                    }
+                    true
+                })?;
+            }
+            Ok((got, hist))
+        });
+        let written = write_on_schedule(shared, conn, &inbox, subject, n, start, interval_ns);
+        let read = read
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("reader panicked")));
+        written.and(read)
+    });
+    let (got, hist) = replies?;
+    shared.merge(&hist);
+    Ok(Tally {
+        count: got,
+        last_ns: now_ns(),
+    })
+}
+
+fn write_on_schedule(
+    shared: &Shared,
+    mut conn: Conn,
+    inbox: &str,
+    subject: &str,
+    n: u64,
+    start: u64,
+    interval_ns: u64,
+) -> io::Result<()> {
+    let mut frames = Frames::build(&[subject.to_string()], Some(inbox), shared.params.size);
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut sent = 0u64;
+    while sent < n {
+        let due = ((now_ns().saturating_sub(start)) / interval_ns + 1).min(n);
+        out.clear();
+        for i in sent..due {
+            out.extend_from_slice(frames.stamp(0, 1, start + i * interval_ns));
+        }
+        conn.stream.write_all(&out)?;
+        sent = due;
+        if shared.timed_out() {
+            return Err(io::Error::other("timed out while sending requests"));
+        }
+        sleep_until(start + sent * interval_ns);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn split_is_even_and_complete() {
+        assert_eq!(split(10, 3), vec![4, 3, 3]);
+        assert_eq!(split(2, 4), vec![1, 1, 0, 0]);
+        assert_eq!(split(7, 0), vec![7]);
+    }
+}
