@@ -1,0 +1,1 @@
+"""Helpers of perf/compare: child processes (procs) and the report (report)."""
