@@ -286,6 +286,8 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
     title = "natrix vs nats-server"
     if meta.get("quick"):
         title += " (QUICK SMOKE TEST, not a result)"
+    elif meta["rounds"] < 5:
+        title += f" ({meta['rounds']} round{'s' if meta['rounds'] != 1 else ''}: fewer than the 5 a result needs)"
     out += [f"# {title}", "", f"Run started {meta['started_utc']} UTC, took {meta.get('duration_min', '?')} min, "
             f"with `{meta.get('command', 'perf/compare')}`.", ""]
     if meta.get("warnings"):
