@@ -13,6 +13,7 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
+pub mod conf;
 pub mod config;
 pub mod logger;
 pub mod proto;
