@@ -43,6 +43,8 @@ pub struct Limits {
     pub producer_stall_max_ms: u64,
     /// natrix: entries of each subject-index match cache.
     pub sublist_cache_entries_max: usize,
+    /// natrix: free outbound chunks (64 KiB each) a shard keeps for reuse.
+    pub out_chunks_pooled_max: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +61,7 @@ impl Default for Limits {
             shard_outbox_items_max: 64 * 1024,
             producer_stall_max_ms: 10,
             sublist_cache_entries_max: 4096,
+            out_chunks_pooled_max: 256,
         }
     }
 }

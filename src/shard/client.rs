@@ -10,7 +10,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+
+use super::outq::OutQueue;
 
 use crate::proto::info::ConnectOptions;
 use crate::runtime::{self, Direction, Notify};
@@ -47,7 +49,7 @@ pub struct Client {
     pub connected: Cell<bool>,
     /// Send the `connect_info` INFO after the next PONG (protocol 1, first PING).
     pub info_after_pong: Cell<bool>,
-    pub out: RefCell<BytesMut>,
+    pub out: RefCell<OutQueue>,
     pub dirty: Cell<bool>,
     pub closing: Cell<Option<CloseReason>>,
     /// Whether the writer flushes what is queued before closing (after an `-ERR`: yes).
@@ -85,7 +87,7 @@ impl Client {
             headers: Cell::new(false),
             connected: Cell::new(false),
             info_after_pong: Cell::new(false),
-            out: RefCell::new(BytesMut::new()),
+            out: RefCell::new(OutQueue::default()),
             dirty: Cell::new(false),
             closing: Cell::new(None),
             flush_on_close: Cell::new(false),

@@ -226,8 +226,9 @@ impl Shard {
             }
         }
         {
+            let need = view.encoded_len_max(s.sid.len());
             let mut out = c.out.borrow_mut();
-            if out.len() + view.encoded_len_max(s.sid.len()) > self.opts.limits.max_pending_bytes {
+            if out.len() + need > self.opts.limits.max_pending_bytes {
                 drop(out);
                 self.stats
                     .slow_consumers
@@ -240,7 +241,9 @@ impl Shard {
                 c.close(CloseReason::SlowConsumerPendingBytes, false);
                 return None;
             }
-            encode::msg(&mut out, view, &s.sid, c.headers.get());
+            out.append(&self.chunks, need, |b| {
+                encode::msg(b, view, &s.sid, c.headers.get())
+            });
             if out.len() > self.stall_mark_bytes() && !c.stalled.replace(true) {
                 self.stalled.borrow_mut().push(c.clone());
             }
@@ -267,8 +270,10 @@ impl Shard {
         else {
             return;
         };
-        encode::no_responders(&mut c.out.borrow_mut(), view.reply, &s.sid, view.subject);
-        self.mark_dirty(c);
+        let need = 64 + view.reply.len() + s.sid.len() + view.subject.len();
+        self.queue_out(c, need, |b| {
+            encode::no_responders(b, view.reply, &s.sid, view.subject)
+        });
     }
 
     /// Ends subscription `k`: out of the client's sid map, the local index, and, when its

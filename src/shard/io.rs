@@ -26,8 +26,6 @@ use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, St
 const READ_ROOM_MIN_BYTES: usize = 4096;
 /// Ops a reader (or items a receiver) applies before it lets other tasks run.
 const ITEMS_PER_YIELD: usize = 256;
-/// A write buffer larger than this is not kept for reuse after it drains.
-const WRITE_BUFFER_KEEP_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// Serves one connection until it closes.
 pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
@@ -59,10 +57,9 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
         shard.identity.port
     );
     let info = shard.info_json(&c, false);
-    encode::info(&mut c.out.borrow_mut(), &info);
-    shard.mark_dirty(&c);
+    shard.queue_out(&c, info.len() + 7, |b| encode::info(b, &info));
     shard.flush();
-    runtime::spawn(run_writer(c.clone(), writer));
+    runtime::spawn(run_writer(shard.clone(), c.clone(), writer));
     runtime::spawn(run_pinger(shard.clone(), c.clone()));
     read_loop(&shard, &c, stream).await;
     c.close(CloseReason::ClientClosed, true);
@@ -211,25 +208,20 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
     }
 }
 
-/// Sends what the shard queued for this client, one `send` per batch, until it closes.
-async fn run_writer(c: Rc<Client>, mut stream: Stream) {
-    let mut spare = BytesMut::new();
+/// Sends what the shard queued for this client, one `send` per chunk, until it closes.
+async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
     loop {
         let wake = c.writer_wake.notified();
-        if c.out.borrow().is_empty() {
+        let Some(chunk) = c.out.borrow_mut().pop() else {
             if c.is_closing() {
                 break;
             }
             wake.await;
             continue;
-        }
-        std::mem::swap(&mut *c.out.borrow_mut(), &mut spare);
-        let r = stream.write_all(&spare).await;
-        spare.clear();
+        };
+        let r = stream.write_all(&chunk).await;
+        shard.chunks.give(chunk);
         c.drained.notify();
-        if spare.capacity() > WRITE_BUFFER_KEEP_MAX_BYTES {
-            spare = BytesMut::new();
-        }
         if r.is_err() {
             c.close(CloseReason::WriteError, false);
             break;
@@ -262,9 +254,8 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
                 shard.flush();
                 return;
             }
-            encode::ping(&mut c.out.borrow_mut());
+            shard.queue_out(&c, 6, encode::ping);
             c.pings_out.set(c.pings_out.get() + 1);
-            shard.mark_dirty(&c);
             shard.flush();
         }
         first = false;

@@ -16,17 +16,19 @@ pub mod dispatch;
 pub mod interest;
 pub mod io;
 pub mod mesh;
+pub mod outq;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use slab::Slab;
 
 use self::client::{Client, SubKey};
 use self::interest::Interest;
 use self::mesh::{Item, ShardId};
+use self::outq::ChunkPool;
 use crate::config::Options;
 use crate::runtime::Notify;
 use crate::sublist::Sublist;
@@ -76,6 +78,8 @@ pub struct Shard {
     pub interest_acked: Notify,
     /// Clients that got bytes since the last flush.
     pub dirty: RefCell<Vec<Rc<Client>>>,
+    /// Free outbound chunks for this shard's connections.
+    pub chunks: ChunkPool,
     /// Clients whose outbound buffer passed the stall mark: the task delivering to them
     /// pauses (briefly) so their writers can drain, as nats-server stalls fast producers.
     pub stalled: RefCell<Vec<Rc<Client>>>,
@@ -110,6 +114,7 @@ impl Shard {
             outbox_drained: Notify::default(),
             interest_acked: Notify::default(),
             dirty: RefCell::new(Vec::new()),
+            chunks: ChunkPool::new(opts.limits.out_chunks_pooled_max),
             stalled: RefCell::new(Vec::new()),
             rr_shard: RefCell::new(HashMap::new()),
             rr_member: RefCell::new(HashMap::new()),
@@ -128,6 +133,19 @@ impl Shard {
     pub fn push_item(&self, to: ShardId, item: Item) {
         debug_assert_ne!(to, self.id, "a shard never sends to itself");
         self.outbox.borrow_mut()[to].push(item);
+    }
+
+    /// Appends to a client's outbound queue with `write`, which adds at most `need` bytes
+    /// (more is correct, only slower), and marks the client dirty.
+    pub fn queue_out<R>(
+        &self,
+        c: &Rc<Client>,
+        need: usize,
+        write: impl FnOnce(&mut BytesMut) -> R,
+    ) -> R {
+        let r = c.out.borrow_mut().append(&self.chunks, need, write);
+        self.mark_dirty(c);
+        r
     }
 
     /// Marks a client as having new outbound bytes.
