@@ -1,6 +1,8 @@
 //! Sublist match cost: cache hits and misses for publish subjects that reach a literal, a `*` and
-//! a `>` subscription, with 10k and 100k subscriptions, and a cached match while unrelated
-//! subscriptions come and go (request/reply inbox churn).
+//! a `>` subscription, with 10k and 100k subscriptions. Under SUB/UNSUB churn, it measures a cached
+//! match while unrelated subscriptions come and go (request/reply inbox churn), and matches of a
+//! hot subject that a churning subscription also matches, so every change invalidates its cache
+//! entry.
 //!
 //! Subscriptions, for i in 0..n (shaped like a service mesh plus loggers):
 //! * 90% literal `svc.{i%16}.{i/16%64}.k{i}`,
@@ -8,16 +10,15 @@
 //! * 5% `log.{i}.>`.
 //!
 //! A "miss" cycles through 8× the cache size of distinct subjects with the cache on, so it pays
-//! the walk, the result, the key allocation and eviction, as a real miss does.
+//! the walk, the result, the key allocation and eviction, as a real miss does. The cache has
+//! natrix's default size (`Limits::sublist_cache_entries_max`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use natrix::config::Limits;
 use natrix::sublist::Sublist;
 
-/// nats-server's default result cache size.
-const CACHE_ENTRIES_MAX: usize = 1024;
-const MISS_SUBJECTS: usize = 8 * CACHE_ENTRIES_MAX;
 const SIZES: [(usize, &str); 2] = [(10_000, "10k"), (100_000, "100k")];
 
 #[derive(Clone, Copy)]
@@ -66,8 +67,13 @@ fn publish_subject(i: usize, variant: usize) -> String {
     }
 }
 
+/// The cache size a shard's sublist gets by default.
+fn cache_entries_max() -> usize {
+    Limits::default().sublist_cache_entries_max
+}
+
 fn populated(subscriptions: usize) -> Sublist<u32> {
-    let mut list = Sublist::new(CACHE_ENTRIES_MAX);
+    let mut list = Sublist::new(cache_entries_max());
     for i in 0..subscriptions {
         list.insert(subscription(i).as_bytes(), None, i as u32)
             .expect("valid subject");
@@ -101,7 +107,7 @@ fn bench_match(c: &mut Criterion) {
                 |b| b.iter(|| black_box(list.match_subject(black_box(&hot)))),
             );
 
-            let cold = subjects(kind, subscriptions, MISS_SUBJECTS);
+            let cold = subjects(kind, subscriptions, 8 * cache_entries_max());
             let mut next = 0;
             group.bench_function(
                 BenchmarkId::new(format!("{}_miss", kind.name()), size),
@@ -117,18 +123,15 @@ fn bench_match(c: &mut Criterion) {
     group.finish();
 }
 
-/// One SUB, one cached match of a hot subject, one UNSUB per iteration, with a full cache. A
-/// literal inbox drops one cache key; a wildcard inbox (`_INBOX.<id>.*`, new-style request/reply)
-/// scans the cache but matches none of it.
+/// Matches while subscriptions come and go, with a full cache. Unrelated inboxes: one SUB, one
+/// cached match of a hot subject, one UNSUB per iteration. A literal inbox drops one cache key;
+/// a wildcard inbox (`_INBOX.<id>.*`, new-style request/reply) scans the cache but matches none
+/// of it. Then churn on the hot subject itself, which makes its matches miss.
 fn bench_churn(c: &mut Criterion) {
     let mut group = c.benchmark_group("sublist_churn");
     for (subscriptions, size) in SIZES {
         let mut list = populated(subscriptions);
-        for subject in subjects(Kind::Literal, subscriptions, CACHE_ENTRIES_MAX) {
-            list.match_subject(&subject);
-        }
-        let hot = subjects(Kind::Literal, subscriptions, 1).remove(0);
-        list.match_subject(&hot);
+        let hot = warm_cache(&mut list, subscriptions);
         let literal: Vec<Vec<u8>> = (0..1024)
             .map(|k| format!("_INBOX.conn{}.{k}", k % 7).into_bytes())
             .collect();
@@ -147,8 +150,53 @@ fn bench_churn(c: &mut Criterion) {
                 })
             });
         }
+
+        // A second subscriber on the hot subject, once by the same literal (the change drops one
+        // cache key) and once by a wildcard that matches only the hot subject among the cached
+        // ones (the change scans the whole cache to find it). SUB, match, UNSUB, match: both
+        // matches miss, and the cache stays full of other subjects.
+        let hot_str = std::str::from_utf8(&hot).expect("ASCII subject");
+        let (_, rest) = hot_str.split_once('.').expect("several tokens");
+        let wildcard = format!("*.{rest}").into_bytes();
+        for (name, pattern) in [("hot_literal", &hot), ("hot_wildcard", &wildcard)] {
+            let (with, without) = churn_hot(&mut list, pattern, &hot);
+            assert_eq!(
+                (with, without),
+                (2, 1),
+                "the churning SUB matches the hot subject"
+            );
+            let hits = list.stats().cache_hits;
+            group.bench_function(BenchmarkId::new(name, size), |b| {
+                b.iter(|| churn_hot(&mut list, black_box(pattern), black_box(&hot)))
+            });
+            assert_eq!(
+                list.stats().cache_hits,
+                hits,
+                "every match of the hot subject missed"
+            );
+            assert_eq!(list.stats().cache_entries, cache_entries_max());
+        }
     }
     group.finish();
+}
+
+/// SUB `pattern`, match `hot`, UNSUB, match `hot` again; the plain items of both matches.
+fn churn_hot(list: &mut Sublist<u32>, pattern: &[u8], hot: &[u8]) -> (usize, usize) {
+    list.insert(pattern, None, u32::MAX).expect("valid subject");
+    let with = list.match_subject(hot).plain.len();
+    list.remove(pattern, None, u32::MAX);
+    (with, list.match_subject(hot).plain.len())
+}
+
+/// Fills the cache with literal subjects and returns one of them, matched last.
+fn warm_cache(list: &mut Sublist<u32>, subscriptions: usize) -> Vec<u8> {
+    for subject in subjects(Kind::Literal, subscriptions, cache_entries_max()) {
+        list.match_subject(&subject);
+    }
+    let hot = subjects(Kind::Literal, subscriptions, 1).remove(0);
+    list.match_subject(&hot);
+    assert_eq!(list.stats().cache_entries, cache_entries_max());
+    hot
 }
 
 criterion_group!(benches, bench_match, bench_churn);

@@ -1,0 +1,278 @@
+//! Cross-shard hand-off cost per message: what it takes to move a published message from one
+//! shard to another over the mesh the broker runs on (`runtime::mesh`, bounded channels that
+//! carry `ShardMsg::Batch(Vec<Item>)`), streaming, in batches of 1, 16 and 256 items.
+//!
+//! Two executors are started once with `runtime::run_executors`, which pins them one per core
+//! as it pins the broker's shards, and they serve every sample. The producer shard builds each
+//! `Item::Deliver` as a publishing shard does: a `Msg` holding one reference count on the read
+//! frame its PUB came from, plus the parsed spans. Items go onto an outbox `Vec`. When it holds
+//! `batch` items it is taken whole and sent, as `run_sender` takes a peer's outbox. The
+//! consumer shard takes each item apart and drops it. That drop gives the frame's count back
+//! and frees the batch's `Vec` on the other core. Matching and encoding on the receiving shard
+//! are left out, because `sublist` and `encode` measure them.
+//!
+//! A sample's time runs from the producer's first item to the moment the consumer has dropped
+//! the last one, read from the monotonic clock on each core. The thread that drives criterion
+//! and wakes the producer is therefore not measured.
+
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use natrix::config::Limits;
+use natrix::proto::parser::{parse_op, Op, ParseLimits, Span};
+use natrix::runtime::{self, Mesh, Receivers, Senders};
+use natrix::shard::mesh::{Delivery, Item, Msg, MsgSpans, ShardMsg};
+
+// The broker's allocator: the consumer frees what the producer allocated, on another core.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH_SIZES: [usize; 3] = [1, 16, 256];
+/// PUBs per read frame: about what one 64 KiB read holds at this payload size.
+const FRAME_MSGS: usize = 256;
+const PAYLOAD_BYTES: usize = 128;
+/// Frames the producer cycles through, so consumer drops and producer clones mostly touch
+/// different reference counts, as they do when every read brings a new frame.
+const FRAMES: usize = 64;
+
+/// End markers, sent as the epoch of an `InterestAck` after a run's last delivery.
+const EPOCH_RUN_END: u64 = 1;
+const EPOCH_QUIT: u64 = 2;
+
+enum Command {
+    Run { messages: u64, batch: usize },
+    Quit,
+}
+
+/// The two shards and the channels the bench thread drives them with.
+struct Shards {
+    commands: mpsc::Sender<Command>,
+    /// When the producer started a run.
+    started: mpsc::Receiver<Instant>,
+    /// When the consumer dropped a run's last item, and how many deliveries it saw.
+    finished: mpsc::Receiver<(Instant, u64)>,
+    thread: JoinHandle<std::io::Result<()>>,
+}
+
+impl Shards {
+    fn start() -> Shards {
+        let limits = Limits::default();
+        // Every clone of the mesh is made on this thread (runtime.rs: the clones share an `Rc`).
+        let mesh: Mesh<ShardMsg> = runtime::mesh(2, limits.shard_channel_batches_max);
+        let meshes = Arc::new(Mutex::new(vec![mesh.clone(), mesh]));
+        let (commands, command_rx) = mpsc::channel();
+        let (started_tx, started) = mpsc::channel();
+        let (finished_tx, finished) = mpsc::channel();
+        let command_rx = Arc::new(Mutex::new(Some(command_rx)));
+        let thread = std::thread::spawn(move || {
+            runtime::run_executors(2, move |_| {
+                let mesh = meshes
+                    .lock()
+                    .expect("mesh lock")
+                    .pop()
+                    .expect("one mesh each");
+                let (command_rx, started_tx, finished_tx) =
+                    (command_rx.clone(), started_tx.clone(), finished_tx.clone());
+                async move {
+                    let (senders, mut receivers) = mesh.join().await.expect("mesh join");
+                    // Roles by mesh position, as the broker numbers its shards.
+                    if senders.peer_id() == 0 {
+                        let commands = command_rx.lock().expect("lock").take().expect("one");
+                        produce(&senders, &commands, &started_tx).await;
+                    } else {
+                        consume(&mut receivers, &finished_tx).await;
+                    }
+                }
+            })
+        });
+        Shards {
+            commands,
+            started,
+            finished,
+            thread,
+        }
+    }
+
+    /// Streams `messages` deliveries from shard 0 to shard 1; the time they took.
+    fn run(&self, messages: u64, batch: usize) -> Duration {
+        self.commands
+            .send(Command::Run { messages, batch })
+            .expect("producer alive");
+        let start = self.started.recv().expect("producer started");
+        let (end, delivered) = self.finished.recv().expect("consumer finished");
+        assert_eq!(delivered, messages, "every message arrives once");
+        end.duration_since(start)
+    }
+
+    fn stop(self) {
+        let _ = self.commands.send(Command::Quit);
+        self.thread
+            .join()
+            .expect("shard thread")
+            .expect("executors ran");
+    }
+}
+
+/// Shard 0: serves commands until told to quit, then tells shard 1. Blocking on the command
+/// channel stalls this executor, which is fine: nothing else runs on it between samples.
+async fn produce(
+    senders: &Senders<ShardMsg>,
+    commands: &mpsc::Receiver<Command>,
+    started: &mpsc::Sender<Instant>,
+) {
+    let (frames, spans) = frames();
+    while let Ok(Command::Run { messages, batch }) = commands.recv() {
+        let _ = started.send(Instant::now());
+        let mut outbox: Vec<Item> = Vec::new();
+        let mut sent = 0u64;
+        'run: for frame in frames.iter().cycle() {
+            for spans in &spans {
+                if sent == messages {
+                    break 'run;
+                }
+                outbox.push(deliver(frame, spans));
+                sent += 1;
+                if outbox.len() == batch {
+                    send(senders, std::mem::take(&mut outbox)).await;
+                }
+            }
+        }
+        outbox.push(Item::InterestAck {
+            epoch: EPOCH_RUN_END,
+        });
+        send(senders, outbox).await;
+    }
+    send(senders, vec![Item::InterestAck { epoch: EPOCH_QUIT }]).await;
+}
+
+/// A delivery to every plain subscriber of the destination, as `dispatch` queues it.
+fn deliver(frame: &Bytes, spans: &MsgSpans) -> Item {
+    Item::Deliver(Delivery {
+        msg: Msg {
+            frame: frame.clone(),
+            spans: *spans,
+        },
+        plain: true,
+        queues: Default::default(),
+        hops: 0,
+    })
+}
+
+/// Shard 1: takes each item apart and drops it, and reports the end of each run, until told
+/// to quit.
+async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(Instant, u64)>) {
+    let (_, rx) = receivers.streams().pop().expect("a peer");
+    let mut delivered = 0u64;
+    while let Some(msg) = rx.recv().await {
+        let ShardMsg::Batch(items) = msg else {
+            continue;
+        };
+        for item in items {
+            match item {
+                Item::Deliver(d) => {
+                    black_box(d.msg.view().subject);
+                    delivered += 1;
+                }
+                Item::InterestAck {
+                    epoch: EPOCH_RUN_END,
+                } => {
+                    let _ = finished.send((Instant::now(), std::mem::take(&mut delivered)));
+                }
+                Item::InterestAck { .. } | Item::Interest(_) => return,
+            }
+        }
+    }
+}
+
+async fn send(senders: &Senders<ShardMsg>, items: Vec<Item>) {
+    if senders.send_to(1, ShardMsg::Batch(items)).await.is_err() {
+        panic!("shard 1 hung up");
+    }
+}
+
+/// `FRAMES` copies of one read's worth of PUBs, frozen from a `BytesMut` as the reader
+/// freezes its buffer, and the spans of each PUB in it (the same in every copy).
+fn frames() -> (Vec<Bytes>, Vec<MsgSpans>) {
+    let payload = [b'x'; PAYLOAD_BYTES];
+    let mut stream = Vec::new();
+    for _ in 0..FRAME_MSGS {
+        stream.extend_from_slice(format!("PUB orders.eu.created {PAYLOAD_BYTES}\r\n").as_bytes());
+        stream.extend_from_slice(&payload);
+        stream.extend_from_slice(b"\r\n");
+    }
+    let limits = ParseLimits {
+        max_control_line_bytes: 4096,
+        max_payload_bytes: 1024 * 1024,
+    };
+    let mut spans = Vec::with_capacity(FRAME_MSGS);
+    let mut pos = 0;
+    while let Ok(Some((op, n))) = parse_op(&stream[pos..], &limits) {
+        let Op::Pub {
+            subject,
+            reply,
+            size_token,
+            payload,
+        } = op.shift(pos as u32)
+        else {
+            panic!("the frame holds only PUBs");
+        };
+        spans.push(MsgSpans {
+            subject,
+            reply: reply.unwrap_or_default(),
+            size_token,
+            hdr_token: Span::default(),
+            payload,
+            hdr_len: 0,
+        });
+        pos += n;
+    }
+    assert_eq!(spans.len(), FRAME_MSGS);
+    let frames = (0..FRAMES)
+        .map(|_| BytesMut::from(&stream[..]).freeze())
+        .collect();
+    (frames, spans)
+}
+
+fn bench_handoff(c: &mut Criterion) {
+    let shards = Shards::start();
+    let mut group = c.benchmark_group("handoff");
+    group.throughput(Throughput::Elements(1));
+    for batch in BATCH_SIZES {
+        group.bench_function(BenchmarkId::new("deliver_batch", batch), |b| {
+            b.iter_custom(|messages| shards.run(messages, batch))
+        });
+    }
+    // A batch of the same items built and dropped on one thread, without the mesh: the
+    // hand-off adds the difference (criterion's per-element time is per message here too).
+    let (frames, spans) = frames();
+    group.throughput(Throughput::Elements(spans.len() as u64));
+    group.bench_function("build_drop_same_thread", |b| {
+        b.iter(|| {
+            let outbox: Vec<Item> = spans
+                .iter()
+                .map(|spans| deliver(&frames[0], spans))
+                .collect();
+            drop(black_box(outbox));
+        })
+    });
+    group.finish();
+    shards.stop();
+}
+
+criterion_group! {
+    name = benches;
+    // Short, so the whole bench stays well under two minutes on a shared machine; each sample
+    // still streams enough messages that a late wake-up of the consumer (glommio's heartbeat
+    // bounds it to 5 ms) is a small part of it.
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = bench_handoff
+}
+criterion_main!(benches);
