@@ -147,6 +147,72 @@ pub fn dup_fd(s: &Stream) -> io::Result<OwnedFd> {
     fd.try_clone_to_owned()
 }
 
+/// Most slices one `sendmsg` gathers.
+const GATHER_IOVECS_MAX: usize = 64;
+
+/// Writes all of `parts`, in order, gathering several into each `sendmsg` (glommio 0.9 has
+/// no vectored write). When the socket is full it waits through glommio's own write, which
+/// sends some bytes once the socket has room, then goes back to gathering.
+pub async fn write_gather(stream: &mut Stream, parts: &[&[u8]]) -> io::Result<()> {
+    use futures_lite::AsyncWriteExt;
+    let fd = stream.as_raw_fd();
+    let (mut i, mut off) = (0usize, 0usize);
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(GATHER_IOVECS_MAX);
+    loop {
+        while i < parts.len() && off == parts[i].len() {
+            i += 1;
+            off = 0;
+        }
+        if i == parts.len() {
+            return Ok(());
+        }
+        iov.clear();
+        for (j, part) in parts[i..].iter().enumerate() {
+            let part = if j == 0 { &part[off..] } else { part };
+            if part.is_empty() {
+                continue;
+            }
+            iov.push(libc::iovec {
+                iov_base: part.as_ptr() as *mut libc::c_void,
+                iov_len: part.len(),
+            });
+            if iov.len() == GATHER_IOVECS_MAX {
+                break;
+            }
+        }
+        // SAFETY: a zeroed msghdr is valid; it points at `iov`, whose entries borrow `parts`,
+        // all alive and unchanged for the duration of the call.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = iov.as_mut_ptr();
+            msg.msg_iovlen = iov.len() as _;
+            libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        };
+        let mut n = if sent >= 0 {
+            sent as usize
+        } else {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => match stream.write(&parts[i][off..]).await? {
+                    0 => return Err(io::ErrorKind::WriteZero.into()),
+                    n => n,
+                },
+                _ => return Err(e),
+            }
+        };
+        while n > 0 {
+            let step = n.min(parts[i].len() - off);
+            off += step;
+            n -= step;
+            if off == parts[i].len() && n > 0 {
+                i += 1;
+                off = 0;
+            }
+        }
+    }
+}
+
 /// Which directions [`shutdown`] ends.
 #[derive(Clone, Copy)]
 pub enum Direction {

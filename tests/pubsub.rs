@@ -375,3 +375,69 @@ fn unsubscription_is_visible_on_every_shard_once_its_pong_arrives() {
         problems
     });
 }
+
+/// Payloads from 16 KiB up are queued to subscribers as slices of the publisher's read buffer
+/// instead of copied: every byte must still arrive, in order, with headers kept for a
+/// subscriber that supports them and cut off for one that does not, on every shard layout.
+#[test]
+fn large_payloads_arrive_intact_with_and_without_headers() {
+    for_each_shard_count_raw(|server| {
+        const HEADERS_ON: &str = r#"{"verbose":false,"pedantic":false,"headers":true}"#;
+        let mut problems = Vec::new();
+        let mut plain = server.quiet();
+        plain.sync(b"SUB big 1\r\n");
+        let mut with_headers = server.raw();
+        with_headers.handshake(HEADERS_ON);
+        with_headers.sync(b"SUB big 7\r\n");
+        let mut publisher = server.raw();
+        publisher.handshake(HEADERS_ON);
+        let hdr = b"NATS/1.0\r\nK: v\r\n\r\n";
+        for (i, size) in [16 * 1024 - 1, 16 * 1024, 64 * 1024, 200_000, 1000, 300_000]
+            .into_iter()
+            .enumerate()
+        {
+            let body: Vec<u8> = (0..size).map(|j| b'a' + ((i * 7 + j) % 26) as u8).collect();
+            let total = hdr.len() + body.len();
+            let mut hpub = format!("HPUB big {} {total}\r\n", hdr.len()).into_bytes();
+            hpub.extend_from_slice(hdr);
+            hpub.extend_from_slice(&body);
+            hpub.extend_from_slice(b"\r\n");
+            let mut pubf = format!("PUB big {size}\r\n").into_bytes();
+            pubf.extend_from_slice(&body);
+            pubf.extend_from_slice(b"\r\n");
+            publisher.send(&pubf);
+            publisher.send(&hpub);
+
+            let msg = |sid: u8, with_hdr: bool| {
+                let mut m = if with_hdr {
+                    format!("HMSG big {sid} {} {total}\r\n", hdr.len()).into_bytes()
+                } else {
+                    format!("MSG big {sid} {size}\r\n").into_bytes()
+                };
+                if with_hdr {
+                    m.extend_from_slice(hdr);
+                }
+                m.extend_from_slice(&body);
+                m.extend_from_slice(b"\r\n");
+                m
+            };
+            let mut want_plain = msg(1, false);
+            want_plain.extend_from_slice(&msg(1, false));
+            let mut want_headers = msg(7, false);
+            want_headers.extend_from_slice(&msg(7, true));
+            expect_or_note(
+                &mut plain,
+                &want_plain,
+                &mut problems,
+                format!("plain, {size} B"),
+            );
+            expect_or_note(
+                &mut with_headers,
+                &want_headers,
+                &mut problems,
+                format!("headers, {size} B"),
+            );
+        }
+        problems
+    });
+}

@@ -36,6 +36,16 @@ impl MsgView<'_> {
 /// Appends the MSG or HMSG frame that delivers `m` to subscription `sid`.
 pub fn msg(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bool) {
     out.reserve(m.encoded_len_max(sid.len()));
+    let skip = msg_head(out, m, sid, sub_headers);
+    out.put_slice(&m.payload[skip..]);
+    out.put_slice(b"\r\n");
+}
+
+/// Appends the control line of the frame that delivers `m` to `sid`, CRLF included. The
+/// frame goes on with `m.payload[skip..]` (the returned `skip` cuts the header block for a
+/// subscriber without header support) and a CRLF: [`msg`] copies them, a caller that queues
+/// large payloads without copying adds them itself.
+pub fn msg_head(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bool) -> usize {
     let with_headers = m.hdr_len > 0;
     out.put_slice(if with_headers && sub_headers {
         b"HMSG "
@@ -50,22 +60,21 @@ pub fn msg(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bool) {
         out.put_slice(m.reply);
         out.put_u8(b' ');
     }
-    let body = if with_headers && sub_headers {
+    let skip = if with_headers && sub_headers {
         out.put_slice(m.hdr_token);
         out.put_u8(b' ');
         out.put_slice(m.size_token);
-        m.payload
+        0
     } else if with_headers {
-        let body = &m.payload[m.hdr_len..];
-        out.put_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-        body
+        let body = m.payload.len() - m.hdr_len;
+        out.put_slice(itoa::Buffer::new().format(body).as_bytes());
+        m.hdr_len
     } else {
         out.put_slice(m.size_token);
-        m.payload
+        0
     };
     out.put_slice(b"\r\n");
-    out.put_slice(body);
-    out.put_slice(b"\r\n");
+    skip
 }
 
 /// Appends the 503 no-responders status nats-server sends to a requester (reference §8):

@@ -12,7 +12,7 @@
 
 use std::rc::Rc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use smallvec::SmallVec;
 
 use super::client::{Client, CloseReason, SubKey};
@@ -23,18 +23,41 @@ use crate::sublist::Match;
 
 /// How many times a queue delivery may be passed on after its chosen member left.
 const QUEUE_REROUTE_HOPS_MAX: u8 = 2;
+/// Payloads at least this large are queued to subscribers as slices of the publisher's read
+/// buffer rather than copied (below it, a copy costs less than the extra chunk).
+const SHARED_PAYLOAD_MIN_BYTES: usize = 16 * 1024;
+
+/// A message on its way to local subscribers: the view the encoder reads, and the frame it
+/// lies in, so that a large payload is queued as a slice of the frame instead of copied.
+pub struct Outgoing<'a> {
+    pub view: MsgView<'a>,
+    pub frame: &'a Bytes,
+    /// Offset of the payload in `frame`.
+    pub payload_start: usize,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(frame: &'a Bytes, spans: &MsgSpans) -> Self {
+        Outgoing {
+            view: spans.view(frame),
+            frame,
+            payload_start: spans.payload.start as usize,
+        }
+    }
+}
 
 impl Shard {
     /// Routes a message published on this shard by `from` (None: an internal publisher).
     /// Returns whether any subscriber, here or on another shard, was given it.
     pub fn publish(&self, from: Option<&Rc<Client>>, frame: &Bytes, msg: &MsgSpans) -> bool {
-        let view = msg.view(frame);
+        let out = Outgoing::new(frame, msg);
+        let view = out.view;
         self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
         if !self.multi() {
             let m = self.sublist.borrow_mut().match_subject(view.subject);
-            let mut delivered = self.deliver_plain(from, &view, &m);
+            let mut delivered = self.deliver_plain(from, &out, &m);
             for g in &m.queues {
-                delivered |= self.deliver_queue(from, &view, &g.name, &m);
+                delivered |= self.deliver_queue(from, &out, &g.name, &m);
             }
             return delivered;
         }
@@ -61,7 +84,7 @@ impl Shard {
                     break;
                 }
                 let m = local.get_or_insert_with(|| self.match_local(view.subject));
-                if self.deliver_queue(from, &view, &g.name, m) {
+                if self.deliver_queue(from, &out, &g.name, m) {
                     delivered = true;
                     break;
                 }
@@ -71,7 +94,7 @@ impl Shard {
         }
         if plain_mask & (1 << self.id) != 0 {
             let m = local.get_or_insert_with(|| self.match_local(view.subject));
-            delivered |= self.deliver_plain(from, &view, m);
+            delivered |= self.deliver_plain(from, &out, m);
         }
         let remote_plain = plain_mask & !(1 << self.id);
         for to in 0..self.shards {
@@ -100,13 +123,13 @@ impl Shard {
 
     /// Delivers a message another shard routed here.
     pub fn deliver_remote(&self, d: Delivery) {
-        let view = d.msg.view();
-        let m = self.match_local(view.subject);
+        let out = Outgoing::new(&d.msg.frame, &d.msg.spans);
+        let m = self.match_local(out.view.subject);
         if d.plain {
-            self.deliver_plain(None, &view, &m);
+            self.deliver_plain(None, &out, &m);
         }
         for q in &d.queues {
-            if !self.deliver_queue(None, &view, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX {
+            if !self.deliver_queue(None, &out, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX {
                 self.reroute_queue(&d, q);
             }
         }
@@ -166,13 +189,13 @@ impl Shard {
     fn deliver_plain(
         &self,
         from: Option<&Rc<Client>>,
-        view: &MsgView<'_>,
+        msg: &Outgoing<'_>,
         m: &Match<SubKey>,
     ) -> bool {
         let mut delivered = false;
         let mut expired: SmallVec<[SubKey; 4]> = SmallVec::new();
         for &k in &m.plain {
-            if let Some(done) = self.deliver_to(k, from, view) {
+            if let Some(done) = self.deliver_to(k, from, msg) {
                 delivered = true;
                 if done {
                     expired.push(k);
@@ -189,7 +212,7 @@ impl Shard {
     fn deliver_queue(
         &self,
         from: Option<&Rc<Client>>,
-        view: &MsgView<'_>,
+        msg: &Outgoing<'_>,
         name: &Bytes,
         m: &Match<SubKey>,
     ) -> bool {
@@ -200,7 +223,7 @@ impl Shard {
         let start = self.next_rr(&self.rr_member, name);
         for i in 0..n {
             let k = g.members[(start + i) % n];
-            if let Some(done) = self.deliver_to(k, from, view) {
+            if let Some(done) = self.deliver_to(k, from, msg) {
                 if done {
                     self.remove_sub(k);
                 }
@@ -213,7 +236,8 @@ impl Shard {
     /// Queues the message for subscription `k`. None if skipped (gone, closing, own message
     /// with echo off, slow consumer); Some(true) if that delivery reached the auto-unsubscribe
     /// limit.
-    fn deliver_to(&self, k: SubKey, from: Option<&Rc<Client>>, view: &MsgView<'_>) -> Option<bool> {
+    fn deliver_to(&self, k: SubKey, from: Option<&Rc<Client>>, msg: &Outgoing<'_>) -> Option<bool> {
+        let view = &msg.view;
         let mut subs = self.subs.borrow_mut();
         let s = subs.get_mut(k)?;
         let c = &s.client;
@@ -241,9 +265,19 @@ impl Shard {
                 c.close(CloseReason::SlowConsumerPendingBytes, false);
                 return None;
             }
-            out.append(&self.chunks, need, |b| {
-                encode::msg(b, view, &s.sid, c.headers.get())
-            });
+            if view.payload.len() < SHARED_PAYLOAD_MIN_BYTES {
+                out.append(&self.chunks, need, |b| {
+                    encode::msg(b, view, &s.sid, c.headers.get())
+                });
+            } else {
+                let head = need - view.payload.len();
+                let skip = out.append(&self.chunks, head, |b| {
+                    encode::msg_head(b, view, &s.sid, c.headers.get())
+                });
+                let start = msg.payload_start + skip;
+                out.push_shared(msg.frame.slice(start..start + view.payload.len() - skip));
+                out.append(&self.chunks, 2, |b| b.put_slice(b"\r\n"));
+            }
             if out.len() > self.stall_mark_bytes() && !c.stalled.replace(true) {
                 self.stalled.borrow_mut().push(c.clone());
             }

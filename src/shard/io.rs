@@ -10,12 +10,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use rand::Rng;
 
 use super::client::{Client, CloseReason};
 use super::conn::Flow;
 use super::mesh::{Item, ShardId, ShardMsg};
+use super::outq::Chunk;
 use super::Shard;
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
@@ -24,6 +25,9 @@ use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, St
 
 /// Room below which the read buffer is replaced before the next read.
 const READ_ROOM_MIN_BYTES: usize = 4096;
+/// Chunks, and bytes, the writer takes from a connection's queue for one gathered write.
+const WRITE_GATHER_CHUNKS_MAX: usize = 64;
+const WRITE_GATHER_BYTES_MAX: usize = 1024 * 1024;
 /// Ops a reader (or items a receiver) applies before it lets other tasks run.
 const ITEMS_PER_YIELD: usize = 256;
 
@@ -208,19 +212,34 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
     }
 }
 
-/// Sends what the shard queued for this client, one `send` per chunk, until it closes.
+/// Sends what the shard queued for this client, gathering queued chunks into few `sendmsg`
+/// calls, until it closes.
 async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
+    let mut batch: Vec<Chunk> = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
     loop {
         let wake = c.writer_wake.notified();
-        let Some(chunk) = c.out.borrow_mut().pop() else {
+        {
+            let mut out = c.out.borrow_mut();
+            let mut bytes = 0;
+            while batch.len() < WRITE_GATHER_CHUNKS_MAX && bytes < WRITE_GATHER_BYTES_MAX {
+                let Some(chunk) = out.pop() else { break };
+                bytes += chunk.bytes().len();
+                batch.push(chunk);
+            }
+        }
+        if batch.is_empty() {
             if c.is_closing() {
                 break;
             }
             wake.await;
             continue;
-        };
-        let r = stream.write_all(&chunk).await;
-        shard.chunks.give(chunk);
+        }
+        let parts: Vec<&[u8]> = batch.iter().map(Chunk::bytes).collect();
+        let r = runtime::write_gather(&mut stream, &parts).await;
+        drop(parts);
+        for chunk in batch.drain(..) {
+            shard.chunks.give(chunk);
+        }
         c.drained.notify();
         if r.is_err() {
             c.close(CloseReason::WriteError, false);

@@ -1,18 +1,22 @@
-//! A connection's outbound bytes: a queue of fixed-size chunks drawn from a per-shard pool,
-//! the way nats-server queues outbound data in pooled chunks.
+//! A connection's outbound bytes: a queue of chunks, most of them fixed-size buffers drawn
+//! from a per-shard pool (the way nats-server queues outbound data in pooled chunks), and
+//! large payloads as shared slices of the publisher's read buffer, sent without a copy.
 //!
-//! Invariants: a chunk never reallocates once it is in the queue (a frame goes into the tail
-//! only when it fits, else into a fresh chunk), so a consumer that falls megabytes behind
-//! costs no copying and no page faults from buffer growth; `len` is the sum of the queued
-//! chunks' lengths; an idle connection holds no chunk.
+//! Invariants: a buffer chunk never reallocates once it is in the queue (a frame goes into
+//! the tail only when it fits, else into a fresh chunk), so a consumer that falls megabytes
+//! behind costs no copying and no page faults from buffer growth; `len` is the sum of the
+//! queued chunks' lengths; an idle connection holds no chunk.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 /// Capacity of a pooled chunk; a frame larger than this gets a chunk of its own size.
 pub const OUT_CHUNK_BYTES: usize = 64 * 1024;
+/// Capacity of the unpooled chunk that follows a shared payload (its CRLF and the next
+/// frame's head): small, so a backlog of large messages does not hold a 64 KiB chunk each.
+const AFTER_SHARED_CHUNK_BYTES: usize = 512;
 
 /// Free chunks of one shard, shared by its connections.
 pub struct ChunkPool {
@@ -38,12 +42,13 @@ impl ChunkPool {
         BytesMut::with_capacity(need.max(OUT_CHUNK_BYTES))
     }
 
-    /// Returns a written chunk. Oversized ones are dropped.
-    pub fn give(&self, mut chunk: BytesMut) {
-        chunk.clear();
+    /// Returns a written chunk: buffers of the pooled size are kept, the rest dropped.
+    pub fn give(&self, chunk: Chunk) {
+        let Chunk::Buf(mut buf) = chunk else { return };
+        buf.clear();
         let mut free = self.free.borrow_mut();
-        if chunk.capacity() == OUT_CHUNK_BYTES && free.len() < self.keep_max {
-            free.push(chunk);
+        if buf.capacity() == OUT_CHUNK_BYTES && free.len() < self.keep_max {
+            free.push(buf);
         }
     }
 
@@ -52,9 +57,25 @@ impl ChunkPool {
     }
 }
 
+/// One piece of a connection's outbound stream.
+#[derive(Debug, PartialEq)]
+pub enum Chunk {
+    Buf(BytesMut),
+    Shared(Bytes),
+}
+
+impl Chunk {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Buf(b) => b,
+            Chunk::Shared(b) => b,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct OutQueue {
-    chunks: VecDeque<BytesMut>,
+    chunks: VecDeque<Chunk>,
     len: usize,
 }
 
@@ -68,32 +89,43 @@ impl OutQueue {
         self.len == 0
     }
 
-    /// Lets `write` append up to `need` bytes to the tail chunk (a new one from `pool` when
-    /// the tail has less room). Appending more than `need` is correct but may reallocate.
+    /// Lets `write` append up to `need` bytes to the tail chunk (a new one when the tail
+    /// has less room). Appending more than `need` is correct but may reallocate.
     pub fn append<R>(
         &mut self,
         pool: &ChunkPool,
         need: usize,
         write: impl FnOnce(&mut BytesMut) -> R,
     ) -> R {
-        let fits = self
-            .chunks
-            .back()
-            .is_some_and(|tail| tail.capacity() - tail.len() >= need);
+        let fits = matches!(self.chunks.back(), Some(Chunk::Buf(tail)) if tail.capacity() - tail.len() >= need);
         if !fits {
-            self.chunks.push_back(pool.take(need));
+            let fresh = match self.chunks.back() {
+                Some(Chunk::Shared(_)) if need <= AFTER_SHARED_CHUNK_BYTES => {
+                    BytesMut::with_capacity(AFTER_SHARED_CHUNK_BYTES)
+                }
+                _ => pool.take(need),
+            };
+            self.chunks.push_back(Chunk::Buf(fresh));
         }
-        let tail = self.chunks.back_mut().expect("a tail chunk");
+        let Some(Chunk::Buf(tail)) = self.chunks.back_mut() else {
+            unreachable!("the tail is a buffer chunk")
+        };
         let before = tail.len();
         let r = write(tail);
         self.len += tail.len() - before;
         r
     }
 
+    /// Queues `bytes` without copying them.
+    pub fn push_shared(&mut self, bytes: Bytes) {
+        self.len += bytes.len();
+        self.chunks.push_back(Chunk::Shared(bytes));
+    }
+
     /// Takes the oldest chunk for the writer (it goes back to the pool once written).
-    pub fn pop(&mut self) -> Option<BytesMut> {
+    pub fn pop(&mut self) -> Option<Chunk> {
         let chunk = self.chunks.pop_front()?;
-        self.len -= chunk.len();
+        self.len -= chunk.bytes().len();
         Some(chunk)
     }
 
@@ -122,10 +154,13 @@ mod tests {
         let mut total = 0;
         let mut chunks = 0;
         while let Some(c) = q.pop() {
-            assert!(c.len() <= OUT_CHUNK_BYTES);
-            assert_eq!(c.capacity(), OUT_CHUNK_BYTES, "no chunk grew");
-            assert_eq!(c.len() % 1000, 0, "frames are never split across chunks");
-            total += c.len();
+            let Chunk::Buf(b) = &c else {
+                panic!("a buffer chunk")
+            };
+            assert!(b.len() <= OUT_CHUNK_BYTES);
+            assert_eq!(b.capacity(), OUT_CHUNK_BYTES, "no chunk grew");
+            assert_eq!(b.len() % 1000, 0, "frames are never split across chunks");
+            total += b.len();
             chunks += 1;
             pool.give(c);
         }
@@ -144,9 +179,9 @@ mod tests {
         q.append(&pool, big.len(), |b| b.put_slice(&big));
         assert_eq!(q.len(), 10 + big.len());
         let first = q.pop().unwrap();
-        assert_eq!(&first[..], b"MSG a 1 9\r");
+        assert_eq!(first.bytes(), b"MSG a 1 9\r");
         let second = q.pop().unwrap();
-        assert_eq!(second.len(), big.len());
+        assert_eq!(second.bytes().len(), big.len());
         pool.give(first);
         pool.give(second);
         assert_eq!(pool.free_count(), 1);
@@ -157,7 +192,7 @@ mod tests {
     fn the_pool_keeps_a_bounded_number() {
         let pool = ChunkPool::new(2);
         for _ in 0..5 {
-            pool.give(BytesMut::with_capacity(OUT_CHUNK_BYTES));
+            pool.give(Chunk::Buf(BytesMut::with_capacity(OUT_CHUNK_BYTES)));
         }
         assert_eq!(pool.free_count(), 2);
         let mut q = OutQueue::default();
@@ -166,5 +201,30 @@ mod tests {
         q.clear();
         assert!(q.is_empty());
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn shared_payloads_are_queued_in_order_without_a_copy() {
+        let pool = ChunkPool::new(4);
+        let mut q = OutQueue::default();
+        let frame = Bytes::from(vec![b'p'; 100_000]);
+        q.append(&pool, 16, |b| b.put_slice(b"MSG a 1 100000\r\n"));
+        q.push_shared(frame.slice(..));
+        q.append(&pool, 2, |b| b.put_slice(b"\r\n"));
+        q.append(&pool, 16, |b| b.put_slice(b"MSG a 1 1\r\nx\r\n"));
+        assert_eq!(q.len(), 16 + 100_000 + 2 + 14);
+        let mut out = Vec::new();
+        let mut kinds = Vec::new();
+        while let Some(c) = q.pop() {
+            out.extend_from_slice(c.bytes());
+            kinds.push(matches!(c, Chunk::Shared(_)));
+            if let Chunk::Shared(b) = &c {
+                assert_eq!(b.as_ptr(), frame.as_ptr(), "the payload was not copied");
+            }
+            pool.give(c);
+        }
+        assert_eq!(kinds, [false, true, false]);
+        assert_eq!(out.len(), 16 + 100_000 + 2 + 14);
+        assert!(out.ends_with(b"\r\nMSG a 1 1\r\nx\r\n"));
     }
 }
