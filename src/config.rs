@@ -38,6 +38,8 @@ pub struct Limits {
     /// natrix: items queued for one destination shard before the connections of the source
     /// shard stop reading (back-pressure).
     pub shard_outbox_items_max: usize,
+    /// natrix: payload bytes queued for one destination shard before the same happens.
+    pub shard_outbox_bytes_max: usize,
     /// Longest a producer (a reader or a shard receiver) waits in one pass for consumers
     /// above the stall mark to drain (nats-server: 10 ms).
     pub producer_stall_max_ms: u64,
@@ -57,8 +59,9 @@ impl Default for Limits {
             ping_max: 2,
             first_ping_ms: 2_000,
             read_buffer_bytes: 64 * 1024,
-            shard_channel_batches_max: 1024,
+            shard_channel_batches_max: 16,
             shard_outbox_items_max: 64 * 1024,
+            shard_outbox_bytes_max: 4 * 1024 * 1024,
             producer_stall_max_ms: 10,
             sublist_cache_entries_max: 4096,
             out_chunks_pooled_max: 256,

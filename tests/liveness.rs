@@ -365,6 +365,72 @@ fn reading_subscriber_on_another_shard_survives_a_paced_publisher() {
     });
 }
 
+/// A subscriber that reads at about 100 MB/s on one shard, and a publisher on the other that
+/// bursts 24 MiB of 64 KiB messages without waiting, under `--max_pending 4194304`. The
+/// publisher's shard must hold back (its reads wait while the hand-off to the subscriber's
+/// shard is full, and that shard stalls per 64 KiB delivered, as nats-server stalls per read)
+/// instead of overrunning the subscriber's max_pending: every message arrives and the
+/// subscriber is not closed as a slow consumer.
+#[test]
+fn throttled_reader_on_another_shard_survives_a_burst_of_large_messages() {
+    const COUNT: usize = 384;
+    const SIZE: usize = 64 * 1024;
+    let server = start(2, &["--max_pending", "4194304"]);
+    let mut sub = server.quiet(); // connection 0: shard 0
+    sub.sync(b"SUB big 1\r\n");
+    let mut publisher = server.quiet(); // connection 1: shard 1
+    let head = format!("MSG big 1 {SIZE}\r\n");
+    let frame_len = head.len() + SIZE + 2;
+    let want = COUNT * frame_len;
+    let reader = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 256 * 1024];
+        sub.stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while got < want && Instant::now() < deadline {
+            match sub.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+            // About 100 MB/s at most: far below what the publisher sends.
+            std::thread::sleep(Duration::from_micros(2500));
+        }
+        (got, sub)
+    });
+    let mut burst = Vec::with_capacity(COUNT * (SIZE + 32));
+    for k in 0..COUNT {
+        burst.extend_from_slice(format!("PUB big {SIZE}\r\n").as_bytes());
+        burst.extend(std::iter::repeat_n(b'a' + (k % 26) as u8, SIZE));
+        burst.extend_from_slice(b"\r\n");
+    }
+    publisher.send(&burst);
+    publisher.send(b"PING\r\n");
+    expect_pong(&mut publisher);
+    let (got, mut sub) = reader.join().unwrap();
+    let log: Vec<String> = server.log.try_iter().collect();
+    // `got` may include a server PING; the connection must still be open either way.
+    assert!(
+        got >= want,
+        "the throttled reader got {got} of {want} bytes; server log: {log:#?}"
+    );
+    sub.send(b"PING\r\n");
+    let rest = sub.read_for(QUIET);
+    assert!(
+        rest.ends_with(b"PONG\r\n"),
+        "the reader's connection no longer answers: {:?}",
+        String::from_utf8_lossy(&rest[rest.len().saturating_sub(64)..])
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("Slow Consumer")),
+        "server log: {log:#?}"
+    );
+}
+
 // ---- graceful shutdown ----
 
 fn stop_with_signal_scenario(signal: i32) {

@@ -354,7 +354,7 @@ pub async fn run_acceptor(
 pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<ShardMsg>>) {
     loop {
         let wake = shard.outbox_wake[to].notified();
-        let batch = std::mem::take(&mut shard.outbox.borrow_mut()[to]);
+        let batch = shard.take_outbox(to);
         if batch.is_empty() {
             if shard.stopping.get() && shard.client_count() == 0 {
                 return;
@@ -388,8 +388,19 @@ pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
 
 async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     let mut epoch = None;
-    let stall_until = shard.stall_deadline();
+    // A batch may hold what many reads brought in: the stall budget is renewed for each
+    // read buffer's worth of payload, as nats-server's is for each read of the producer.
+    let renew_bytes = shard.opts.limits.read_buffer_bytes;
+    let mut stall_until = shard.stall_deadline();
+    let mut applied_bytes = 0usize;
     for (i, item) in items.into_iter().enumerate() {
+        if let Item::Deliver(d) = &item {
+            applied_bytes += d.msg.spans.payload.len();
+            if applied_bytes >= renew_bytes {
+                applied_bytes = 0;
+                stall_until = shard.stall_deadline();
+            }
+        }
         if let Some(e) = shard.handle_item(from, item) {
             epoch = Some(e);
         }

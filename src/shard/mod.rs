@@ -70,6 +70,8 @@ pub struct Shard {
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
     pub outbox: RefCell<Vec<Vec<Item>>>,
+    /// Payload bytes in each peer's outbox.
+    pub outbox_bytes: RefCell<Vec<usize>>,
     /// Wakes the sender task of each peer.
     pub outbox_wake: Vec<Notify>,
     /// A sender task handed a batch to its channel.
@@ -110,6 +112,7 @@ impl Shard {
             sublist: RefCell::new(Sublist::new(cache)),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
+            outbox_bytes: RefCell::new(vec![0; shards]),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
             outbox_drained: Notify::default(),
             interest_acked: Notify::default(),
@@ -132,6 +135,9 @@ impl Shard {
     /// Queues an item for a peer; it leaves at the next [`Shard::flush`].
     pub fn push_item(&self, to: ShardId, item: Item) {
         debug_assert_ne!(to, self.id, "a shard never sends to itself");
+        if let Item::Deliver(d) = &item {
+            self.outbox_bytes.borrow_mut()[to] += d.msg.spans.payload.len();
+        }
         self.outbox.borrow_mut()[to].push(item);
     }
 
@@ -179,10 +185,25 @@ impl Shard {
         }
     }
 
-    /// Whether some peer's outbox is over its bound, so local readers should wait.
+    /// Takes everything queued for peer `to`.
+    pub fn take_outbox(&self, to: ShardId) -> Vec<Item> {
+        self.outbox_bytes.borrow_mut()[to] = 0;
+        std::mem::take(&mut self.outbox.borrow_mut()[to])
+    }
+
+    /// Whether some peer's outbox is over its bound in items or payload bytes, so local
+    /// readers should wait.
     pub fn outbox_full(&self) -> bool {
-        let max = self.opts.limits.shard_outbox_items_max;
-        self.outbox.borrow().iter().any(|o| o.len() > max)
+        let limits = &self.opts.limits;
+        self.outbox
+            .borrow()
+            .iter()
+            .any(|o| o.len() > limits.shard_outbox_items_max)
+            || self
+                .outbox_bytes
+                .borrow()
+                .iter()
+                .any(|&b| b > limits.shard_outbox_bytes_max)
     }
 
     /// Outbound bytes above which a client's producers stall (75 % of max_pending).
