@@ -70,7 +70,7 @@ impl Shards {
         let (finished_tx, finished) = mpsc::channel();
         let command_rx = Arc::new(Mutex::new(Some(command_rx)));
         let thread = std::thread::spawn(move || {
-            runtime::run_executors(2, move |_| {
+            runtime::run_executors(2, std::time::Duration::ZERO, move |_| {
                 let mesh = meshes
                     .lock()
                     .expect("mesh lock")

@@ -131,6 +131,8 @@ pub struct Options {
     pub shards: usize,
     pub debug: bool,
     pub trace: bool,
+    /// natrix: how long an idle shard polls before it sleeps (0: it sleeps at once).
+    pub spin_before_park_us: u64,
     pub limits: Limits,
 }
 
@@ -143,10 +145,14 @@ impl Default for Options {
             shards: default_shards(),
             debug: false,
             trace: false,
+            spin_before_park_us: 0,
             limits: Limits::default(),
         }
     }
 }
+
+/// Longest `--spin_us`: polling longer than this between messages only burns CPU.
+pub const SPIN_BEFORE_PARK_US_MAX: u64 = 100_000;
 
 /// One shard per available core.
 pub fn default_shards() -> usize {
@@ -204,6 +210,10 @@ pub struct Cli {
     /// natrix: maximum payload bytes (default 1 MB)
     #[arg(long = "max_payload", value_name = "BYTES")]
     pub max_payload_bytes: Option<usize>,
+    /// natrix: microseconds an idle shard polls before it sleeps (default 0). Polling saves
+    /// the wake-ups that dominate request/reply latency, at the price of CPU.
+    #[arg(long = "spin_us", value_name = "MICROSECONDS")]
+    pub spin_us: Option<u64>,
     /// Show version and exit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -248,6 +258,14 @@ impl Cli {
         if let Some(n) = self.max_payload_bytes {
             o.limits.max_payload_bytes = n;
         }
+        if let Some(us) = self.spin_us {
+            if us > SPIN_BEFORE_PARK_US_MAX {
+                return Err(format!(
+                    "--spin_us must be at most {SPIN_BEFORE_PARK_US_MAX}"
+                ));
+            }
+            o.spin_before_park_us = us;
+        }
         o.limits.validate().map_err(|e| e.to_string())?;
         Ok(o)
     }
@@ -291,6 +309,16 @@ mod tests {
         assert!(o.debug && o.trace);
         let o = parse(&["--addr", "::1", "--port", "5000", "--name", "y"]).unwrap();
         assert_eq!((o.host.as_str(), o.port), ("::1", 5000));
+    }
+
+    #[test]
+    fn spin_is_off_by_default_and_bounded() {
+        assert_eq!(parse(&[]).unwrap().spin_before_park_us, 0);
+        assert_eq!(
+            parse(&["--spin_us", "200"]).unwrap().spin_before_park_us,
+            200
+        );
+        assert!(parse(&["--spin_us", "100001"]).is_err());
     }
 
     #[test]

@@ -60,10 +60,10 @@ const HEARTBEAT_MS: u64 = 5;
 
 /// Starts `shards` executors, pinned one per core when there are enough cores (more shards
 /// than cores run unpinned, so tests can exercise 4 shards on 2 cores). `run(i)` builds
-/// executor `i`'s main future. Returns when every main future has finished; an executor
-/// thread that then fails to tear down (glommio 0.9 sometimes stays parked) is left to the
-/// process exit rather than joined.
-pub fn run_executors<F, Fut>(shards: usize, run: F) -> io::Result<()>
+/// executor `i`'s main future; an idle executor polls for `spin` before it sleeps. Returns
+/// when every main future has finished; an executor thread that then fails to tear down
+/// (glommio 0.9 sometimes stays parked) is left to the process exit rather than joined.
+pub fn run_executors<F, Fut>(shards: usize, spin: Duration, run: F) -> io::Result<()>
 where
     F: Fn(usize) -> Fut + Send + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -82,7 +82,11 @@ where
         };
         let run = run.clone();
         let done = done_tx.clone();
-        LocalExecutorBuilder::new(placement)
+        let mut builder = LocalExecutorBuilder::new(placement);
+        if !spin.is_zero() {
+            builder = builder.spin_before_park(spin);
+        }
+        builder
             .name(&format!("natrix-shard-{i}"))
             // Registered buffers only serve DMA file I/O, which the core broker does not do;
             // the smallest size glommio takes keeps many shards and many processes (io_uring

@@ -431,6 +431,77 @@ fn throttled_reader_on_another_shard_survives_a_burst_of_large_messages() {
     );
 }
 
+/// Four publishers burst 1 KiB messages (12 MiB in all) at one subscriber that reads at
+/// about 100 MB/s, under `--max_pending 2097152`. Every publisher that feeds the subscriber
+/// while it is over the stall mark must be stalled, not only the first: the subscriber gets
+/// every message and is not closed as a slow consumer. With 2 shards the publishers sit on
+/// both shards, so local readers and a peer's batches feed it at once.
+#[test]
+fn throttled_reader_survives_four_bursting_publishers() {
+    on_each_shard_count_in_threads(&[1, 2], |shards| {
+        const PUBLISHERS: usize = 4;
+        const PER_PUBLISHER: usize = 3 * 1024;
+        const SIZE: usize = 1024;
+        let server = start(shards, &["--max_pending", "2097152"]);
+        let mut sub = server.quiet();
+        sub.sync(b"SUB fan.in 1\r\n");
+        let frame_len = format!("MSG fan.in 1 {SIZE}\r\n").len() + SIZE + 2;
+        let want = PUBLISHERS * PER_PUBLISHER * frame_len;
+        let reader = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            sub.stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            while got < want && Instant::now() < deadline {
+                match sub.stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => break,
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            (got, sub)
+        });
+        let mut burst = Vec::new();
+        for _ in 0..PER_PUBLISHER {
+            burst.extend_from_slice(format!("PUB fan.in {SIZE}\r\n").as_bytes());
+            burst.extend(std::iter::repeat_n(b'z', SIZE));
+            burst.extend_from_slice(b"\r\n");
+        }
+        let burst = std::sync::Arc::new(burst);
+        let publishers: Vec<_> = (0..PUBLISHERS)
+            .map(|_| {
+                let mut p = server.quiet();
+                let burst = burst.clone();
+                std::thread::spawn(move || {
+                    p.send(&burst);
+                    p.send(b"PING\r\n");
+                    expect_pong(&mut p);
+                })
+            })
+            .collect();
+        for p in publishers {
+            p.join().unwrap();
+        }
+        let (got, mut sub) = reader.join().unwrap();
+        let log: Vec<String> = server.log.try_iter().collect();
+        assert!(
+            got >= want,
+            "{shards} shard(s): the reader got {got} of {want} bytes; server log: {log:#?}"
+        );
+        sub.send(b"PING\r\n");
+        let rest = sub.read_for(QUIET);
+        assert!(
+            rest.ends_with(b"PONG\r\n"),
+            "{shards} shard(s): the reader was closed"
+        );
+    });
+}
+
 // ---- graceful shutdown ----
 
 fn stop_with_signal_scenario(signal: i32) {

@@ -176,7 +176,14 @@ async fn pace(shard: &Rc<Shard>, done: usize, stall_until: Instant) {
 /// costs its producers a bounded pause and is then closed as a slow consumer.
 async fn stall(shard: &Rc<Shard>, until: Instant) {
     shard.flush();
+    // The list holds the consumers this producer's last op took past the mark. Clear their
+    // flags before waiting, so that every other producer that feeds them meanwhile records
+    // them again and stalls too (with the flags held during the wait, only the first of
+    // several producers stalled, and the rest overran the consumer).
     let stalled = std::mem::take(&mut *shard.stalled.borrow_mut());
+    for c in &stalled {
+        c.stalled.set(false);
+    }
     let mark = shard.stall_mark_bytes();
     for c in &stalled {
         loop {
@@ -186,7 +193,6 @@ async fn stall(shard: &Rc<Shard>, until: Instant) {
             }
             runtime::race(c.drained.notified(), runtime::sleep(left)).await;
         }
-        c.stalled.set(false);
     }
     if Instant::now() >= until {
         // The pass's stall time went to a consumer that does not read. The others still
