@@ -163,20 +163,20 @@ def server_labels(meta: dict, runs: list[dict]) -> dict[str, str]:
 
 def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> list[str]:
     servers = [s for s in meta["servers_order"] if any(k[0] == layout_key and k[2] == s for k in cells)]
-    natrix = "natrix" if "natrix" in servers else None
-    references = [s for s in servers if s != natrix]
+    ours = [s for s in servers if s.startswith("natrix")]
+    references = [s for s in servers if not s.startswith("natrix")]
     labels = server_labels(meta, runs)
     short = {s: labels[s].replace("nats-server ", "nats ") for s in servers}
 
     header = ["workload"]
     header += [f"{short[s]} msgs/s" for s in servers]
-    if natrix and references:
-        header.append("natrix / faster nats-server")
+    if references:
+        header += [f"{short[n]} / faster nats" for n in ours]
     header.append("MB/s (" + " / ".join(short[s] for s in servers) + ")")
     header += [f"p50 / p99 µs {short[s]}" for s in servers]
     header += [f"server ns/msg {short[s]}" for s in servers]
-    if natrix and references:
-        header.append("ns/msg natrix / leaner nats-server")
+    if references:
+        header += [f"ns/msg {short[n]} / leaner nats" for n in ours]
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in meta["workloads"]:
@@ -198,9 +198,10 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
             if cell.failed:
                 text += f" ({cell.failed} failed)"
             row.append(text)
-        if natrix and references:
+        if references:
             fixed_rate = workload["kind"] in FIXED_RATE_KINDS
-            row.append("(fixed rate)" if fixed_rate else _throughput_ratio(row_cells, natrix, references))
+            for n in ours:
+                row.append("(fixed rate)" if fixed_rate else _throughput_ratio(row_cells, n, references))
         # MB/s
         row.append(" / ".join(_num(c.median("mb_per_s")) if c and c.median("mb_per_s") is not None else "–"
                               for c in (row_cells[s] for s in servers)))
@@ -215,8 +216,9 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
             cell = row_cells[s]
             row.append(fmt_with_spread(cell.median("server_ns_per_msg"), cell.spread("server_ns_per_msg"),
                                        scale_units=False) if cell else "–")
-        if natrix and references:
-            row.append(_cpu_ratio(row_cells, natrix, references))
+        if references:
+            for n in ours:
+                row.append(_cpu_ratio(row_cells, n, references))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 

@@ -524,6 +524,12 @@ fn write_on_schedule(
     start: u64,
     interval_ns: u64,
 ) -> io::Result<()> {
+    // The default 50 µs timer slack would make every scheduled send late by up to that much,
+    // and the lateness counts as latency (by design): ask the kernel for exact wake-ups.
+    // SAFETY: prctl with PR_SET_TIMERSLACK takes one integer and only affects this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
     let mut frames = Frames::build(&[subject.to_string()], Some(inbox), shared.params.size);
     let mut out = Vec::with_capacity(1 << 16);
     let mut sent = 0u64;
