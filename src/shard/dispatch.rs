@@ -173,7 +173,7 @@ impl Shard {
 
     fn next_rr(
         &self,
-        map: &std::cell::RefCell<std::collections::HashMap<Bytes, u32>>,
+        map: &std::cell::RefCell<crate::sublist::FastMap<Bytes, u32>>,
         name: &Bytes,
     ) -> usize {
         let mut map = map.borrow_mut();

@@ -19,7 +19,6 @@ pub mod mesh;
 pub mod outq;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
@@ -31,7 +30,7 @@ use self::mesh::{Item, ShardId};
 use self::outq::ChunkPool;
 use crate::config::Options;
 use crate::runtime::Notify;
-use crate::sublist::Sublist;
+use crate::sublist::{FastMap, Sublist};
 
 /// A subscription of a local client.
 pub struct Subscription {
@@ -86,9 +85,9 @@ pub struct Shard {
     /// pauses (briefly) so their writers can drain, as nats-server stalls fast producers.
     pub stalled: RefCell<Vec<Rc<Client>>>,
     /// Round-robin positions: which shard serves a queue group next (multi-shard).
-    pub rr_shard: RefCell<HashMap<Bytes, u32>>,
+    pub rr_shard: RefCell<FastMap<Bytes, u32>>,
     /// Round-robin positions: which local member of a queue group serves next.
-    pub rr_member: RefCell<HashMap<Bytes, u32>>,
+    pub rr_member: RefCell<FastMap<Bytes, u32>>,
     /// Set when the server stops; wakes the acceptor and the shard's main task.
     pub shutdown: Notify,
     pub stopping: Cell<bool>,
@@ -119,8 +118,8 @@ impl Shard {
             dirty: RefCell::new(Vec::new()),
             chunks: ChunkPool::new(opts.limits.out_chunks_pooled_max),
             stalled: RefCell::new(Vec::new()),
-            rr_shard: RefCell::new(HashMap::new()),
-            rr_member: RefCell::new(HashMap::new()),
+            rr_shard: RefCell::new(FastMap::default()),
+            rr_member: RefCell::new(FastMap::default()),
             shutdown: Notify::default(),
             stopping: Cell::new(false),
             stats: ShardStats::default(),
