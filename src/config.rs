@@ -45,7 +45,8 @@ pub struct Limits {
     pub producer_stall_max_ms: u64,
     /// natrix: entries of each subject-index match cache.
     pub sublist_cache_entries_max: usize,
-    /// natrix: free outbound chunks (64 KiB each) a shard keeps for reuse.
+    /// natrix: free outbound chunks (64 KiB each) a shard keeps for reuse: enough for one
+    /// consumer's whole max_pending backlog, so refilling it does not fault in fresh pages.
     pub out_chunks_pooled_max: usize,
 }
 
@@ -64,7 +65,7 @@ impl Default for Limits {
             shard_outbox_bytes_max: 4 * 1024 * 1024,
             producer_stall_max_ms: 10,
             sublist_cache_entries_max: 4096,
-            out_chunks_pooled_max: 256,
+            out_chunks_pooled_max: 1024,
         }
     }
 }
