@@ -3,6 +3,8 @@
 //! The crate reads top-down along the path of a message:
 //!
 //! - [`config`]: the command line and every limit, with its unit in its name.
+//! - [`conf`]: the NATS config-file format (sans-io parser to a value tree with positions);
+//!   not yet read by the server (`-c` is issue #4).
 //! - [`proto`]: sans-io protocol: the parser (bytes → ops), the encoder (ops → bytes),
 //!   INFO and CONNECT, and [`proto::errors`], the `-ERR` texts as a type.
 //! - [`subject`] and [`sublist`]: subject rules and the subject trie with its match cache.
