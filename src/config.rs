@@ -132,8 +132,9 @@ pub struct Options {
     pub shards: usize,
     pub debug: bool,
     pub trace: bool,
-    /// natrix: how long an idle shard polls before it sleeps (0: it sleeps at once).
-    pub spin_before_park_us: u64,
+    /// natrix: how long an idle shard polls before it sleeps (0: it sleeps at once). Unset:
+    /// [`SPIN_BEFORE_PARK_US_MULTI`] with more than one shard, else 0.
+    pub spin_before_park_us: Option<u64>,
     pub limits: Limits,
 }
 
@@ -146,7 +147,7 @@ impl Default for Options {
             shards: default_shards(),
             debug: false,
             trace: false,
-            spin_before_park_us: 0,
+            spin_before_park_us: None,
             limits: Limits::default(),
         }
     }
@@ -154,6 +155,24 @@ impl Default for Options {
 
 /// Longest `--spin_us`: polling longer than this between messages only burns CPU.
 pub const SPIN_BEFORE_PARK_US_MAX: u64 = 100_000;
+/// The default `--spin_us` with more than one shard. glommio 0.9 issues a process-wide
+/// `membarrier` each time an executor parks, which interrupts the other shards' cores; on a
+/// 2-shard server it made request/reply cost twice nats-server's CPU per request and halved
+/// its rate. Polling 200 µs first keeps busy shards from parking between messages
+/// (docs/PERFORMANCE.md).
+pub const SPIN_BEFORE_PARK_US_MULTI: u64 = 200;
+
+impl Options {
+    /// How long an idle shard polls before it sleeps.
+    pub fn spin_before_park(&self) -> Duration {
+        let default = if self.shards > 1 {
+            SPIN_BEFORE_PARK_US_MULTI
+        } else {
+            0
+        };
+        Duration::from_micros(self.spin_before_park_us.unwrap_or(default))
+    }
+}
 
 /// One shard per available core.
 pub fn default_shards() -> usize {
@@ -211,8 +230,9 @@ pub struct Cli {
     /// natrix: maximum payload bytes (default 1 MB)
     #[arg(long = "max_payload", value_name = "BYTES")]
     pub max_payload_bytes: Option<usize>,
-    /// natrix: microseconds an idle shard polls before it sleeps (default 0). Polling saves
-    /// the wake-ups that dominate request/reply latency, at the price of CPU.
+    /// natrix: microseconds an idle shard polls before it sleeps (default 200 with more than
+    /// one shard, 0 with one). Polling saves the wake-ups, and with several shards the
+    /// cross-core barriers, that dominate request/reply; it costs CPU while idle.
     #[arg(long = "spin_us", value_name = "MICROSECONDS")]
     pub spin_us: Option<u64>,
     /// Show version and exit
@@ -265,7 +285,7 @@ impl Cli {
                     "--spin_us must be at most {SPIN_BEFORE_PARK_US_MAX}"
                 ));
             }
-            o.spin_before_park_us = us;
+            o.spin_before_park_us = Some(us);
         }
         o.limits.validate().map_err(|e| e.to_string())?;
         Ok(o)
@@ -313,12 +333,12 @@ mod tests {
     }
 
     #[test]
-    fn spin_is_off_by_default_and_bounded() {
-        assert_eq!(parse(&[]).unwrap().spin_before_park_us, 0);
-        assert_eq!(
-            parse(&["--spin_us", "200"]).unwrap().spin_before_park_us,
-            200
-        );
+    fn spin_defaults_on_only_with_several_shards_and_is_bounded() {
+        let spin = |args: &[&str]| parse(args).unwrap().spin_before_park().as_micros();
+        assert_eq!(spin(&["--shards", "1"]), 0);
+        assert_eq!(spin(&["--shards", "2"]), 200);
+        assert_eq!(spin(&["--shards", "1", "--spin_us", "150"]), 150);
+        assert_eq!(spin(&["--shards", "4", "--spin_us", "0"]), 0);
         assert!(parse(&["--spin_us", "100001"]).is_err());
     }
 

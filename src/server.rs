@@ -75,7 +75,7 @@ pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
     let meshes = Arc::new(Mutex::new(meshes));
     let opts = Arc::new(opts);
     let shards = opts.shards;
-    let spin = std::time::Duration::from_micros(opts.spin_before_park_us);
+    let spin = opts.spin_before_park();
     runtime::run_executors(shards, spin, move |i| {
         let mesh = meshes
             .lock()
