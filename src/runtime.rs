@@ -156,14 +156,19 @@ const GATHER_IOVECS_MAX: usize = 64;
 
 /// Writes all of `parts`, in order, gathering several into each `sendmsg` (glommio 0.9 has
 /// no vectored write). When the socket is full it waits through glommio's own write, which
-/// sends some bytes once the socket has room, then goes back to gathering.
-pub async fn write_gather(stream: &mut Stream, parts: &[&[u8]]) -> io::Result<()> {
+/// sends some bytes once the socket has room, then goes back to gathering. `iov` is scratch
+/// space the caller keeps, so that a write allocates nothing.
+pub async fn write_gather<B: AsRef<[u8]>>(
+    stream: &mut Stream,
+    parts: &[B],
+    iov: &mut Vec<libc::iovec>,
+) -> io::Result<()> {
     use futures_lite::AsyncWriteExt;
     let fd = stream.as_raw_fd();
+    let part = |i: usize| parts[i].as_ref();
     let (mut i, mut off) = (0usize, 0usize);
-    let mut iov: Vec<libc::iovec> = Vec::with_capacity(GATHER_IOVECS_MAX);
     loop {
-        while i < parts.len() && off == parts[i].len() {
+        while i < parts.len() && off == part(i).len() {
             i += 1;
             off = 0;
         }
@@ -171,8 +176,9 @@ pub async fn write_gather(stream: &mut Stream, parts: &[&[u8]]) -> io::Result<()
             return Ok(());
         }
         iov.clear();
-        for (j, part) in parts[i..].iter().enumerate() {
-            let part = if j == 0 { &part[off..] } else { part };
+        for (j, whole) in parts[i..].iter().enumerate() {
+            let whole = whole.as_ref();
+            let part = if j == 0 { &whole[off..] } else { whole };
             if part.is_empty() {
                 continue;
             }
@@ -198,7 +204,7 @@ pub async fn write_gather(stream: &mut Stream, parts: &[&[u8]]) -> io::Result<()
             let e = io::Error::last_os_error();
             match e.kind() {
                 io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => match stream.write(&parts[i][off..]).await? {
+                io::ErrorKind::WouldBlock => match stream.write(&part(i)[off..]).await? {
                     0 => return Err(io::ErrorKind::WriteZero.into()),
                     n => n,
                 },
@@ -206,10 +212,10 @@ pub async fn write_gather(stream: &mut Stream, parts: &[&[u8]]) -> io::Result<()
             }
         };
         while n > 0 {
-            let step = n.min(parts[i].len() - off);
+            let step = n.min(part(i).len() - off);
             off += step;
             n -= step;
-            if off == parts[i].len() && n > 0 {
+            if off == part(i).len() && n > 0 {
                 i += 1;
                 off = 0;
             }

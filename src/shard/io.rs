@@ -222,6 +222,7 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
 /// calls, until it closes.
 async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
     let mut batch: Vec<Chunk> = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
+    let mut iov = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
     loop {
         let wake = c.writer_wake.notified();
         {
@@ -240,9 +241,7 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
             wake.await;
             continue;
         }
-        let parts: Vec<&[u8]> = batch.iter().map(Chunk::bytes).collect();
-        let r = runtime::write_gather(&mut stream, &parts).await;
-        drop(parts);
+        let r = runtime::write_gather(&mut stream, &batch, &mut iov).await;
         for chunk in batch.drain(..) {
             shard.chunks.give(chunk);
         }

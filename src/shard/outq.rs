@@ -73,6 +73,12 @@ impl Chunk {
     }
 }
 
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 #[derive(Default)]
 pub struct OutQueue {
     chunks: VecDeque<Chunk>,
