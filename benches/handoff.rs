@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use natrix::config::Limits;
-use natrix::proto::parser::{parse_op, Op, ParseLimits, Span};
+use natrix::proto::parser::{parse_op, Op, ParseLimits};
 use natrix::runtime::{self, Mesh, Receivers, Senders};
 use natrix::shard::mesh::{Delivery, Item, Msg, MsgSpans, ShardMsg};
 
@@ -221,14 +221,7 @@ fn frames() -> (Vec<Bytes>, Vec<MsgSpans>) {
         else {
             panic!("the frame holds only PUBs");
         };
-        spans.push(MsgSpans {
-            subject,
-            reply: reply.unwrap_or_default(),
-            size_token,
-            hdr_token: Span::default(),
-            payload,
-            hdr_len: 0,
-        });
+        spans.push(MsgSpans::of_pub(subject, reply, size_token, payload));
         pos += n;
     }
     assert_eq!(spans.len(), FRAME_MSGS);

@@ -365,6 +365,36 @@ fn reading_subscriber_on_another_shard_survives_a_paced_publisher() {
     });
 }
 
+/// A thread that reads `sub` until `want` bytes arrived (or 30 s passed, or it closed), at
+/// most `chunk` bytes per read with a `pause` after each: a consumer that reads well but
+/// slower than its producers. Returns the byte count and the connection.
+fn throttled_reader(
+    mut sub: RawClient,
+    want: usize,
+    chunk: usize,
+    pause: Duration,
+) -> std::thread::JoinHandle<(usize, RawClient)> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = 0usize;
+        let mut buf = vec![0u8; chunk];
+        sub.stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while got < want && Instant::now() < deadline {
+            match sub.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+            std::thread::sleep(pause);
+        }
+        (got, sub)
+    })
+}
+
 /// A subscriber that reads at about 100 MB/s on one shard, and a publisher on the other that
 /// bursts 24 MiB of 64 KiB messages without waiting, under `--max_pending 4194304`. The
 /// publisher's shard must hold back (its reads wait while the hand-off to the subscriber's
@@ -382,26 +412,8 @@ fn throttled_reader_on_another_shard_survives_a_burst_of_large_messages() {
     let head = format!("MSG big 1 {SIZE}\r\n");
     let frame_len = head.len() + SIZE + 2;
     let want = COUNT * frame_len;
-    let reader = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut got = 0usize;
-        let mut buf = vec![0u8; 256 * 1024];
-        sub.stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        while got < want && Instant::now() < deadline {
-            match sub.stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                Err(_) => break,
-            }
-            // About 100 MB/s at most: far below what the publisher sends.
-            std::thread::sleep(Duration::from_micros(2500));
-        }
-        (got, sub)
-    });
+    // About 100 MB/s at most: far below what the publisher sends.
+    let reader = throttled_reader(sub, want, 256 * 1024, Duration::from_micros(2500));
     let mut burst = Vec::with_capacity(COUNT * (SIZE + 32));
     for k in 0..COUNT {
         burst.extend_from_slice(format!("PUB big {SIZE}\r\n").as_bytes());
@@ -447,25 +459,7 @@ fn throttled_reader_survives_four_bursting_publishers() {
         sub.sync(b"SUB fan.in 1\r\n");
         let frame_len = format!("MSG fan.in 1 {SIZE}\r\n").len() + SIZE + 2;
         let want = PUBLISHERS * PER_PUBLISHER * frame_len;
-        let reader = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut got = 0usize;
-            let mut buf = vec![0u8; 64 * 1024];
-            sub.stream
-                .set_read_timeout(Some(Duration::from_millis(200)))
-                .unwrap();
-            while got < want && Instant::now() < deadline {
-                match sub.stream.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                    Err(_) => break,
-                }
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            (got, sub)
-        });
+        let reader = throttled_reader(sub, want, 64 * 1024, Duration::from_micros(500));
         let mut burst = Vec::new();
         for _ in 0..PER_PUBLISHER {
             burst.extend_from_slice(format!("PUB fan.in {SIZE}\r\n").as_bytes());

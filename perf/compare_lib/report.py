@@ -223,28 +223,25 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
     return lines
 
 
-def _throughput_ratio(row_cells: dict, natrix: str, references: list[str]) -> str:
-    ours = row_cells[natrix]
-    theirs = [row_cells[s] for s in references if row_cells[s] and row_cells[s].median("msgs_per_s")]
-    if not ours or ours.median("msgs_per_s") is None or not theirs:
+def _ratio(row_cells: dict, ours_key: str, references: list[str], metric: str, pick) -> str:
+    """ours / the best reference on `metric`, where `pick` (max or min) chooses the best."""
+    ours = row_cells[ours_key]
+    theirs = [row_cells[s] for s in references if row_cells[s] and row_cells[s].median(metric)]
+    if not ours or ours.median(metric) is None or not theirs:
         return "–"
-    best = max(theirs, key=lambda c: c.median("msgs_per_s"))
-    text = fmt_ratio(ours.median("msgs_per_s") / best.median("msgs_per_s"))
-    if _overlap(ours.spread("msgs_per_s"), best.spread("msgs_per_s")):
+    best = pick(theirs, key=lambda c: c.median(metric))
+    text = fmt_ratio(ours.median(metric) / best.median(metric))
+    if _overlap(ours.spread(metric), best.spread(metric)):
         text = OVERLAP_MARK + text
     return text
+
+
+def _throughput_ratio(row_cells: dict, natrix: str, references: list[str]) -> str:
+    return _ratio(row_cells, natrix, references, "msgs_per_s", max)
 
 
 def _cpu_ratio(row_cells: dict, natrix: str, references: list[str]) -> str:
-    ours = row_cells[natrix]
-    theirs = [row_cells[s] for s in references if row_cells[s] and row_cells[s].median("server_ns_per_msg")]
-    if not ours or ours.median("server_ns_per_msg") is None or not theirs:
-        return "–"
-    best = min(theirs, key=lambda c: c.median("server_ns_per_msg"))
-    text = fmt_ratio(ours.median("server_ns_per_msg") / best.median("server_ns_per_msg"))
-    if _overlap(ours.spread("server_ns_per_msg"), best.spread("server_ns_per_msg")):
-        text = OVERLAP_MARK + text
-    return text
+    return _ratio(row_cells, natrix, references, "server_ns_per_msg", min)
 
 
 def _medians_over(rounds: int) -> str:

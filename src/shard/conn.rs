@@ -48,14 +48,7 @@ impl Shard {
                 size_token,
                 payload,
             } => {
-                let msg = MsgSpans {
-                    subject,
-                    reply: reply.unwrap_or_default(),
-                    size_token,
-                    hdr_token: Span::default(),
-                    payload,
-                    hdr_len: 0,
-                };
+                let msg = MsgSpans::of_pub(subject, reply, size_token, payload);
                 self.client_publish(c, frame, &msg)
             }
             Op::Hpub {

@@ -66,6 +66,18 @@ pub struct MsgSpans {
 }
 
 impl MsgSpans {
+    /// Where a PUB (no headers) lies in its frame.
+    pub fn of_pub(subject: Span, reply: Option<Span>, size_token: Span, payload: Span) -> Self {
+        MsgSpans {
+            subject,
+            reply: reply.unwrap_or_default(),
+            size_token,
+            hdr_token: Span::default(),
+            payload,
+            hdr_len: 0,
+        }
+    }
+
     pub fn view<'a>(&self, frame: &'a [u8]) -> MsgView<'a> {
         MsgView {
             subject: self.subject.get(frame),
