@@ -80,11 +80,10 @@ pub fn msg_head(out: &mut BytesMut, m: &MsgView<'_>, sid: &[u8], sub_headers: bo
 /// Appends the 503 no-responders status nats-server sends to a requester (reference §8):
 /// `HMSG <reply> <sid> N N\r\nNATS/1.0 503\r\nNats-Subject: <subject>\r\n\r\n\r\n`.
 pub fn no_responders(out: &mut BytesMut, reply: &[u8], sid: &[u8], subject: &[u8]) {
-    const HEAD: &[u8] = b"NATS/1.0 503\r\nNats-Subject: ";
-    let n = HEAD.len() + subject.len() + 4;
+    let n = NO_RESPONDERS_HEAD.len() + subject.len() + 4;
     let mut num = itoa::Buffer::new();
     let n = num.format(n).as_bytes();
-    out.reserve(32 + reply.len() + sid.len() + 2 * n.len() + HEAD.len() + subject.len());
+    out.reserve(no_responders_len_max(reply, sid, subject));
     out.put_slice(b"HMSG ");
     out.put_slice(reply);
     out.put_u8(b' ');
@@ -94,21 +93,39 @@ pub fn no_responders(out: &mut BytesMut, reply: &[u8], sid: &[u8], subject: &[u8
     out.put_u8(b' ');
     out.put_slice(n);
     out.put_slice(b"\r\n");
-    out.put_slice(HEAD);
+    out.put_slice(NO_RESPONDERS_HEAD);
     out.put_slice(subject);
     out.put_slice(b"\r\n\r\n\r\n");
 }
 
+const NO_RESPONDERS_HEAD: &[u8] = b"NATS/1.0 503\r\nNats-Subject: ";
+
+/// At least the length of the [`no_responders`] frame for these arguments.
+pub fn no_responders_len_max(reply: &[u8], sid: &[u8], subject: &[u8]) -> usize {
+    // "HMSG", spaces, CRLFs and two sizes of at most 10 digits each.
+    32 + reply.len() + sid.len() + 2 * 10 + NO_RESPONDERS_HEAD.len() + subject.len()
+}
+
+const OK: &[u8] = b"+OK\r\n";
+const PING: &[u8] = b"PING\r\n";
+const PONG: &[u8] = b"PONG\r\n";
+/// Lengths of the fixed frames, for callers that reserve room before encoding.
+pub const OK_LEN: usize = OK.len();
+pub const PING_LEN: usize = PING.len();
+pub const PONG_LEN: usize = PONG.len();
+/// Room for an `-ERR` line: its texts are short, but some quote a subject.
+pub const ERR_LEN_MAX: usize = 512;
+
 pub fn ok(out: &mut BytesMut) {
-    out.put_slice(b"+OK\r\n");
+    out.put_slice(OK);
 }
 
 pub fn ping(out: &mut BytesMut) {
-    out.put_slice(b"PING\r\n");
+    out.put_slice(PING);
 }
 
 pub fn pong(out: &mut BytesMut) {
-    out.put_slice(b"PONG\r\n");
+    out.put_slice(PONG);
 }
 
 /// `-ERR '<text>'\r\n`.
@@ -124,6 +141,11 @@ pub fn err(out: &mut BytesMut, e: &ClientError) {
     out.put_slice(b"-ERR '");
     let _ = write!(W(out), "{e}");
     out.put_slice(b"'\r\n");
+}
+
+/// Length of the [`info`] frame for `json`.
+pub fn info_len(json: &[u8]) -> usize {
+    b"INFO ".len() + json.len() + b" \r\n".len()
 }
 
 /// `INFO <json> \r\n`, with the space nats-server puts before the CRLF.

@@ -18,9 +18,6 @@ use crate::proto::info::{ConnectError, ServerInfo, NATRIX_VERSION, NATS_FEATURE_
 use crate::proto::parser::{Op, ParseError, Span};
 use crate::subject;
 
-/// Room asked for an `-ERR` line: its texts are short, but some quote a subject.
-const ERR_FRAME_BYTES_MAX: usize = 512;
-
 /// What the reader does after an op.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -127,7 +124,7 @@ impl Shard {
 
     /// Queues `-ERR`; closes (after flushing it) when nats-server would.
     pub fn send_err(&self, c: &Rc<Client>, e: &ClientError) -> Flow {
-        self.queue_out(c, ERR_FRAME_BYTES_MAX, |b| encode::err(b, e));
+        self.queue_out(c, encode::ERR_LEN_MAX, |b| encode::err(b, e));
         if e.closes() {
             let reason = match e {
                 ClientError::StaleConnection => CloseReason::StaleConnection,
@@ -148,16 +145,16 @@ impl Shard {
 
     fn ok_if_verbose(&self, c: &Rc<Client>) {
         if c.opts.borrow().verbose {
-            self.queue_out(c, 5, encode::ok);
+            self.queue_out(c, encode::OK_LEN, encode::ok);
         }
     }
 
     /// PONG, followed on the first one after a protocol-1 CONNECT by the `connect_info` INFO.
     pub fn pong(&self, c: &Rc<Client>) {
-        self.queue_out(c, 6, encode::pong);
+        self.queue_out(c, encode::PONG_LEN, encode::pong);
         if c.info_after_pong.replace(false) {
             let json = self.info_json(c, true);
-            self.queue_out(c, json.len() + 7, |b| encode::info(b, &json));
+            self.queue_out(c, encode::info_len(&json), |b| encode::info(b, &json));
         }
     }
 

@@ -304,7 +304,7 @@ impl Shard {
         else {
             return;
         };
-        let need = 64 + view.reply.len() + s.sid.len() + view.subject.len();
+        let need = encode::no_responders_len_max(view.reply, &s.sid, view.subject);
         self.queue_out(c, need, |b| {
             encode::no_responders(b, view.reply, &s.sid, view.subject)
         });

@@ -61,7 +61,7 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
         shard.identity.port
     );
     let info = shard.info_json(&c, false);
-    shard.queue_out(&c, info.len() + 7, |b| encode::info(b, &info));
+    shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
     shard.flush();
     runtime::spawn(run_writer(shard.clone(), c.clone(), writer));
     runtime::spawn(run_pinger(shard.clone(), c.clone()));
@@ -278,7 +278,7 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
                 shard.flush();
                 return;
             }
-            shard.queue_out(&c, 6, encode::ping);
+            shard.queue_out(&c, encode::PING_LEN, encode::ping);
             c.pings_out.set(c.pings_out.get() + 1);
             shard.flush();
         }

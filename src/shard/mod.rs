@@ -32,6 +32,13 @@ use crate::config::Options;
 use crate::runtime::Notify;
 use crate::sublist::{FastMap, Sublist};
 
+/// What waits for one peer's sender task: items, and the payload bytes they carry.
+#[derive(Default)]
+pub struct Outbox {
+    pub items: Vec<Item>,
+    pub payload_bytes: usize,
+}
+
 /// A subscription of a local client.
 pub struct Subscription {
     pub client: Rc<Client>,
@@ -68,9 +75,7 @@ pub struct Shard {
     pub sublist: RefCell<Sublist<SubKey>>,
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
-    pub outbox: RefCell<Vec<Vec<Item>>>,
-    /// Payload bytes in each peer's outbox.
-    pub outbox_bytes: RefCell<Vec<usize>>,
+    pub outbox: RefCell<Vec<Outbox>>,
     /// Wakes the sender task of each peer.
     pub outbox_wake: Vec<Notify>,
     /// A sender task handed a batch to its channel.
@@ -110,8 +115,7 @@ impl Shard {
             subs: RefCell::new(Slab::new()),
             sublist: RefCell::new(Sublist::new(cache)),
             interest: RefCell::new(Interest::new(id, shards, cache)),
-            outbox: RefCell::new((0..shards).map(|_| Vec::new()).collect()),
-            outbox_bytes: RefCell::new(vec![0; shards]),
+            outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
             outbox_drained: Notify::default(),
             interest_acked: Notify::default(),
@@ -134,10 +138,12 @@ impl Shard {
     /// Queues an item for a peer; it leaves at the next [`Shard::flush`].
     pub fn push_item(&self, to: ShardId, item: Item) {
         debug_assert_ne!(to, self.id, "a shard never sends to itself");
+        let mut outbox = self.outbox.borrow_mut();
+        let o = &mut outbox[to];
         if let Item::Deliver(d) = &item {
-            self.outbox_bytes.borrow_mut()[to] += d.msg.spans.payload.len();
+            o.payload_bytes += d.msg.spans.payload.len();
         }
-        self.outbox.borrow_mut()[to].push(item);
+        o.items.push(item);
     }
 
     /// Appends to a client's outbound queue with `write`, which adds at most `need` bytes
@@ -177,8 +183,8 @@ impl Shard {
         }
         drop(d);
         let outbox = self.outbox.borrow();
-        for (to, items) in outbox.iter().enumerate() {
-            if !items.is_empty() {
+        for (to, o) in outbox.iter().enumerate() {
+            if !o.items.is_empty() {
                 self.outbox_wake[to].notify();
             }
         }
@@ -186,23 +192,17 @@ impl Shard {
 
     /// Takes everything queued for peer `to`.
     pub fn take_outbox(&self, to: ShardId) -> Vec<Item> {
-        self.outbox_bytes.borrow_mut()[to] = 0;
-        std::mem::take(&mut self.outbox.borrow_mut()[to])
+        std::mem::take(&mut self.outbox.borrow_mut()[to]).items
     }
 
     /// Whether some peer's outbox is over its bound in items or payload bytes, so local
     /// readers should wait.
     pub fn outbox_full(&self) -> bool {
         let limits = &self.opts.limits;
-        self.outbox
-            .borrow()
-            .iter()
-            .any(|o| o.len() > limits.shard_outbox_items_max)
-            || self
-                .outbox_bytes
-                .borrow()
-                .iter()
-                .any(|&b| b > limits.shard_outbox_bytes_max)
+        self.outbox.borrow().iter().any(|o| {
+            o.items.len() > limits.shard_outbox_items_max
+                || o.payload_bytes > limits.shard_outbox_bytes_max
+        })
     }
 
     /// Outbound bytes above which a client's producers stall (75 % of max_pending).
