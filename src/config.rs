@@ -4,9 +4,12 @@
 //! relations between them (nats-server refuses to start when max_payload > max_pending), and
 //! the server never starts with limits that fail it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use crate::auth::AuthConfig;
 
 /// Most shards one server runs: routing keeps the shards with interest in a subject as bits
 /// of a `u64`.
@@ -48,6 +51,13 @@ pub struct Limits {
     /// natrix: free outbound chunks (64 KiB each) a shard keeps for reuse: enough for one
     /// consumer's whole max_pending backlog, so refilling it does not fault in fresh pages.
     pub out_chunks_pooled_max: usize,
+    /// Client connections the server accepts at once; 0 rejects every connection
+    /// (`max_connections: 0` in a config file means that in nats-server too).
+    pub max_connections: usize,
+    /// Subscriptions one connection may hold; 0 = unlimited.
+    pub max_subscriptions: usize,
+    /// Longest one write to a client may block before it is closed as a slow consumer.
+    pub write_deadline_ms: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +76,9 @@ impl Default for Limits {
             producer_stall_max_ms: 10,
             sublist_cache_entries_max: 4096,
             out_chunks_pooled_max: 1024,
+            max_connections: 65_536,
+            max_subscriptions: 0,
+            write_deadline_ms: 10_000,
         }
     }
 }
@@ -136,6 +149,67 @@ pub struct Options {
     /// [`SPIN_BEFORE_PARK_US_MULTI`] with more than one shard, else 0.
     pub spin_before_park_us: Option<u64>,
     pub limits: Limits,
+    /// The config file the options came from (`-c`); SIGHUP reads it again.
+    pub config_file: Option<PathBuf>,
+    pub auth: AuthConfig,
+    /// Set: clients must speak TLS.
+    pub tls: Option<TlsConfig>,
+    pub monitor: MonitorConfig,
+    pub logging: LogConfig,
+    /// `-P` / `pid_file`: where the server writes its pid at start.
+    pub pid_file: Option<PathBuf>,
+    /// Lame duck mode: how long evicting every client takes in all.
+    pub lame_duck_duration_ms: u64,
+    /// Lame duck mode: the wait before the first client is closed.
+    pub lame_duck_grace_period_ms: u64,
+}
+
+/// The `tls { }` block and the `--tls*` flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// CA certificates that client certificates must chain to (with `verify`).
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client certificate.
+    pub verify: bool,
+    /// The TLS handshake comes before INFO, instead of after it.
+    pub handshake_first: bool,
+    /// Longest a TLS handshake may take.
+    pub timeout_ms: u64,
+}
+
+/// TLS handshake timeout when the config gives none (nats-server: 2 s).
+pub const TLS_TIMEOUT_MS_DEFAULT: u64 = 2_000;
+/// Auth timeout without TLS (nats-server: 2 s); with TLS it is tls.timeout + 1 s.
+pub const AUTH_TIMEOUT_MS_DEFAULT: u64 = 2_000;
+
+/// The HTTP monitoring listener (`-m`, `--https_port`, `http`, `http_port`, `monitor_port`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MonitorConfig {
+    /// Host the monitor listens on; unset: the client host.
+    pub host: Option<String>,
+    /// Port for plain HTTP; 0 picks a free one (logged); unset: no monitoring.
+    pub http_port: Option<u16>,
+    /// Port for HTTPS (needs `tls`).
+    pub https_port: Option<u16>,
+}
+
+/// `-l`/`log_file`, `-T`/`logtime`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogConfig {
+    pub file: Option<PathBuf>,
+    /// Timestamps on log lines (nats-server's default: on).
+    pub time: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            file: None,
+            time: true,
+        }
+    }
 }
 
 impl Default for Options {
@@ -149,6 +223,14 @@ impl Default for Options {
             trace: false,
             spin_before_park_us: None,
             limits: Limits::default(),
+            config_file: None,
+            auth: AuthConfig::default(),
+            tls: None,
+            monitor: MonitorConfig::default(),
+            logging: LogConfig::default(),
+            pid_file: None,
+            lame_duck_duration_ms: 120_000,
+            lame_duck_grace_period_ms: 10_000,
         }
     }
 }
@@ -163,6 +245,14 @@ pub const SPIN_BEFORE_PARK_US_MAX: u64 = 100_000;
 pub const SPIN_BEFORE_PARK_US_MULTI: u64 = 200;
 
 impl Options {
+    /// How long a client has to send CONNECT when auth is required.
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.auth.timeout_ms.unwrap_or(match &self.tls {
+            Some(t) => t.timeout_ms + 1_000,
+            None => AUTH_TIMEOUT_MS_DEFAULT,
+        }))
+    }
+
     /// How long an idle shard polls before it sleeps.
     pub fn spin_before_park(&self) -> Duration {
         let default = if self.shards > 1 {

@@ -15,6 +15,7 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
+pub mod auth;
 pub mod conf;
 pub mod config;
 pub mod logger;
