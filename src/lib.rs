@@ -18,6 +18,8 @@
 pub mod auth;
 pub mod conf;
 pub mod config;
+pub mod control;
+pub mod lifecycle;
 pub mod logger;
 pub mod proto;
 pub mod runtime;

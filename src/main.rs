@@ -18,7 +18,8 @@ const ALLOCATOR_PURGE_DELAY_MS: std::ffi::c_long = 1000;
 fn main() {
     // SAFETY: mi_option_set only stores the value; it is called before any thread starts.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) };
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(args.clone());
     if cli.version {
         println!("natrix: v{}", natrix::proto::info::NATRIX_VERSION);
         return;
@@ -30,8 +31,14 @@ fn main() {
             std::process::exit(1);
         }
     };
-    natrix::logger::init(opts.debug, opts.trace);
-    if let Err(e) = natrix::server::run(opts) {
+    natrix::logger::init(&opts);
+    // SIGHUP reads the config file again and applies the same flags on top, as nats-server.
+    let reload: natrix::server::Reloader = Box::new(move || {
+        Cli::try_parse_from(args.clone())
+            .map_err(|e| e.to_string())?
+            .into_options()
+    });
+    if let Err(e) = natrix::server::run(opts, Some(reload)) {
         log::error!("{e}");
         std::process::exit(1);
     }

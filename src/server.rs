@@ -1,18 +1,19 @@
 //! Starts the broker: binds the listener, starts one shard per executor, joins them in a
-//! mesh, and stops them gracefully on SIGTERM or SIGINT.
+//! mesh, and stops them gracefully when the control plane says so (signals: `lifecycle`).
 //!
 //! Invariants: bind errors are reported before any shard starts; "Server is ready" is logged
-//! only once every shard has joined the mesh; on a signal the listener closes first, then
+//! only once every shard has joined the mesh; on stop the listener closes first, then
 //! every client gets what was queued for it, then the process exits 0.
 
 use std::io;
 use std::net::TcpListener;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Options;
+use crate::control::{Control, Live};
+use crate::lifecycle;
 use crate::proto::info::{new_server_id, NATRIX_VERSION, NATS_FEATURE_VERSION};
 use crate::runtime::{self, Mesh};
 use crate::shard::client::CloseReason;
@@ -20,22 +21,27 @@ use crate::shard::io as shard_io;
 use crate::shard::mesh::ShardMsg;
 use crate::shard::{ServerIdentity, Shard};
 
-/// How often a shard looks at the stop flag the signal handler sets.
-const STOP_POLL_MS: u64 = 50;
 /// How long a stopping shard waits for its clients' last bytes to go out.
 const SHUTDOWN_FLUSH_MAX_MS: u64 = 2_000;
 
-/// Runs the server until a stop signal; returns when every shard has stopped.
-pub fn run(opts: Options) -> io::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone())?;
-    }
-    run_until(opts, stop)
+/// Reads the options again for a reload (SIGHUP): the config file, then the same flags.
+pub type Reloader = Box<dyn Fn() -> Result<Options, String> + Send>;
+
+/// Runs the server until a stop signal (or the end of lame duck mode); returns when every
+/// shard has stopped. `reload` reads the options again on SIGHUP.
+pub fn run(opts: Options, reload: Option<Reloader>) -> io::Result<()> {
+    let control = Arc::new(Control::new(
+        opts.shards,
+        Live {
+            opts: Arc::new(opts.clone()),
+        },
+    ));
+    lifecycle::spawn_signal_thread(control.clone(), reload)?;
+    run_with(opts, control)
 }
 
-/// Runs the server until `stop` becomes true.
-pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
+/// Runs the server until `control.stop` is set.
+pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
     let listener = TcpListener::bind((opts.host.as_str(), opts.port)).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -49,6 +55,12 @@ pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
     );
     log::info!("  Server ID:   {server_id}");
     log::info!("  Shards:      {}", opts.shards);
+    if let Some(f) = &opts.config_file {
+        log::info!("Using configuration file: {}", f.display());
+    }
+    if let Some(p) = &opts.pid_file {
+        lifecycle::write_pid_file(p)?;
+    }
     let identity = Arc::new(IdentityParts {
         server_name: opts
             .server_name
@@ -81,14 +93,14 @@ pub fn run_until(opts: Options, stop: Arc<AtomicBool>) -> io::Result<()> {
             .lock()
             .ok()
             .and_then(|mut m| m.get_mut(i).and_then(Option::take));
-        let (opts, identity, listener, stop) = (
+        let (opts, identity, listener, control) = (
             opts.clone(),
             identity.clone(),
             listener.clone(),
-            stop.clone(),
+            control.clone(),
         );
         async move {
-            if let Err(e) = run_shard(opts, identity, listener, mesh, stop).await {
+            if let Err(e) = run_shard(opts, identity, listener, mesh, control).await {
                 log::error!("shard failed: {e}");
             }
         }
@@ -110,7 +122,7 @@ async fn run_shard(
     identity: Arc<IdentityParts>,
     listener: Arc<Mutex<Option<TcpListener>>>,
     mesh: Option<Mesh<ShardMsg>>,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
 ) -> io::Result<()> {
     let (id, links) = match mesh {
         Some(mesh) => {
@@ -133,6 +145,7 @@ async fn run_shard(
         opts.shards,
         Rc::new((*opts).clone()),
         identity,
+        control.clone(),
     ));
     let mut receivers = None;
     let mut senders = None;
@@ -150,14 +163,14 @@ async fn run_shard(
             .map_err(|_| io::Error::other("poisoned"))?
             .take();
         if let Some(l) = std_listener {
+            *shard.listen_control.borrow_mut() = Some(l.try_clone()?.into());
             let l = runtime::listener_from_std(l)?;
+            shard.accepting.set(true);
             runtime::spawn(shard_io::run_acceptor(shard.clone(), l, senders.clone()));
             log::info!("Server is ready");
         }
     }
-    while !stop.load(Ordering::Relaxed) {
-        runtime::sleep(Duration::from_millis(STOP_POLL_MS)).await;
-    }
+    lifecycle::watch_control(&shard).await;
     shard.stopping.set(true);
     shard.shutdown.notify();
     let clients: Vec<_> = shard

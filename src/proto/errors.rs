@@ -16,6 +16,7 @@ pub enum ClientError {
     StaleConnection,
     InvalidSubject,
     InvalidPublishSubject,
+    MaxConnections,
     /// Publish to a reserved subject (`_GR_.`, `$NRG.`).
     PublishViolation(Vec<u8>),
     /// Publish with a reserved reply prefix (`_R_.`, `$JS.ACK.`, `_GR_.`).
@@ -39,6 +40,7 @@ impl ClientError {
                 | ClientError::NoRespondersNeedsHeaders
                 | ClientError::AuthorizationViolation
                 | ClientError::StaleConnection
+                | ClientError::MaxConnections
         )
     }
 }
@@ -88,6 +90,7 @@ impl fmt::Display for ClientError {
             ClientError::StaleConnection => f.write_str("Stale Connection"),
             ClientError::InvalidSubject => f.write_str("Invalid Subject"),
             ClientError::InvalidPublishSubject => f.write_str("Invalid Publish Subject"),
+            ClientError::MaxConnections => f.write_str("maximum connections exceeded"),
             ClientError::PublishViolation(s) => {
                 write!(f, "Permissions Violation for Publish to {}", GoQuoted(s))
             }

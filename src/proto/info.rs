@@ -31,10 +31,19 @@ pub struct ServerInfo<'a> {
     pub headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_verify: bool,
     pub max_payload: usize,
     pub client_id: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub client_ip: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub nonce: &'a str,
+    /// Lame duck mode: the server will close this connection soon.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ldm: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub connect_info: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +74,9 @@ pub struct ConnectOptions {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub auth_token: Option<String>,
+    /// The user's public nkey, and its signature of the INFO nonce.
+    pub nkey: Option<String>,
+    pub sig: Option<String>,
 }
 
 impl Default for ConnectOptions {
@@ -82,6 +94,8 @@ impl Default for ConnectOptions {
             user: None,
             pass: None,
             auth_token: None,
+            nkey: None,
+            sig: None,
         }
     }
 }
@@ -122,6 +136,8 @@ impl ConnectOptions {
                 "user" => next.user = Some(as_string(value)?),
                 "pass" => next.pass = Some(as_string(value)?),
                 "auth_token" => next.auth_token = Some(as_string(value)?),
+                "nkey" => next.nkey = Some(as_string(value)?),
+                "sig" => next.sig = Some(as_string(value)?),
                 "account" | "new_account" => {
                     return Err(ConnectError::Refused(ClientError::AuthorizationViolation))
                 }
@@ -223,9 +239,13 @@ mod tests {
             port: 4222,
             headers: true,
             auth_required: false,
+            tls_required: false,
+            tls_verify: false,
             max_payload: 1048576,
             client_id: 5,
             client_ip: "127.0.0.1",
+            nonce: "",
+            ldm: false,
             connect_info: false,
             remote_account: None,
             natrix_version: NATRIX_VERSION,

@@ -49,6 +49,10 @@ pub struct Client {
     pub connected: Cell<bool>,
     /// Send the `connect_info` INFO after the next PONG (protocol 1, first PING).
     pub info_after_pong: Cell<bool>,
+    /// A PONG answered a PING after CONNECT: a protocol-1 client may now get INFO updates.
+    pub pong_sent: Cell<bool>,
+    /// This connection holds one of the server's `max_connections` places.
+    pub admitted: Cell<bool>,
     pub out: RefCell<OutQueue>,
     pub dirty: Cell<bool>,
     pub closing: Cell<Option<CloseReason>>,
@@ -87,6 +91,8 @@ impl Client {
             headers: Cell::new(false),
             connected: Cell::new(false),
             info_after_pong: Cell::new(false),
+            pong_sent: Cell::new(false),
+            admitted: Cell::new(false),
             out: RefCell::new(OutQueue::default()),
             dirty: Cell::new(false),
             closing: Cell::new(None),
@@ -104,6 +110,12 @@ impl Client {
             out_msgs: Cell::new(0),
             out_bytes: Cell::new(0),
         }
+    }
+
+    /// Whether the client takes INFO updates (lame duck mode): protocol 1 and past its
+    /// first PING after CONNECT, as nats-server decides.
+    pub fn wants_async_info(&self) -> bool {
+        self.connected.get() && self.pong_sent.get() && self.opts.borrow().protocol >= 1
     }
 
     pub fn is_closing(&self) -> bool {

@@ -152,6 +152,9 @@ impl Shard {
     /// PONG, followed on the first one after a protocol-1 CONNECT by the `connect_info` INFO.
     pub fn pong(&self, c: &Rc<Client>) {
         self.queue_out(c, encode::PONG_LEN, encode::pong);
+        if c.connected.get() {
+            c.pong_sent.set(true);
+        }
         if c.info_after_pong.replace(false) {
             let json = self.info_json(c, true);
             self.queue_out(c, encode::info_len(&json), |b| encode::info(b, &json));
@@ -160,6 +163,15 @@ impl Shard {
 
     /// The INFO document for client `c`.
     pub fn info_json(&self, c: &Client, connect_info: bool) -> Vec<u8> {
+        self.server_info(c, connect_info, false)
+    }
+
+    /// The INFO that tells a client the server is in lame duck mode.
+    pub fn info_json_ldm(&self, c: &Client) -> Vec<u8> {
+        self.server_info(c, false, true)
+    }
+
+    fn server_info(&self, c: &Client, connect_info: bool, ldm: bool) -> Vec<u8> {
         let id = &self.identity;
         ServerInfo {
             server_id: &id.server_id,
@@ -171,9 +183,13 @@ impl Shard {
             port: id.port,
             headers: true,
             auth_required: false,
-            max_payload: self.opts.limits.max_payload_bytes,
+            tls_required: false,
+            tls_verify: false,
+            max_payload: self.opts.borrow().limits.max_payload_bytes,
             client_id: c.cid,
             client_ip: &c.ip,
+            nonce: "",
+            ldm,
             connect_info,
             remote_account: connect_info.then_some("$G"),
             natrix_version: NATRIX_VERSION,

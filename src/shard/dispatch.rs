@@ -252,7 +252,8 @@ impl Shard {
         {
             let need = view.encoded_len_max(s.sid.len());
             let mut out = c.out.borrow_mut();
-            if out.len() + need > self.opts.limits.max_pending_bytes {
+            let max_pending_bytes = self.opts.borrow().limits.max_pending_bytes;
+            if out.len() + need > max_pending_bytes {
                 drop(out);
                 self.stats
                     .slow_consumers
@@ -260,7 +261,7 @@ impl Shard {
                 log::warn!(
                     "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
                     c.cid,
-                    self.opts.limits.max_pending_bytes
+                    max_pending_bytes
                 );
                 c.close(CloseReason::SlowConsumerPendingBytes, false);
                 return None;

@@ -62,12 +62,22 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
     );
     let info = shard.info_json(&c, false);
     shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
+    if shard.control.admit(shard.opts().limits.max_connections) {
+        c.admitted.set(true);
+    } else {
+        // nats-server sends INFO first, then the error, and closes.
+        log::error!("{}:{} - cid:{cid} - maximum connections exceeded", c.ip, shard.identity.port);
+        shard.send_err(&c, &ClientError::MaxConnections);
+    }
     shard.flush();
     runtime::spawn(run_writer(shard.clone(), c.clone(), writer));
     runtime::spawn(run_pinger(shard.clone(), c.clone()));
     read_loop(&shard, &c, stream).await;
     c.close(CloseReason::ClientClosed, true);
     shard.remove_client(&c);
+    if c.admitted.replace(false) {
+        shard.control.release();
+    }
     shard.flush();
     log::debug!(
         "cid:{cid} - Client connection closed: {:?}",
@@ -76,11 +86,7 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
 }
 
 async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
-    let limits = ParseLimits {
-        max_control_line_bytes: shard.opts.limits.max_control_line_bytes,
-        max_payload_bytes: shard.opts.limits.max_payload_bytes,
-    };
-    let buf_bytes = shard.opts.limits.read_buffer_bytes;
+    let buf_bytes = shard.opts().limits.read_buffer_bytes;
     let mut buf = BytesMut::zeroed(buf_bytes);
     let mut filled = 0usize;
     let mut ops: Vec<Op> = Vec::with_capacity(64);
@@ -110,6 +116,14 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
         let mut consumed = 0usize;
         let mut error = None;
         ops.clear();
+        // Read per batch: a reload applies to existing connections (nats-server's too).
+        let limits = {
+            let o = shard.opts.borrow();
+            ParseLimits {
+                max_control_line_bytes: o.limits.max_control_line_bytes,
+                max_payload_bytes: o.limits.max_payload_bytes,
+            }
+        };
         loop {
             match parser::parse_op(&buf[consumed..filled], &limits) {
                 Ok(Some((op, len))) => {
@@ -261,8 +275,7 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
 
 /// Server PINGs and stale-connection detection (reference §2.8).
 async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
-    let limits = &shard.opts.limits;
-    let first_ms = limits.first_ping_ms;
+    let first_ms = shard.opts().limits.first_ping_ms;
     let jitter_ms = rand::thread_rng().gen_range(0..=first_ms / 5);
     if !sleep_unless_closed(&c, Duration::from_millis(first_ms + jitter_ms)).await {
         return;
@@ -272,7 +285,7 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
         // After the first PING (which measures RTT) a busy client is not pinged.
         let busy = c.active.replace(false);
         if first || !busy {
-            if c.pings_out.get() + 1 > limits.ping_max {
+            if c.pings_out.get() + 1 > shard.opts().limits.ping_max {
                 log::debug!("cid:{} - Stale Client Connection - Closing", c.cid);
                 shard.send_err(&c, &ClientError::StaleConnection);
                 shard.flush();
@@ -283,7 +296,8 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
             shard.flush();
         }
         first = false;
-        if !sleep_unless_closed(&c, limits.ping_interval()).await {
+        let interval = shard.opts().limits.ping_interval();
+        if !sleep_unless_closed(&c, interval).await {
             return;
         }
     }
@@ -319,7 +333,14 @@ pub async fn run_acceptor(
     let mut cid = 0u64;
     loop {
         let stop = shard.shutdown.notified();
-        if shard.stopping.get() {
+        if shard.stopping.get() || shard.control.ldm.load(std::sync::atomic::Ordering::Acquire) {
+            // Linux takes a listening socket out of service on `shutdown`, so new
+            // connections are refused at once, not when glommio gets to close it.
+            if let Some(fd) = shard.listen_control.take() {
+                runtime::shutdown(&fd, Direction::Both);
+            }
+            shard.accepting.set(false);
+            shard.acceptor_done.notify();
             return;
         }
         let accepted: Option<std::io::Result<Accepted>> =
@@ -329,7 +350,7 @@ pub async fn run_acceptor(
             })
             .await;
         let accepted = match accepted {
-            None => return,
+            None => continue,
             Some(Ok(a)) => a,
             Some(Err(e)) => {
                 log::error!("Error accepting client connection: {e}");
@@ -395,7 +416,7 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     let mut epoch = None;
     // A batch may hold what many reads brought in: the stall budget is renewed for each
     // read buffer's worth of payload, as nats-server's is for each read of the producer.
-    let renew_bytes = shard.opts.limits.read_buffer_bytes;
+    let renew_bytes = shard.opts().limits.read_buffer_bytes;
     let mut stall_until = shard.stall_deadline();
     let mut applied_bytes = 0usize;
     for (i, item) in items.into_iter().enumerate() {

@@ -20,6 +20,7 @@ pub mod outq;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use slab::Slab;
@@ -29,6 +30,7 @@ use self::interest::Interest;
 use self::mesh::{Item, ShardId};
 use self::outq::ChunkPool;
 use crate::config::Options;
+use crate::control::Control;
 use crate::runtime::Notify;
 use crate::sublist::{FastMap, Sublist};
 
@@ -68,7 +70,10 @@ pub struct ShardStats {
 pub struct Shard {
     pub id: ShardId,
     pub shards: usize,
-    pub opts: Rc<Options>,
+    /// The options in force; replaced when the config is reloaded.
+    pub opts: RefCell<Rc<Options>>,
+    /// What the signal and monitoring threads share with the shards.
+    pub control: Arc<Control>,
     pub identity: Rc<ServerIdentity>,
     pub clients: RefCell<Slab<Rc<Client>>>,
     pub subs: RefCell<Slab<Subscription>>,
@@ -96,6 +101,12 @@ pub struct Shard {
     /// Set when the server stops; wakes the acceptor and the shard's main task.
     pub shutdown: Notify,
     pub stopping: Cell<bool>,
+    /// The acceptor runs on this shard and has not stopped yet.
+    pub accepting: Cell<bool>,
+    /// A second descriptor of the listening socket, to stop it at once.
+    pub listen_control: RefCell<Option<std::os::fd::OwnedFd>>,
+    /// Notified when the acceptor stops (lame duck mode waits for it).
+    pub acceptor_done: Notify,
     pub stats: ShardStats,
 }
 
@@ -105,6 +116,7 @@ impl Shard {
         shards: usize,
         opts: Rc<Options>,
         identity: Rc<ServerIdentity>,
+        control: Arc<Control>,
     ) -> Self {
         let cache = opts.limits.sublist_cache_entries_max;
         Shard {
@@ -126,9 +138,18 @@ impl Shard {
             rr_member: RefCell::new(FastMap::default()),
             shutdown: Notify::default(),
             stopping: Cell::new(false),
+            accepting: Cell::new(false),
+            listen_control: RefCell::new(None),
+            acceptor_done: Notify::default(),
             stats: ShardStats::default(),
-            opts,
+            opts: RefCell::new(opts),
+            control,
         }
+    }
+
+    /// The options in force now.
+    pub fn opts(&self) -> Rc<Options> {
+        self.opts.borrow().clone()
     }
 
     pub fn multi(&self) -> bool {
@@ -198,7 +219,8 @@ impl Shard {
     /// Whether some peer's outbox is over its bound in items or payload bytes, so local
     /// readers should wait.
     pub fn outbox_full(&self) -> bool {
-        let limits = &self.opts.limits;
+        let opts = self.opts.borrow();
+        let limits = &opts.limits;
         self.outbox.borrow().iter().any(|o| {
             o.items.len() > limits.shard_outbox_items_max
                 || o.payload_bytes > limits.shard_outbox_bytes_max
@@ -207,17 +229,22 @@ impl Shard {
 
     /// Outbound bytes above which a client's producers stall (75 % of max_pending).
     pub fn stall_mark_bytes(&self) -> usize {
-        self.opts.limits.max_pending_bytes / 4 * 3
+        self.opts.borrow().limits.max_pending_bytes / 4 * 3
     }
 
     /// Until when a producer starting a batch now may stall for its consumers.
     pub fn stall_deadline(&self) -> std::time::Instant {
         std::time::Instant::now()
-            + std::time::Duration::from_millis(self.opts.limits.producer_stall_max_ms)
+            + std::time::Duration::from_millis(self.opts.borrow().limits.producer_stall_max_ms)
     }
 
     pub fn has_stalled(&self) -> bool {
         !self.stalled.borrow().is_empty()
+    }
+
+    /// Every client of this shard, in slot order.
+    pub fn client_list(&self) -> Vec<Rc<Client>> {
+        self.clients.borrow().iter().map(|(_, c)| c.clone()).collect()
     }
 
     pub fn client_count(&self) -> usize {

@@ -1,0 +1,137 @@
+//! The server's control plane: what the signal thread, the monitoring thread and the shards
+//! share, none of it on the message path.
+//!
+//! Shards never block on it. Each shard's control task looks at it every
+//! [`CONTROL_POLL_MS`]: an atomic load for the stop and lame-duck flags and the config
+//! generation, and a lock only when a request is waiting for that shard. Requests are
+//! closures run on the shard (to gather monitoring figures), so the monitor asks for exactly
+//! what it needs and the shard answers from its own state, without locks on that state.
+//!
+//! Invariants: `generation` only grows, and a shard that sees a new generation finds the
+//! matching options already stored; the connection count is taken before a client is served
+//! and given back exactly once when it is removed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use crate::config::Options;
+use crate::shard::Shard;
+
+/// How often a shard looks at the control plane.
+pub const CONTROL_POLL_MS: u64 = 20;
+
+/// Work for one shard, run on its executor.
+pub type ShardJob = Box<dyn FnOnce(&Shard) + Send>;
+
+/// Options and the authenticator compiled from them, replaced together on reload.
+pub struct Live {
+    pub opts: Arc<Options>,
+}
+
+pub struct Control {
+    pub stop: AtomicBool,
+    /// Lame duck mode was asked for.
+    pub ldm: AtomicBool,
+    /// Shards that have finished evicting their clients in lame duck mode.
+    pub ldm_shards_done: AtomicUsize,
+    /// Bumped after each reload; shards then take `live`.
+    pub generation: AtomicU64,
+    live: Mutex<Arc<Live>>,
+    /// Jobs per shard, and a count of all waiting jobs so shards skip the lock when idle.
+    jobs: Vec<Mutex<Vec<ShardJob>>>,
+    jobs_waiting: AtomicUsize,
+    /// Open client connections, server-wide (for max_connections and /varz).
+    pub connections: AtomicUsize,
+    pub total_connections: AtomicU64,
+    pub started: SystemTime,
+    pub config_loaded: Mutex<SystemTime>,
+}
+
+impl Control {
+    pub fn new(shards: usize, live: Live) -> Control {
+        Control {
+            stop: AtomicBool::new(false),
+            ldm: AtomicBool::new(false),
+            ldm_shards_done: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            live: Mutex::new(Arc::new(live)),
+            jobs: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
+            jobs_waiting: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            total_connections: AtomicU64::new(0),
+            started: SystemTime::now(),
+            config_loaded: Mutex::new(SystemTime::now()),
+        }
+    }
+
+    pub fn shards(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// The current options and authenticator.
+    pub fn live(&self) -> Arc<Live> {
+        match self.live.lock() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Installs reloaded options; shards pick them up at their next poll.
+    pub fn replace_live(&self, live: Live) {
+        match self.live.lock() {
+            Ok(mut l) => *l = Arc::new(live),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(live),
+        }
+        if let Ok(mut t) = self.config_loaded.lock() {
+            *t = SystemTime::now();
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Queues `job` for shard `shard`.
+    pub fn post(&self, shard: usize, job: ShardJob) {
+        if let Some(q) = self.jobs.get(shard) {
+            if let Ok(mut q) = q.lock() {
+                q.push(job);
+                self.jobs_waiting.fetch_add(1, Ordering::Release);
+            }
+        }
+    }
+
+    /// Takes the jobs waiting for `shard` (none without touching the lock when idle).
+    pub fn take_jobs(&self, shard: usize) -> Vec<ShardJob> {
+        if self.jobs_waiting.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        let Some(Ok(mut q)) = self.jobs.get(shard).map(|q| q.lock()) else {
+            return Vec::new();
+        };
+        let jobs = std::mem::take(&mut *q);
+        self.jobs_waiting.fetch_sub(jobs.len(), Ordering::AcqRel);
+        jobs
+    }
+
+    /// Counts a new connection if `max` allows it; false: refuse it.
+    pub fn admit(&self, max: usize) -> bool {
+        let admitted = self
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        if admitted {
+            self.total_connections.fetch_add(1, Ordering::Relaxed);
+        }
+        admitted
+    }
+
+    /// Gives back a connection counted by [`Control::admit`].
+    pub fn release(&self) {
+        self.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,207 @@
+//! Signals and the server's life after start: stop, reload, lame duck mode, log reopening,
+//! the pid file; and each shard's control task that carries them out.
+//!
+//! Signals are handled on a thread of their own, which only sets flags and installs reloaded
+//! options in [`Control`]; shards act on them in their control task ([`watch_control`]).
+//! nats-server's mapping (reference §13): SIGINT and SIGTERM stop (SIGTERM is ignored while
+//! lame duck mode runs), SIGHUP reloads the config file, SIGUSR1 reopens the log file,
+//! SIGUSR2 enters lame duck mode.
+//!
+//! Invariants: a failed reload changes nothing; lame duck mode starts once; when every shard
+//! has evicted its clients the server stops.
+
+use std::io;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::iterator::Signals;
+
+use crate::config::Options;
+use crate::control::{Control, Live, CONTROL_POLL_MS};
+use crate::logger;
+use crate::runtime;
+use crate::server::Reloader;
+use crate::shard::client::CloseReason;
+use crate::shard::Shard;
+
+/// Longest gap between two lame-duck evictions (nats-server: 1 s).
+const LDM_EVICT_GAP_MAX_MS: u64 = 1_000;
+
+/// Starts the thread that turns signals into control-plane changes.
+pub fn spawn_signal_thread(control: Arc<Control>, reload: Option<Reloader>) -> io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2])?;
+    std::thread::Builder::new()
+        .name("natrix-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                match sig {
+                    SIGINT => stop(&control, "Server Exiting.."),
+                    SIGTERM if control.ldm.load(Ordering::Acquire) => {
+                        log::info!("Lame duck mode in progress, ignoring SIGTERM");
+                    }
+                    SIGTERM => stop(&control, "Trapped \"terminated\" signal"),
+                    SIGHUP => match &reload {
+                        Some(r) => reload_config(&control, r),
+                        None => log::error!("Failed to reload server configuration: no file"),
+                    },
+                    SIGUSR1 => logger::reopen(),
+                    SIGUSR2 => enter_lame_duck(&control),
+                    _ => {}
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn stop(control: &Control, why: &str) {
+    log::info!("{why}");
+    control.stop.store(true, Ordering::Release);
+}
+
+/// Reads the options again and installs what may change at run time; a bad file changes
+/// nothing.
+pub fn reload_config(control: &Control, reload: &Reloader) {
+    let next = match reload() {
+        Ok(o) => o,
+        Err(e) => {
+            log::error!("Failed to reload server configuration: {e}");
+            return;
+        }
+    };
+    let current = control.live().opts.clone();
+    let next = keep_fixed_options(&current, next);
+    logger::reconfigure(&next);
+    control.replace_live(Live {
+        opts: Arc::new(next),
+    });
+    log::info!("Reloaded server configuration");
+}
+
+/// What a reload cannot change: the listeners and the shard count are fixed at start, as
+/// nats-server refuses to reload its listen address. Each ignored change is logged.
+fn keep_fixed_options(current: &Options, mut next: Options) -> Options {
+    if next.host != current.host || (next.port != current.port && next.port != 0) {
+        log::warn!("Config reload: the listen address can not be changed; keeping it");
+    }
+    if next.monitor != current.monitor {
+        log::warn!("Config reload: the monitoring listener can not be changed; keeping it");
+    }
+    if next.tls.is_some() != current.tls.is_some() {
+        log::warn!("Config reload: TLS can not be turned on or off; keeping it");
+    }
+    next.host = current.host.clone();
+    next.port = current.port;
+    next.shards = current.shards;
+    next.monitor = current.monitor.clone();
+    next.tls = current.tls.clone();
+    next.spin_before_park_us = current.spin_before_park_us;
+    next
+}
+
+fn enter_lame_duck(control: &Control) {
+    if control.ldm.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    log::info!("Entering lame duck mode, stop accepting new clients");
+}
+
+/// Writes the process id to `path`, as `-P` does in nats-server.
+pub fn write_pid_file(path: &Path) -> io::Result<()> {
+    std::fs::write(path, std::process::id().to_string()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("Could not write pidfile {}: {e}", path.display()),
+        )
+    })
+}
+
+/// A shard's control task: runs posted jobs, takes reloaded options, starts lame duck mode,
+/// and returns when the server stops.
+pub async fn watch_control(shard: &Rc<Shard>) {
+    let control = shard.control.clone();
+    let mut generation = control.generation.load(Ordering::Acquire);
+    let mut ldm_started = false;
+    while !control.stopping() {
+        runtime::sleep(Duration::from_millis(CONTROL_POLL_MS)).await;
+        for job in control.take_jobs(shard.id) {
+            job(shard);
+        }
+        let g = control.generation.load(Ordering::Acquire);
+        if g != generation {
+            generation = g;
+            let live = control.live();
+            *shard.opts.borrow_mut() = Rc::new((*live.opts).clone());
+        }
+        if !ldm_started && control.ldm.load(Ordering::Acquire) {
+            ldm_started = true;
+            shard.shutdown.notify();
+            runtime::spawn(lame_duck(shard.clone()));
+        }
+    }
+}
+
+/// Lame duck mode on one shard (reference §13): tell protocol-1 clients, wait the grace
+/// period, then close the clients one by one over the rest of the duration; the last shard
+/// to finish stops the server.
+async fn lame_duck(shard: Rc<Shard>) {
+    let opts = shard.opts();
+    // New connections are refused before anyone is told.
+    while shard.accepting.get() {
+        let done = shard.acceptor_done.notified();
+        if !shard.accepting.get() {
+            break;
+        }
+        done.await;
+    }
+    let clients = shard.client_list();
+    if shard.control.connections.load(Ordering::Acquire) > 0 {
+        for c in &clients {
+            if c.wants_async_info() {
+                let json = shard.info_json_ldm(c);
+                shard.queue_out(c, crate::proto::encode::info_len(&json), |b| {
+                    crate::proto::encode::info(b, &json)
+                });
+            }
+        }
+        shard.flush();
+        let grace = Duration::from_millis(opts.lame_duck_grace_period_ms);
+        if !clients.is_empty() {
+            sleep_unless_stopped(&shard, grace).await;
+        }
+        let span_ms = opts
+            .lame_duck_duration_ms
+            .saturating_sub(opts.lame_duck_grace_period_ms);
+        let clients = shard.client_list();
+        let n = clients.len().max(1) as u64;
+        let gap_ms = (span_ms / n).clamp(1, LDM_EVICT_GAP_MAX_MS);
+        for c in clients {
+            if shard.control.stopping() {
+                break;
+            }
+            c.close(CloseReason::ServerShutdown, true);
+            shard.flush();
+            let ms = rand::thread_rng().gen_range(gap_ms / 2..=gap_ms);
+            sleep_unless_stopped(&shard, Duration::from_millis(ms)).await;
+        }
+    }
+    let done = shard.control.ldm_shards_done.fetch_add(1, Ordering::AcqRel) + 1;
+    if done == shard.control.shards() {
+        log::info!("Lame duck mode: all clients closed; shutting down");
+        shard.control.stop.store(true, Ordering::Release);
+    }
+}
+
+async fn sleep_unless_stopped(shard: &Shard, d: Duration) {
+    let step = Duration::from_millis(CONTROL_POLL_MS);
+    let mut left = d;
+    while !left.is_zero() && !shard.control.stopping() {
+        let s = left.min(step);
+        runtime::sleep(s).await;
+        left -= s;
+    }
+}
