@@ -26,6 +26,7 @@ pub enum CloseReason {
     ClientClosed,
     ProtocolViolation,
     SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
     StaleConnection,
     ServerShutdown,
     ReadError,
@@ -53,6 +54,8 @@ pub struct Client {
     pub pong_sent: Cell<bool>,
     /// This connection holds one of the server's `max_connections` places.
     pub admitted: Cell<bool>,
+    /// TLS version and cipher suite, once the handshake is done.
+    pub tls: RefCell<Option<(String, String)>>,
     pub out: RefCell<OutQueue>,
     pub dirty: Cell<bool>,
     pub closing: Cell<Option<CloseReason>>,
@@ -93,6 +96,7 @@ impl Client {
             info_after_pong: Cell::new(false),
             pong_sent: Cell::new(false),
             admitted: Cell::new(false),
+            tls: RefCell::new(None),
             out: RefCell::new(OutQueue::default()),
             dirty: Cell::new(false),
             closing: Cell::new(None),

@@ -10,13 +10,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use futures_lite::AsyncReadExt;
+use futures_lite::AsyncWriteExt;
 use rand::Rng;
 
 use super::client::{Client, CloseReason};
 use super::conn::Flow;
 use super::mesh::{Item, ShardId, ShardMsg};
 use super::outq::Chunk;
+use super::transport::{self, ReadHalf, WriteHalf};
 use super::Shard;
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
@@ -32,7 +33,7 @@ const WRITE_GATHER_BYTES_MAX: usize = 1024 * 1024;
 const ITEMS_PER_YIELD: usize = 256;
 
 /// Serves one connection until it closes.
-pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
+pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     if shard.stopping.get() {
         return;
     }
@@ -60,32 +61,84 @@ pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
         c.ip,
         shard.identity.port
     );
+    let opts = shard.opts();
+    let tls = match (&opts.tls, shard.tls_config()) {
+        (Some(t), Some(config)) => Some((t.handshake_first, t.timeout_ms, config)),
+        _ => None,
+    };
     let info = shard.info_json(&c, false);
-    shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
-    if shard.control.admit(shard.opts().limits.max_connections) {
-        c.admitted.set(true);
-    } else {
+    let admitted = shard.control.admit(opts.limits.max_connections);
+    c.admitted.set(admitted);
+    let (reader, writer) = match tls {
+        Some((first, timeout_ms, config)) if admitted => {
+            if !first {
+                // INFO goes out in the clear; the client then starts TLS.
+                let mut line = bytes::BytesMut::with_capacity(encode::info_len(&info));
+                encode::info(&mut line, &info);
+                if stream.write_all(&line).await.is_err() {
+                    end_client(&shard, &c);
+                    return;
+                }
+            }
+            let timeout = Duration::from_millis(timeout_ms);
+            match transport::handshake(&mut stream, config, timeout).await {
+                Ok(session) => {
+                    *c.tls.borrow_mut() = Some(session.describe());
+                    if first {
+                        shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
+                    }
+                    (
+                        ReadHalf::tls(stream, session.clone()),
+                        WriteHalf::tls(writer, session),
+                    )
+                }
+                Err(e) => {
+                    log::debug!(
+                        "{}:{} - cid:{cid} - TLS handshake error: {e}",
+                        c.ip,
+                        shard.identity.port
+                    );
+                    end_client(&shard, &c);
+                    return;
+                }
+            }
+        }
+        _ => {
+            shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
+            (ReadHalf::Plain(stream), WriteHalf::plain(writer))
+        }
+    };
+    if !admitted {
         // nats-server sends INFO first, then the error, and closes.
-        log::error!("{}:{} - cid:{cid} - maximum connections exceeded", c.ip, shard.identity.port);
+        log::error!(
+            "{}:{} - cid:{cid} - maximum connections exceeded",
+            c.ip,
+            shard.identity.port
+        );
         shard.send_err(&c, &ClientError::MaxConnections);
     }
     shard.flush();
     runtime::spawn(run_writer(shard.clone(), c.clone(), writer));
     runtime::spawn(run_pinger(shard.clone(), c.clone()));
-    read_loop(&shard, &c, stream).await;
+    read_loop(&shard, &c, reader).await;
     c.close(CloseReason::ClientClosed, true);
-    shard.remove_client(&c);
-    if c.admitted.replace(false) {
-        shard.control.release();
-    }
-    shard.flush();
+    end_client(&shard, &c);
     log::debug!(
         "cid:{cid} - Client connection closed: {:?}",
         c.closing.get()
     );
 }
 
-async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
+/// Removes a client from its shard and gives back its connection place.
+fn end_client(shard: &Rc<Shard>, c: &Rc<Client>) {
+    shard.remove_client(c);
+    if c.admitted.replace(false) {
+        shard.control.release();
+    }
+    shard.flush();
+}
+
+async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
     let buf_bytes = shard.opts().limits.read_buffer_bytes;
     let mut buf = BytesMut::zeroed(buf_bytes);
     let mut filled = 0usize;
@@ -104,7 +157,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: Stream) {
             next[..filled].copy_from_slice(&buf[..filled]);
             buf = next;
         }
-        let n = match stream.read(&mut buf[filled..]).await {
+        let n = match stream.read(&mut buf[filled..], &c.writer_wake).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
@@ -232,11 +285,11 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
     }
 }
 
-/// Sends what the shard queued for this client, gathering queued chunks into few `sendmsg`
-/// calls, until it closes.
-async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
+/// Sends what the shard queued for this client, gathering queued chunks into few writes,
+/// until it closes. A write that takes longer than `write_deadline` closes the client as a
+/// slow consumer (nats-server: no -ERR).
+async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
     let mut batch: Vec<Chunk> = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
-    let mut iov = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
     loop {
         let wake = c.writer_wake.notified();
         {
@@ -248,21 +301,41 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: Stream) {
                 batch.push(chunk);
             }
         }
-        if batch.is_empty() {
+        if batch.is_empty() && !stream.has_pending() {
             if c.is_closing() {
                 break;
             }
             wake.await;
             continue;
         }
-        let r = runtime::write_gather(&mut stream, &batch, &mut iov).await;
+        let deadline = Duration::from_millis(shard.opts().limits.write_deadline_ms);
+        let r = runtime::race(stream.write(&batch), async {
+            runtime::sleep(deadline).await;
+            Err(std::io::ErrorKind::TimedOut.into())
+        })
+        .await;
         for chunk in batch.drain(..) {
             shard.chunks.give(chunk);
         }
         c.drained.notify();
-        if r.is_err() {
-            c.close(CloseReason::WriteError, false);
-            break;
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                log::debug!(
+                    "cid:{} - Slow Consumer Detected: WriteDeadline of {deadline:?} exceeded",
+                    c.cid
+                );
+                shard
+                    .stats
+                    .slow_consumers
+                    .set(shard.stats.slow_consumers.get() + 1);
+                c.close(CloseReason::SlowConsumerWriteDeadline, false);
+                break;
+            }
+            Err(_) => {
+                c.close(CloseReason::WriteError, false);
+                break;
+            }
         }
         if c.is_closing() && !c.flush_on_close.get() {
             break;

@@ -17,6 +17,7 @@ pub mod interest;
 pub mod io;
 pub mod mesh;
 pub mod outq;
+pub mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -101,6 +102,8 @@ pub struct Shard {
     /// Set when the server stops; wakes the acceptor and the shard's main task.
     pub shutdown: Notify,
     pub stopping: Cell<bool>,
+    /// The TLS server configuration, when clients must use TLS.
+    pub tls: RefCell<Option<Arc<rustls::ServerConfig>>>,
     /// The acceptor runs on this shard and has not stopped yet.
     pub accepting: Cell<bool>,
     /// A second descriptor of the listening socket, to stop it at once.
@@ -139,6 +142,7 @@ impl Shard {
             shutdown: Notify::default(),
             stopping: Cell::new(false),
             accepting: Cell::new(false),
+            tls: RefCell::new(None),
             listen_control: RefCell::new(None),
             acceptor_done: Notify::default(),
             stats: ShardStats::default(),
@@ -242,9 +246,17 @@ impl Shard {
         !self.stalled.borrow().is_empty()
     }
 
+    pub fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.borrow().clone()
+    }
+
     /// Every client of this shard, in slot order.
     pub fn client_list(&self) -> Vec<Rc<Client>> {
-        self.clients.borrow().iter().map(|(_, c)| c.clone()).collect()
+        self.clients
+            .borrow()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
     }
 
     pub fn client_count(&self) -> usize {
