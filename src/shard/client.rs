@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -29,6 +30,9 @@ pub enum CloseReason {
     SlowConsumerWriteDeadline,
     StaleConnection,
     ServerShutdown,
+    AuthenticationTimeout,
+    AuthenticationViolation,
+    MaxConnectionsExceeded,
     ReadError,
     WriteError,
 }
@@ -42,6 +46,14 @@ pub struct Client {
     /// their tasks end, so a raw fd number of theirs could already name another socket.
     pub control: OwnedFd,
     pub ip: String,
+    pub port: u16,
+    pub started: Instant,
+    /// When the client last sent an op (set once per read).
+    pub last_activity: Cell<Instant>,
+    /// When the last server PING went out, until its PONG comes back.
+    pub ping_sent_at: Cell<Option<Instant>>,
+    /// The last measured round trip (zero until measured).
+    pub rtt: Cell<Duration>,
     pub opts: RefCell<ConnectOptions>,
     /// Copies of the CONNECT flags the delivery path reads for every message.
     pub echo: Cell<bool>,
@@ -83,12 +95,18 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cid: u64, slot: usize, control: OwnedFd, ip: String) -> Client {
+    pub fn new(cid: u64, slot: usize, control: OwnedFd, ip: String, port: u16) -> Client {
+        let now = Instant::now();
         Client {
             cid,
             slot,
             control,
             ip,
+            port,
+            started: now,
+            last_activity: Cell::new(now),
+            ping_sent_at: Cell::new(None),
+            rtt: Cell::new(Duration::ZERO),
             opts: RefCell::new(ConnectOptions::default()),
             echo: Cell::new(true),
             headers: Cell::new(false),

@@ -93,6 +93,9 @@ impl Shard {
             }
             Op::Pong => {
                 c.pings_out.set(0);
+                if let Some(sent) = c.ping_sent_at.take() {
+                    c.rtt.set(sent.elapsed());
+                }
                 Flow::Continue
             }
             Op::Connect { json } => self.connect(c, json.get(f)),
@@ -224,6 +227,9 @@ impl Shard {
         let view = msg.view(frame);
         c.in_msgs.set(c.in_msgs.get() + 1);
         c.in_bytes.set(c.in_bytes.get() + view.payload.len() as u64);
+        self.stats
+            .in_bytes
+            .set(self.stats.in_bytes.get() + view.payload.len() as u64);
         if is_reserved_subject(view.subject) {
             return self.send_err(c, &ClientError::PublishViolation(view.subject.to_vec()));
         }

@@ -287,6 +287,9 @@ impl Shard {
         c.out_bytes
             .set(c.out_bytes.get() + view.payload.len() as u64);
         self.stats.out_msgs.set(self.stats.out_msgs.get() + 1);
+        self.stats
+            .out_bytes
+            .set(self.stats.out_bytes.get() + view.payload.len() as u64);
         self.mark_dirty(c);
         s.delivered += 1;
         Some(s.max_msgs > 0 && s.delivered >= s.max_msgs)

@@ -38,9 +38,9 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let ip = stream
+    let (ip, port) = stream
         .peer_addr()
-        .map(|a| a.ip().to_string())
+        .map(|a| (a.ip().to_string(), a.port()))
         .unwrap_or_default();
     let (writer, control) = match (runtime::dup_stream(&stream), runtime::dup_fd(&stream)) {
         (Ok(w), Ok(c)) => (w, c),
@@ -52,7 +52,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     let c = {
         let mut clients = shard.clients.borrow_mut();
         let entry = clients.vacant_entry();
-        let c = Rc::new(Client::new(cid, entry.key(), control, ip));
+        let c = Rc::new(Client::new(cid, entry.key(), control, ip, port));
         entry.insert(c.clone());
         c
     };
@@ -193,6 +193,7 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         let frame = buf.split_to(consumed).freeze();
         filled -= consumed;
         let stall_until = shard.stall_deadline();
+        c.last_activity.set(Instant::now());
         for (i, op) in ops.iter().enumerate() {
             match shard.process_op(c, *op, &frame) {
                 Flow::Continue => {}
@@ -360,11 +361,15 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
         if first || !busy {
             if c.pings_out.get() + 1 > shard.opts().limits.ping_max {
                 log::debug!("cid:{} - Stale Client Connection - Closing", c.cid);
+                shard.stats.stale_connections.set(shard.stats.stale_connections.get() + 1);
                 shard.send_err(&c, &ClientError::StaleConnection);
                 shard.flush();
                 return;
             }
             shard.queue_out(&c, encode::PING_LEN, encode::ping);
+            if c.ping_sent_at.get().is_none() {
+                c.ping_sent_at.set(Some(Instant::now()));
+            }
             c.pings_out.set(c.pings_out.get() + 1);
             shard.flush();
         }

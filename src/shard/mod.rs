@@ -65,7 +65,10 @@ pub struct ServerIdentity {
 pub struct ShardStats {
     pub in_msgs: Cell<u64>,
     pub out_msgs: Cell<u64>,
+    pub in_bytes: Cell<u64>,
+    pub out_bytes: Cell<u64>,
     pub slow_consumers: Cell<u64>,
+    pub stale_connections: Cell<u64>,
 }
 
 pub struct Shard {

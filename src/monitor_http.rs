@@ -1,0 +1,208 @@
+//! The monitoring HTTP listener (`-m`, `http_port`): a thread of its own, off the shards.
+//!
+//! Each request is parsed by `monitor::http`, and what it needs (`monitor::needs`) is asked
+//! of every shard as a control-plane job; the shards answer from their own state between
+//! two tasks of the message path, so gathering takes no lock on that path. The parts are
+//! summed into one `monitor::Snapshot` and rendered by `monitor::handle`.
+//!
+//! Invariants: a request waits at most [`GATHER_TIMEOUT_MS`] for the shards; at most
+//! [`MONITOR_CONNECTIONS_MAX`] HTTP connections are served at once, each on its own thread
+//! with read and write timeouts, so a stuck HTTP client holds nothing of the broker.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::control::Control;
+use crate::monitor::snapshot::{ServerSnapshot, Snapshot};
+use crate::monitor::{self, http, Needs};
+use crate::proto::info::NATRIX_VERSION;
+use crate::shard::stats::ShardPart;
+
+/// Longest a request waits for every shard's part.
+const GATHER_TIMEOUT_MS: u64 = 2_000;
+/// HTTP connections served at once; more wait in the listen backlog.
+const MONITOR_CONNECTIONS_MAX: usize = 64;
+/// Idle time after which an HTTP connection is closed.
+const HTTP_IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Bytes read from an HTTP connection per read.
+const HTTP_READ_BYTES: usize = 8 * 1024;
+
+/// What the monitor knows of the server beyond the control plane.
+pub struct MonitorContext {
+    pub control: Arc<Control>,
+    pub server_id: String,
+    pub client_port: u16,
+    pub http_port: u16,
+    /// Requests served per path, for /varz's `http_req_stats`.
+    pub requests: Mutex<BTreeMap<String, u64>>,
+    active: AtomicUsize,
+}
+
+/// Binds the monitoring port (so a bind error stops the start) and serves it on a thread.
+pub fn start(
+    host: &str,
+    port: u16,
+    control: Arc<Control>,
+    server_id: String,
+    client_port: u16,
+) -> io::Result<u16> {
+    let listener = TcpListener::bind((host, port)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("Error listening on monitor port: {host}:{port}, {e}"),
+        )
+    })?;
+    let http_port = listener.local_addr()?.port();
+    log::info!("Starting http monitor on {host}:{http_port}");
+    let ctx = Arc::new(MonitorContext {
+        control,
+        server_id,
+        client_port,
+        http_port,
+        requests: Mutex::new(BTreeMap::new()),
+        active: AtomicUsize::new(0),
+    });
+    std::thread::Builder::new()
+        .name("natrix-monitor".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                while ctx.active.load(Ordering::Acquire) >= MONITOR_CONNECTIONS_MAX {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                ctx.active.fetch_add(1, Ordering::AcqRel);
+                let ctx2 = ctx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("natrix-http".into())
+                    .spawn(move || {
+                        let _ = serve(&ctx2, conn);
+                        ctx2.active.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    ctx.active.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        })?;
+    Ok(http_port)
+}
+
+/// Serves one HTTP connection until it closes or idles out.
+fn serve(ctx: &MonitorContext, mut conn: TcpStream) -> io::Result<()> {
+    let idle = Some(Duration::from_millis(HTTP_IDLE_TIMEOUT_MS));
+    conn.set_read_timeout(idle)?;
+    conn.set_write_timeout(idle)?;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; HTTP_READ_BYTES];
+    loop {
+        match http::parse_request(&buf) {
+            Ok(Some((req, used))) => {
+                buf.drain(..used);
+                let resp = answer(ctx, &req.path, &req.query);
+                conn.write_all(&http::encode_response(
+                    &resp,
+                    SystemTime::now(),
+                    req.keep_alive,
+                ))?;
+                if !req.keep_alive {
+                    return Ok(());
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                conn.write_all(&e.response())?;
+                return Ok(());
+            }
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn answer(ctx: &MonitorContext, path: &str, query: &str) -> monitor::Response {
+    if let Ok(mut r) = ctx.requests.lock() {
+        *r.entry(path.to_string()).or_default() += 1;
+    }
+    let needs = monitor::needs(path, query);
+    let snap = gather(ctx, needs);
+    monitor::handle(path, query, &snap)
+}
+
+/// Asks every shard for its part and sums them.
+fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
+    let control = &ctx.control;
+    let (tx, rx) = mpsc::channel::<ShardPart>();
+    for shard in 0..control.shards() {
+        let tx = tx.clone();
+        control.post(
+            shard,
+            Box::new(move |s| {
+                let _ = tx.send(s.monitor_part(needs));
+            }),
+        );
+    }
+    drop(tx);
+    let live = control.live();
+    let now = SystemTime::now();
+    let mut server = ServerSnapshot::from_options(
+        &live.opts,
+        &ctx.server_id,
+        NATRIX_VERSION,
+        control.started,
+        now,
+    );
+    server.port = ctx.client_port;
+    server.http_port = ctx.http_port;
+    server.auth_required = live.auth.required();
+    server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    server.mem_bytes = resident_bytes();
+    if let Ok(t) = control.config_loaded.lock() {
+        server.config_load_time = *t;
+    }
+    if let Ok(r) = ctx.requests.lock() {
+        server.http_req_stats = r.clone();
+    }
+    let mut snap = Snapshot {
+        server,
+        connections: Vec::new(),
+        closed: Vec::new(),
+        sublist: Default::default(),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(GATHER_TIMEOUT_MS);
+    for _ in 0..control.shards() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(part) = rx.recv_timeout(left) else {
+            break;
+        };
+        let c = &mut snap.server.counters;
+        c.in_msgs += part.counters.in_msgs;
+        c.out_msgs += part.counters.out_msgs;
+        c.in_bytes += part.counters.in_bytes;
+        c.out_bytes += part.counters.out_bytes;
+        c.slow_consumers += part.counters.slow_consumers;
+        c.stale_connections += part.counters.stale_connections;
+        snap.sublist.add(&part.sublist);
+        snap.connections.extend(part.connections);
+        snap.closed.extend(part.closed);
+    }
+    let c = &mut snap.server.counters;
+    c.connections = control.connections.load(Ordering::Acquire);
+    c.total_connections = control.total_connections.load(Ordering::Acquire);
+    snap
+}
+
+/// Resident set size from /proc (Linux), as /varz's `mem`.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * page.max(0) as u64)
+}
