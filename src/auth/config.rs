@@ -31,7 +31,9 @@ pub struct AuthConfig {
     pub nkeys: Vec<NkeyConfig>,
     /// `authorization { default_permissions }`: for users without permissions of their own.
     pub default_permissions: Option<PermissionsConfig>,
-    /// `authorization { permissions }`: the single user's (or token's) permissions.
+    /// `authorization { permissions }`. nats-server parses it as an alias of
+    /// `default_permissions` (the later key wins there; here `default_permissions` does): it
+    /// does not restrict the single user or the token [verified against 2.15.1].
     pub permissions: Option<PermissionsConfig>,
     /// Top-level `no_auth_user`: the user a CONNECT without credentials is bound to.
     pub no_auth_user: Option<String>,
@@ -70,8 +72,12 @@ pub struct SubjectPermission {
 }
 
 /// `allow_responses: true` (max 1, 2 min) or `{ max: N, expires: "1m" }`.
+///
+/// nats-server reads `max: 0` and `expires: 0` as the defaults and a negative value as "no
+/// limit"; the config reader maps those onto this type (0 here means no limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponsePermission {
+    /// Responses per received reply subject; 0: no limit.
     pub max_msgs: u32,
     /// 0: never expires.
     pub expires_ms: u64,

@@ -16,16 +16,26 @@ pub enum ClientError {
     StaleConnection,
     InvalidSubject,
     InvalidPublishSubject,
-    MaxConnections,
     /// Publish to a reserved subject (`_GR_.`, `$NRG.`).
     PublishViolation(Vec<u8>),
     /// Publish with a reserved reply prefix (`_R_.`, `$JS.ACK.`, `_GR_.`).
     PublishReplyViolation(Vec<u8>),
-    /// Subscribe to a subject with a reserved queue name (`_sys_`).
+    /// Subscribe to a subject with a reserved queue name (`_sys_`), or a queue subscription the
+    /// user's permissions refuse.
     SubscribeQueueViolation {
         subject: Vec<u8>,
         queue: Vec<u8>,
     },
+    /// A plain subscription the user's permissions refuse.
+    SubscribeViolation(Vec<u8>),
+    /// No CONNECT within the authorization timeout.
+    AuthenticationTimeout,
+    /// `max_connections` reached; sent right after INFO.
+    MaxConnections,
+    /// `max_subscriptions` (per connection) reached; the SUB is dropped, the connection stays.
+    MaxSubscriptions,
+    /// The TLS handshake did not finish in time.
+    SecureConnectionTlsRequired,
 }
 
 impl ClientError {
@@ -40,7 +50,9 @@ impl ClientError {
                 | ClientError::NoRespondersNeedsHeaders
                 | ClientError::AuthorizationViolation
                 | ClientError::StaleConnection
+                | ClientError::AuthenticationTimeout
                 | ClientError::MaxConnections
+                | ClientError::SecureConnectionTlsRequired
         )
     }
 }
@@ -90,7 +102,6 @@ impl fmt::Display for ClientError {
             ClientError::StaleConnection => f.write_str("Stale Connection"),
             ClientError::InvalidSubject => f.write_str("Invalid Subject"),
             ClientError::InvalidPublishSubject => f.write_str("Invalid Publish Subject"),
-            ClientError::MaxConnections => f.write_str("maximum connections exceeded"),
             ClientError::PublishViolation(s) => {
                 write!(f, "Permissions Violation for Publish to {}", GoQuoted(s))
             }
@@ -107,6 +118,19 @@ impl fmt::Display for ClientError {
                 GoQuoted(subject),
                 GoQuoted(queue)
             ),
+            ClientError::SubscribeViolation(s) => {
+                write!(
+                    f,
+                    "Permissions Violation for Subscription to {}",
+                    GoQuoted(s)
+                )
+            }
+            ClientError::AuthenticationTimeout => f.write_str("Authentication Timeout"),
+            ClientError::MaxConnections => f.write_str("maximum connections exceeded"),
+            ClientError::MaxSubscriptions => f.write_str("maximum subscriptions exceeded"),
+            ClientError::SecureConnectionTlsRequired => {
+                f.write_str("Secure Connection - TLS Required")
+            }
         }
     }
 }
@@ -133,6 +157,26 @@ mod tests {
             .to_string(),
             "Permissions Violation for Subscription to \"foo\" using queue \"_sys_\""
         );
+        assert_eq!(
+            ClientError::SubscribeViolation(b"foo.>".to_vec()).to_string(),
+            "Permissions Violation for Subscription to \"foo.>\""
+        );
+        assert_eq!(
+            ClientError::AuthenticationTimeout.to_string(),
+            "Authentication Timeout"
+        );
+        assert_eq!(
+            ClientError::MaxConnections.to_string(),
+            "maximum connections exceeded"
+        );
+        assert_eq!(
+            ClientError::MaxSubscriptions.to_string(),
+            "maximum subscriptions exceeded"
+        );
+        assert_eq!(
+            ClientError::SecureConnectionTlsRequired.to_string(),
+            "Secure Connection - TLS Required"
+        );
     }
 
     #[test]
@@ -147,5 +191,20 @@ mod tests {
         assert!(ClientError::UnknownOp.closes());
         assert!(!ClientError::InvalidSubject.closes());
         assert!(!ClientError::PublishViolation(vec![]).closes());
+    }
+
+    #[test]
+    fn auth_and_limit_errors_close_as_in_nats_server() {
+        // Reference §5: the connection-level ones close, the per-op ones do not.
+        assert!(ClientError::AuthenticationTimeout.closes());
+        assert!(ClientError::MaxConnections.closes());
+        assert!(ClientError::SecureConnectionTlsRequired.closes());
+        assert!(!ClientError::MaxSubscriptions.closes());
+        assert!(!ClientError::SubscribeViolation(b"foo".to_vec()).closes());
+        assert!(!ClientError::SubscribeQueueViolation {
+            subject: b"foo".to_vec(),
+            queue: b"q".to_vec()
+        }
+        .closes());
     }
 }
