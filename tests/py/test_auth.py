@@ -123,7 +123,10 @@ NO_AUTH_USER_CONF = """
 authorization {
   users: [
     { user: alice, password: alice-pass }
-    { user: guest, password: guest-pass, permissions: { publish: "public.>", subscribe: "public.>" } }
+    {
+      user: guest, password: guest-pass
+      permissions: { publish: "public.>", subscribe: "public.>" }
+    }
   ]
 }
 no_auth_user: guest
