@@ -63,8 +63,8 @@ def test_tls_required_upgrades_a_nats_url(server):
     assert_tls_round_trip(server(tls_conf()), scheme="nats", tls=client_tls())
 
 
-def test_info_says_tls_required(server):
-    srv = server(tls_conf())
+def plain_info(srv):
+    """The INFO the server sends in the clear to a plain TCP client, as a dict."""
 
     async def attempt():
         reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -74,7 +74,11 @@ def test_info_says_tls_required(server):
 
     line = run(attempt())
     assert line.startswith(b"INFO ") and line.endswith(b"\r\n"), line
-    info = json.loads(line[5:])
+    return json.loads(line[5:])
+
+
+def test_info_says_tls_required(server):
+    info = plain_info(server(tls_conf()))
     assert info["tls_required"] is True
     assert "tls_verify" not in info
 
@@ -100,15 +104,7 @@ def test_verify_refuses_client_certificate_from_another_ca(server):
 
 
 def test_verify_info_says_tls_verify(server):
-    srv = server(VERIFY_CONF)
-
-    async def attempt():
-        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-        line = await asyncio.wait_for(reader.readline(), CLIENT_TIMEOUT_S)
-        writer.close()
-        return line
-
-    info = json.loads(run(attempt())[5:])
+    info = plain_info(server(VERIFY_CONF))
     assert info["tls_required"] is True and info["tls_verify"] is True
 
 
