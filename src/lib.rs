@@ -12,6 +12,8 @@
 //!   cross-shard interest table; shards exchange batches of [`shard::mesh::Item`]s.
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
 //! - [`server`]: starts the shards, the listener and the signal handling.
+//! - [`tls`]: the rustls server configuration from the `tls { }` block, and the TLS names
+//!   /connz reports.
 //!
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
@@ -27,3 +29,4 @@ pub mod server;
 pub mod shard;
 pub mod subject;
 pub mod sublist;
+pub mod tls;
