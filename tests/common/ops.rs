@@ -30,8 +30,6 @@ use super::{nats_server_bin, TestServer};
 
 /// How long a step waits for bytes it expects (an answer, a close).
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a "nothing more arrives" step listens.
-pub const QUIET_MS: u64 = 300;
 /// How long an HTTP request may take in all.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -313,17 +311,7 @@ where
         }
         for (i, (r, o)) in reference.entries.iter().zip(&t.entries).enumerate() {
             if r != o {
-                failures.push(format!(
-                    "step {i}: {}\n    nats-server: {}\n    {label}: {}{}",
-                    r.0,
-                    r.1,
-                    if r.0 != o.0 {
-                        format!("(step {}) ", o.0)
-                    } else {
-                        String::new()
-                    },
-                    o.1
-                ));
+                failures.push(describe(i, r, o, &label));
             }
         }
         if reference.entries.len() != t.entries.len() {
@@ -359,6 +347,34 @@ fn start_target(target: Target, conf: &ConfFile, monitor: bool) -> Running {
         }
     }
     unreachable!("the loop returns or panics")
+}
+
+/// One differing step. Multi-line observations (JSON shapes) show only the lines that differ.
+fn describe(i: usize, r: &(String, String), o: &(String, String), label: &str) -> String {
+    let step = if r.0 == o.0 {
+        r.0.clone()
+    } else {
+        format!("{} / {label} step: {}", r.0, o.0)
+    };
+    if !r.1.contains('\n') || !o.1.contains('\n') {
+        return format!(
+            "step {i}: {step}\n    nats-server: {}\n    {label}: {}",
+            r.1, o.1
+        );
+    }
+    let theirs: BTreeSet<&str> = r.1.lines().map(str::trim).collect();
+    let ours: BTreeSet<&str> = o.1.lines().map(str::trim).collect();
+    let only = |a: &BTreeSet<&str>, b: &BTreeSet<&str>| {
+        a.difference(b)
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n      ")
+    };
+    format!(
+        "step {i}: {step}\n    only nats-server:\n      {}\n    only {label}:\n      {}",
+        only(&theirs, &ours),
+        only(&ours, &theirs)
+    )
 }
 
 fn which_nats_server() -> bool {
@@ -479,11 +495,7 @@ impl Conn {
 
     /// Reads until the server closes the connection (`<TIMEOUT>` if it stays open).
     pub fn until_closed(&mut self) -> String {
-        self.until_closed_within(STEP_TIMEOUT)
-    }
-
-    pub fn until_closed_within(&mut self, wait: Duration) -> String {
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now() + STEP_TIMEOUT;
         while !self.closed {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -499,12 +511,6 @@ impl Conn {
         self.send(ops);
         self.send(b"PING\r\n");
         self.until(b"PONG\r\n")
-    }
-
-    /// Whatever arrives until the line is quiet for [`QUIET_MS`].
-    pub fn quiet(&mut self) -> String {
-        while self.fill(Duration::from_millis(QUIET_MS)) {}
-        self.take()
     }
 
     /// Reads the first line, which must be an INFO, and returns it normalised (see
