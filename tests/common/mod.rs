@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};
