@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod ops;
+pub mod procs;
 pub mod scenario;
 
 use std::io::{BufRead, BufReader, Read, Write};
