@@ -19,6 +19,7 @@ pub mod auth;
 pub mod conf;
 pub mod config;
 pub mod logger;
+pub mod monitor;
 pub mod proto;
 pub mod runtime;
 pub mod server;
