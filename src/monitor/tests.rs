@@ -543,3 +543,65 @@ fn index_page_is_html() {
     assert_eq!((r.status, r.content_type), (200, CONTENT_TYPE_HTML));
     assert!(String::from_utf8(r.body).unwrap().contains("href=./connz"));
 }
+
+#[test]
+fn varz_reports_the_configured_limits_as_nats_server_does_by_default() {
+    let want: serde_json::Value = serde_json::from_str(&fixture("varz.json")).unwrap();
+    let got: serde_json::Value = serde_json::from_str(&body("/varz", "", &scenario())).unwrap();
+    for key in [
+        "max_connections",
+        "ping_interval",
+        "ping_max",
+        "auth_timeout",
+        "max_control_line",
+        "max_payload",
+        "max_pending",
+        "tls_timeout",
+        "write_deadline",
+        "http_base_path",
+        "https_port",
+        "proto",
+    ] {
+        assert_eq!(got[key], want[key], "{key}");
+    }
+}
+
+#[test]
+fn a_snapshot_can_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<Snapshot>();
+}
+
+#[test]
+fn a_request_goes_through_parse_handle_encode() {
+    let raw = b"GET /healthz?details=1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let (req, n) = parse_request(raw).unwrap().unwrap();
+    assert_eq!(n, raw.len());
+    let s = scenario();
+    let resp = handle(&req.path, &req.query, &s);
+    let bytes = encode_response(&resp, s.server.now, req.keep_alive);
+    let text = String::from_utf8(bytes).unwrap();
+    let fixture_headers = fixture("healthz.headers");
+    let names = |t: &str| -> Vec<String> {
+        t.lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(names(&text), names(&fixture_headers));
+    assert!(text.ends_with("\r\n\r\n{\"status\":\"ok\"}"));
+    // Go writes a 400's and a 404's headers in another order; the set is what counts.
+    for (path, query, name) in [
+        ("/connz", "subs=x", "bad_connz_subs.headers"),
+        ("/nope", "", "notfound.headers"),
+    ] {
+        let resp = handle(path, query, &s);
+        let text = String::from_utf8(encode_response(&resp, s.server.now, true)).unwrap();
+        let (mut got, mut want) = (names(&text), names(&fixture(name)));
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{path}");
+    }
+}
