@@ -23,6 +23,7 @@ pub mod config;
 pub mod control;
 pub mod lifecycle;
 pub mod logger;
+pub mod monitor;
 pub mod proto;
 pub mod runtime;
 pub mod server;
