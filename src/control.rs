@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::auth::Authenticator;
 use crate::config::Options;
 use crate::shard::Shard;
 
@@ -27,6 +28,25 @@ pub type ShardJob = Box<dyn FnOnce(&Shard) + Send>;
 /// Options and the authenticator compiled from them, replaced together on reload.
 pub struct Live {
     pub opts: Arc<Options>,
+    pub auth: Arc<Authenticator>,
+    /// Set when clients must speak TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Live {
+    /// Compiles what the options say about auth and TLS; an error names what is wrong.
+    pub fn new(opts: Options) -> Result<Live, String> {
+        let auth = Authenticator::new(&opts.auth).map_err(|e| e.to_string())?;
+        let tls = match &opts.tls {
+            Some(t) => Some(crate::tls::server_config(t).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(Live {
+            opts: Arc::new(opts),
+            auth: Arc::new(auth),
+            tls,
+        })
+    }
 }
 
 pub struct Control {

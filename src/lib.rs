@@ -24,6 +24,7 @@ pub mod control;
 pub mod lifecycle;
 pub mod logger;
 pub mod monitor;
+pub mod monitor_http;
 pub mod proto;
 pub mod runtime;
 pub mod server;

@@ -75,10 +75,15 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
     };
     let current = control.live().opts.clone();
     let next = keep_fixed_options(&current, next);
-    logger::reconfigure(&next);
-    control.replace_live(Live {
-        opts: Arc::new(next),
-    });
+    let live = match Live::new(next) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("Failed to reload server configuration: {e}");
+            return;
+        }
+    };
+    logger::reconfigure(&live.opts);
+    control.replace_live(live);
     log::info!("Reloaded server configuration");
 }
 
@@ -134,8 +139,7 @@ pub async fn watch_control(shard: &Rc<Shard>) {
         let g = control.generation.load(Ordering::Acquire);
         if g != generation {
             generation = g;
-            let live = control.live();
-            *shard.opts.borrow_mut() = Rc::new((*live.opts).clone());
+            shard.take_live(&control.live());
         }
         if !ldm_started && control.ldm.load(Ordering::Acquire) {
             ldm_started = true;
@@ -204,4 +208,64 @@ async fn sleep_unless_stopped(shard: &Shard, d: Duration) {
         runtime::sleep(s).await;
         left -= s;
     }
+}
+
+/// `--signal`: sends `sig` to the server named by `target` (a pid, or a pid file), or, with
+/// no target, to the one other natrix process running (nats-server finds itself by name the
+/// same way).
+pub fn send_signal(sig: i32, target: Option<&str>) -> Result<(), String> {
+    let pid = match target {
+        Some(t) => match t.trim().parse::<i32>() {
+            Ok(pid) => pid,
+            Err(_) => {
+                let text = std::fs::read_to_string(t)
+                    .map_err(|e| format!("could not read pid file {t}: {e}"))?;
+                text.trim()
+                    .parse::<i32>()
+                    .map_err(|_| format!("invalid pid in {t}: {:?}", text.trim()))?
+            }
+        },
+        None => {
+            let pids = find_servers();
+            match pids.as_slice() {
+                [pid] => *pid,
+                [] => return Err("no natrix process running".into()),
+                _ => {
+                    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+                    return Err(format!(
+                        "multiple natrix processes running:\n{}",
+                        list.join("\n")
+                    ));
+                }
+            }
+        }
+    };
+    if pid <= 0 {
+        return Err(format!("invalid pid {pid}"));
+    }
+    // SAFETY: kill with a positive pid and a valid signal number.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(format!(
+            "failed to signal pid {pid}: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Pids of the natrix processes other than this one, from /proc.
+fn find_servers() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "natrix")
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
 }

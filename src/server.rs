@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::config::Options;
 use crate::control::{Control, Live};
 use crate::lifecycle;
+use crate::monitor_http;
 use crate::proto::info::{new_server_id, NATRIX_VERSION, NATS_FEATURE_VERSION};
 use crate::runtime::{self, Mesh};
 use crate::shard::client::CloseReason;
@@ -30,12 +31,8 @@ pub type Reloader = Box<dyn Fn() -> Result<Options, String> + Send>;
 /// Runs the server until a stop signal (or the end of lame duck mode); returns when every
 /// shard has stopped. `reload` reads the options again on SIGHUP.
 pub fn run(opts: Options, reload: Option<Reloader>) -> io::Result<()> {
-    let control = Arc::new(Control::new(
-        opts.shards,
-        Live {
-            opts: Arc::new(opts.clone()),
-        },
-    ));
+    let live = Live::new(opts.clone()).map_err(io::Error::other)?;
+    let control = Arc::new(Control::new(opts.shards, live));
     lifecycle::spawn_signal_thread(control.clone(), reload)?;
     run_with(opts, control)
 }
@@ -75,6 +72,23 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
         opts.host,
         addr.port()
     );
+    if let Some(port) = opts.monitor.http_port {
+        let host = opts
+            .monitor
+            .host
+            .clone()
+            .unwrap_or_else(|| opts.host.clone());
+        monitor_http::start(
+            &host,
+            port,
+            control.clone(),
+            identity.server_id.clone(),
+            addr.port(),
+        )?;
+    }
+    if opts.monitor.https_port.is_some() {
+        log::warn!("HTTPS monitoring (https_port) is not supported yet; only -m/http_port");
+    }
     let listener = Arc::new(Mutex::new(Some(listener)));
     // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,
     // on one thread, and each shard takes its own out of the vector without cloning.

@@ -298,7 +298,7 @@ fn tls_flags() -> Vec<String> {
     vec![
         "--tls".into(),
         "--tlscert".into(),
-        cert_str("server-cert.pem"),
+        cert_str("server.pem"),
         "--tlskey".into(),
         cert_str("server-key.pem"),
     ]
@@ -347,7 +347,7 @@ async fn tls_verify_requires_a_client_certificate_signed_by_the_ca() {
     assert_eq!(info["tls_verify"], true, "{info}");
     bounded(async {
         let client = trusting_ca(ConnectOptions::new())
-            .add_client_certificate(cert("client-cert.pem"), cert("client-key.pem"))
+            .add_client_certificate(cert("client.pem"), cert("client-key.pem"))
             .connect(&url)
             .await
             .expect("TLS connect with a client certificate");
@@ -364,7 +364,7 @@ async fn tls_handshake_first_serves_tls_first_clients_and_sends_no_plain_info() 
         "tls.conf",
         &format!(
             "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  handshake_first: true\n}}\n",
-            cert_str("server-cert.pem"),
+            cert_str("server.pem"),
             cert_str("server-key.pem")
         ),
     );

@@ -9,12 +9,14 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::outq::OutQueue;
 
+use crate::auth::{ClientPermissions, UserIdentity};
 use crate::proto::info::ConnectOptions;
 use crate::runtime::{self, Direction, Notify};
 
@@ -66,6 +68,16 @@ pub struct Client {
     pub pong_sent: Cell<bool>,
     /// This connection holds one of the server's `max_connections` places.
     pub admitted: Cell<bool>,
+    /// The nonce this connection's INFO carried (nkey users sign it); empty if none.
+    pub nonce: String,
+    /// Who the client authenticated as (None: not yet, or no auth configured).
+    pub identity: RefCell<Option<Arc<UserIdentity>>>,
+    /// The user's permissions with this connection's caches; None: everything allowed.
+    pub perms: RefCell<Option<ClientPermissions>>,
+    /// Whether deliveries to this client go through its permissions (deny lists that a
+    /// wildcard subscription may cover, or response permits to record): one flag read per
+    /// delivery instead of a borrow.
+    pub perms_on_delivery: Cell<bool>,
     /// TLS version and cipher suite, once the handshake is done.
     pub tls: RefCell<Option<(String, String)>>,
     pub out: RefCell<OutQueue>,
@@ -95,7 +107,14 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cid: u64, slot: usize, control: OwnedFd, ip: String, port: u16) -> Client {
+    pub fn new(
+        cid: u64,
+        slot: usize,
+        control: OwnedFd,
+        ip: String,
+        port: u16,
+        nonce: String,
+    ) -> Client {
         let now = Instant::now();
         Client {
             cid,
@@ -114,6 +133,10 @@ impl Client {
             info_after_pong: Cell::new(false),
             pong_sent: Cell::new(false),
             admitted: Cell::new(false),
+            nonce,
+            identity: RefCell::new(None),
+            perms: RefCell::new(None),
+            perms_on_delivery: Cell::new(false),
             tls: RefCell::new(None),
             out: RefCell::new(OutQueue::default()),
             dirty: Cell::new(false),
@@ -138,6 +161,25 @@ impl Client {
     /// first PING after CONNECT, as nats-server decides.
     pub fn wants_async_info(&self) -> bool {
         self.connected.get() && self.pong_sent.get() && self.opts.borrow().protocol >= 1
+    }
+
+    /// The name the client authenticated as ("" without auth).
+    pub fn user_name(&self) -> String {
+        self.identity
+            .borrow()
+            .as_ref()
+            .map(|i| i.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Binds the connection to `identity` and its permissions.
+    pub fn set_identity(&self, identity: Arc<UserIdentity>) {
+        let perms = identity.permissions.clone().map(ClientPermissions::new);
+        self.perms_on_delivery.set(perms.as_ref().is_some_and(|p| {
+            p.permissions().filters_deliveries() || p.permissions().responses().is_some()
+        }));
+        *self.perms.borrow_mut() = perms;
+        *self.identity.borrow_mut() = Some(identity);
     }
 
     pub fn is_closing(&self) -> bool {

@@ -6,12 +6,14 @@
 //! close silently; semantic errors send `-ERR` and keep the connection.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::client::{Client, CloseReason};
 use super::mesh::MsgSpans;
 use super::{Shard, Subscription};
+use crate::auth::Credentials;
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::info::{ConnectError, ServerInfo, NATRIX_VERSION, NATS_FEATURE_VERSION};
@@ -37,6 +39,10 @@ impl Shard {
         // pinging a client that only answers its PINGs).
         if !matches!(op, Op::Pong) {
             c.active.set(true);
+        }
+        if !c.connected.get() && !matches!(op, Op::Connect { .. }) && self.auth().required() {
+            // With auth, the first op must be CONNECT (nats-server).
+            return self.send_err(c, &ClientError::AuthorizationViolation);
         }
         match op {
             Op::Pub {
@@ -131,6 +137,9 @@ impl Shard {
         if e.closes() {
             let reason = match e {
                 ClientError::StaleConnection => CloseReason::StaleConnection,
+                ClientError::AuthenticationTimeout => CloseReason::AuthenticationTimeout,
+                ClientError::AuthorizationViolation => CloseReason::AuthenticationViolation,
+                ClientError::MaxConnections => CloseReason::MaxConnectionsExceeded,
                 _ => CloseReason::ProtocolViolation,
             };
             c.close(reason, true);
@@ -176,6 +185,7 @@ impl Shard {
 
     fn server_info(&self, c: &Client, connect_info: bool, ldm: bool) -> Vec<u8> {
         let id = &self.identity;
+        let opts = self.opts();
         ServerInfo {
             server_id: &id.server_id,
             server_name: &id.server_name,
@@ -185,13 +195,13 @@ impl Shard {
             host: &id.host,
             port: id.port,
             headers: true,
-            auth_required: false,
-            tls_required: false,
-            tls_verify: false,
-            max_payload: self.opts.borrow().limits.max_payload_bytes,
+            auth_required: self.auth().required(),
+            tls_required: opts.tls.is_some(),
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
+            max_payload: opts.limits.max_payload_bytes,
             client_id: c.cid,
             client_ip: &c.ip,
-            nonce: "",
+            nonce: &c.nonce,
             ldm,
             connect_info,
             remote_account: connect_info.then_some("$G"),
@@ -211,6 +221,9 @@ impl Shard {
             let o = c.opts.borrow();
             (o.echo, o.headers, o.protocol)
         };
+        if let Err(flow) = self.authenticate(c) {
+            return flow;
+        }
         c.echo.set(echo);
         c.headers.set(headers);
         if c.connected.replace(true) {
@@ -221,6 +234,43 @@ impl Shard {
         }
         self.ok_if_verbose(c);
         Flow::Continue
+    }
+
+    /// Checks the CONNECT's credentials when auth is configured and binds the client to its
+    /// user; on failure the client gets `Authorization Violation` and is closed.
+    fn authenticate(&self, c: &Rc<Client>) -> Result<(), Flow> {
+        let auth = self.auth();
+        if !auth.expects_connect() {
+            return Ok(());
+        }
+        let result = {
+            let o = c.opts.borrow();
+            let creds = Credentials {
+                user: o.user.as_deref(),
+                pass: o.pass.as_deref(),
+                auth_token: o.auth_token.as_deref(),
+                nkey: o.nkey.as_deref(),
+                sig: o.sig.as_deref(),
+            };
+            auth.authenticate(&creds, c.nonce.as_bytes())
+        };
+        match result {
+            Ok(identity) => {
+                c.set_identity(identity);
+                Ok(())
+            }
+            Err(e) => {
+                // The reason goes to the log; never the secret.
+                let who = c.opts.borrow().user.clone().unwrap_or_default();
+                log::error!(
+                    "{}:{} - cid:{} - authentication error - User \"{who}\": {e}",
+                    c.ip,
+                    c.port,
+                    c.cid
+                );
+                Err(self.send_err(c, &ClientError::AuthorizationViolation))
+            }
+        }
     }
 
     fn client_publish(&self, c: &Rc<Client>, frame: &Bytes, msg: &MsgSpans) -> Flow {
@@ -235,6 +285,19 @@ impl Shard {
         }
         if is_reserved_reply(view.reply) {
             return self.send_err(c, &ClientError::PublishReplyViolation(view.reply.to_vec()));
+        }
+        if let Some(p) = c.perms.borrow_mut().as_mut() {
+            if !p.can_publish(view.subject, Instant::now()) {
+                log::error!(
+                    "{}:{} - cid:{} - Publish Violation - User \"{}\", Subject \"{}\"",
+                    c.ip,
+                    c.port,
+                    c.cid,
+                    c.user_name(),
+                    String::from_utf8_lossy(view.subject)
+                );
+                return self.send_err(c, &ClientError::PublishViolation(view.subject.to_vec()));
+            }
         }
         let (pedantic, no_responders) = {
             let o = c.opts.borrow();
@@ -256,6 +319,26 @@ impl Shard {
         if !subject::is_valid_subscription_subject(subj) {
             return self.send_err(c, &ClientError::InvalidSubject);
         }
+        if let Some(p) = c.perms.borrow().as_ref() {
+            if !p.can_subscribe(subj, queue) {
+                log::error!(
+                    "{}:{} - cid:{} - Subscription Violation - User \"{}\", Subject \"{}\"",
+                    c.ip,
+                    c.port,
+                    c.cid,
+                    c.user_name(),
+                    String::from_utf8_lossy(subj)
+                );
+                let e = match queue {
+                    Some(q) => ClientError::SubscribeQueueViolation {
+                        subject: subj.to_vec(),
+                        queue: q.to_vec(),
+                    },
+                    None => ClientError::SubscribeViolation(subj.to_vec()),
+                };
+                return self.send_err(c, &e);
+            }
+        }
         if queue == Some(b"_sys_") {
             return self.send_err(
                 c,
@@ -269,6 +352,16 @@ impl Shard {
             // A reused sid keeps the first subscription, with no error (nats-server).
             self.ok_if_verbose(c);
             return Flow::Continue;
+        }
+        let max_subs = self.opts.borrow().limits.max_subscriptions;
+        if max_subs > 0 && c.subs.borrow().len() >= max_subs {
+            log::error!(
+                "{}:{} - cid:{} - Maximum Subscriptions Exceeded",
+                c.ip,
+                c.port,
+                c.cid
+            );
+            return self.send_err(c, &ClientError::MaxSubscriptions);
         }
         let subject = Bytes::copy_from_slice(subj);
         let queue = queue.map(Bytes::copy_from_slice);

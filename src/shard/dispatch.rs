@@ -249,6 +249,19 @@ impl Shard {
                 return None;
             }
         }
+        if c.perms_on_delivery.get() {
+            let mut perms = c.perms.borrow_mut();
+            if let Some(p) = perms.as_mut() {
+                // A wildcard subscription may cover subjects the user may not read.
+                if !p.delivery_allowed(view.subject, s.queue.as_deref()) {
+                    return None;
+                }
+                // allow_responses: the receiver may answer this message's reply subject.
+                if !view.reply.is_empty() {
+                    p.on_reply_delivered(view.reply, std::time::Instant::now());
+                }
+            }
+        }
         {
             let need = view.encoded_len_max(s.sid.len());
             let mut out = c.out.borrow_mut();

@@ -49,13 +49,28 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
             return;
         }
     };
+    let auth = shard.auth();
+    let nonce = if auth.needs_nonce() {
+        crate::auth::new_nonce()
+    } else {
+        String::new()
+    };
     let c = {
         let mut clients = shard.clients.borrow_mut();
         let entry = clients.vacant_entry();
-        let c = Rc::new(Client::new(cid, entry.key(), control, ip, port));
+        let c = Rc::new(Client::new(cid, entry.key(), control, ip, port, nonce));
         entry.insert(c.clone());
         c
     };
+    if auth.expects_connect() {
+        if !auth.required() {
+            // no_auth_user: the connection is that user until a CONNECT says otherwise.
+            if let Ok(id) = auth.authenticate(&Default::default(), b"") {
+                c.set_identity(id);
+            }
+        }
+        runtime::spawn(run_auth_timer(shard.clone(), c.clone()));
+    }
     log::debug!(
         "{}:{} - cid:{cid} - Client connection created",
         c.ip,
@@ -129,8 +144,24 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     );
 }
 
+/// Closes a client that has not sent CONNECT within the auth timeout.
+async fn run_auth_timer(shard: Rc<Shard>, c: Rc<Client>) {
+    let timeout = shard.opts().auth_timeout();
+    if sleep_unless_closed(&c, timeout).await && !c.connected.get() {
+        log::error!(
+            "{}:{} - cid:{} - Authentication Timeout",
+            c.ip,
+            c.port,
+            c.cid
+        );
+        shard.send_err(&c, &ClientError::AuthenticationTimeout);
+        shard.flush();
+    }
+}
+
 /// Removes a client from its shard and gives back its connection place.
 fn end_client(shard: &Rc<Shard>, c: &Rc<Client>) {
+    shard.remember_closed(c);
     shard.remove_client(c);
     if c.admitted.replace(false) {
         shard.control.release();
@@ -180,6 +211,9 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         loop {
             match parser::parse_op(&buf[consumed..filled], &limits) {
                 Ok(Some((op, len))) => {
+                    if log::log_enabled!(log::Level::Trace) {
+                        trace_op(c, &buf[consumed..consumed + len]);
+                    }
                     ops.push(op.shift(consumed as u32));
                     consumed += len;
                 }
@@ -225,6 +259,34 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
             shard.outbox_drained.notified().await;
         }
     }
+}
+
+/// `-V`: logs a client op's control line as nats-server traces it, with the secrets of a
+/// CONNECT replaced by `[REDACTED]`.
+fn trace_op(c: &Client, op: &[u8]) {
+    let line = op.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
+    let line = match line.split_once(' ') {
+        Some((name, json)) if name.eq_ignore_ascii_case("CONNECT") => {
+            format!("{name} {}", redact_connect(json))
+        }
+        _ => line.into_owned(),
+    };
+    log::trace!("{}:{} - cid:{} - \"<<- [{line}]\"", c.ip, c.port, c.cid);
+}
+
+/// CONNECT's JSON with `pass`, `auth_token` and `sig` replaced; unparsable JSON is not
+/// shown at all, since it may hold a secret.
+fn redact_connect(json: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) else {
+        return "[REDACTED]".into();
+    };
+    for (k, val) in v.iter_mut() {
+        if ["pass", "auth_token", "sig", "jwt"].contains(&k.to_ascii_lowercase().as_str()) {
+            *val = serde_json::Value::String("[REDACTED]".into());
+        }
+    }
+    serde_json::to_string(&v).unwrap_or_default()
 }
 
 /// Between two ops of a read (or items of a batch), after `done` of them: stall for clients
@@ -361,7 +423,10 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
         if first || !busy {
             if c.pings_out.get() + 1 > shard.opts().limits.ping_max {
                 log::debug!("cid:{} - Stale Client Connection - Closing", c.cid);
-                shard.stats.stale_connections.set(shard.stats.stale_connections.get() + 1);
+                shard
+                    .stats
+                    .stale_connections
+                    .set(shard.stats.stale_connections.get() + 1);
                 shard.send_err(&c, &ClientError::StaleConnection);
                 shard.flush();
                 return;
@@ -514,4 +579,18 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
         shard.push_item(from, Item::InterestAck { epoch });
     }
     shard.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_connect;
+
+    #[test]
+    fn connect_secrets_never_reach_the_trace() {
+        let out = redact_connect(r#"{"user":"bob","pass":"s3cret","auth_token":"t0k","sig":"x"}"#);
+        assert!(!out.contains("s3cret") && !out.contains("t0k"), "{out}");
+        assert!(out.contains(r#""user":"bob""#), "{out}");
+        assert_eq!(redact_connect(r#"{"pass":"s3cret""#), "[REDACTED]");
+        assert!(!redact_connect(r#"{"PASS":"s3cret"}"#).contains("s3cret"));
+    }
 }

@@ -17,9 +17,11 @@ pub mod interest;
 pub mod io;
 pub mod mesh;
 pub mod outq;
+pub mod stats;
 pub mod transport;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -30,8 +32,10 @@ use self::client::{Client, SubKey};
 use self::interest::Interest;
 use self::mesh::{Item, ShardId};
 use self::outq::ChunkPool;
+use crate::auth::Authenticator;
 use crate::config::Options;
-use crate::control::Control;
+use crate::control::{Control, Live};
+use crate::monitor::snapshot::ConnSnapshot;
 use crate::runtime::Notify;
 use crate::sublist::{FastMap, Sublist};
 
@@ -105,8 +109,10 @@ pub struct Shard {
     /// Set when the server stops; wakes the acceptor and the shard's main task.
     pub shutdown: Notify,
     pub stopping: Cell<bool>,
-    /// The TLS server configuration, when clients must use TLS.
-    pub tls: RefCell<Option<Arc<rustls::ServerConfig>>>,
+    /// Authenticator and TLS configuration in force (replaced with `opts` on reload).
+    pub live: RefCell<Arc<Live>>,
+    /// Closed connections kept for `/connz?state=closed`, oldest first.
+    pub closed: RefCell<VecDeque<ConnSnapshot>>,
     /// The acceptor runs on this shard and has not stopped yet.
     pub accepting: Cell<bool>,
     /// A second descriptor of the listening socket, to stop it at once.
@@ -145,7 +151,8 @@ impl Shard {
             shutdown: Notify::default(),
             stopping: Cell::new(false),
             accepting: Cell::new(false),
-            tls: RefCell::new(None),
+            live: RefCell::new(control.live()),
+            closed: RefCell::new(VecDeque::new()),
             listen_control: RefCell::new(None),
             acceptor_done: Notify::default(),
             stats: ShardStats::default(),
@@ -250,7 +257,17 @@ impl Shard {
     }
 
     pub fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
-        self.tls.borrow().clone()
+        self.live.borrow().tls.clone()
+    }
+
+    pub fn auth(&self) -> Arc<Authenticator> {
+        self.live.borrow().auth.clone()
+    }
+
+    /// Takes reloaded options, authenticator and TLS configuration.
+    pub fn take_live(&self, live: &Arc<Live>) {
+        *self.opts.borrow_mut() = Rc::new((*live.opts).clone());
+        *self.live.borrow_mut() = live.clone();
     }
 
     /// Every client of this shard, in slot order.

@@ -36,17 +36,14 @@ impl TlsSession {
     /// The protocol version and cipher suite, as /connz names them.
     pub fn describe(&self) -> (String, String) {
         let conn = self.conn.borrow();
-        let version = match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),
-            Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".to_string(),
-            Some(v) => format!("{v:?}"),
-            None => String::new(),
-        };
+        let version = conn
+            .protocol_version()
+            .map(|v| crate::tls::tls_version_name(v).to_string())
+            .unwrap_or_default();
         let suite = conn
             .negotiated_cipher_suite()
-            .and_then(|s| s.suite().as_str())
-            .unwrap_or_default()
-            .to_string();
+            .map(|s| crate::tls::cipher_suite_name(s.suite()).into_owned())
+            .unwrap_or_default();
         (version, suite)
     }
 }
