@@ -11,7 +11,7 @@
 //! Sans-io: the parser reads files and environment variables only through an
 //! [`Environment`], so tests give it files and variables from memory. [`System`] is the real
 //! one. This module only builds the tree; turning it into settings, and reporting unknown
-//! keys at their [`Pos`], is the settings layer's job.
+//! keys at their [`Pos`], is the job of [`settings`].
 //!
 //! Invariants: parsing never panics, whatever the input; nesting of maps, arrays and includes
 //! is bounded by [`NESTING_MAX`], and copies made by variables by [`COPIED_VALUES_MAX`]; an
@@ -19,6 +19,7 @@
 
 mod error;
 mod parser;
+pub mod settings;
 mod units;
 mod value;
 

@@ -1,12 +1,14 @@
 //! Tests of the config parser, by topic: [`fixtures`] parses the files under `tests/configs/`
 //! (a full server config, every lexical form, JSON style, variables, includes, and malformed
 //! files whose errors must name file, line and column); [`constructs`] checks single
-//! constructs; [`units`] the size and duration helpers; [`fuzz`] that randomized input never
+//! constructs; [`units`] the size and duration helpers; [`settings`] the realistic configs
+//! under `tests/configs/real/` applied to `Options`; [`fuzz`] that randomized input never
 //! panics. This file holds the helpers they share.
 
 mod constructs;
 mod fixtures;
 mod fuzz;
+mod settings;
 mod units;
 
 use std::collections::HashMap;
