@@ -21,7 +21,7 @@ use rand::Rng;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
-use crate::config::Options;
+use crate::config::{Options, SignalCommand, SignalTarget};
 use crate::control::{Control, Live, CONTROL_POLL_MS};
 use crate::logger;
 use crate::runtime;
@@ -210,26 +210,31 @@ async fn sleep_unless_stopped(shard: &Shard, d: Duration) {
     }
 }
 
-/// `--signal`: sends `sig` to the server named by `target` (a pid, or a pid file), or, with
-/// no target, to the one other natrix process running (nats-server finds itself by name the
-/// same way).
-pub fn send_signal(sig: i32, target: Option<&str>) -> Result<(), String> {
+/// `--signal`: sends the command's signal to the server named by `target` (a pid, or a pid
+/// file), or, with no target, to the one other natrix process running (nats-server finds
+/// itself by name the same way).
+pub fn send_signal(command: SignalCommand, target: &SignalTarget) -> Result<(), String> {
+    let sig = match command {
+        SignalCommand::Stop => libc::SIGKILL,
+        SignalCommand::Quit => libc::SIGINT,
+        SignalCommand::Term => libc::SIGTERM,
+        SignalCommand::Reopen => libc::SIGUSR1,
+        SignalCommand::Reload => libc::SIGHUP,
+        SignalCommand::LameDuck => libc::SIGUSR2,
+    };
     let pid = match target {
-        Some(t) => match t.trim().parse::<i32>() {
-            Ok(pid) => pid,
-            Err(_) => {
-                let text = std::fs::read_to_string(t)
-                    .map_err(|e| format!("could not read pid file {t}: {e}"))?;
-                text.trim()
-                    .parse::<i32>()
-                    .map_err(|_| format!("invalid pid in {t}: {:?}", text.trim()))?
-            }
-        },
-        None => {
+        SignalTarget::Pid(pid) => i32::try_from(*pid).map_err(|_| format!("invalid pid: {pid}"))?,
+        SignalTarget::PidFile(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("could not read pid file {}: {e}", path.display()))?;
+            text.parse::<i32>()
+                .map_err(|_| format!("invalid pid: {text}"))?
+        }
+        SignalTarget::Any => {
             let pids = find_servers();
             match pids.as_slice() {
                 [pid] => *pid,
-                [] => return Err("no natrix process running".into()),
+                [] => return Err("no natrix processes running".into()),
                 _ => {
                     let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
                     return Err(format!(
@@ -241,7 +246,7 @@ pub fn send_signal(sig: i32, target: Option<&str>) -> Result<(), String> {
         }
     };
     if pid <= 0 {
-        return Err(format!("invalid pid {pid}"));
+        return Err(format!("invalid pid: {pid}"));
     }
     // SAFETY: kill with a positive pid and a valid signal number.
     if unsafe { libc::kill(pid, sig) } != 0 {
