@@ -248,7 +248,17 @@ fn subsz_variants() {
         );
         let subsz = record(r, t, "/subsz?subs=1&test=nothing.here");
         t.saw("test with no match", subscription_list(&subsz));
-        let subsz = record(r, t, "/subsz?subs=1&acc=$G&limit=2&offset=1");
+        // Which entries land on a page depends on index order, which differs between
+        // servers (and is random in Go), and entries differ in shape (qgroup, max): compare
+        // the paging figures and the page size, not the page's shape.
+        let subsz = r.get("/subsz?subs=1&acc=$G&limit=2&offset=1").json();
+        t.saw(
+            "page size",
+            subsz["subscriptions_list"]
+                .as_array()
+                .map_or(0, Vec::len)
+                .to_string(),
+        );
         t.saw(
             "limit=2&offset=1",
             json_values(&subsz, &["total", "offset", "limit"]),

@@ -237,7 +237,7 @@ impl ServerSnapshot {
             server_name: opts.server_name.clone().unwrap_or_else(|| server_id.into()),
             version: version.into(),
             proto: 1,
-            git_commit: String::new(),
+            git_commit: env!("NATRIX_GIT_COMMIT").to_string(),
             runtime_version: String::new(),
             host: opts.host.clone(),
             port: opts.port,
