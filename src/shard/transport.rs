@@ -24,6 +24,8 @@ use rustls::{ServerConfig, ServerConnection};
 use super::outq::Chunk;
 use crate::runtime::{self, Notify, Stream};
 
+/// The content type of a TLS handshake record, the first byte a TLS client sends.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// Ciphertext read from the socket per read call.
 const TLS_READ_BYTES: usize = 16 * 1024 + 256;
 
@@ -61,6 +63,9 @@ pub async fn handshake(
     });
     let work = async {
         let mut raw = vec![0u8; TLS_READ_BYTES];
+        // Whether the client's first byte opened a TLS handshake record. When it did not
+        // (a plain client), the server closes without an alert, as Go's TLS does.
+        let mut speaks_tls = None;
         loop {
             send_pending(stream, &session).await?;
             if !session.conn.borrow().is_handshaking() {
@@ -70,6 +75,7 @@ pub async fn handshake(
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            let speaks_tls = *speaks_tls.get_or_insert(raw[0] == TLS_HANDSHAKE_RECORD);
             let mut rd = &raw[..n];
             while !rd.is_empty() {
                 let processed = {
@@ -78,8 +84,10 @@ pub async fn handshake(
                         .and_then(|_| conn.process_new_packets().map_err(io::Error::other))
                 };
                 if let Err(e) = processed {
-                    // Let the client see the alert before the close.
-                    let _ = send_pending(stream, &session).await;
+                    if speaks_tls {
+                        // Let a TLS client see the alert before the close.
+                        let _ = send_pending(stream, &session).await;
+                    }
                     return Err(e);
                 }
             }
