@@ -44,7 +44,10 @@ fn main() {
         }
     };
     if test_only {
-        let file = opts.config_file.as_deref().unwrap_or(std::path::Path::new(""));
+        let file = opts
+            .config_file
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""));
         println!("natrix: configuration file {} is valid", file.display());
         return;
     }

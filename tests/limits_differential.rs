@@ -161,3 +161,68 @@ fn max_control_line_from_config() {
         },
     );
 }
+
+#[test]
+fn tls_handshake_timeout_closes_a_client_that_never_starts_tls() {
+    let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs");
+    let conf = format!(
+        "tls {{\n  cert_file: \"{certs}/server.pem\"\n  key_file: \"{certs}/server-key.pem\"\n  \
+         timeout: 0.5\n}}\n"
+    );
+    differential("tls_timeout", &conf, false, |r, t| {
+        // The client reads INFO and never starts TLS: after tls.timeout the server closes,
+        // without a word (nats-server 2.15.1 sends no -ERR here, whatever its docs say).
+        let mut c = r.conn_info(t, "plain client");
+        let t0 = Instant::now();
+        t.want("after the TLS timeout", c.until_closed(), "<EOF>");
+        t.check(
+            "closed after the timeout, not at once",
+            t0.elapsed() >= Duration::from_millis(400),
+            format!("closed after {:?}", t0.elapsed()),
+        );
+    });
+}
+
+#[test]
+fn write_deadline_closes_a_consumer_that_does_not_read() {
+    // max_pending is far above what the sockets can hold, so only the write deadline can
+    // end the consumer that never reads.
+    let conf = "write_deadline: \"500ms\"\nmax_pending: 512MB\n";
+    differential("write_deadline", conf, true, |r, t| {
+        let (mut sleeper, got) = attempt(r, t, "sleeper");
+        t.want("sleeper", got, "PONG\\r\\n");
+        let got = sleeper.ping(b"SUB flood 1\r\n");
+        t.want("sleeper subscribes", got, "PONG\\r\\n");
+        let (mut publisher, _) = attempt(r, t, "publisher");
+        let payload = "x".repeat(64 * 1024);
+        let frame = format!("PUB flood {}\r\n{payload}\r\n", payload.len());
+        // 32 MiB: more than the loopback socket buffers hold, less than max_pending.
+        for _ in 0..512 {
+            publisher.send(frame.as_bytes());
+        }
+        let got = publisher.ping(b"");
+        t.want("the publisher is not held up", got, "PONG\\r\\n");
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        let reasons = loop {
+            let connz = r.get("/connz?state=closed").json();
+            let reasons: Vec<String> = connz["connections"]
+                .as_array()
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| c["reason"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !reasons.is_empty() || Instant::now() > deadline {
+                break reasons;
+            }
+            thread::sleep(Duration::from_millis(50));
+        };
+        t.want(
+            "closed for the write deadline",
+            reasons.join(","),
+            "Slow Consumer (Write Deadline)",
+        );
+        drop(sleeper);
+    });
+}

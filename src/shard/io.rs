@@ -108,11 +108,9 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
                     )
                 }
                 Err(e) => {
-                    log::debug!(
-                        "{}:{} - cid:{cid} - TLS handshake error: {e}",
-                        c.ip,
-                        shard.identity.port
-                    );
+                    log::error!("{}:{} - cid:{cid} - TLS handshake error: {e}", c.ip, c.port);
+                    // nats-server 2.15 closes without a word here, even on a timeout
+                    // (tests/limits_differential.rs).
                     end_client(&shard, &c);
                     return;
                 }

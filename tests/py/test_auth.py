@@ -3,6 +3,8 @@ no_auth_user (reference §12). A refused CONNECT is `-ERR 'Authorization Violati
 nats-py 2.16 raises from connect() as a plain nats.errors.Error carrying that text (not as its
 AuthorizationError class), so the tests match the text."""
 
+import asyncio
+
 import nats.errors
 import pytest
 from harness import assert_round_trip, connect, run
@@ -146,6 +148,12 @@ def test_no_auth_user_binds_connections_without_credentials(server):
         await assert_round_trip(nc, "public.hello")
         await nc.subscribe("private.hello")
         await nc.flush(timeout=5)
+        # nats-py runs error callbacks as tasks of their own: the -ERR that came before the
+        # PONG may not have been handed to error_cb yet when flush returns.
+        for _ in range(500):
+            if violations:
+                break
+            await asyncio.sleep(0.01)
         await nc.close()
 
     run(attempt())
