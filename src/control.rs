@@ -155,3 +155,56 @@ impl Control {
         self.stop.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(shards: usize) -> Control {
+        Control::new(
+            shards,
+            Live::new(Options::default()).expect("default options"),
+        )
+    }
+
+    #[test]
+    fn admission_stops_at_the_limit_and_a_release_frees_a_place() {
+        let c = control(1);
+        assert!(c.admit(2) && c.admit(2));
+        assert!(!c.admit(2), "a third connection over max_connections 2");
+        c.release();
+        assert!(c.admit(2));
+        assert_eq!(c.total_connections.load(Ordering::Relaxed), 3);
+        assert!(!control(1).admit(0), "max_connections 0 refuses everyone");
+    }
+
+    #[test]
+    fn jobs_reach_only_their_shard_once() {
+        let c = control(2);
+        assert!(c.take_jobs(0).is_empty());
+        c.post(1, Box::new(|_| {}));
+        c.post(1, Box::new(|_| {}));
+        assert!(c.take_jobs(0).is_empty());
+        assert_eq!(c.take_jobs(1).len(), 2);
+        assert!(c.take_jobs(1).is_empty());
+        c.post(7, Box::new(|_| {}));
+        assert!(c.take_jobs(0).is_empty() && c.take_jobs(1).is_empty());
+    }
+
+    #[test]
+    fn a_reload_bumps_the_generation_with_the_new_options_in_place() {
+        let c = control(1);
+        let mut next = Options::default();
+        next.limits.max_payload_bytes = 2048;
+        c.replace_live(Live::new(next).expect("valid"));
+        assert_eq!(c.generation.load(Ordering::Acquire), 1);
+        assert_eq!(c.live().opts.limits.max_payload_bytes, 2048);
+    }
+
+    #[test]
+    fn a_bad_auth_config_is_refused_before_anything_runs() {
+        let mut o = Options::default();
+        o.auth.no_auth_user = Some("nobody".into());
+        assert!(Live::new(o).is_err());
+    }
+}

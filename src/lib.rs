@@ -18,6 +18,7 @@
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
 pub mod auth;
+pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod control;

@@ -21,7 +21,8 @@ use rand::Rng;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
-use crate::config::{Options, SignalCommand, SignalTarget};
+use crate::cli::{SignalCommand, SignalTarget};
+use crate::config::Options;
 use crate::control::{Control, Live, CONTROL_POLL_MS};
 use crate::logger;
 use crate::runtime;

@@ -1,7 +1,7 @@
 //! The `natrix` binary: parse the command line, log like nats-server, run the server.
 
 use clap::Parser;
-use natrix::config::Cli;
+use natrix::cli::Cli;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,7 +19,7 @@ fn main() {
     // SAFETY: mi_option_set only stores the value; it is called before any thread starts.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ALLOCATOR_PURGE_DELAY_MS) };
     // nats-server's Go-style spellings (-js, -sl, -DV, ...) work too.
-    let args = natrix::config::go_style_args(std::env::args_os());
+    let args = natrix::cli::go_style_args(std::env::args_os());
     let cli = Cli::parse_from(args.clone());
     if cli.version {
         println!("natrix: v{}", natrix::proto::info::NATRIX_VERSION);

@@ -224,8 +224,9 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         }
         let frame = buf.split_to(consumed).freeze();
         filled -= consumed;
-        let stall_until = shard.stall_deadline();
-        c.last_activity.set(Instant::now());
+        let now = Instant::now();
+        c.last_activity.set(now);
+        let stall_until = shard.stall_deadline_from(now);
         for (i, op) in ops.iter().enumerate() {
             match shard.process_op(c, *op, &frame) {
                 Flow::Continue => {}
@@ -558,14 +559,14 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     // A batch may hold what many reads brought in: the stall budget is renewed for each
     // read buffer's worth of payload, as nats-server's is for each read of the producer.
     let renew_bytes = shard.opts().limits.read_buffer_bytes;
-    let mut stall_until = shard.stall_deadline();
+    let mut stall_until = shard.stall_deadline_from(Instant::now());
     let mut applied_bytes = 0usize;
     for (i, item) in items.into_iter().enumerate() {
         if let Item::Deliver(d) = &item {
             applied_bytes += d.msg.spans.payload.len();
             if applied_bytes >= renew_bytes {
                 applied_bytes = 0;
-                stall_until = shard.stall_deadline();
+                stall_until = shard.stall_deadline_from(Instant::now());
             }
         }
         if let Some(e) = shard.handle_item(from, item) {

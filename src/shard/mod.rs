@@ -246,10 +246,9 @@ impl Shard {
         self.opts.borrow().limits.max_pending_bytes / 4 * 3
     }
 
-    /// Until when a producer starting a batch now may stall for its consumers.
-    pub fn stall_deadline(&self) -> std::time::Instant {
-        std::time::Instant::now()
-            + std::time::Duration::from_millis(self.opts.borrow().limits.producer_stall_max_ms)
+    /// Until when a producer starting a batch at `now` may stall for its consumers.
+    pub fn stall_deadline_from(&self, now: std::time::Instant) -> std::time::Instant {
+        now + std::time::Duration::from_millis(self.opts.borrow().limits.producer_stall_max_ms)
     }
 
     pub fn has_stalled(&self) -> bool {
