@@ -326,21 +326,7 @@ impl std::error::Error for OptionsError {}
 
 /// Milliseconds the way Go prints a `time.Duration` (`10s`, `2m0s`, `1.5s`, `500ms`).
 fn go_duration(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let (h, m, s_ms) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
-    let secs = if s_ms % 1000 == 0 {
-        format!("{}s", s_ms / 1000)
-    } else {
-        let frac = format!("{:03}", s_ms % 1000);
-        format!("{}.{}s", s_ms / 1000, frac.trim_end_matches('0'))
-    };
-    match (h, m) {
-        (0, 0) => secs,
-        (0, m) => format!("{m}m{secs}"),
-        (h, m) => format!("{h}h{m}m{secs}"),
-    }
+    crate::gofmt::duration(Duration::from_millis(ms))
 }
 
 impl Options {

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod conf;
 pub mod config;
 pub mod control;
+pub mod gofmt;
 pub mod lifecycle;
 pub mod logger;
 pub mod monitor;

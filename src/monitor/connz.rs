@@ -9,10 +9,10 @@
 use std::cmp::Reverse;
 use std::time::{Duration, SystemTime};
 
-use super::gofmt;
 use super::model::{ConnInfo, Connz, GoTime, SubDetail};
 use super::query::{ConnState, ConnzOptions, SortKey, SubsMode};
 use super::snapshot::{ConnSnapshot, Snapshot, GLOBAL_ACCOUNT};
+use crate::gofmt;
 
 /// Builds the `/connz` answer.
 pub fn connz(snap: &Snapshot, o: &ConnzOptions) -> Connz {

@@ -14,8 +14,8 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use super::gofmt;
 use super::Response;
+use crate::gofmt;
 
 /// Longest request head (request line and headers) accepted.
 pub const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;

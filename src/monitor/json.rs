@@ -10,7 +10,7 @@ use std::io;
 use serde::Serialize;
 use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
 
-use super::gofmt;
+use crate::gofmt;
 
 /// `v` as Go's `json.MarshalIndent(v, "", "  ")` writes it.
 pub fn pretty<T: Serialize>(v: &T) -> Vec<u8> {

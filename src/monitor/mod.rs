@@ -20,7 +20,7 @@
 //! calls [`handle`], so `/varz` counts itself as in nats-server.
 
 mod connz;
-mod gofmt;
+
 pub mod http;
 mod json;
 pub mod model;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
-use super::gofmt;
+use crate::gofmt;
 
 /// A time, written as Go writes a `time.Time` in JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

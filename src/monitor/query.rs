@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::gofmt::quote;
+use crate::gofmt::quote;
 use crate::subject;
 
 /// Connections and subscriptions one page holds when `limit` is not given (nats-server's

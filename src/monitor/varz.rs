@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use super::gofmt;
 use super::model::{
     AccountInfo, Accountz, AccountzDetail, DiskIoWaitStats, Empty, GoTime, KindCounts, Varz,
 };
 use super::query::QueryError;
 use super::snapshot::Snapshot;
 use super::subsz::stats_json;
+use crate::gofmt;
 
 /// Builds the `/varz` answer.
 pub fn varz(snap: &Snapshot) -> Varz {
