@@ -156,14 +156,16 @@ const GATHER_IOVECS_MAX: usize = 64;
 
 /// Writes all of `parts`, in order, gathering several into each `sendmsg` (glommio 0.9 has
 /// no vectored write). When the socket is full it waits through glommio's own write, which
-/// sends some bytes once the socket has room, then goes back to gathering. `iov` is scratch
+/// sends some bytes once the socket has room, then goes back to gathering; a wait longer
+/// than `deadline` fails with `TimedOut` (nats-server's write deadline). Writes that do not
+/// wait arm no timer. `iov` is scratch
 /// space the caller keeps, so that a write allocates nothing.
 pub async fn write_gather<B: AsRef<[u8]>>(
     stream: &mut Stream,
     parts: &[B],
     iov: &mut Vec<libc::iovec>,
+    deadline: Duration,
 ) -> io::Result<()> {
-    use futures_lite::AsyncWriteExt;
     let fd = stream.as_raw_fd();
     let part = |i: usize| parts[i].as_ref();
     let (mut i, mut off) = (0usize, 0usize);
@@ -204,10 +206,13 @@ pub async fn write_gather<B: AsRef<[u8]>>(
             let e = io::Error::last_os_error();
             match e.kind() {
                 io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => match stream.write(&part(i)[off..]).await? {
-                    0 => return Err(io::ErrorKind::WriteZero.into()),
-                    n => n,
-                },
+                io::ErrorKind::WouldBlock => {
+                    // The socket is full: only now is a timer worth arming.
+                    match write_within(stream, &part(i)[off..], deadline).await? {
+                        0 => return Err(io::ErrorKind::WriteZero.into()),
+                        n => n,
+                    }
+                }
                 _ => return Err(e),
             }
         };
@@ -221,6 +226,20 @@ pub async fn write_gather<B: AsRef<[u8]>>(
             }
         }
     }
+}
+
+/// One write that fails with `TimedOut` if the socket stays full for `deadline`.
+pub async fn write_within(
+    stream: &mut Stream,
+    bytes: &[u8],
+    deadline: Duration,
+) -> io::Result<usize> {
+    use futures_lite::AsyncWriteExt;
+    race(stream.write(bytes), async {
+        sleep(deadline).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
 }
 
 /// Which directions [`shutdown`] ends.

@@ -370,12 +370,8 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
             wake.await;
             continue;
         }
-        let deadline = Duration::from_millis(shard.opts().limits.write_deadline_ms);
-        let r = runtime::race(stream.write(&batch), async {
-            runtime::sleep(deadline).await;
-            Err(std::io::ErrorKind::TimedOut.into())
-        })
-        .await;
+        let deadline = Duration::from_millis(shard.opts.borrow().limits.write_deadline_ms);
+        let r = stream.write(&batch, deadline).await;
         for chunk in batch.drain(..) {
             shard.chunks.give(chunk);
         }

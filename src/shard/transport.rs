@@ -223,10 +223,13 @@ impl WriteHalf {
         }
     }
 
-    /// Writes every chunk, in order (and, with TLS, any record rustls had waiting).
-    pub async fn write(&mut self, chunks: &[Chunk]) -> io::Result<()> {
+    /// Writes every chunk, in order (and, with TLS, any record rustls had waiting); fails
+    /// with `TimedOut` when the socket stays full for `deadline`.
+    pub async fn write(&mut self, chunks: &[Chunk], deadline: Duration) -> io::Result<()> {
         match self {
-            WriteHalf::Plain { stream, iov } => runtime::write_gather(stream, chunks, iov).await,
+            WriteHalf::Plain { stream, iov } => {
+                runtime::write_gather(stream, chunks, iov, deadline).await
+            }
             WriteHalf::Tls {
                 stream,
                 session,
@@ -240,8 +243,12 @@ impl WriteHalf {
                 }
                 out.clear();
                 encrypted(session, out)?;
-                if !out.is_empty() {
-                    stream.write_all(out).await?;
+                let mut sent = 0;
+                while sent < out.len() {
+                    match runtime::write_within(stream, &out[sent..], deadline).await? {
+                        0 => return Err(io::ErrorKind::WriteZero.into()),
+                        n => sent += n,
+                    }
                 }
                 Ok(())
             }
