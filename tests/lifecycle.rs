@@ -547,3 +547,49 @@ fn passwords_and_tokens_never_reach_the_log_even_with_debug_and_trace() {
         }
     }
 }
+
+/// A config with users `a` (subscribe limited to `subscribe`, publish denied `deny_publish`)
+/// and, when `with_b`, an unrestricted user `b`; every password is `p`.
+fn users_conf(subscribe: &str, deny_publish: &str, with_b: bool) -> String {
+    let b = if with_b { "{user: b, password: p}" } else { "" };
+    format!(
+        "authorization {{ users: [\n  {{user: a, password: p, permissions: {{subscribe: \
+         {subscribe}, publish: {{deny: {deny_publish}}}}}}}\n  {b}\n] }}\n"
+    )
+}
+
+#[test]
+fn sighup_takes_permissions_and_users_away_from_open_connections() {
+    let dir = TempDir::new("reload-perms");
+    let conf = dir.write(
+        "perms.conf",
+        &users_conf(r#"["foo.>", "bar"]"#, r#"["none"]"#, true),
+    );
+    let server = Server::start(SHARDS, &["-c", &conf]);
+    let mut a = server.raw();
+    a.handshake(r#"{"verbose":false,"pedantic":false,"user":"a","pass":"p"}"#);
+    a.sync(b"SUB foo.x 1\r\nSUB bar 2\r\nSUB bar q 3\r\n");
+    let mut b = server.raw();
+    b.handshake(r#"{"verbose":false,"pedantic":false,"user":"b","pass":"p"}"#);
+
+    // `b` goes, `a` loses `bar` and may no longer publish to `x`.
+    dir.write("perms.conf", &users_conf(r#"["foo.>"]"#, r#"["x"]"#, false));
+    server.signal(libc::SIGHUP);
+    assert!(
+        server.wait_log("Reloaded server configuration", WAIT),
+        "no reload in the log:\n{}",
+        server.log()
+    );
+    // A user that is gone is closed without a word, as nats-server does.
+    b.expect_closed();
+    // Each subscription the new permissions refuse is removed, with its sid in the error;
+    // the rest, and the connection, stay.
+    a.expect(
+        b"-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n\
+          -ERR 'Permissions Violation for Subscription to \"bar\" using queue \"q\" (sid \"3\")'\r\n",
+    );
+    a.send(b"PUB x 1\r\nz\r\nPUB bar 1\r\nq\r\nPUB foo.x 1\r\nf\r\nPING\r\n");
+    a.expect(
+        b"-ERR 'Permissions Violation for Publish to \"x\"'\r\nMSG foo.x 1 1\r\nf\r\nPONG\r\n",
+    );
+}

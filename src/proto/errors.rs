@@ -28,6 +28,13 @@ pub enum ClientError {
     },
     /// A plain subscription the user's permissions refuse.
     SubscribeViolation(Vec<u8>),
+    /// An existing subscription a config reload took the permission away from; it is
+    /// removed.
+    SubscriptionRevoked {
+        subject: Vec<u8>,
+        queue: Option<Vec<u8>>,
+        sid: Vec<u8>,
+    },
     /// No CONNECT within the authorization timeout.
     AuthenticationTimeout,
     /// `max_connections` reached; sent right after INFO.
@@ -118,6 +125,21 @@ impl fmt::Display for ClientError {
                 GoQuoted(subject),
                 GoQuoted(queue)
             ),
+            ClientError::SubscriptionRevoked {
+                subject,
+                queue,
+                sid,
+            } => {
+                write!(
+                    f,
+                    "Permissions Violation for Subscription to {}",
+                    GoQuoted(subject)
+                )?;
+                if let Some(q) = queue {
+                    write!(f, " using queue {}", GoQuoted(q))?;
+                }
+                write!(f, " (sid {})", GoQuoted(sid))
+            }
             ClientError::SubscribeViolation(s) => {
                 write!(
                     f,
@@ -156,6 +178,15 @@ mod tests {
             }
             .to_string(),
             "Permissions Violation for Subscription to \"foo\" using queue \"_sys_\""
+        );
+        assert_eq!(
+            ClientError::SubscriptionRevoked {
+                subject: b"bar".to_vec(),
+                queue: Some(b"q".to_vec()),
+                sid: b"3".to_vec()
+            }
+            .to_string(),
+            "Permissions Violation for Subscription to \"bar\" using queue \"q\" (sid \"3\")"
         );
         assert_eq!(
             ClientError::SubscribeViolation(b"foo.>".to_vec()).to_string(),

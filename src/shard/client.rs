@@ -182,6 +182,13 @@ impl Client {
         *self.identity.borrow_mut() = Some(identity);
     }
 
+    /// Forgets the user (auth was turned off by a reload): everything is allowed.
+    pub fn clear_identity(&self) {
+        self.perms_on_delivery.set(false);
+        *self.perms.borrow_mut() = None;
+        *self.identity.borrow_mut() = None;
+    }
+
     pub fn is_closing(&self) -> bool {
         self.closing.get().is_some()
     }

@@ -273,6 +273,77 @@ impl Shard {
         }
     }
 
+    /// After a reload that changed auth: a connected client whose credentials no longer
+    /// pass is closed (silently, as nats-server does); one that still passes gets its user's
+    /// new permissions, and loses, with an `-ERR` naming each, the subscriptions those
+    /// permissions no longer allow.
+    pub fn reauthorize(&self, c: &Rc<Client>) {
+        if c.is_closing() || !c.connected.get() {
+            return;
+        }
+        let auth = self.auth();
+        if !auth.expects_connect() {
+            c.clear_identity();
+            return;
+        }
+        let result = {
+            let o = c.opts.borrow();
+            let creds = Credentials {
+                user: o.user.as_deref(),
+                pass: o.pass.as_deref(),
+                auth_token: o.auth_token.as_deref(),
+                nkey: o.nkey.as_deref(),
+                sig: o.sig.as_deref(),
+            };
+            auth.authenticate(&creds, c.nonce.as_bytes())
+        };
+        let identity = match result {
+            Ok(id) => id,
+            Err(e) => {
+                log::error!(
+                    "{}:{} - cid:{} - authentication error after reload: {e}",
+                    c.ip,
+                    c.port,
+                    c.cid
+                );
+                c.close(CloseReason::AuthenticationViolation, true);
+                return;
+            }
+        };
+        c.set_identity(identity);
+        let revoked: Vec<(Bytes, Bytes, Option<Bytes>)> = {
+            let perms = c.perms.borrow();
+            let Some(p) = perms.as_ref() else {
+                return;
+            };
+            let subs = self.subs.borrow();
+            let mut revoked: Vec<_> = c
+                .subs
+                .borrow()
+                .values()
+                .filter_map(|&k| subs.get(k))
+                .filter(|s| !p.can_subscribe(&s.subject, s.queue.as_deref()))
+                .map(|s| (s.sid.clone(), s.subject.clone(), s.queue.clone()))
+                .collect();
+            revoked.sort();
+            revoked
+        };
+        for (sid, subject, queue) in revoked {
+            let key = c.subs.borrow().get(&sid).copied();
+            if let Some(k) = key {
+                self.remove_sub(k);
+            }
+            self.send_err(
+                c,
+                &ClientError::SubscriptionRevoked {
+                    subject: subject.to_vec(),
+                    queue: queue.map(|q| q.to_vec()),
+                    sid: sid.to_vec(),
+                },
+            );
+        }
+    }
+
     fn client_publish(&self, c: &Rc<Client>, frame: &Bytes, msg: &MsgSpans) -> Flow {
         let view = msg.view(frame);
         c.in_msgs.set(c.in_msgs.get() + 1);

@@ -263,10 +263,17 @@ impl Shard {
         self.live.borrow().auth.clone()
     }
 
-    /// Takes reloaded options, authenticator and TLS configuration.
+    /// Takes reloaded options, authenticator and TLS configuration. When the authenticator
+    /// changed, every connected client is checked again, as nats-server does on reload.
     pub fn take_live(&self, live: &Arc<Live>) {
         *self.opts.borrow_mut() = Rc::new((*live.opts).clone());
-        *self.live.borrow_mut() = live.clone();
+        let previous = std::mem::replace(&mut *self.live.borrow_mut(), live.clone());
+        if !Arc::ptr_eq(&previous.auth, &live.auth) {
+            for c in self.client_list() {
+                self.reauthorize(&c);
+            }
+            self.flush();
+        }
     }
 
     /// Every client of this shard, in slot order.
