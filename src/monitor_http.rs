@@ -1,4 +1,5 @@
-//! The monitoring HTTP listener (`-m`, `http_port`): a thread of its own, off the shards.
+//! The monitoring listeners (`-m`/`http_port`, and `--https_port`/`https_port` over TLS):
+//! threads of their own, off the shards.
 //!
 //! Each request is parsed by `monitor::http`, and what it needs (`monitor::needs`) is asked
 //! of every shard as a control-plane job; the shards answer from their own state between
@@ -12,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -36,38 +37,33 @@ pub struct MonitorContext {
     pub control: Arc<Control>,
     pub server_id: String,
     pub client_port: u16,
-    pub http_port: u16,
+    /// The bound monitoring ports (0: not serving), for /varz.
+    pub http_port: AtomicU16,
+    pub https_port: AtomicU16,
     /// Requests served per path, for /varz's `http_req_stats`.
     pub requests: Mutex<BTreeMap<String, u64>>,
     active: AtomicUsize,
 }
 
-/// Binds the monitoring port (so a bind error stops the start) and serves it on a thread.
+/// Binds the monitoring port (so a bind error stops the start) and serves it on a thread;
+/// with `tls`, it is the HTTPS port. Returns the bound port.
 pub fn start(
     host: &str,
     port: u16,
-    control: Arc<Control>,
-    server_id: String,
-    client_port: u16,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    ctx: Arc<MonitorContext>,
 ) -> io::Result<u16> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind((host, port)).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("Error listening on monitor port: {host}:{port}, {e}"),
+            format!("Error listening on {scheme} monitor port: {host}:{port}, {e}"),
         )
     })?;
-    let http_port = listener.local_addr()?.port();
-    log::info!("Starting http monitor on {host}:{http_port}");
-    let ctx = Arc::new(MonitorContext {
-        control,
-        server_id,
-        client_port,
-        http_port,
-        requests: Mutex::new(BTreeMap::new()),
-        active: AtomicUsize::new(0),
-    });
+    let bound = listener.local_addr()?.port();
+    log::info!("Starting {scheme} monitor on {host}:{bound}");
     std::thread::Builder::new()
-        .name("natrix-monitor".into())
+        .name(format!("natrix-{scheme}"))
         .spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
@@ -76,10 +72,11 @@ pub fn start(
                 }
                 ctx.active.fetch_add(1, Ordering::AcqRel);
                 let ctx2 = ctx.clone();
+                let tls = tls.clone();
                 let spawned = std::thread::Builder::new()
-                    .name("natrix-http".into())
+                    .name("natrix-http-conn".into())
                     .spawn(move || {
-                        let _ = serve(&ctx2, conn);
+                        let _ = serve_conn(&ctx2, conn, tls);
                         ctx2.active.fetch_sub(1, Ordering::AcqRel);
                     });
                 if spawned.is_err() {
@@ -87,14 +84,43 @@ pub fn start(
                 }
             }
         })?;
-    Ok(http_port)
+    Ok(bound)
 }
 
-/// Serves one HTTP connection until it closes or idles out.
-fn serve(ctx: &MonitorContext, mut conn: TcpStream) -> io::Result<()> {
+impl MonitorContext {
+    pub fn new(control: Arc<Control>, server_id: String, client_port: u16) -> MonitorContext {
+        MonitorContext {
+            control,
+            server_id,
+            client_port,
+            http_port: AtomicU16::new(0),
+            https_port: AtomicU16::new(0),
+            requests: Mutex::new(BTreeMap::new()),
+            active: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// One HTTP connection, in the clear or over TLS (rustls's blocking stream adapter).
+fn serve_conn(
+    ctx: &MonitorContext,
+    conn: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> io::Result<()> {
     let idle = Some(Duration::from_millis(HTTP_IDLE_TIMEOUT_MS));
     conn.set_read_timeout(idle)?;
     conn.set_write_timeout(idle)?;
+    match tls {
+        None => serve(ctx, conn),
+        Some(config) => {
+            let session = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+            serve(ctx, rustls::StreamOwned::new(session, conn))
+        }
+    }
+}
+
+/// Serves one HTTP connection until it closes or idles out.
+fn serve(ctx: &MonitorContext, mut conn: impl Read + Write) -> io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; HTTP_READ_BYTES];
     loop {
@@ -107,6 +133,7 @@ fn serve(ctx: &MonitorContext, mut conn: TcpStream) -> io::Result<()> {
                     SystemTime::now(),
                     req.keep_alive,
                 ))?;
+                conn.flush()?;
                 if !req.keep_alive {
                     return Ok(());
                 }
@@ -115,6 +142,7 @@ fn serve(ctx: &MonitorContext, mut conn: TcpStream) -> io::Result<()> {
             Ok(None) => {}
             Err(e) => {
                 conn.write_all(&e.response())?;
+                conn.flush()?;
                 return Ok(());
             }
         }
@@ -159,10 +187,12 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         now,
     );
     server.port = ctx.client_port;
-    server.http_port = ctx.http_port;
+    server.http_port = ctx.http_port.load(Ordering::Acquire);
+    server.https_port = ctx.https_port.load(Ordering::Acquire);
     server.auth_required = live.auth.required();
     server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     server.mem_bytes = resident_bytes();
+    server.cpu_percent = cpu_percent(control.started);
     if let Ok(t) = control.config_loaded.lock() {
         server.config_load_time = *t;
     }
@@ -196,6 +226,25 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
     c.connections = control.connections.load(Ordering::Acquire);
     c.total_connections = control.total_connections.load(Ordering::Acquire);
     snap
+}
+
+/// CPU time over wall time since start, in percent of one core, as `ps` (and so
+/// nats-server's /varz `cpu`) reports it.
+fn cpu_percent(started: SystemTime) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let elapsed = started.elapsed().ok()?.as_secs_f64();
+    if ticks <= 0 || elapsed <= 0.0 {
+        return None;
+    }
+    let percent = (utime + stime) / ticks as f64 / elapsed * 100.0;
+    Some((percent * 100.0).round() / 100.0)
 }
 
 /// Resident set size from /proc (Linux), as /varz's `mem`.

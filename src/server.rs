@@ -72,22 +72,33 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
         opts.host,
         addr.port()
     );
-    if let Some(port) = opts.monitor.http_port {
+    if opts.monitor.http_port.is_some() || opts.monitor.https_port.is_some() {
         let host = opts
             .monitor
             .host
             .clone()
             .unwrap_or_else(|| opts.host.clone());
-        monitor_http::start(
-            &host,
-            port,
+        let ctx = Arc::new(monitor_http::MonitorContext::new(
             control.clone(),
             identity.server_id.clone(),
             addr.port(),
-        )?;
-    }
-    if opts.monitor.https_port.is_some() {
-        log::warn!("HTTPS monitoring (https_port) is not supported yet; only -m/http_port");
+        ));
+        if let Some(port) = opts.monitor.http_port {
+            let bound = monitor_http::start(&host, port, None, ctx.clone())?;
+            ctx.http_port
+                .store(bound, std::sync::atomic::Ordering::Release);
+        }
+        if let Some(port) = opts.monitor.https_port {
+            // Options::validate refuses https_port without tls.
+            let tls = control
+                .live()
+                .tls
+                .clone()
+                .ok_or_else(|| io::Error::other("https_port needs TLS to be configured"))?;
+            let bound = monitor_http::start(&host, port, Some(tls), ctx.clone())?;
+            ctx.https_port
+                .store(bound, std::sync::atomic::Ordering::Release);
+        }
     }
     let listener = Arc::new(Mutex::new(Some(listener)));
     // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,

@@ -401,3 +401,66 @@ fn plain_client_on_a_tls_server_gets_info_and_is_closed_silently_after_connect()
     );
     raw.expect_closed();
 }
+
+/// The port a server logged for its HTTPS monitor.
+fn https_monitor_port(server: &Server) -> u16 {
+    let needle = "Starting https monitor on ";
+    assert!(
+        server.wait_log(needle, Duration::from_secs(5)),
+        "no https monitor in the log:\n{}",
+        server.log()
+    );
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(needle))
+        .expect("the line was there");
+    line.rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a port at the end of the line")
+}
+
+#[test]
+fn https_monitor_serves_varz_over_tls_with_the_servers_certificate() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::io::{Read, Write};
+
+    let mut flags = tls_flags();
+    flags.extend(["--https_port".to_string(), "-1".to_string()]);
+    let server = start_with(&flags);
+    let port = https_monitor_port(&server);
+
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert("ca.pem")).expect("ca.pem") {
+        roots.add(c.expect("a CA certificate")).expect("added");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").expect("an IP name");
+    let session =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("session");
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let mut tls = rustls::StreamOwned::new(session, tcp);
+    tls.write_all(b"GET /varz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request over TLS");
+    let mut reply = Vec::new();
+    let _ = tls.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    let body = reply.split("\r\n\r\n").nth(1).expect("a body");
+    let varz: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    // nats-server reports the configured value here (-1 for "any port"), natrix the bound
+    // one; either way a number that is not 0.
+    assert!(
+        varz["https_port"].as_i64().is_some_and(|p| p != 0),
+        "{varz}"
+    );
+    assert_eq!(varz["tls_required"], true, "{varz}");
+}
