@@ -373,17 +373,3 @@ pub fn default_shards() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations_print_like_go() {
-        assert_eq!(go_duration(500), "500ms");
-        assert_eq!(go_duration(10_000), "10s");
-        assert_eq!(go_duration(120_000), "2m0s");
-        assert_eq!(go_duration(1_500), "1.5s");
-        assert_eq!(go_duration(3_661_000), "1h1m1s");
-    }
-}

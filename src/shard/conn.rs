@@ -6,6 +6,7 @@
 //! close silently; semantic errors send `-ERR` and keep the connection.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use super::client::{Client, CloseReason};
 use super::mesh::MsgSpans;
 use super::{Shard, Subscription};
-use crate::auth::Credentials;
+use crate::auth::{Authenticator, Credentials, UserIdentity};
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::info::{ConnectError, ServerInfo, NATRIX_VERSION, NATS_FEATURE_VERSION};
@@ -243,17 +244,7 @@ impl Shard {
         if !auth.expects_connect() {
             return Ok(());
         }
-        let result = {
-            let o = c.opts.borrow();
-            let creds = Credentials {
-                user: o.user.as_deref(),
-                pass: o.pass.as_deref(),
-                auth_token: o.auth_token.as_deref(),
-                nkey: o.nkey.as_deref(),
-                sig: o.sig.as_deref(),
-            };
-            auth.authenticate(&creds, c.nonce.as_bytes())
-        };
+        let result = check_credentials(&auth, c);
         match result {
             Ok(identity) => {
                 c.set_identity(identity);
@@ -286,17 +277,7 @@ impl Shard {
             c.clear_identity();
             return;
         }
-        let result = {
-            let o = c.opts.borrow();
-            let creds = Credentials {
-                user: o.user.as_deref(),
-                pass: o.pass.as_deref(),
-                auth_token: o.auth_token.as_deref(),
-                nkey: o.nkey.as_deref(),
-                sig: o.sig.as_deref(),
-            };
-            auth.authenticate(&creds, c.nonce.as_bytes())
-        };
+        let result = check_credentials(&auth, c);
         let identity = match result {
             Ok(id) => id,
             Err(e) => {
@@ -508,6 +489,22 @@ impl Shard {
             self.remove_sub(k);
         }
     }
+}
+
+/// Checks the credentials of `c`'s last CONNECT against the INFO nonce it was sent.
+fn check_credentials(
+    auth: &Authenticator,
+    c: &Client,
+) -> Result<Arc<UserIdentity>, crate::auth::AuthError> {
+    let o = c.opts.borrow();
+    let creds = Credentials {
+        user: o.user.as_deref(),
+        pass: o.pass.as_deref(),
+        auth_token: o.auth_token.as_deref(),
+        nkey: o.nkey.as_deref(),
+        sig: o.sig.as_deref(),
+    };
+    auth.authenticate(&creds, c.nonce.as_bytes())
 }
 
 /// UNSUB's max: decimal digits only; anything else means "unsubscribe now".
