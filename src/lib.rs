@@ -2,18 +2,21 @@
 //!
 //! The crate reads top-down along the path of a message:
 //!
-//! - [`config`]: the command line and every limit, with its unit in its name.
-//! - [`conf`]: the NATS config-file format (sans-io parser to a value tree with positions);
-//!   not yet read by the server (`-c` is issue #4).
+//! - [`config`]: every option and limit, with its unit in its name; [`cli`]: nats-server's
+//!   command line; [`conf`]: the NATS config-file format (sans-io parser to a value tree
+//!   with positions, and `conf::settings`, the tree to options).
 //! - [`proto`]: sans-io protocol: the parser (bytes → ops), the encoder (ops → bytes),
 //!   INFO and CONNECT, and [`proto::errors`], the `-ERR` texts as a type.
+//! - [`auth`]: sans-io users, tokens, bcrypt, nkeys and permissions; [`tls`]: the rustls
+//!   server configuration.
 //! - [`subject`] and [`sublist`]: subject rules and the subject trie with its match cache.
 //! - [`shard`]: one shard per core owns its connections, subscriptions and a replica of the
 //!   cross-shard interest table; shards exchange batches of [`shard::mesh::Item`]s.
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
-//! - [`server`]: starts the shards, the listener and the signal handling.
-//! - [`tls`]: the rustls server configuration from the `tls { }` block, and the TLS names
-//!   /connz reports.
+//! - [`server`]: starts the shards and the listeners; [`control`], [`lifecycle`],
+//!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs);
+//!   [`monitor`] (sans-io endpoints) and [`monitor_http`] (their HTTP threads); [`gofmt`]:
+//!   Go's text forms of durations and times.
 //!
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
