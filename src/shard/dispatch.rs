@@ -271,8 +271,10 @@ impl Shard {
                 self.stats
                     .slow_consumers
                     .set(self.stats.slow_consumers.get() + 1);
-                log::warn!(
-                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                log::info!(
+                    "{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    c.ip,
+                    c.port,
                     c.cid,
                     max_pending_bytes
                 );

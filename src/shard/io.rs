@@ -74,7 +74,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     log::debug!(
         "{}:{} - cid:{cid} - Client connection created",
         c.ip,
-        shard.identity.port
+        c.port
     );
     let opts = shard.opts();
     let tls = match (&opts.tls, shard.tls_config()) {
@@ -137,8 +137,10 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     c.close(CloseReason::ClientClosed, true);
     end_client(&shard, &c);
     log::debug!(
-        "cid:{cid} - Client connection closed: {:?}",
-        c.closing.get()
+        "{}:{} - cid:{cid} - Client connection closed: {}",
+        c.ip,
+        c.port,
+        super::stats::reason_text(c.closing.get().unwrap_or(CloseReason::ClientClosed))
     );
 }
 
@@ -379,9 +381,12 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
         match r {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                log::debug!(
-                    "cid:{} - Slow Consumer Detected: WriteDeadline of {deadline:?} exceeded",
-                    c.cid
+                log::info!(
+                    "{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded",
+                    c.ip,
+                    c.port,
+                    c.cid,
+                    crate::gofmt::duration(deadline)
                 );
                 shard
                     .stats
