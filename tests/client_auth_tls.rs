@@ -464,3 +464,50 @@ fn https_monitor_serves_varz_over_tls_with_the_servers_certificate() {
     );
     assert_eq!(varz["tls_required"], true, "{varz}");
 }
+
+/// The port a server logged for its plain HTTP monitor.
+fn http_monitor_port(server: &Server) -> u16 {
+    let needle = "Starting http monitor on ";
+    assert!(
+        server.wait_log(needle, Duration::from_secs(5)),
+        "no http monitor in the log:\n{}",
+        server.log()
+    );
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains(needle)).expect("the line");
+    line.rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a port at the end of the line")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connz_names_the_tls_version_and_cipher_of_a_tls_client() {
+    let mut flags = tls_flags();
+    flags.extend(["-m".to_string(), "-1".to_string()]);
+    let server = start_with(&flags);
+    let port = http_monitor_port(&server);
+    let url = server.url();
+    bounded(async {
+        let client = trusting_ca(ConnectOptions::new())
+            .name("tls-client")
+            .connect(&url)
+            .await
+            .expect("TLS connect");
+        client.flush().await.expect("flush");
+        let reply = common::ops::http_get(port, "/connz");
+        let connz = reply.json();
+        let conns = connz["connections"].as_array().expect("connections");
+        let c = conns
+            .iter()
+            .find(|c| c["name"] == "tls-client")
+            .unwrap_or_else(|| panic!("no tls-client in {connz}"));
+        assert_eq!(c["tls_version"], "1.3", "{c}");
+        let suite = c["tls_cipher_suite"].as_str().unwrap_or_default();
+        assert!(
+            suite.starts_with("TLS_") && !suite.contains("Unknown"),
+            "cipher suite named as Go names it: {c}"
+        );
+    })
+    .await;
+}
