@@ -40,6 +40,8 @@ pub struct MonitorContext {
     /// The bound monitoring ports (0: not serving), for /varz.
     pub http_port: AtomicU16,
     pub https_port: AtomicU16,
+    /// When the server's certificate expires, read once at start.
+    pub tls_cert_not_after: Option<SystemTime>,
     /// Requests served per path, for /varz's `http_req_stats`.
     pub requests: Mutex<BTreeMap<String, u64>>,
     active: AtomicUsize,
@@ -89,7 +91,14 @@ pub fn start(
 
 impl MonitorContext {
     pub fn new(control: Arc<Control>, server_id: String, client_port: u16) -> MonitorContext {
+        let tls_cert_not_after = control
+            .live()
+            .opts
+            .tls
+            .as_ref()
+            .and_then(crate::tls::cert_not_after);
         MonitorContext {
+            tls_cert_not_after,
             control,
             server_id,
             client_port,
@@ -193,6 +202,7 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
     server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     server.mem_bytes = resident_bytes();
     server.cpu_percent = cpu_percent(control.started);
+    server.tls_cert_not_after = ctx.tls_cert_not_after;
     if let Ok(t) = control.config_loaded.lock() {
         server.config_load_time = *t;
     }

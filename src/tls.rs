@@ -23,6 +23,17 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsConfig;
 
+/// When the server's certificate (the first of its chain) expires, as /varz's
+/// `tls_cert_not_after` reports it; None if the file cannot be read or parsed (start-up has
+/// already refused such a file).
+pub fn cert_not_after(cfg: &TlsConfig) -> Option<std::time::SystemTime> {
+    let certs = load_certs(&cfg.cert_file).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(certs.first()?.as_ref()).ok()?;
+    let secs = cert.validity().not_after.timestamp();
+    let secs = u64::try_from(secs).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// Builds the server side of TLS from the config, reading its PEM files.
 pub fn server_config(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -463,6 +463,18 @@ fn https_monitor_serves_varz_over_tls_with_the_servers_certificate() {
         "{varz}"
     );
     assert_eq!(varz["tls_required"], true, "{varz}");
+    // When the server's certificate expires, as the certificate itself says.
+    let pem = std::fs::read(cert("server.pem")).expect("server.pem");
+    let der = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).expect("X.509");
+    let not_after = chrono::DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0)
+        .expect("a time")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert_eq!(varz["tls_cert_not_after"], not_after.as_str(), "{varz}");
 }
 
 /// The port a server logged for its plain HTTP monitor.

@@ -57,6 +57,9 @@ pub struct Varz {
     pub tls_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub tls_verify: bool,
+    /// When the server's certificate expires; left out without TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_not_after: Option<GoTime>,
     pub max_connections: usize,
     #[serde(skip_serializing_if = "is_zero_usize")]
     pub max_subscriptions: usize,

@@ -59,6 +59,8 @@ pub struct ServerSnapshot {
     pub ping_max: u32,
     pub auth_timeout: Duration,
     pub tls_timeout: Duration,
+    /// When the server's TLS certificate expires (`None` without TLS).
+    pub tls_cert_not_after: Option<SystemTime>,
     pub write_deadline: Duration,
     pub max_control_line_bytes: usize,
     pub max_payload_bytes: usize,
@@ -264,6 +266,7 @@ impl ServerSnapshot {
                     .as_ref()
                     .map_or(TLS_TIMEOUT_MS_DEFAULT, |t| t.timeout_ms),
             ),
+            tls_cert_not_after: None,
             write_deadline: Duration::from_millis(l.write_deadline_ms),
             max_control_line_bytes: l.max_control_line_bytes,
             max_payload_bytes: l.max_payload_bytes,

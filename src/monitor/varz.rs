@@ -30,6 +30,7 @@ pub fn varz(snap: &Snapshot) -> Varz {
         auth_required: s.auth_required,
         tls_required: s.tls_required,
         tls_verify: s.tls_verify,
+        tls_cert_not_after: s.tls_cert_not_after.map(GoTime),
         max_connections: s.max_connections,
         max_subscriptions: s.max_subscriptions,
         ping_interval: nanos(s.ping_interval),
