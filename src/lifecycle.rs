@@ -167,10 +167,7 @@ async fn lame_duck(shard: Rc<Shard>) {
     if shard.control.connections.load(Ordering::Acquire) > 0 {
         for c in &clients {
             if c.wants_async_info() {
-                let json = shard.info_json_ldm(c);
-                shard.queue_out(c, crate::proto::encode::info_len(&json), |b| {
-                    crate::proto::encode::info(b, &json)
-                });
+                shard.queue_info(c, &shard.info_json_ldm(c));
             }
         }
         shard.flush();

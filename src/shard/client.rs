@@ -163,6 +163,11 @@ impl Client {
         self.connected.get() && self.pong_sent.get() && self.opts.borrow().protocol >= 1
     }
 
+    /// `ip:port - cid:N`, the prefix of nats-server's log lines about a client.
+    pub fn tag(&self) -> ClientTag<'_> {
+        ClientTag(self)
+    }
+
     /// The name the client authenticated as ("" without auth).
     pub fn user_name(&self) -> String {
         self.identity
@@ -208,5 +213,14 @@ impl Client {
         }
         self.writer_wake.notify();
         self.closed_wake.notify();
+    }
+}
+
+/// See [`Client::tag`].
+pub struct ClientTag<'a>(&'a Client);
+
+impl std::fmt::Display for ClientTag<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} - cid:{}", self.0.ip, self.0.port, self.0.cid)
     }
 }

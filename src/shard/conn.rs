@@ -170,7 +170,7 @@ impl Shard {
         }
         if c.info_after_pong.replace(false) {
             let json = self.info_json(c, true);
-            self.queue_out(c, encode::info_len(&json), |b| encode::info(b, &json));
+            self.queue_info(c, &json);
         }
     }
 
@@ -253,12 +253,7 @@ impl Shard {
             Err(e) => {
                 // The reason goes to the log; never the secret.
                 let who = c.opts.borrow().user.clone().unwrap_or_default();
-                log::error!(
-                    "{}:{} - cid:{} - authentication error - User \"{who}\": {e}",
-                    c.ip,
-                    c.port,
-                    c.cid
-                );
+                log::error!("{} - authentication error - User \"{who}\": {e}", c.tag());
                 Err(self.send_err(c, &ClientError::AuthorizationViolation))
             }
         }
@@ -281,12 +276,7 @@ impl Shard {
         let identity = match result {
             Ok(id) => id,
             Err(e) => {
-                log::error!(
-                    "{}:{} - cid:{} - authentication error after reload: {e}",
-                    c.ip,
-                    c.port,
-                    c.cid
-                );
+                log::error!("{} - authentication error after reload: {e}", c.tag());
                 c.close(CloseReason::AuthenticationViolation, true);
                 return;
             }
@@ -341,10 +331,8 @@ impl Shard {
         if let Some(p) = c.perms.borrow_mut().as_mut() {
             if !p.can_publish(view.subject, Instant::now()) {
                 log::error!(
-                    "{}:{} - cid:{} - Publish Violation - User \"{}\", Subject \"{}\"",
-                    c.ip,
-                    c.port,
-                    c.cid,
+                    "{} - Publish Violation - User \"{}\", Subject \"{}\"",
+                    c.tag(),
                     c.user_name(),
                     String::from_utf8_lossy(view.subject)
                 );
@@ -374,10 +362,8 @@ impl Shard {
         if let Some(p) = c.perms.borrow().as_ref() {
             if !p.can_subscribe(subj, queue) {
                 log::error!(
-                    "{}:{} - cid:{} - Subscription Violation - User \"{}\", Subject \"{}\"",
-                    c.ip,
-                    c.port,
-                    c.cid,
+                    "{} - Subscription Violation - User \"{}\", Subject \"{}\"",
+                    c.tag(),
                     c.user_name(),
                     String::from_utf8_lossy(subj)
                 );
@@ -407,12 +393,7 @@ impl Shard {
         }
         let max_subs = self.opts.borrow().limits.max_subscriptions;
         if max_subs > 0 && c.subs.borrow().len() >= max_subs {
-            log::error!(
-                "{}:{} - cid:{} - Maximum Subscriptions Exceeded",
-                c.ip,
-                c.port,
-                c.cid
-            );
+            log::error!("{} - Maximum Subscriptions Exceeded", c.tag());
             return self.send_err(c, &ClientError::MaxSubscriptions);
         }
         let subject = Bytes::copy_from_slice(subj);

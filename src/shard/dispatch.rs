@@ -272,10 +272,8 @@ impl Shard {
                     .slow_consumers
                     .set(self.stats.slow_consumers.get() + 1);
                 log::info!(
-                    "{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                    c.ip,
-                    c.port,
-                    c.cid,
+                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    c.tag(),
                     max_pending_bytes
                 );
                 c.close(CloseReason::SlowConsumerPendingBytes, false);

@@ -71,11 +71,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
         }
         runtime::spawn(run_auth_timer(shard.clone(), c.clone()));
     }
-    log::debug!(
-        "{}:{} - cid:{cid} - Client connection created",
-        c.ip,
-        c.port
-    );
+    log::debug!("{} - Client connection created", c.tag());
     let opts = shard.opts();
     let tls = match (&opts.tls, shard.tls_config()) {
         (Some(t), Some(config)) => Some((t.handshake_first, t.timeout_ms, config)),
@@ -100,7 +96,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
                 Ok(session) => {
                     *c.tls.borrow_mut() = Some(session.describe());
                     if first {
-                        shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
+                        shard.queue_info(&c, &info);
                     }
                     (
                         ReadHalf::tls(stream, session.clone()),
@@ -108,7 +104,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
                     )
                 }
                 Err(e) => {
-                    log::error!("{}:{} - cid:{cid} - TLS handshake error: {e}", c.ip, c.port);
+                    log::error!("{} - TLS handshake error: {e}", c.tag());
                     // nats-server 2.15 closes without a word here, even on a timeout
                     // (tests/limits_differential.rs).
                     end_client(&shard, &c);
@@ -117,17 +113,13 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
             }
         }
         _ => {
-            shard.queue_out(&c, encode::info_len(&info), |b| encode::info(b, &info));
+            shard.queue_info(&c, &info);
             (ReadHalf::Plain(stream), WriteHalf::plain(writer))
         }
     };
     if !admitted {
         // nats-server sends INFO first, then the error, and closes.
-        log::error!(
-            "{}:{} - cid:{cid} - maximum connections exceeded",
-            c.ip,
-            shard.identity.port
-        );
+        log::error!("{} - maximum connections exceeded", c.tag());
         shard.send_err(&c, &ClientError::MaxConnections);
     }
     shard.flush();
@@ -137,9 +129,8 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
     c.close(CloseReason::ClientClosed, true);
     end_client(&shard, &c);
     log::debug!(
-        "{}:{} - cid:{cid} - Client connection closed: {}",
-        c.ip,
-        c.port,
+        "{} - Client connection closed: {}",
+        c.tag(),
         super::stats::reason_text(c.closing.get().unwrap_or(CloseReason::ClientClosed))
     );
 }
@@ -148,12 +139,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
 async fn run_auth_timer(shard: Rc<Shard>, c: Rc<Client>) {
     let timeout = shard.opts().auth_timeout();
     if sleep_unless_closed(&c, timeout).await && !c.connected.get() {
-        log::error!(
-            "{}:{} - cid:{} - Authentication Timeout",
-            c.ip,
-            c.port,
-            c.cid
-        );
+        log::error!("{} - Authentication Timeout", c.tag());
         shard.send_err(&c, &ClientError::AuthenticationTimeout);
         shard.flush();
     }
@@ -273,7 +259,7 @@ fn trace_op(c: &Client, op: &[u8]) {
         }
         _ => line.into_owned(),
     };
-    log::trace!("{}:{} - cid:{} - \"<<- [{line}]\"", c.ip, c.port, c.cid);
+    log::trace!("{} - \"<<- [{line}]\"", c.tag());
 }
 
 /// CONNECT's JSON with `pass`, `auth_token` and `sig` replaced; unparsable JSON is not
@@ -382,10 +368,8 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 log::info!(
-                    "{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded",
-                    c.ip,
-                    c.port,
-                    c.cid,
+                    "{} - Slow Consumer Detected: WriteDeadline of {} exceeded",
+                    c.tag(),
                     crate::gofmt::duration(deadline)
                 );
                 shard

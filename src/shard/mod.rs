@@ -36,6 +36,7 @@ use crate::auth::Authenticator;
 use crate::config::Options;
 use crate::control::{Control, Live};
 use crate::monitor::snapshot::ConnSnapshot;
+use crate::proto::encode;
 use crate::runtime::Notify;
 use crate::sublist::{FastMap, Sublist};
 
@@ -192,6 +193,11 @@ impl Shard {
         let r = c.out.borrow_mut().append(&self.chunks, need, write);
         self.mark_dirty(c);
         r
+    }
+
+    /// Queues an `INFO` line with the document `json`.
+    pub fn queue_info(&self, c: &Rc<Client>, json: &[u8]) {
+        self.queue_out(c, encode::info_len(json), |b| encode::info(b, json));
     }
 
     /// Marks a client as having new outbound bytes.

@@ -63,9 +63,8 @@ impl Shard {
         if needs.sublist {
             part.sublist = self.sublist.borrow().stats().into();
         }
-        let clients = self.client_list();
+        // `connections` is the server-wide count the monitor takes from the control plane.
         part.counters = Counters {
-            connections: clients.len(),
             in_msgs: self.stats.in_msgs.get(),
             out_msgs: self.stats.out_msgs.get(),
             in_bytes: self.stats.in_bytes.get(),
@@ -75,7 +74,8 @@ impl Shard {
             ..Counters::default()
         };
         if needs.open_connections {
-            part.connections = clients
+            part.connections = self
+                .client_list()
                 .iter()
                 .map(|c| self.conn_snapshot(c, needs.subscription_lists, now, wall_now))
                 .collect();
@@ -144,7 +144,16 @@ impl Shard {
     }
 
     /// Keeps a closed client for `/connz?state=closed`, dropping the oldest past the bound.
+    /// Without a monitoring port nothing can read the ring, so nothing is kept: a closing
+    /// connection then costs no snapshot of its subscriptions.
     pub fn remember_closed(&self, c: &Rc<Client>) {
+        let monitored = {
+            let o = self.opts.borrow();
+            o.monitor.http_port.is_some() || o.monitor.https_port.is_some()
+        };
+        if !monitored {
+            return;
+        }
         let now = Instant::now();
         let wall_now = SystemTime::now();
         let mut snap = self.conn_snapshot(c, true, now, wall_now);
