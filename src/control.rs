@@ -8,12 +8,13 @@
 //! what it needs and the shard answers from its own state, without locks on that state.
 //!
 //! Invariants: `generation` only grows, and a shard that sees a new generation finds the
-//! matching options already stored; the connection count is taken before a client is served
+//! matching options already stored; a shard's `applied` generation only grows and never
+//! passes `generation`; the connection count is taken before a client is served
 //! and given back exactly once when it is removed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth::Authenticator;
 use crate::config::Options;
@@ -21,6 +22,9 @@ use crate::shard::Shard;
 
 /// How often a shard looks at the control plane.
 pub const CONTROL_POLL_MS: u64 = 20;
+/// How long a reload waits for every shard to take the new options before it is logged as
+/// done (a shard takes them at its next poll, so far longer means the shard is stuck).
+pub const RELOAD_APPLY_MAX_MS: u64 = 2_000;
 
 /// Work for one shard, run on its executor.
 pub type ShardJob = Box<dyn FnOnce(&Shard) + Send>;
@@ -57,6 +61,8 @@ pub struct Control {
     pub ldm_shards_done: AtomicUsize,
     /// Bumped after each reload; shards then take `live`.
     pub generation: AtomicU64,
+    /// The generation each shard has taken.
+    applied: Vec<AtomicU64>,
     live: Mutex<Arc<Live>>,
     /// Jobs per shard, and a count of all waiting jobs so shards skip the lock when idle.
     jobs: Vec<Mutex<Vec<ShardJob>>>,
@@ -75,6 +81,7 @@ impl Control {
             ldm: AtomicBool::new(false),
             ldm_shards_done: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            applied: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             live: Mutex::new(Arc::new(live)),
             jobs: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
             jobs_waiting: AtomicUsize::new(0),
@@ -97,8 +104,9 @@ impl Control {
         }
     }
 
-    /// Installs reloaded options; shards pick them up at their next poll.
-    pub fn replace_live(&self, live: Live) {
+    /// Installs reloaded options and returns their generation; shards pick them up at their
+    /// next poll.
+    pub fn replace_live(&self, live: Live) -> u64 {
         match self.live.lock() {
             Ok(mut l) => *l = Arc::new(live),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(live),
@@ -106,7 +114,33 @@ impl Control {
         if let Ok(mut t) = self.config_loaded.lock() {
             *t = SystemTime::now();
         }
-        self.generation.fetch_add(1, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::Release) + 1
+    }
+
+    /// Shard `shard` has taken the options of `generation`.
+    pub fn mark_applied(&self, shard: usize, generation: u64) {
+        if let Some(a) = self.applied.get(shard) {
+            a.fetch_max(generation, Ordering::AcqRel);
+        }
+    }
+
+    /// Waits (on a control thread, never a shard) until every shard has taken `generation`
+    /// or `max` has passed; true when all have.
+    pub fn wait_applied(&self, generation: u64, max: Duration) -> bool {
+        let deadline = Instant::now() + max;
+        loop {
+            if self
+                .applied
+                .iter()
+                .all(|a| a.load(Ordering::Acquire) >= generation)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline || self.stopping() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Queues `job` for shard `shard`.
@@ -196,9 +230,24 @@ mod tests {
         let c = control(1);
         let mut next = Options::default();
         next.limits.max_payload_bytes = 2048;
-        c.replace_live(Live::new(next).expect("valid"));
+        assert_eq!(c.replace_live(Live::new(next).expect("valid")), 1);
         assert_eq!(c.generation.load(Ordering::Acquire), 1);
         assert_eq!(c.live().opts.limits.max_payload_bytes, 2048);
+    }
+
+    #[test]
+    fn a_reload_is_applied_only_when_every_shard_has_taken_it() {
+        let c = control(2);
+        let g = c.replace_live(Live::new(Options::default()).expect("valid"));
+        c.mark_applied(0, g);
+        assert!(!c.wait_applied(g, Duration::from_millis(5)), "shard 1 lags");
+        c.mark_applied(1, g);
+        assert!(c.wait_applied(g, Duration::from_millis(5)));
+        c.mark_applied(1, 0);
+        assert!(
+            c.wait_applied(g, Duration::ZERO),
+            "an applied generation never goes back"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use signal_hook::iterator::Signals;
 
 use crate::cli::{SignalCommand, SignalTarget};
 use crate::config::Options;
-use crate::control::{Control, Live, CONTROL_POLL_MS};
+use crate::control::{Control, Live, CONTROL_POLL_MS, RELOAD_APPLY_MAX_MS};
 use crate::logger;
 use crate::runtime;
 use crate::server::Reloader;
@@ -84,7 +84,12 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
         }
     };
     logger::reconfigure(&live.opts);
-    control.replace_live(live);
+    let generation = control.replace_live(live);
+    // Done means done on every shard: a client that sees the log line finds the new options
+    // on whichever shard serves it.
+    if !control.wait_applied(generation, Duration::from_millis(RELOAD_APPLY_MAX_MS)) {
+        log::warn!("Config reload: not every shard has taken the new options yet");
+    }
     log::info!("Reloaded server configuration");
 }
 
@@ -141,6 +146,7 @@ pub async fn watch_control(shard: &Rc<Shard>) {
         if g != generation {
             generation = g;
             shard.take_live(&control.live());
+            control.mark_applied(shard.id, g);
         }
         if !ldm_started && control.ldm.load(Ordering::Acquire) {
             ldm_started = true;

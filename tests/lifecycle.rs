@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use async_nats::{ConnectOptions, Event};
 use bytes::Bytes;
 use common::procs::{eventually, run_tool, Server, TempDir, EXIT_MAX};
+use common::scenario::barrier;
 use common::{RawClient, CONNECT_QUIET};
 use futures::StreamExt;
 
@@ -334,11 +335,12 @@ async fn client_of_a_lame_duck_server_fails_over_to_the_next_and_keeps_working()
             events.lock().unwrap()
         );
 
-        // The subscription moved to B: a message published by a raw client on B arrives.
-        client.flush().await.expect("flush on B");
-        let mut on_b = b.raw();
-        on_b.handshake(CONNECT_QUIET);
-        on_b.sync(b"PUB ldm.work 4\r\non B\r\n");
+        // The subscription moved to B: a message published by another client on B arrives.
+        let on_b = async_nats::connect(b.url()).await.expect("connect to B");
+        barrier(&on_b, &[&client]).await;
+        on_b.publish("ldm.work", Bytes::from_static(b"on B"))
+            .await
+            .expect("pub on B");
         let msg = tokio::time::timeout(WAIT, sub.next()).await.expect("msg");
         assert_eq!(msg.expect("open").payload, Bytes::from_static(b"on B"));
         client
@@ -388,19 +390,21 @@ async fn sighup_reloads_users_and_max_payload_and_connections_stay_up() {
             &reload_conf(&[("ann", "pa"), ("ben", "pb")], 2048),
         );
         server.signal(libc::SIGHUP);
-        let mut ben = None;
-        let deadline = Instant::now() + WAIT;
-        while ben.is_none() && Instant::now() < deadline {
-            ben = connect("ben", "pb").await.ok();
-            if ben.is_none() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        let ben = ben.expect("ben connects after the reload");
+        // The reload is logged once it is in force on every shard.
+        let reloaded = eventually(WAIT, || {
+            server
+                .log()
+                .contains("Reloaded server configuration")
+                .then_some(())
+        });
+        assert!(reloaded.is_some(), "no reload logged:\n{}", server.log());
+        let ben = connect("ben", "pb")
+            .await
+            .expect("ben connects after the reload");
 
         // The old connections stayed up; ann's messages reach ben and back.
         let mut at_ben = ben.subscribe("reload.x").await.expect("sub");
-        ben.flush().await.expect("flush");
+        barrier(&ann, &[&ben]).await;
         ann.publish("reload.x", Bytes::from_static(b"hi ben"))
             .await
             .expect("pub");
