@@ -88,6 +88,13 @@ pub struct Cli {
     /// Trace the raw protocol (-VV, -DV, -DVV work too)
     #[arg(short = 'V', long = "trace")]
     pub trace: bool,
+    /// Maximum printable length for traced messages. 0 for unlimited
+    #[arg(
+        long = "max_traced_msg_len",
+        value_name = "LEN",
+        allow_hyphen_values = true
+    )]
+    pub max_traced_msg_len: Option<i64>,
     /// User required for connections
     #[arg(long = "user", value_name = "USER", allow_hyphen_values = true)]
     pub user: Option<String>,
@@ -189,9 +196,6 @@ pub struct NotSupportedFlags {
     /// Logfile size limit
     #[arg(long = "log_size_limit", value_name = "LIMIT")]
     pub log_size_limit: Option<String>,
-    /// Maximum printable length for traced messages
-    #[arg(long = "max_traced_msg_len", value_name = "LEN")]
-    pub max_traced_msg_len: Option<i64>,
     /// Profiling HTTP port
     #[arg(long = "profile", value_name = "PORT")]
     pub profile: Option<i64>,
@@ -215,7 +219,6 @@ impl NotSupportedFlags {
             ("syslog", self.syslog.is_some()),
             ("remote_syslog", self.remote_syslog.is_some()),
             ("log_size_limit", self.log_size_limit.is_some()),
-            ("max_traced_msg_len", self.max_traced_msg_len.is_some()),
             ("profile", self.profile.is_some()),
         ];
         flags.iter().filter(|f| f.1).map(|f| f.0).collect()
@@ -466,6 +469,9 @@ impl Cli {
         }
         o.debug |= self.debug;
         o.trace |= self.trace;
+        if let Some(n) = self.max_traced_msg_len {
+            o.logging.max_traced_msg_len_bytes = usize::try_from(n).unwrap_or(0);
+        }
         if let Some(t) = self.logtime {
             o.logging.time = t;
         }

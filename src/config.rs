@@ -202,6 +202,8 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
     /// Timestamps on log lines (nats-server's default: on).
     pub time: bool,
+    /// How much of a message payload `-V` traces (0: all of it).
+    pub max_traced_msg_len_bytes: usize,
 }
 
 impl Default for LogConfig {
@@ -209,6 +211,7 @@ impl Default for LogConfig {
         LogConfig {
             file: None,
             time: true,
+            max_traced_msg_len_bytes: 0,
         }
     }
 }

@@ -126,34 +126,57 @@ pub fn float(f: f64) -> String {
 /// characters Unicode does not call printable (such as U+00A0); here every whitespace other
 /// than the space gets `\u` and every other character is written as it is.
 pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    quote_bytes(s.as_bytes())
+}
+
+/// [`quote`] of bytes that may not be UTF-8, as Go quotes a byte slice (`%q`): each byte
+/// that does not start a valid UTF-8 sequence is written `\xNN`.
+pub fn quote_bytes(mut b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
+    while !b.is_empty() {
+        let (valid, bad) = match std::str::from_utf8(b) {
+            Ok(s) => (s, false),
+            Err(e) => {
+                let (ok, _) = b.split_at(e.valid_up_to());
+                (std::str::from_utf8(ok).unwrap_or_default(), true)
             }
-            c if c.is_control() || (c.is_whitespace() && c != ' ') => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
+        };
+        valid.chars().for_each(|c| push_quoted(&mut out, c));
+        b = &b[valid.len()..];
+        if bad {
+            // Go decodes one byte as the replacement rune and goes on with the next.
+            let _ = write!(out, "\\x{:02x}", b[0]);
+            b = &b[1..];
         }
     }
     out.push('"');
     out
+}
+
+fn push_quoted(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+            if (c as u32) < 0x10000 {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            } else {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+        c => out.push(c),
+    }
 }
 
 #[cfg(test)]
@@ -249,5 +272,14 @@ mod tests {
         assert_eq!(quote("\"é\n"), r#""\"é\n""#);
         assert_eq!(quote("a\\b\t\u{1}\u{7f}"), r#""a\\b\t\x01\x7f""#);
         assert_eq!(quote("\u{a0}"), r#""\u00a0""#);
+    }
+
+    #[test]
+    fn quote_bytes_writes_each_stray_byte_as_go_does() {
+        // Seen in nats-server 2.15.1's trace of the payload 01 ff c3 a9.
+        assert_eq!(quote_bytes(b"\x01\xff\xc3\xa9"), r#""\x01\xffé""#);
+        assert_eq!(quote_bytes(b"\xe2\x82"), r#""\xe2\x82""#);
+        assert_eq!(quote_bytes(b"ok\xc3"), r#""ok\xc3""#);
+        assert_eq!(quote_bytes(b""), r#""""#);
     }
 }

@@ -552,6 +552,89 @@ fn passwords_and_tokens_never_reach_the_log_even_with_debug_and_trace() {
     }
 }
 
+/// The trace texts (what follows the client's prefix) of the client on local port `port`,
+/// in order.
+fn traces_of(log: &str, port: u16) -> Vec<String> {
+    let prefix = format!("[TRC] 127.0.0.1:{port} - cid:");
+    log.lines()
+        .filter_map(|l| l.split_once(&prefix).map(|(_, rest)| rest))
+        .map(|rest| {
+            // Past "N - ", then past the Go-quoted name and user, if any.
+            let mut rest = rest.split_once(" - ").map_or(rest, |(_, r)| r);
+            while let Some(r) = rest.strip_prefix('"') {
+                rest = r.split_once("\" - ").map_or(r, |(_, r)| r);
+            }
+            rest.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn trace_shows_ops_both_ways_with_payloads_and_names_the_client_as_nats_server_does() {
+    let dir = TempDir::new("trace");
+    let log_file = dir.file("trace.log");
+    let server = Server::start(
+        SHARDS,
+        &[
+            "-V",
+            "-l",
+            &log_file,
+            "--user",
+            "u",
+            "--pass",
+            "sekrit",
+            "--max_traced_msg_len",
+            "4",
+        ],
+    );
+    let mut c = server.raw();
+    c.send(br#"CONNECT {"verbose":true,"headers":true,"name":"svc","user":"u","pass":"sekrit"}"#);
+    c.send(b"\r\n");
+    c.expect(b"+OK\r\n");
+    c.send(b"SUB a 1\r\nPUB a r 6\r\nhello!\r\nUNSUB 1\r\nPING\r\n");
+    c.expect(b"+OK\r\n+OK\r\nMSG a 1 r 6\r\nhello!\r\n+OK\r\nPONG\r\n");
+    let port = c.stream.local_addr().expect("local address").port();
+    let mut stranger = server.raw();
+    stranger.send(b"CONNECT {\"verbose\":false,\"user\":\"nobody\",\"pass\":\"x\"}\r\n");
+    let _ = read_until_closed(&mut stranger.stream, WAIT);
+    drop(c);
+    let log = stopped_log(server);
+
+    let traces = traces_of(&log, port);
+    let want = [
+        r#"<<- [CONNECT {"verbose":true,"headers":true,"name":"svc","user":"u","pass":"[REDACTED]"}]"#,
+        "->> [OK]",
+        "<<- [SUB a 1]",
+        "->> [OK]",
+        "<<- [PUB a r 6]",
+        r#"<<- MSG_PAYLOAD: ["hell..."]"#,
+        "->> [OK]",
+        "->> [MSG a 1 r 6]",
+        r#"->> MSG_PAYLOAD: ["hell..."]"#,
+        "<<- [UNSUB 1]",
+        "->> [OK]",
+        "<-> [DELSUB 1]",
+        "<<- [PING]",
+        "->> [PONG]",
+    ];
+    assert_eq!(traces, want, "{log}");
+    // After CONNECT, the client's lines name it and its user.
+    let named = format!(r#"127.0.0.1:{port} - cid:"#);
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&named) && l.ends_with(r#" - "svc" - "$G/user:u" - ->> [OK]"#)),
+        "{log}"
+    );
+    assert!(!log.contains("sekrit"), "{log}");
+    // A refused CONNECT names the user it gave, as nats-server logs it.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("[ERR] ")
+                && l.ends_with(r#" - authentication error - User "nobody""#)),
+        "{log}"
+    );
+}
+
 /// A config with users `a` (subscribe limited to `subscribe`, publish denied `deny_publish`)
 /// and, when `with_b`, an unrestricted user `b`; every password is `p`.
 fn users_conf(subscribe: &str, deny_publish: &str, with_b: bool) -> String {

@@ -3,7 +3,9 @@
 //! - a parsed op consumes `0 < n <= len` bytes and all its spans lie inside them;
 //! - a payload is exactly as long as its size token says, and within `max_payload_bytes`;
 //! - any prefix of the input parses to "incomplete" or to the same answer, so where the
-//!   reads split the stream does not matter.
+//!   reads split the stream does not matter;
+//! - building the `-V` trace of each op (`proto::trace::inbound`, with CONNECT's
+//!   redaction) never panics.
 //!
 //! The first two input bytes choose the limits, so small limits are reached often; the
 //! third chooses where each op is split.
@@ -12,6 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use natrix::proto::parser::{parse_op, Op, ParseError, ParseLimits, Span};
+use natrix::proto::trace;
 
 type Parsed = Result<Option<(Op, usize)>, ParseError>;
 
@@ -31,6 +34,8 @@ fuzz_target!(|data: &[u8]| {
         match parsed {
             Ok(Some((op, n))) => {
                 check_op(rest, &op, n, &limits);
+                let line = rest[..n].split(|&b| b == b'\n').next().unwrap_or_default();
+                let _ = trace::inbound(&op, line);
                 pos += n;
             }
             Ok(None) | Err(_) => break,

@@ -49,8 +49,32 @@ pub struct Credentials<'a> {
 pub struct UserIdentity {
     /// The user name, the nkey, or empty (token, single user without name, no auth).
     pub name: String,
+    pub kind: IdentityKind,
     /// `None`: everything is allowed.
     pub permissions: Option<Arc<Permissions>>,
+}
+
+/// How a connection proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    /// No auth is configured.
+    Anonymous,
+    Token,
+    User,
+    Nkey,
+}
+
+impl UserIdentity {
+    /// How nats-server names the user in a client's log prefix (`$G/user:bob`,
+    /// `$G/nkey:UA...`, `$G/token`); None without auth.
+    pub fn log_name(&self) -> Option<String> {
+        match self.kind {
+            IdentityKind::Anonymous => None,
+            IdentityKind::Token => Some("$G/token".into()),
+            IdentityKind::User => Some(format!("$G/user:{}", self.name)),
+            IdentityKind::Nkey => Some(format!("$G/nkey:{}", self.name)),
+        }
+    }
 }
 
 /// Why a CONNECT was refused. The client is only told `Authorization Violation`
@@ -151,6 +175,8 @@ pub struct Authenticator {
     no_auth_user: Option<String>,
     /// Given to every CONNECT when no auth is configured, and to token connections.
     anonymous: Arc<UserIdentity>,
+    /// Who a client that gave the token is.
+    token_holder: Arc<UserIdentity>,
 }
 
 struct NkeyUser {
@@ -211,6 +237,7 @@ impl Authenticator {
                 permissions_of(u.permissions.as_ref(), &|| format!("user {:?}", u.user))?;
             let identity = Arc::new(UserIdentity {
                 name: u.user.clone(),
+                kind: IdentityKind::User,
                 permissions,
             });
             users.insert(
@@ -232,6 +259,7 @@ impl Authenticator {
                 permissions_of(n.permissions.as_ref(), &|| format!("nkey {:?}", n.nkey))?;
             let identity = Arc::new(UserIdentity {
                 name: n.nkey.clone(),
+                kind: IdentityKind::Nkey,
                 permissions,
             });
             nkeys.insert(n.nkey.clone(), NkeyUser { key, identity });
@@ -261,6 +289,12 @@ impl Authenticator {
             no_auth_user,
             anonymous: Arc::new(UserIdentity {
                 name: String::new(),
+                kind: IdentityKind::Anonymous,
+                permissions: None,
+            }),
+            token_holder: Arc::new(UserIdentity {
+                name: String::new(),
+                kind: IdentityKind::Token,
                 permissions: None,
             }),
         })
@@ -342,7 +376,7 @@ impl Authenticator {
         if let Some(token) = &self.token {
             let given = credentials.auth_token.unwrap_or("");
             return if secret_matches(token, given) {
-                Ok(self.anonymous.clone())
+                Ok(self.token_holder.clone())
             } else {
                 Err(AuthError::WrongToken)
             };
@@ -354,6 +388,7 @@ impl Authenticator {
             return if secret_matches(password, credentials.pass.unwrap_or("")) {
                 Ok(Arc::new(UserIdentity {
                     name: user.clone(),
+                    kind: IdentityKind::User,
                     permissions: None,
                 }))
             } else {

@@ -56,6 +56,7 @@ fn without_auth_anyone_connects_unrestricted() {
         *id,
         UserIdentity {
             name: String::new(),
+            kind: IdentityKind::Anonymous,
             permissions: None
         }
     );
@@ -174,6 +175,7 @@ fn token_authenticates_without_name_or_permissions() {
         *id,
         UserIdentity {
             name: String::new(),
+            kind: IdentityKind::Token,
             permissions: None
         }
     );
@@ -222,6 +224,7 @@ fn single_user_needs_both_name_and_password() {
         *id,
         UserIdentity {
             name: "admin".into(),
+            kind: IdentityKind::User,
             permissions: None
         }
     );
@@ -582,4 +585,26 @@ fn authenticator_is_shared_across_threads() {
     fn shared<T: Send + Sync>() {}
     shared::<Authenticator>();
     shared::<UserIdentity>();
+}
+
+#[test]
+fn identities_are_named_in_logs_as_nats_server_names_them() {
+    let named = |kind, name: &str| {
+        UserIdentity {
+            name: name.into(),
+            kind,
+            permissions: None,
+        }
+        .log_name()
+    };
+    assert_eq!(named(IdentityKind::Anonymous, ""), None);
+    assert_eq!(named(IdentityKind::Token, "").as_deref(), Some("$G/token"));
+    assert_eq!(
+        named(IdentityKind::User, "bob").as_deref(),
+        Some("$G/user:bob")
+    );
+    assert_eq!(
+        named(IdentityKind::Nkey, "UAB").as_deref(),
+        Some("$G/nkey:UAB")
+    );
 }

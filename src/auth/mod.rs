@@ -19,7 +19,9 @@ pub mod config;
 pub mod nkey;
 pub mod permissions;
 
-pub use authenticator::{AuthConfigError, AuthError, Authenticator, Credentials, UserIdentity};
+pub use authenticator::{
+    AuthConfigError, AuthError, Authenticator, Credentials, IdentityKind, UserIdentity,
+};
 pub use client_permissions::{ClientPermissions, PUBLISH_CACHE_ENTRIES_MAX, RESPONSE_PERMITS_MAX};
 pub use config::{
     AuthConfig, NkeyConfig, PermissionsConfig, ResponsePermission, Secret, SubjectPermission,

@@ -140,7 +140,6 @@ const ABSENT_FEATURES: &[&str] = &[
     "ports_file_dir",
     "prof_port",
     "prof_block_rate",
-    "max_traced_msg_len",
     "connect_error_reports",
     "reconnect_error_reports",
     "max_closed_clients",
@@ -317,6 +316,11 @@ impl Settings<'_> {
             "trace" | "trace_verbose" | "trace_headers" => {
                 if let Some(b) = self.boolean(e) {
                     self.opts.trace = b;
+                }
+            }
+            "max_traced_msg_len" => {
+                if let Some(n) = self.integer(e) {
+                    self.opts.logging.max_traced_msg_len_bytes = usize::try_from(n).unwrap_or(0);
                 }
             }
             "logtime" => {

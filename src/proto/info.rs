@@ -79,6 +79,31 @@ pub struct ConnectOptions {
     pub sig: Option<String>,
 }
 
+/// What a CONNECT names the client by in nats-server's log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamedCredential<'a> {
+    Nkey(&'a str),
+    User(&'a str),
+    Token,
+}
+
+impl ConnectOptions {
+    /// The credential nats-server's log lines name: the nkey before the user name before
+    /// the token; empty ones do not count.
+    pub fn named_credential(&self) -> Option<NamedCredential<'_>> {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.is_empty())
+        }
+        if let Some(k) = given(&self.nkey) {
+            Some(NamedCredential::Nkey(k))
+        } else if let Some(u) = given(&self.user) {
+            Some(NamedCredential::User(u))
+        } else {
+            given(&self.auth_token).map(|_| NamedCredential::Token)
+        }
+    }
+}
+
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
@@ -176,6 +201,19 @@ pub fn new_server_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_logged_credential_is_the_nkey_then_the_user_then_the_token() {
+        let mut c = ConnectOptions::default();
+        assert_eq!(c.named_credential(), None);
+        c.apply(br#"{"auth_token":"t","user":"","nkey":""}"#)
+            .unwrap();
+        assert_eq!(c.named_credential(), Some(NamedCredential::Token));
+        c.apply(br#"{"auth_token":"t","user":"bob"}"#).unwrap();
+        assert_eq!(c.named_credential(), Some(NamedCredential::User("bob")));
+        c.apply(br#"{"user":"bob","nkey":"UAB"}"#).unwrap();
+        assert_eq!(c.named_credential(), Some(NamedCredential::Nkey("UAB")));
+    }
 
     #[test]
     fn empty_connect_keeps_verbose_and_pedantic() {

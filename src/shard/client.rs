@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::outq::OutQueue;
 
 use crate::auth::{ClientPermissions, UserIdentity};
-use crate::proto::info::ConnectOptions;
+use crate::proto::info::{ConnectOptions, NamedCredential};
 use crate::runtime::{self, Direction, Notify};
 
 /// Index of a subscription in its shard's subscription slab.
@@ -41,6 +41,8 @@ pub enum CloseReason {
 
 pub struct Client {
     pub cid: u64,
+    /// See [`Client::tag`].
+    log_prefix: RefCell<String>,
     /// Index in the shard's client slab.
     pub slot: usize,
     /// A descriptor of the socket that lives as long as this `Client`, used only to shut
@@ -117,6 +119,7 @@ impl Client {
     ) -> Client {
         let now = Instant::now();
         Client {
+            log_prefix: RefCell::new(base_tag(&ip, port, cid)),
             cid,
             slot,
             control,
@@ -163,9 +166,45 @@ impl Client {
         self.connected.get() && self.pong_sent.get() && self.opts.borrow().protocol >= 1
     }
 
-    /// `ip:port - cid:N`, the prefix of nats-server's log lines about a client.
-    pub fn tag(&self) -> ClientTag<'_> {
-        ClientTag(self)
+    /// The prefix of nats-server's log lines about a client: `ip:port - cid:N`, and once
+    /// CONNECT has passed, the client's name and its user, each Go-quoted when present
+    /// (`... - cid:7 - "svc" - "$G/user:bob"`).
+    pub fn tag(&self) -> std::cell::Ref<'_, String> {
+        self.log_prefix.borrow()
+    }
+
+    /// `-V`: logs the trace line `line` makes (only when tracing) under the client's prefix.
+    pub fn trace(&self, line: impl FnOnce() -> String) {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("{} - {}", self.tag(), line());
+        }
+    }
+
+    /// The user part of the log prefix. nats-server names what CONNECT gave, the nkey
+    /// before the user name before the token, whether or not auth asked for it; with none
+    /// given, the no_auth_user the client was bound to.
+    fn user_in_tag(&self) -> Option<String> {
+        match self.opts.borrow().named_credential() {
+            Some(NamedCredential::Nkey(k)) => Some(format!("$G/nkey:{k}")),
+            Some(NamedCredential::User(u)) => Some(format!("$G/user:{u}")),
+            Some(NamedCredential::Token) => Some("$G/token".into()),
+            None => self.identity.borrow().as_ref().and_then(|i| i.log_name()),
+        }
+    }
+
+    /// Names the client's name and user in its log prefix (after CONNECT or a reload).
+    pub fn update_tag(&self) {
+        let mut tag = base_tag(&self.ip, self.port, self.cid);
+        let name = self.opts.borrow().name.clone();
+        if !name.is_empty() {
+            tag.push_str(" - ");
+            tag.push_str(&crate::gofmt::quote(&name));
+        }
+        if let Some(user) = self.user_in_tag() {
+            tag.push_str(" - ");
+            tag.push_str(&crate::gofmt::quote(&user));
+        }
+        *self.log_prefix.borrow_mut() = tag;
     }
 
     /// The name the client authenticated as ("" without auth).
@@ -217,10 +256,6 @@ impl Client {
 }
 
 /// See [`Client::tag`].
-pub struct ClientTag<'a>(&'a Client);
-
-impl std::fmt::Display for ClientTag<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{} - cid:{}", self.0.ip, self.0.port, self.0.cid)
-    }
+fn base_tag(ip: &str, port: u16, cid: u64) -> String {
+    format!("{ip}:{port} - cid:{cid}")
 }

@@ -17,8 +17,11 @@ use super::{Shard, Subscription};
 use crate::auth::{Authenticator, Credentials, UserIdentity};
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
-use crate::proto::info::{ConnectError, ServerInfo, NATRIX_VERSION, NATS_FEATURE_VERSION};
+use crate::proto::info::{
+    ConnectError, NamedCredential, ServerInfo, NATRIX_VERSION, NATS_FEATURE_VERSION,
+};
 use crate::proto::parser::{Op, ParseError, Span};
+use crate::proto::trace::{self, Dir};
 use crate::subject;
 
 /// What the reader does after an op.
@@ -135,6 +138,7 @@ impl Shard {
     /// Queues `-ERR`; closes (after flushing it) when nats-server would.
     pub fn send_err(&self, c: &Rc<Client>, e: &ClientError) -> Flow {
         self.queue_out(c, encode::ERR_LEN_MAX, |b| encode::err(b, e));
+        c.trace(|| trace::op(Dir::Out, &format!("-ERR {e}")));
         if e.closes() {
             let reason = match e {
                 ClientError::StaleConnection => CloseReason::StaleConnection,
@@ -159,12 +163,14 @@ impl Shard {
     fn ok_if_verbose(&self, c: &Rc<Client>) {
         if c.opts.borrow().verbose {
             self.queue_out(c, encode::OK_LEN, encode::ok);
+            c.trace(|| trace::op(Dir::Out, "OK"));
         }
     }
 
     /// PONG, followed on the first one after a protocol-1 CONNECT by the `connect_info` INFO.
     pub fn pong(&self, c: &Rc<Client>) {
         self.queue_out(c, encode::PONG_LEN, encode::pong);
+        c.trace(|| trace::op(Dir::Out, "PONG"));
         if c.connected.get() {
             c.pong_sent.set(true);
         }
@@ -225,6 +231,7 @@ impl Shard {
         if let Err(flow) = self.authenticate(c) {
             return flow;
         }
+        c.update_tag();
         c.echo.set(echo);
         c.headers.set(headers);
         if c.connected.replace(true) {
@@ -251,9 +258,9 @@ impl Shard {
                 Ok(())
             }
             Err(e) => {
-                // The reason goes to the log; never the secret.
-                let who = c.opts.borrow().user.clone().unwrap_or_default();
-                log::error!("{} - authentication error - User \"{who}\": {e}", c.tag());
+                log::error!("{} - authentication error{}", c.tag(), who_failed(c));
+                // natrix's own detail, never the secret.
+                log::debug!("{} - authentication error: {e}", c.tag());
                 Err(self.send_err(c, &ClientError::AuthorizationViolation))
             }
         }
@@ -270,6 +277,7 @@ impl Shard {
         let auth = self.auth();
         if !auth.expects_connect() {
             c.clear_identity();
+            c.update_tag();
             return;
         }
         let result = check_credentials(&auth, c);
@@ -282,6 +290,7 @@ impl Shard {
             }
         };
         c.set_identity(identity);
+        c.update_tag();
         let revoked: Vec<(Bytes, Bytes, Option<Bytes>)> = {
             let perms = c.perms.borrow();
             let Some(p) = perms.as_ref() else {
@@ -433,6 +442,8 @@ impl Shard {
     }
 
     fn unsubscribe(&self, c: &Rc<Client>, sid: &[u8], max: Option<&[u8]>) -> Flow {
+        // +OK goes first, as nats-server's trace shows (the wire is the same either way).
+        self.ok_if_verbose(c);
         let key = c.subs.borrow().get(sid).copied();
         if let Some(key) = key {
             let max = max.and_then(parse_count);
@@ -454,7 +465,6 @@ impl Shard {
                 }
             }
         }
-        self.ok_if_verbose(c);
         Flow::Continue
     }
 
@@ -469,6 +479,17 @@ impl Shard {
         for k in keys {
             self.remove_sub(k);
         }
+    }
+}
+
+/// Whom nats-server names when a CONNECT fails: ` - Nkey "..."`, ` - User "..."`,
+/// ` - Token "[REDACTED]"` (the first CONNECT gave, in that order), or nothing.
+fn who_failed(c: &Client) -> String {
+    match c.opts.borrow().named_credential() {
+        Some(NamedCredential::Nkey(k)) => format!(" - Nkey {}", crate::gofmt::quote(k)),
+        Some(NamedCredential::User(u)) => format!(" - User {}", crate::gofmt::quote(u)),
+        Some(NamedCredential::Token) => " - Token \"[REDACTED]\"".into(),
+        None => String::new(),
     }
 }
 

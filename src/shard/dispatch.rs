@@ -12,13 +12,14 @@
 
 use std::rc::Rc;
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::client::{Client, CloseReason, SubKey};
 use super::mesh::{Delivery, Item, Msg, MsgSpans, ShardId};
 use super::Shard;
 use crate::proto::encode::{self, MsgView};
+use crate::proto::trace::{self, Dir};
 use crate::sublist::Match;
 
 /// How many times a queue delivery may be passed on after its chosen member left.
@@ -296,6 +297,11 @@ impl Shard {
                 self.stalled.borrow_mut().push(c.clone());
             }
         }
+        if log::log_enabled!(log::Level::Trace) {
+            let mut head = BytesMut::new();
+            let skip = encode::msg_head(&mut head, view, &s.sid, c.headers.get());
+            self.trace_out_frame(c, &head, &view.payload[skip..]);
+        }
         c.out_msgs.set(c.out_msgs.get() + 1);
         c.out_bytes
             .set(c.out_bytes.get() + view.payload.len() as u64);
@@ -325,6 +331,22 @@ impl Shard {
         self.queue_out(c, need, |b| {
             encode::no_responders(b, view.reply, &s.sid, view.subject)
         });
+        if log::log_enabled!(log::Level::Trace) {
+            let mut frame = BytesMut::new();
+            encode::no_responders(&mut frame, view.reply, &s.sid, view.subject);
+            let head_len = memchr::memchr(b'\n', &frame).map_or(frame.len(), |i| i + 1);
+            let (head, rest) = frame.split_at(head_len);
+            self.trace_out_frame(c, head, rest.strip_suffix(b"\r\n").unwrap_or(rest));
+        }
+    }
+
+    /// `-V`: traces a delivery as nats-server does, its control line (`head`, CRLF included)
+    /// and then its payload.
+    fn trace_out_frame(&self, c: &Client, head: &[u8], payload: &[u8]) {
+        let line = head.strip_suffix(b"\r\n").unwrap_or(head);
+        c.trace(|| trace::op(Dir::Out, &String::from_utf8_lossy(line)));
+        let max = self.opts.borrow().logging.max_traced_msg_len_bytes;
+        c.trace(|| trace::payload(Dir::Out, payload, max));
     }
 
     /// Ends subscription `k`: out of the client's sid map, the local index, and, when its
@@ -334,6 +356,10 @@ impl Shard {
             return;
         };
         s.client.subs.borrow_mut().remove(&s.sid);
+        s.client.trace(|| {
+            let sid = String::from_utf8_lossy(&s.sid);
+            trace::op(Dir::Internal, &format!("DELSUB {sid}"))
+        });
         self.sublist
             .borrow_mut()
             .remove(&s.subject, s.queue.as_deref(), k);

@@ -22,6 +22,7 @@ use super::Shard;
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::parser::{self, Op, ParseLimits};
+use crate::proto::trace::{self, Dir};
 use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, Stream};
 
 /// Room below which the read buffer is replaced before the next read.
@@ -160,6 +161,8 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
     let mut buf = BytesMut::zeroed(buf_bytes);
     let mut filled = 0usize;
     let mut ops: Vec<Op> = Vec::with_capacity(64);
+    // With `-V`: where each op starts in the frame, to trace it when it is processed.
+    let mut op_starts: Vec<usize> = Vec::new();
     loop {
         if buf.len() - filled < READ_ROOM_MIN_BYTES {
             // Replace rather than grow in place: the old buffer may still be shared with
@@ -186,6 +189,8 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         let mut consumed = 0usize;
         let mut error = None;
         ops.clear();
+        op_starts.clear();
+        let tracing = log::log_enabled!(log::Level::Trace);
         // Read per batch: a reload applies to existing connections (nats-server's too).
         let limits = {
             let o = shard.opts.borrow();
@@ -197,8 +202,8 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         loop {
             match parser::parse_op(&buf[consumed..filled], &limits) {
                 Ok(Some((op, len))) => {
-                    if log::log_enabled!(log::Level::Trace) {
-                        trace_op(c, &buf[consumed..consumed + len]);
+                    if tracing {
+                        op_starts.push(consumed);
                     }
                     ops.push(op.shift(consumed as u32));
                     consumed += len;
@@ -216,6 +221,9 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         c.last_activity.set(now);
         let stall_until = shard.stall_deadline_from(now);
         for (i, op) in ops.iter().enumerate() {
+            if let Some(&start) = op_starts.get(i) {
+                trace_in(shard, c, op, &frame, start);
+            }
             match shard.process_op(c, *op, &frame) {
                 Flow::Continue => {}
                 Flow::Close => {
@@ -248,32 +256,17 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
     }
 }
 
-/// `-V`: logs a client op's control line as nats-server traces it, with the secrets of a
-/// CONNECT replaced by `[REDACTED]`.
-fn trace_op(c: &Client, op: &[u8]) {
-    let line = op.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
-    let line = match line.split_once(' ') {
-        Some((name, json)) if name.eq_ignore_ascii_case("CONNECT") => {
-            format!("{name} {}", redact_connect(json))
-        }
-        _ => line.into_owned(),
-    };
-    log::trace!("{} - \"<<- [{line}]\"", c.tag());
-}
-
-/// CONNECT's JSON with `pass`, `auth_token` and `sig` replaced; unparsable JSON is not
-/// shown at all, since it may hold a secret.
-fn redact_connect(json: &str) -> String {
-    let Ok(mut v) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) else {
-        return "[REDACTED]".into();
-    };
-    for (k, val) in v.iter_mut() {
-        if ["pass", "auth_token", "sig", "jwt"].contains(&k.to_ascii_lowercase().as_str()) {
-            *val = serde_json::Value::String("[REDACTED]".into());
-        }
+/// `-V`: logs an op the client sent (its spans and `start` are offsets in `frame`) as
+/// nats-server traces it, and the payload of a PUB or HPUB.
+fn trace_in(shard: &Shard, c: &Client, op: &Op, frame: &[u8], start: usize) {
+    let rest = &frame[start..];
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    c.trace(|| trace::inbound(op, line));
+    if let Op::Pub { payload, .. } | Op::Hpub { payload, .. } = op {
+        let max = shard.opts.borrow().logging.max_traced_msg_len_bytes;
+        c.trace(|| trace::payload(Dir::In, payload.get(frame), max));
     }
-    serde_json::to_string(&v).unwrap_or_default()
 }
 
 /// Between two ops of a read (or items of a batch), after `done` of them: stall for clients
@@ -416,6 +409,7 @@ async fn run_pinger(shard: Rc<Shard>, c: Rc<Client>) {
                 return;
             }
             shard.queue_out(&c, encode::PING_LEN, encode::ping);
+            c.trace(|| trace::op(Dir::Out, "PING"));
             if c.ping_sent_at.get().is_none() {
                 c.ping_sent_at.set(Some(Instant::now()));
             }
@@ -563,18 +557,4 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
         shard.push_item(from, Item::InterestAck { epoch });
     }
     shard.flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_connect;
-
-    #[test]
-    fn connect_secrets_never_reach_the_trace() {
-        let out = redact_connect(r#"{"user":"bob","pass":"s3cret","auth_token":"t0k","sig":"x"}"#);
-        assert!(!out.contains("s3cret") && !out.contains("t0k"), "{out}");
-        assert!(out.contains(r#""user":"bob""#), "{out}");
-        assert_eq!(redact_connect(r#"{"pass":"s3cret""#), "[REDACTED]");
-        assert!(!redact_connect(r#"{"PASS":"s3cret"}"#).contains("s3cret"));
-    }
 }
