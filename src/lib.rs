@@ -14,7 +14,8 @@
 //!   cross-shard interest table; shards exchange batches of [`shard::mesh::Item`]s.
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
 //! - [`server`]: starts the shards and the listeners; [`control`], [`lifecycle`],
-//!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs);
+//!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs), with
+//!   [`reload`] (sans-io) deciding what a reload may change;
 //!   [`monitor`] (sans-io endpoints) and [`monitor_http`] (their HTTP threads); [`gofmt`]:
 //!   Go's text forms of durations and times.
 //!
@@ -31,6 +32,7 @@ pub mod logger;
 pub mod monitor;
 pub mod monitor_http;
 pub mod proto;
+pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod shard;

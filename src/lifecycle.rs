@@ -25,6 +25,7 @@ use crate::cli::{SignalCommand, SignalTarget};
 use crate::config::Options;
 use crate::control::{Control, Live, CONTROL_POLL_MS, RELOAD_APPLY_MAX_MS};
 use crate::logger;
+use crate::reload;
 use crate::runtime;
 use crate::server::Reloader;
 use crate::shard::client::CloseReason;
@@ -40,15 +41,22 @@ pub fn spawn_signal_thread(control: Arc<Control>, reload: Option<Reloader>) -> i
         .name("natrix-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
+                if let Some(name) = signal_name(sig) {
+                    log::info!("Trapped \"{name}\" signal");
+                }
                 match sig {
-                    SIGINT => stop(&control, "Server Exiting.."),
                     SIGTERM if control.ldm.load(Ordering::Acquire) => {
                         log::info!("Lame duck mode in progress, ignoring SIGTERM");
                     }
-                    SIGTERM => stop(&control, "Trapped \"terminated\" signal"),
+                    SIGINT | SIGTERM => stop(&control),
                     SIGHUP => match &reload {
-                        Some(r) => reload_config(&control, r),
-                        None => log::error!("Failed to reload server configuration: no file"),
+                        Some(r) if control.live().opts.config_file.is_some() => {
+                            reload_config(&control, r)
+                        }
+                        _ => log::error!(
+                            "Failed to reload server configuration: can only reload config \
+                             when a file is provided using -c or --config"
+                        ),
                     },
                     SIGUSR1 => logger::reopen(),
                     SIGUSR2 => enter_lame_duck(&control),
@@ -59,13 +67,25 @@ pub fn spawn_signal_thread(control: Arc<Control>, reload: Option<Reloader>) -> i
     Ok(())
 }
 
-fn stop(control: &Control, why: &str) {
-    log::info!("{why}");
+/// Go's name of a signal, as nats-server logs it when it traps one.
+fn signal_name(sig: i32) -> Option<&'static str> {
+    match sig {
+        SIGINT => Some("interrupt"),
+        SIGTERM => Some("terminated"),
+        SIGHUP => Some("hangup"),
+        SIGUSR1 => Some("user defined signal 1"),
+        SIGUSR2 => Some("user defined signal 2"),
+        _ => None,
+    }
+}
+
+fn stop(control: &Control) {
+    log::info!("Initiating Shutdown...");
     control.stop.store(true, Ordering::Release);
 }
 
-/// Reads the options again and installs what may change at run time; a bad file changes
-/// nothing.
+/// Reads the options again and installs them when nats-server would (see [`reload`]); a
+/// bad file, or one that changes what is fixed while running, changes nothing.
 pub fn reload_config(control: &Control, reload: &Reloader) {
     let next = match reload() {
         Ok(o) => o,
@@ -75,7 +95,14 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
         }
     };
     let current = control.live().opts.clone();
-    let next = keep_fixed_options(&current, next);
+    let next = keep_natrix_options(&current, next);
+    let changes = match reload::changes(&current, &next) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("Failed to reload server configuration: {e}");
+            return;
+        }
+    };
     let live = match Live::new(next) {
         Ok(l) => l,
         Err(e) => {
@@ -83,6 +110,9 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
             return;
         }
     };
+    for change in changes {
+        log::info!("Reloaded: {change}");
+    }
     logger::reconfigure(&live.opts);
     let generation = control.replace_live(live);
     // Done means done on every shard: a client that sees the log line finds the new options
@@ -93,24 +123,14 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
     log::info!("Reloaded server configuration");
 }
 
-/// What a reload cannot change: the listeners and the shard count are fixed at start, as
-/// nats-server refuses to reload its listen address. Each ignored change is logged.
-fn keep_fixed_options(current: &Options, mut next: Options) -> Options {
-    if next.host != current.host || (next.port != current.port && next.port != 0) {
-        log::warn!("Config reload: the listen address can not be changed; keeping it");
-    }
-    if next.monitor != current.monitor {
-        log::warn!("Config reload: the monitoring listener can not be changed; keeping it");
-    }
-    if next.tls.is_some() != current.tls.is_some() {
-        log::warn!("Config reload: TLS can not be turned on or off; keeping it");
-    }
-    next.host = current.host.clone();
-    next.port = current.port;
+/// Options nats-server does not have are fixed at start (the shard count, idle polling),
+/// and so is a port the reload leaves at 0 (not given).
+fn keep_natrix_options(current: &Options, mut next: Options) -> Options {
     next.shards = current.shards;
-    next.monitor = current.monitor.clone();
-    next.tls = current.tls.clone();
     next.spin_before_park_us = current.spin_before_park_us;
+    if next.port == 0 {
+        next.port = current.port;
+    }
     next
 }
 
@@ -181,6 +201,9 @@ async fn lame_duck(shard: Rc<Shard>) {
         if !clients.is_empty() {
             sleep_unless_stopped(&shard, grace).await;
         }
+        if shard.id == 0 {
+            log::info!("Closing existing clients");
+        }
         let span_ms = opts
             .lame_duck_duration_ms
             .saturating_sub(opts.lame_duck_grace_period_ms);
@@ -199,8 +222,7 @@ async fn lame_duck(shard: Rc<Shard>) {
     }
     let done = shard.control.ldm_shards_done.fetch_add(1, Ordering::AcqRel) + 1;
     if done == shard.control.shards() {
-        log::info!("Lame duck mode: all clients closed; shutting down");
-        shard.control.stop.store(true, Ordering::Release);
+        stop(&shard.control);
     }
 }
 

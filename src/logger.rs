@@ -129,10 +129,19 @@ pub fn reopen() {
     let Some(logger) = LOGGER.get() else {
         return;
     };
-    if let Ok(mut sink) = logger.sink.lock() {
-        if let Some(p) = sink.path.clone() {
-            sink.file = open(&p);
-        }
+    let reopened = match logger.sink.lock() {
+        Ok(mut sink) => match sink.path.clone() {
+            Some(p) => {
+                sink.file = open(&p);
+                true
+            }
+            None => false,
+        },
+        Err(_) => false,
+    };
+    if reopened {
+        log::info!("File log re-opened");
+    } else {
+        log::info!("File log re-open ignored, not a file logger");
     }
-    log::info!("File log re-opened");
 }

@@ -431,6 +431,114 @@ async fn sighup_reloads_users_and_max_payload_and_connections_stay_up() {
         .expect("the test ran over its time limit");
 }
 
+/// Sends SIGHUP and waits for the reload's outcome: the log lines it added, up to
+/// "Reloaded server configuration" or the "Failed to reload" error.
+fn reload_and_read(server: &Server) -> Vec<String> {
+    let before = server.log().lines().count();
+    server.signal(libc::SIGHUP);
+    eventually(WAIT, || {
+        let log = server.log();
+        let added: Vec<String> = log.lines().skip(before).map(String::from).collect();
+        let done = added.iter().any(|l| {
+            l.contains("Reloaded server configuration")
+                || l.contains("Failed to reload server configuration")
+        });
+        done.then(|| {
+            // Past the "[pid] date time " prefix.
+            added
+                .iter()
+                .map(|l| l.find(" [").map_or(l.as_str(), |i| &l[i + 1..]).to_string())
+                .map(|l| l.split(" (sha256:").next().unwrap_or_default().to_string())
+                .collect()
+        })
+    })
+    .unwrap_or_else(|| panic!("no reload outcome in the log:\n{}", server.log()))
+}
+
+#[test]
+fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
+    let dir = TempDir::new("reload-lines");
+    let conf = dir.write("r.conf", "max_payload: 1024\nlame_duck_duration: \"2m\"\n");
+    let server = Server::start(SHARDS, &["-c", &conf]);
+    let mut client = server.raw();
+    client.handshake(CONNECT_QUIET);
+
+    dir.write("r.conf", "max_payload: 1024\nlame_duck_duration: \"40s\"\n");
+    assert_eq!(
+        reload_and_read(&server),
+        [
+            r#"[INF] Trapped "hangup" signal"#,
+            "[ERR] Failed to reload server configuration: config reload not supported for \
+             LameDuckDuration: old=2m0s, new=40s",
+        ]
+    );
+    // Nothing changed: a new client is still told 1024.
+    assert_eq!(
+        RawClient::connect(&server.addr()).read_info()["max_payload"],
+        1024
+    );
+
+    dir.write(
+        "r.conf",
+        "max_payload: 2048\nlame_duck_duration: \"2m\"\nwrite_deadline: \"3s\"\nping_max: 5\n",
+    );
+    assert_eq!(
+        reload_and_read(&server),
+        [
+            r#"[INF] Trapped "hangup" signal"#,
+            "[INF] Reloaded: authorization users",
+            "[INF] Reloaded: accounts",
+            "[INF] Reloaded: ping_max = 5",
+            "[INF] Reloaded: max_payload = 2048",
+            "[INF] Reloaded: write_deadline = 3s",
+            "[INF] Reloaded server configuration",
+        ]
+    );
+    assert_eq!(
+        RawClient::connect(&server.addr()).read_info()["max_payload"],
+        2048
+    );
+    client.sync(b"SUB still.here 1\r\n");
+}
+
+#[test]
+fn reload_turns_tls_on_for_new_clients_while_plain_ones_stay() {
+    let dir = TempDir::new("reload-tls");
+    let conf = dir.write("t.conf", "max_payload: 1024\n");
+    let server = Server::start(SHARDS, &["-c", &conf]);
+    let mut plain = server.raw();
+    plain.handshake(CONNECT_QUIET);
+    assert_eq!(plain_info(&server).get("tls_required"), None);
+
+    let tls = format!(
+        "max_payload: 1024\ntls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        common::procs::cert_str("server.pem"),
+        common::procs::cert_str("server-key.pem")
+    );
+    dir.write("t.conf", &tls);
+    let lines = reload_and_read(&server);
+    assert!(
+        lines.contains(&"[INF] Reloaded: tls = enabled".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(plain_info(&server)["tls_required"], true);
+    // The connection made before the reload keeps working in the clear.
+    plain.sync(b"SUB plain.still 1\r\n");
+
+    dir.write("t.conf", "max_payload: 1024\n");
+    let lines = reload_and_read(&server);
+    assert!(
+        lines.contains(&"[INF] Reloaded: tls = disabled".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(plain_info(&server).get("tls_required"), None);
+}
+
+/// The INFO a new connection is sent.
+fn plain_info(server: &Server) -> serde_json::Value {
+    RawClient::connect(&server.addr()).read_info()
+}
+
 /// Splits `[pid] rest` and checks the pid.
 fn after_pid(line: &str, pid: u32) -> &str {
     let prefix = format!("[{pid}] ");
