@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -37,9 +37,6 @@ pub struct MonitorContext {
     pub control: Arc<Control>,
     pub server_id: String,
     pub client_port: u16,
-    /// The bound monitoring ports (0: not serving), for /varz.
-    pub http_port: AtomicU16,
-    pub https_port: AtomicU16,
     /// When the server's certificate expires, read once at start.
     pub tls_cert_not_after: Option<SystemTime>,
     /// Requests served per path, for /varz's `http_req_stats`.
@@ -102,8 +99,6 @@ impl MonitorContext {
             control,
             server_id,
             client_port,
-            http_port: AtomicU16::new(0),
-            https_port: AtomicU16::new(0),
             requests: Mutex::new(BTreeMap::new()),
             active: AtomicUsize::new(0),
         }
@@ -196,8 +191,6 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         now,
     );
     server.port = ctx.client_port;
-    server.http_port = ctx.http_port.load(Ordering::Acquire);
-    server.https_port = ctx.https_port.load(Ordering::Acquire);
     server.auth_required = live.auth.required();
     server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     server.mem_bytes = resident_bytes();

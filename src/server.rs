@@ -84,9 +84,7 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
             addr.port(),
         ));
         if let Some(port) = opts.monitor.http_port {
-            let bound = monitor_http::start(&host, port, None, ctx.clone())?;
-            ctx.http_port
-                .store(bound, std::sync::atomic::Ordering::Release);
+            monitor_http::start(&host, port, None, ctx.clone())?;
         }
         if let Some(port) = opts.monitor.https_port {
             // Options::validate refuses https_port without tls.
@@ -95,9 +93,7 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
                 .tls
                 .clone()
                 .ok_or_else(|| io::Error::other("https_port needs TLS to be configured"))?;
-            let bound = monitor_http::start(&host, port, Some(tls), ctx.clone())?;
-            ctx.https_port
-                .store(bound, std::sync::atomic::Ordering::Release);
+            monitor_http::start(&host, port, Some(tls), ctx.clone())?;
         }
     }
     let listener = Arc::new(Mutex::new(Some(listener)));

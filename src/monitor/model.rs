@@ -67,9 +67,9 @@ pub struct Varz {
     pub ping_interval: u64,
     pub ping_max: u32,
     pub http_host: String,
-    pub http_port: u16,
+    pub http_port: i32,
     pub http_base_path: String,
-    pub https_port: u16,
+    pub https_port: i32,
     /// Seconds.
     pub auth_timeout: f64,
     pub max_control_line: usize,

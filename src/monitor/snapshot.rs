@@ -47,8 +47,9 @@ pub struct ServerSnapshot {
     pub host: String,
     pub port: u16,
     pub http_host: String,
-    pub http_port: u16,
-    pub https_port: u16,
+    /// As configured, as nats-server reports them: -1 for "pick a free port", 0 for none.
+    pub http_port: i32,
+    pub https_port: i32,
     pub auth_required: bool,
     pub tls_required: bool,
     pub tls_verify: bool,
@@ -248,8 +249,8 @@ impl ServerSnapshot {
                 .host
                 .clone()
                 .unwrap_or_else(|| opts.host.clone()),
-            http_port: opts.monitor.http_port.unwrap_or(0),
-            https_port: opts.monitor.https_port.unwrap_or(0),
+            http_port: configured_port(opts.monitor.http_port),
+            https_port: configured_port(opts.monitor.https_port),
             auth_required: auth.token.is_some()
                 || auth.user.is_some()
                 || !auth.users.is_empty()
@@ -282,5 +283,15 @@ impl ServerSnapshot {
             counters: Counters::default(),
             http_req_stats: BTreeMap::new(),
         }
+    }
+}
+
+/// A monitoring port as the options hold it (`Some(0)`: a free one is picked) in
+/// nats-server's terms (-1 for that, 0 for no listener).
+fn configured_port(p: Option<u16>) -> i32 {
+    match p {
+        Some(0) => -1,
+        Some(p) => i32::from(p),
+        None => 0,
     }
 }
