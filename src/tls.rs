@@ -7,9 +7,9 @@
 //! What matches nats-server: TLS 1.2 and 1.3 only; certificate files in PEM with PKCS#8, PKCS#1
 //! (RSA) or SEC1 (EC) keys; the key must belong to the first certificate; `verify: true` requires
 //! a client certificate that chains to `ca_file`; `ca_file` without `verify` is checked at start
-//! but no client certificate is asked for (Go's default `NoClientCert`); no ALPN; start-up
-//! errors in nats-server's words. What differs: `verify` without `ca_file` is refused, because
-//! natrix does not read the system's CA store (nats-server would fall back to it).
+//! but no client certificate is asked for (Go's default `NoClientCert`); `verify` without
+//! `ca_file` checks client certificates against the system's CA certificates, as Go does; no
+//! ALPN; start-up errors in nats-server's words.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -39,9 +39,10 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = load_certs(&cfg.cert_file)?;
     let key = load_key(&cfg.key_file)?;
-    let roots = match &cfg.ca_file {
-        Some(ca_file) => Some(load_roots(ca_file)?),
-        None => None,
+    let roots = match (&cfg.ca_file, cfg.verify) {
+        (Some(ca_file), _) => Some(load_roots(ca_file)?),
+        (None, true) => Some(system_roots()?),
+        (None, false) => None,
     };
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -53,8 +54,7 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
                 .map_err(|e| TlsSetupError::ClientVerifier(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
-        (true, None) => return Err(TlsSetupError::VerifyWithoutCaFile),
-        (false, _) => builder.with_no_client_auth(),
+        (_, _) => builder.with_no_client_auth(),
     };
     let config = builder.with_single_cert(certs, key).map_err(|e| match e {
         rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
@@ -134,8 +134,8 @@ pub enum TlsSetupError {
     },
     /// `ca_file` holds no usable CA certificate.
     BadCaFile { file: PathBuf },
-    /// `verify: true` without `ca_file`.
-    VerifyWithoutCaFile,
+    /// `verify: true` without `ca_file`, and the system has no CA certificates to use.
+    NoSystemRoots,
     /// rustls refused to build the client-certificate verifier.
     ClientVerifier(String),
     /// rustls refused the configuration.
@@ -190,9 +190,9 @@ impl fmt::Display for TlsSetupError {
             TlsSetupError::BadCaFile { file } => {
                 write!(f, "failed to parse root ca certificate {}", file.display())
             }
-            TlsSetupError::VerifyWithoutCaFile => f.write_str(
-                "tls verify needs ca_file: natrix does not read the system's CA certificates",
-            ),
+            TlsSetupError::NoSystemRoots => {
+                f.write_str("tls verify without ca_file: no system CA certificates could be loaded")
+            }
             TlsSetupError::ClientVerifier(reason) => {
                 write!(
                     f,
@@ -244,6 +244,18 @@ fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
         },
         other => bad_pem(file, other, true),
     })
+}
+
+/// The system's CA certificates (the platform store, or `SSL_CERT_FILE`/`SSL_CERT_DIR`), what
+/// Go verifies against when no `ClientCAs` are given.
+fn system_roots() -> Result<RootCertStore, TlsSetupError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(TlsSetupError::NoSystemRoots);
+    }
+    Ok(roots)
 }
 
 fn load_roots(file: &Path) -> Result<RootCertStore, TlsSetupError> {
@@ -341,15 +353,22 @@ mod tests {
             while client.wants_write() {
                 let mut bytes = Vec::new();
                 client.write_tls(&mut bytes).unwrap();
-                server.read_tls(&mut &bytes[..]).unwrap();
-                server.process_new_packets().map_err(Failed::Server)?;
+                // read_tls takes a bounded amount per call: feed it all.
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    server.read_tls(&mut rest).unwrap();
+                    server.process_new_packets().map_err(Failed::Server)?;
+                }
                 moved = true;
             }
             while server.wants_write() {
                 let mut bytes = Vec::new();
                 server.write_tls(&mut bytes).unwrap();
-                client.read_tls(&mut &bytes[..]).unwrap();
-                client.process_new_packets().map_err(Failed::Client)?;
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    client.read_tls(&mut rest).unwrap();
+                    client.process_new_packets().map_err(Failed::Client)?;
+                }
                 moved = true;
             }
             if !moved {
@@ -561,12 +580,33 @@ mod tests {
     }
 
     #[test]
-    fn verify_without_ca_file_refused() {
+    fn verify_without_ca_file_checks_against_the_system_roots() {
+        // SSL_CERT_FILE and SSL_CERT_DIR name the system store (as for Go and OpenSSL); no
+        // other test reads them. With the test CA as the system store, its client
+        // certificate passes.
+        let saved: Vec<_> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+            .into_iter()
+            .map(|k| (k, std::env::var_os(k)))
+            .collect();
+        std::env::set_var("SSL_CERT_DIR", "");
+        std::env::set_var("SSL_CERT_FILE", certs_dir().join("ca.pem"));
         let cfg = TlsConfig {
             ca_file: None,
             ..verify_config()
         };
+        let client = default_client("ca.pem", Some(("client.pem", "client-key.pem")));
+        let (mut client, mut server) = handshake(&cfg, client).unwrap();
+        assert_eq!(server.peer_certificates().map(<[_]>::len), Some(1));
+        exchange(&mut client, &mut server);
+        // A store without a usable certificate is refused at start.
+        std::env::set_var("SSL_CERT_FILE", certs_dir().join("server-key.pem"));
         let err = server_config(&cfg).unwrap_err();
-        assert!(matches!(err, TlsSetupError::VerifyWithoutCaFile), "{err}");
+        assert!(matches!(err, TlsSetupError::NoSystemRoots), "{err}");
+        for (k, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
     }
 }
