@@ -457,11 +457,8 @@ fn reload_and_read(server: &Server) -> Vec<String> {
 
 #[test]
 fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
-    let dir = TempDir::new("reload-lines");
-    let conf = dir.write("r.conf", "max_payload: 1024\nlame_duck_duration: \"2m\"\n");
-    let server = Server::start(SHARDS, &["-c", &conf]);
-    let mut client = server.raw();
-    client.handshake(CONNECT_QUIET);
+    let (dir, server, mut client) =
+        with_conf_file("r.conf", "max_payload: 1024\nlame_duck_duration: \"2m\"\n");
 
     dir.write("r.conf", "max_payload: 1024\nlame_duck_duration: \"40s\"\n");
     assert_eq!(
@@ -473,10 +470,7 @@ fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
         ]
     );
     // Nothing changed: a new client is still told 1024.
-    assert_eq!(
-        RawClient::connect(&server.addr()).read_info()["max_payload"],
-        1024
-    );
+    assert_eq!(plain_info(&server)["max_payload"], 1024);
 
     dir.write(
         "r.conf",
@@ -494,20 +488,13 @@ fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
             "[INF] Reloaded server configuration",
         ]
     );
-    assert_eq!(
-        RawClient::connect(&server.addr()).read_info()["max_payload"],
-        2048
-    );
+    assert_eq!(plain_info(&server)["max_payload"], 2048);
     client.sync(b"SUB still.here 1\r\n");
 }
 
 #[test]
 fn reload_turns_tls_on_for_new_clients_while_plain_ones_stay() {
-    let dir = TempDir::new("reload-tls");
-    let conf = dir.write("t.conf", "max_payload: 1024\n");
-    let server = Server::start(SHARDS, &["-c", &conf]);
-    let mut plain = server.raw();
-    plain.handshake(CONNECT_QUIET);
+    let (dir, server, mut plain) = with_conf_file("t.conf", "max_payload: 1024\n");
     assert_eq!(plain_info(&server).get("tls_required"), None);
 
     let tls = format!(
@@ -532,6 +519,16 @@ fn reload_turns_tls_on_for_new_clients_while_plain_ones_stay() {
         "{lines:?}"
     );
     assert_eq!(plain_info(&server).get("tls_required"), None);
+}
+
+/// A server started with config file `name` holding `text`, and a client connected to it.
+fn with_conf_file(name: &str, text: &str) -> (TempDir, Server, RawClient) {
+    let dir = TempDir::new("reload");
+    let conf = dir.write(name, text);
+    let server = Server::start(SHARDS, &["-c", &conf]);
+    let mut client = server.raw();
+    client.handshake(CONNECT_QUIET);
+    (dir, server, client)
 }
 
 /// The INFO a new connection is sent.
