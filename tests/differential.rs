@@ -51,12 +51,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::wire::Socket;
 use common::{nats_server_bin, TestServer};
 
 /// A read step ends after this long without new bytes, unless the transcript says otherwise.
@@ -444,7 +443,7 @@ fn play(t: &Transcript, target: Target, name: &str) -> Result<Vec<Observation>, 
             StepKind::Connect(c) => {
                 let mut conn = Conn::open(&server.addr())?;
                 let first = conn.read_line(INFO_WAIT_MS);
-                if first.is_empty() && !conn.eof {
+                if first.is_empty() && !conn.eof() {
                     // Every later step would only time out too.
                     return Err(format!(
                         "line {}: no INFO within {INFO_WAIT_MS} ms of connecting: the server \
@@ -496,7 +495,7 @@ fn play(t: &Transcript, target: Target, name: &str) -> Result<Vec<Observation>, 
                             render_read(mode, &[(n.as_str(), bytes, eof)], t.keep_server_pings) == w
                         })
                     });
-                    read.push((n.as_str(), bytes, c.eof));
+                    read.push((n.as_str(), bytes, c.eof()));
                 }
                 let seen: Vec<(&str, &[u8], bool)> = read
                     .iter()
@@ -535,72 +534,32 @@ fn conn_mut<'a>(conns: &'a mut BTreeMap<String, Conn>, name: &str) -> Result<&'a
 
 /// One client connection: a socket, bytes read but not yet observed, and whether it closed.
 struct Conn {
-    stream: TcpStream,
-    pending: Vec<u8>,
-    eof: bool,
+    socket: Socket,
 }
 
 impl Conn {
     fn open(addr: &str) -> Result<Conn, String> {
-        let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        stream.set_nodelay(true).ok();
-        stream
-            .set_write_timeout(Some(Duration::from_millis(WRITE_TIMEOUT_MS)))
-            .ok();
-        Ok(Conn {
-            stream,
-            pending: Vec::new(),
-            eof: false,
-        })
+        let socket = Socket::open(addr, Duration::from_millis(WRITE_TIMEOUT_MS))
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        Ok(Conn { socket })
     }
 
     /// Writes, ignoring errors: after the server closes, what the client sends is lost, and
     /// the observations say so.
     fn write(&mut self, bytes: &[u8]) {
-        let _ = self.stream.write_all(bytes);
+        self.socket.send(bytes);
     }
 
-    /// One read of at most `wait`; false when nothing more can come.
-    fn read_some(&mut self, wait: Duration) -> bool {
-        if self.eof {
-            return false;
-        }
-        let mut chunk = [0u8; 65536];
-        self.stream
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-            .ok();
-        match self.stream.read(&mut chunk) {
-            Ok(0) => {
-                self.eof = true;
-                false
-            }
-            Ok(n) => {
-                self.pending.extend_from_slice(&chunk[..n]);
-                true
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
-            Err(e) if e.kind() == ErrorKind::Interrupted => true,
-            Err(_) => {
-                // A reset is a close too; bytes that came before it were already read.
-                self.eof = true;
-                false
-            }
-        }
+    fn eof(&self) -> bool {
+        self.socket.closed
     }
 
     /// The first line (through `\n`), or whatever came before `wait_ms` or the close.
     fn read_line(&mut self, wait_ms: u64) -> Vec<u8> {
         let deadline = Instant::now() + Duration::from_millis(wait_ms);
-        loop {
-            if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-                return self.pending.drain(..=i).collect();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.eof || left.is_zero() {
-                return std::mem::take(&mut self.pending);
-            }
-            self.read_some(left);
-        }
+        self.socket
+            .line_by(deadline)
+            .unwrap_or_else(|| std::mem::take(&mut self.socket.buf))
     }
 
     /// Everything that arrives until the connection has been quiet for `idle_ms` or closes;
@@ -615,12 +574,12 @@ impl Conn {
             if now >= quiet_deadline || now >= hard_deadline {
                 break;
             }
-            let before = self.pending.len();
-            if !self.read_some(quiet_deadline - now) && self.eof {
+            let before = self.socket.buf.len();
+            if !self.socket.fill(quiet_deadline - now) && self.socket.closed {
                 break;
             }
-            if self.pending.len() > before {
-                let wait = if done(&self.pending, self.eof) {
+            if self.socket.buf.len() > before {
+                let wait = if done(&self.socket.buf, self.socket.closed) {
                     grace
                 } else {
                     idle
@@ -628,7 +587,7 @@ impl Conn {
                 quiet_deadline = Instant::now() + wait;
             }
         }
-        std::mem::take(&mut self.pending)
+        std::mem::take(&mut self.socket.buf)
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod ops;
 pub mod procs;
 pub mod scenario;
+pub mod wire;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

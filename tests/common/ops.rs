@@ -17,7 +17,7 @@
 //! reference §11).
 
 use std::collections::BTreeSet;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::wire::Socket;
 use super::{nats_server_bin, TestServer};
 
 /// How long a step waits for bytes it expects (an answer, a close).
@@ -400,59 +401,26 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 /// A raw client connection; what it reads comes back escaped (`\r`, `\n`, `\xHH`), with
 /// `<EOF>` when the server closed and `<TIMEOUT>` when an awaited answer never came.
 pub struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    closed: bool,
+    socket: Socket,
 }
 
 impl Conn {
     pub fn open(addr: &str) -> Conn {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_nodelay(true).ok();
-        stream.set_write_timeout(Some(STEP_TIMEOUT)).ok();
         Conn {
-            stream,
-            buf: Vec::new(),
-            closed: false,
+            socket: Socket::open(addr, STEP_TIMEOUT).expect("connect"),
         }
     }
 
     /// Writes `bytes`; a write error (the server closed) is not a failure here, the next
     /// read shows the close.
     pub fn send(&mut self, bytes: &[u8]) {
-        let _ = self.stream.write_all(bytes);
-    }
-
-    /// Reads more bytes, waiting at most `wait`; false on close or timeout.
-    fn fill(&mut self, wait: Duration) -> bool {
-        if self.closed {
-            return false;
-        }
-        let mut chunk = [0u8; 65536];
-        self.stream
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
-            .ok();
-        match self.stream.read(&mut chunk) {
-            Ok(0) => {
-                self.closed = true;
-                false
-            }
-            Ok(k) => {
-                self.buf.extend_from_slice(&chunk[..k]);
-                true
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
-            Err(_) => {
-                self.closed = true;
-                false
-            }
-        }
+        self.socket.send(bytes);
     }
 
     /// Takes the buffer, escaped, with `<EOF>` once the server has closed.
     fn take(&mut self) -> String {
-        let mut s = escape(&std::mem::take(&mut self.buf));
-        if self.closed {
+        let mut s = escape(&std::mem::take(&mut self.socket.buf));
+        if self.socket.closed {
             s.push_str("<EOF>");
         }
         s
@@ -462,12 +430,12 @@ impl Conn {
     /// passes (`<TIMEOUT>`).
     pub fn until(&mut self, end: &[u8]) -> String {
         let deadline = Instant::now() + STEP_TIMEOUT;
-        while !self.buf.ends_with(end) {
+        while !self.socket.buf.ends_with(end) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return self.take() + "<TIMEOUT>";
             }
-            if !self.fill(left) && self.closed {
+            if !self.socket.fill(left) && self.socket.closed {
                 break;
             }
         }
@@ -477,31 +445,22 @@ impl Conn {
     /// Reads one line (through `\n`), escaped, leaving what follows it buffered; without a
     /// whole line, whatever came, with `<EOF>` or `<TIMEOUT>`.
     pub fn line(&mut self) -> String {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=i).collect();
-                return escape(&line);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return self.take() + "<TIMEOUT>";
-            }
-            if !self.fill(left) && self.closed {
-                return self.take();
-            }
+        match self.socket.line_by(Instant::now() + STEP_TIMEOUT) {
+            Some(line) => escape(&line),
+            None if self.socket.closed => self.take(),
+            None => self.take() + "<TIMEOUT>",
         }
     }
 
     /// Reads until the server closes the connection (`<TIMEOUT>` if it stays open).
     pub fn until_closed(&mut self) -> String {
         let deadline = Instant::now() + STEP_TIMEOUT;
-        while !self.closed {
+        while !self.socket.closed {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return self.take() + "<TIMEOUT>";
             }
-            self.fill(left);
+            self.socket.fill(left);
         }
         self.take()
     }
