@@ -55,6 +55,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::ops::INFO_KEYS_IGNORED;
 use common::wire::Socket;
 use common::{nats_server_bin, TestServer};
 
@@ -70,21 +71,6 @@ const INFO_WAIT_MS: u64 = 5_000;
 const WRITE_TIMEOUT_MS: u64 = 5_000;
 /// Server log lines shown with a failure.
 const LOG_TAIL_LINES: usize = 20;
-
-/// INFO keys whose values are specific to one server process or implementation.
-const INFO_KEYS_IGNORED: &[&str] = &[
-    "server_id",
-    "server_name",
-    "version",
-    "go",
-    "git_commit",
-    "xkey",
-    "api_lvl",
-    "natrix_version",
-    "client_id",
-    "host",
-    "port",
-];
 
 // ---------------------------------------------------------------------------------------------
 // One test per transcript file.

@@ -34,9 +34,9 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an HTTP request may take in all.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// INFO keys whose values belong to one server process or implementation (the same list as
-/// `tests/differential.rs`), plus `nonce`, which is random: only its presence is compared.
-const INFO_KEYS_IGNORED: &[&str] = &[
+/// INFO keys whose values belong to one server process or implementation (`tests/
+/// differential.rs` ignores them too); `nonce`, which is random, is compared by presence.
+pub const INFO_KEYS_IGNORED: &[&str] = &[
     "server_id",
     "server_name",
     "version",
