@@ -22,6 +22,17 @@ pub const CONNECT_QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 /// How long a test waits for bytes it expects.
 pub const EXPECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Starts `bin` with `args`, stdin and stdout closed and stderr (its log) piped.
+pub fn spawn_logging(bin: &str, args: &[&str]) -> Child {
+    Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+}
+
 /// A running server process.
 pub struct TestServer {
     child: Child,
@@ -54,13 +65,7 @@ impl TestServer {
     }
 
     pub fn spawn(bin: &str, args: &[&str]) -> TestServer {
-        let mut child = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let mut child = spawn_logging(bin, args);
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

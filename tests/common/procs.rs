@@ -77,13 +77,7 @@ impl Server {
             .position(|a| *a == "-l" || *a == "--log")
             .and_then(|i| args.get(i + 1))
             .map(PathBuf::from);
-        let mut child = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let mut child = super::spawn_logging(bin, args);
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().expect("stderr is piped");
         let lines = Arc::clone(&stderr);
