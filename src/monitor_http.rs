@@ -45,13 +45,14 @@ pub struct MonitorContext {
 }
 
 /// Binds the monitoring port (so a bind error stops the start) and serves it on a thread;
-/// with `tls`, it is the HTTPS port. Returns the bound port.
+/// with `tls`, it is the HTTPS port. The bound port is logged (tests and operators read it
+/// there when `-m -1` picked it).
 pub fn start(
     host: &str,
     port: u16,
     tls: Option<Arc<rustls::ServerConfig>>,
     ctx: Arc<MonitorContext>,
-) -> io::Result<u16> {
+) -> io::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind((host, port)).map_err(|e| {
         io::Error::new(
@@ -83,7 +84,7 @@ pub fn start(
                 }
             }
         })?;
-    Ok(bound)
+    Ok(())
 }
 
 impl MonitorContext {

@@ -54,7 +54,8 @@ pub fn server_config(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
                 .map_err(|e| TlsSetupError::ClientVerifier(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
-        (_, _) => builder.with_no_client_auth(),
+        // Without verify no client certificate is asked for; with it there are always roots.
+        _ => builder.with_no_client_auth(),
     };
     let config = builder.with_single_cert(certs, key).map_err(|e| match e {
         rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {

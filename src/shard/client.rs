@@ -255,7 +255,7 @@ impl Client {
     }
 }
 
-/// See [`Client::tag`].
+/// `ip:port - cid:N`, how every client's log prefix starts (see [`Client::tag`]).
 fn base_tag(ip: &str, port: u16, cid: u64) -> String {
     format!("{ip}:{port} - cid:{cid}")
 }
