@@ -250,6 +250,9 @@ mod tests {
             ["authorization username", "authorization password"]
         );
         let mut o = base();
+        o.limits.max_connections = 0;
+        assert_eq!(changed(&o), ["max_connections = -1"], "0 refuses everyone");
+        let mut o = base();
         o.debug = true;
         o.limits.max_connections = 10;
         o.limits.max_control_line_bytes = 2048;
