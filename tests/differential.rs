@@ -55,7 +55,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::ops::INFO_KEYS_IGNORED;
+use common::ops::{panic_text, INFO_KEYS_IGNORED};
 use common::wire::Socket;
 use common::{nats_server_bin, TestServer};
 
@@ -383,16 +383,6 @@ fn describe(
         format!("{got_label}:"),
         escape(&o.got),
     )
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else {
-        "panic".to_string()
-    }
 }
 
 /// The natrix shard counts to play against: `$NATRIX_DIFF_SHARDS` (e.g. `1,4`), else 1 and 3.
