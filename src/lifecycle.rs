@@ -123,14 +123,12 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
     log::info!("Reloaded server configuration");
 }
 
-/// Options nats-server does not have are fixed at start (the shard count, idle polling),
-/// and so is a port the reload leaves at 0 (not given).
+/// Options nats-server does not have are fixed at start: the shard count, idle polling.
+/// (A port of 0 in the reloaded options is no change: `reload::changes` decides that, and
+/// the port is read only when the listener is bound.)
 fn keep_natrix_options(current: &Options, mut next: Options) -> Options {
     next.shards = current.shards;
     next.spin_before_park_us = current.spin_before_park_us;
-    if next.port == 0 {
-        next.port = current.port;
-    }
     next
 }
 
@@ -197,10 +195,11 @@ async fn lame_duck(shard: Rc<Shard>) {
             }
         }
         shard.flush();
+        // Every shard waits out the grace period, even one without clients of its own: the
+        // server stops only when all are done anyway, and shard 0's log line then comes
+        // when the closing really starts.
         let grace = Duration::from_millis(opts.lame_duck_grace_period_ms);
-        if !clients.is_empty() {
-            sleep_unless_stopped(&shard, grace).await;
-        }
+        sleep_unless_stopped(&shard, grace).await;
         if shard.id == 0 {
             log::info!("Closing existing clients");
         }

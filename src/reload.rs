@@ -40,77 +40,84 @@ impl std::error::Error for ReloadError {}
 /// nats-server's order; or why the reload is refused.
 pub fn changes(old: &Options, new: &Options) -> Result<Vec<String>, ReloadError> {
     refuse_fixed(old, new)?;
-    let mut lines = Vec::new();
-    let mut line = |changed: bool, text: &dyn Fn() -> String| {
-        if changed {
-            lines.push(text());
-        }
-    };
-    line(old.trace != new.trace, &|| format!("trace = {}", new.trace));
-    line(old.debug != new.debug, &|| format!("debug = {}", new.debug));
-    line(old.logging.time != new.logging.time, &|| {
-        format!("logtime = {}", new.logging.time)
-    });
     let (ol, nl) = (&old.limits, &new.limits);
-    line(ol.max_connections != nl.max_connections, &|| {
-        // nats-server keeps a max_connections of 0 (refuse everyone) as -1.
-        match nl.max_connections {
-            0 => "max_connections = -1".into(),
-            n => format!("max_connections = {n}"),
-        }
-    });
     let (oa, na) = (&old.auth, &new.auth);
-    line(oa.nkeys != na.nkeys, &|| "authorization nkey users".into());
-    // nats-server always counts users and accounts as changed.
-    line(true, &|| "authorization users".into());
-    line(true, &|| "accounts".into());
-    line(oa.user != na.user, &|| "authorization username".into());
-    line(oa.password != na.password, &|| {
-        "authorization password".into()
-    });
-    line(oa.token != na.token, &|| "authorization token".into());
-    line(ol.ping_interval_ms != nl.ping_interval_ms, &|| {
-        format!("ping_interval = {}", gofmt::duration(nl.ping_interval()))
-    });
-    line(ol.ping_max != nl.ping_max, &|| {
-        format!("ping_max = {}", nl.ping_max)
-    });
-    line(old.auth_timeout() != new.auth_timeout(), &|| {
-        format!("authorization timeout = {}", seconds(new.auth_timeout()))
-    });
-    line(
-        ol.max_control_line_bytes != nl.max_control_line_bytes,
-        &|| format!("max_control_line = {}", nl.max_control_line_bytes),
-    );
-    line(ol.max_payload_bytes != nl.max_payload_bytes, &|| {
-        format!("max_payload = {}", nl.max_payload_bytes)
-    });
-    line(old.pid_file != new.pid_file, &|| {
-        format!("pid_file = {}", path(new.pid_file.as_deref()))
-    });
-    line(old.logging.file != new.logging.file, &|| {
-        format!("log_file = {}", path(new.logging.file.as_deref()))
-    });
-    line(tls_timeout(old) != tls_timeout(new), &|| {
-        format!("tls timeout = {}", seconds(tls_timeout(new)))
-    });
-    line(old.tls != new.tls, &|| {
-        let state = if new.tls.is_some() {
-            "enabled"
-        } else {
-            "disabled"
-        };
-        format!("tls = {state}")
-    });
-    line(ol.write_deadline_ms != nl.write_deadline_ms, &|| {
-        let d = Duration::from_millis(nl.write_deadline_ms);
-        format!("write_deadline = {}", gofmt::duration(d))
-    });
-    let (ot, nt) = (
-        old.logging.max_traced_msg_len_bytes,
-        new.logging.max_traced_msg_len_bytes,
-    );
-    line(ot != nt, &|| format!("max_traced_msg_len = {nt}"));
+    let tls_state = if new.tls.is_some() {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    // nats-server keeps a max_connections of 0 (refuse everyone) as -1.
+    let max_connections = match nl.max_connections {
+        0 => -1,
+        n => i64::try_from(n).unwrap_or(i64::MAX),
+    };
+    let write_deadline = Duration::from_millis(nl.write_deadline_ms);
+    let traced = new.logging.max_traced_msg_len_bytes;
+    // (changed, text) in nats-server's order; users and accounts always count as changed.
+    let candidates = [
+        (old.trace != new.trace, format!("trace = {}", new.trace)),
+        (old.debug != new.debug, format!("debug = {}", new.debug)),
+        (
+            old.logging.time != new.logging.time,
+            format!("logtime = {}", new.logging.time),
+        ),
+        (
+            ol.max_connections != nl.max_connections,
+            format!("max_connections = {max_connections}"),
+        ),
+        (oa.nkeys != na.nkeys, "authorization nkey users".into()),
+        (true, "authorization users".into()),
+        (true, "accounts".into()),
+        (oa.user != na.user, "authorization username".into()),
+        (oa.password != na.password, "authorization password".into()),
+        (oa.token != na.token, "authorization token".into()),
+        (
+            ol.ping_interval_ms != nl.ping_interval_ms,
+            format!("ping_interval = {}", gofmt::duration(nl.ping_interval())),
+        ),
+        (
+            ol.ping_max != nl.ping_max,
+            format!("ping_max = {}", nl.ping_max),
+        ),
+        (
+            old.auth_timeout() != new.auth_timeout(),
+            format!("authorization timeout = {}", seconds(new.auth_timeout())),
+        ),
+        (
+            ol.max_control_line_bytes != nl.max_control_line_bytes,
+            format!("max_control_line = {}", nl.max_control_line_bytes),
+        ),
+        (
+            ol.max_payload_bytes != nl.max_payload_bytes,
+            format!("max_payload = {}", nl.max_payload_bytes),
+        ),
+        (
+            old.pid_file != new.pid_file,
+            format!("pid_file = {}", path(new.pid_file.as_deref())),
+        ),
+        (
+            old.logging.file != new.logging.file,
+            format!("log_file = {}", path(new.logging.file.as_deref())),
+        ),
+        (
+            tls_timeout(old) != tls_timeout(new),
+            format!("tls timeout = {}", seconds(tls_timeout(new))),
+        ),
+        (old.tls != new.tls, format!("tls = {tls_state}")),
+        (
+            ol.write_deadline_ms != nl.write_deadline_ms,
+            format!("write_deadline = {}", gofmt::duration(write_deadline)),
+        ),
+        (
+            old.logging.max_traced_msg_len_bytes != traced,
+            format!("max_traced_msg_len = {traced}"),
+        ),
+    ];
+    let lines = candidates
+        .into_iter()
+        .filter_map(|(changed, text)| changed.then_some(text))
+        .collect();
     Ok(lines)
 }
 

@@ -55,7 +55,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::ops::{panic_text, INFO_KEYS_IGNORED};
+use common::ops::{panic_text, push_escaped, INFO_KEYS_IGNORED};
 use common::wire::Socket;
 use common::{nats_server_bin, TestServer};
 
@@ -1027,14 +1027,7 @@ fn escape(bytes: &[u8]) -> String {
             i += run;
             continue;
         }
-        match b {
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
+        push_escaped(&mut out, b);
         i += 1;
     }
     out.push('"');

@@ -521,16 +521,21 @@ pub fn info_summary(v: &Value) -> String {
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::new();
     for &b in bytes {
-        match b {
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
+        push_escaped(&mut s, b);
     }
     s
+}
+
+/// One byte as [`escape`] writes it.
+pub fn push_escaped(out: &mut String, b: u8) {
+    match b {
+        b'\r' => out.push_str("\\r"),
+        b'\n' => out.push_str("\\n"),
+        b'\t' => out.push_str("\\t"),
+        b'\\' => out.push_str("\\\\"),
+        0x20..=0x7e => out.push(b as char),
+        _ => out.push_str(&format!("\\x{b:02x}")),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
