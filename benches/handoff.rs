@@ -153,6 +153,7 @@ async fn produce(
 /// A delivery to every plain subscriber of the destination, as `dispatch` queues it.
 fn deliver(frame: &Bytes, spans: &MsgSpans) -> Item {
     Item::Deliver(Delivery {
+        account: natrix::account::GLOBAL_ACCOUNT,
         msg: Msg {
             frame: frame.clone(),
             spans: *spans,

@@ -40,7 +40,13 @@ pub struct Live {
 impl Live {
     /// Compiles what the options say about auth and TLS; an error names what is wrong.
     pub fn new(opts: Options) -> Result<Live, String> {
-        let auth = Authenticator::new(&opts.auth).map_err(|e| e.to_string())?;
+        Live::after(opts, None)
+    }
+
+    /// As [`Live::new`] for a reload: accounts keep the ids they had in `previous`.
+    pub fn after(opts: Options, previous: Option<&Live>) -> Result<Live, String> {
+        let accounts = previous.map(|p| &*p.auth.accounts);
+        let auth = Authenticator::after(&opts.auth, accounts).map_err(|e| e.to_string())?;
         let tls = match &opts.tls {
             Some(t) => Some(crate::tls::server_config(t).map_err(|e| e.to_string())?),
             None => None,

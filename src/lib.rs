@@ -21,6 +21,7 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map with the reasons behind each choice.
 
+pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod conf;

@@ -94,7 +94,8 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
             return;
         }
     };
-    let current = control.live().opts.clone();
+    let current_live = control.live();
+    let current = current_live.opts.clone();
     let next = keep_natrix_options(&current, next);
     let changes = match reload::changes(&current, &next) {
         Ok(c) => c,
@@ -103,7 +104,7 @@ pub fn reload_config(control: &Control, reload: &Reloader) {
             return;
         }
     };
-    let live = match Live::new(next) {
+    let live = match Live::after(next, Some(&current_live)) {
         Ok(l) => l,
         Err(e) => {
             log::error!("Failed to reload server configuration: {e}");

@@ -193,6 +193,12 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
     );
     server.port = ctx.client_port;
     server.auth_required = live.auth.required();
+    server.accounts = live
+        .auth
+        .accounts
+        .live()
+        .map(|a| a.name.to_string())
+        .collect();
     server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     server.mem_bytes = resident_bytes();
     server.cpu_percent = cpu_percent(control.started);

@@ -33,6 +33,7 @@ use nkeys::KeyPair;
 use super::config::{AuthConfig, PermissionsConfig, Secret};
 use super::nkey::{self, SignatureError};
 use super::permissions::{Permissions, PermissionsError};
+use crate::account::{AccountId, Accounts, AccountsError, GLOBAL_ACCOUNT, GLOBAL_ACCOUNT_NAME};
 
 /// The authentication fields of a CONNECT.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct UserIdentity {
     pub kind: IdentityKind,
     /// `None`: everything is allowed.
     pub permissions: Option<Arc<Permissions>>,
+    /// The account the connection is bound to, and its name.
+    pub account: AccountId,
+    pub account_name: Arc<str>,
 }
 
 /// How a connection proved who it is.
@@ -70,9 +74,9 @@ impl UserIdentity {
     pub fn log_name(&self) -> Option<String> {
         match self.kind {
             IdentityKind::Anonymous => None,
-            IdentityKind::Token => Some("$G/token".into()),
-            IdentityKind::User => Some(format!("$G/user:{}", self.name)),
-            IdentityKind::Nkey => Some(format!("$G/nkey:{}", self.name)),
+            IdentityKind::Token => Some(format!("{}/token", self.account_name)),
+            IdentityKind::User => Some(format!("{}/user:{}", self.account_name, self.name)),
+            IdentityKind::Nkey => Some(format!("{}/nkey:{}", self.account_name, self.name)),
         }
     }
 }
@@ -120,6 +124,9 @@ pub enum AuthConfigError {
     InvalidNkey(String),
     NoAuthUserWithoutUsers(String),
     NoAuthUserUnknown(String),
+    UserAndAccounts,
+    TokenAndAccounts,
+    Accounts(AccountsError),
     /// `who` is `user "name"`, `nkey "U..."`, or `default_permissions`.
     InvalidPermissions {
         who: String,
@@ -153,6 +160,11 @@ impl fmt::Display for AuthConfigError {
                 "no_auth_user: {u:?} not present as user or nkey in authorization block or \
                  account configuration"
             ),
+            AuthConfigError::UserAndAccounts => {
+                f.write_str("Can not have a single user/pass and accounts")
+            }
+            AuthConfigError::TokenAndAccounts => f.write_str("Can not have a token and accounts"),
+            AuthConfigError::Accounts(e) => write!(f, "{e}"),
             AuthConfigError::InvalidPermissions { who, error } => {
                 write!(f, "invalid permissions for {who}: {error}")
             }
@@ -177,6 +189,8 @@ pub struct Authenticator {
     anonymous: Arc<UserIdentity>,
     /// Who a client that gave the token is.
     token_holder: Arc<UserIdentity>,
+    /// The accounts users are bound to.
+    pub accounts: Arc<Accounts>,
 }
 
 struct NkeyUser {
@@ -201,10 +215,31 @@ struct User {
 impl Authenticator {
     /// Validates `config` as nats-server does at start and compiles it.
     pub fn new(config: &AuthConfig) -> Result<Authenticator, AuthConfigError> {
+        Authenticator::after(config, None)
+    }
+
+    /// As [`Authenticator::new`], keeping the account ids of `previous` (a reload).
+    pub fn after(
+        config: &AuthConfig,
+        previous: Option<&Accounts>,
+    ) -> Result<Authenticator, AuthConfigError> {
+        let accounts =
+            Accounts::compile(&config.accounts, previous).map_err(AuthConfigError::Accounts)?;
         let has_single_user = config.user.as_deref().is_some_and(|u| !u.is_empty())
             || config.password.as_ref().is_some_and(|p| !p.0.is_empty());
         let token = config.token.clone().filter(|t| !t.0.is_empty());
-        let has_list = !config.users.is_empty() || !config.nkeys.is_empty();
+        let account_users = config
+            .accounts
+            .accounts
+            .iter()
+            .any(|a| !a.users.is_empty() || !a.nkeys.is_empty());
+        let has_list = !config.users.is_empty() || !config.nkeys.is_empty() || account_users;
+        if account_users && has_single_user {
+            return Err(AuthConfigError::UserAndAccounts);
+        }
+        if account_users && token.is_some() {
+            return Err(AuthConfigError::TokenAndAccounts);
+        }
         if has_single_user && token.is_some() {
             return Err(AuthConfigError::UserAndToken);
         }
@@ -221,48 +256,72 @@ impl Authenticator {
             .as_ref()
             .or(config.permissions.as_ref());
         let default_permissions = compile(default_config, || "default_permissions".to_string())?;
-        let permissions_of = |own: Option<&PermissionsConfig>, who: &dyn Fn() -> String| match own {
-            Some(own) => compile(Some(own), who),
-            None => Ok(default_permissions.clone()),
-        };
 
-        // nats-server keeps users and nkeys in one name space for its duplicate check.
+        // nats-server keeps users and nkeys in one name space for its duplicate check, across
+        // `authorization` and every account.
+        let global_name: Arc<str> = GLOBAL_ACCOUNT_NAME.into();
+        let mut groups = vec![(
+            GLOBAL_ACCOUNT,
+            global_name,
+            &config.users,
+            &config.nkeys,
+            default_permissions.clone(),
+        )];
+        for a in &config.accounts.accounts {
+            let id = accounts.id_of(&a.name).unwrap_or(GLOBAL_ACCOUNT);
+            let defaults = match &a.default_permissions {
+                Some(p) => compile(Some(p), || format!("account {:?}", a.name))?,
+                None => None,
+            };
+            groups.push((id, accounts.name(id), &a.users, &a.nkeys, defaults));
+        }
         let mut names = HashSet::new();
         let mut users = AHashMap::new();
-        for u in &config.users {
-            if !names.insert(u.user.as_str()) {
-                return Err(AuthConfigError::DuplicateUser(u.user.clone()));
-            }
-            let permissions =
-                permissions_of(u.permissions.as_ref(), &|| format!("user {:?}", u.user))?;
-            let identity = Arc::new(UserIdentity {
-                name: u.user.clone(),
-                kind: IdentityKind::User,
-                permissions,
-            });
-            users.insert(
-                u.user.clone(),
-                User {
-                    password: u.password.clone(),
-                    identity,
-                },
-            );
-        }
         let mut nkeys = AHashMap::new();
-        for n in &config.nkeys {
-            if !names.insert(n.nkey.as_str()) {
-                return Err(AuthConfigError::DuplicateNkey(n.nkey.clone()));
+        for (account, account_name, user_list, nkey_list, defaults) in groups {
+            let permissions_of =
+                |own: Option<&PermissionsConfig>, who: &dyn Fn() -> String| match own {
+                    Some(own) => compile(Some(own), who),
+                    None => Ok(defaults.clone()),
+                };
+            for u in user_list {
+                if !names.insert(u.user.clone()) {
+                    return Err(AuthConfigError::DuplicateUser(u.user.clone()));
+                }
+                let permissions =
+                    permissions_of(u.permissions.as_ref(), &|| format!("user {:?}", u.user))?;
+                let identity = Arc::new(UserIdentity {
+                    name: u.user.clone(),
+                    kind: IdentityKind::User,
+                    permissions,
+                    account,
+                    account_name: account_name.clone(),
+                });
+                users.insert(
+                    u.user.clone(),
+                    User {
+                        password: u.password.clone(),
+                        identity,
+                    },
+                );
             }
-            let key = nkey::parse_user_public_key(&n.nkey)
-                .ok_or_else(|| AuthConfigError::InvalidNkey(n.nkey.clone()))?;
-            let permissions =
-                permissions_of(n.permissions.as_ref(), &|| format!("nkey {:?}", n.nkey))?;
-            let identity = Arc::new(UserIdentity {
-                name: n.nkey.clone(),
-                kind: IdentityKind::Nkey,
-                permissions,
-            });
-            nkeys.insert(n.nkey.clone(), NkeyUser { key, identity });
+            for n in nkey_list {
+                if !names.insert(n.nkey.clone()) {
+                    return Err(AuthConfigError::DuplicateNkey(n.nkey.clone()));
+                }
+                let key = nkey::parse_user_public_key(&n.nkey)
+                    .ok_or_else(|| AuthConfigError::InvalidNkey(n.nkey.clone()))?;
+                let permissions =
+                    permissions_of(n.permissions.as_ref(), &|| format!("nkey {:?}", n.nkey))?;
+                let identity = Arc::new(UserIdentity {
+                    name: n.nkey.clone(),
+                    kind: IdentityKind::Nkey,
+                    permissions,
+                    account,
+                    account_name: account_name.clone(),
+                });
+                nkeys.insert(n.nkey.clone(), NkeyUser { key, identity });
+            }
         }
 
         let no_auth_user = config.no_auth_user.clone().filter(|u| !u.is_empty());
@@ -291,12 +350,17 @@ impl Authenticator {
                 name: String::new(),
                 kind: IdentityKind::Anonymous,
                 permissions: None,
+                account: GLOBAL_ACCOUNT,
+                account_name: GLOBAL_ACCOUNT_NAME.into(),
             }),
             token_holder: Arc::new(UserIdentity {
                 name: String::new(),
                 kind: IdentityKind::Token,
                 permissions: None,
+                account: GLOBAL_ACCOUNT,
+                account_name: GLOBAL_ACCOUNT_NAME.into(),
             }),
+            accounts: Arc::new(accounts),
         })
     }
 
@@ -390,6 +454,8 @@ impl Authenticator {
                     name: user.clone(),
                     kind: IdentityKind::User,
                     permissions: None,
+                    account: GLOBAL_ACCOUNT,
+                    account_name: GLOBAL_ACCOUNT_NAME.into(),
                 }))
             } else {
                 Err(AuthError::WrongPassword)

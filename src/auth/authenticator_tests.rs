@@ -57,7 +57,9 @@ fn without_auth_anyone_connects_unrestricted() {
         UserIdentity {
             name: String::new(),
             kind: IdentityKind::Anonymous,
-            permissions: None
+            permissions: None,
+            account: crate::account::GLOBAL_ACCOUNT,
+            account_name: "$G".into(),
         }
     );
 }
@@ -176,7 +178,9 @@ fn token_authenticates_without_name_or_permissions() {
         UserIdentity {
             name: String::new(),
             kind: IdentityKind::Token,
-            permissions: None
+            permissions: None,
+            account: crate::account::GLOBAL_ACCOUNT,
+            account_name: "$G".into(),
         }
     );
     let wrong = Credentials {
@@ -225,7 +229,9 @@ fn single_user_needs_both_name_and_password() {
         UserIdentity {
             name: "admin".into(),
             kind: IdentityKind::User,
-            permissions: None
+            permissions: None,
+            account: crate::account::GLOBAL_ACCOUNT,
+            account_name: "$G".into(),
         }
     );
     assert_eq!(
@@ -594,6 +600,8 @@ fn identities_are_named_in_logs_as_nats_server_names_them() {
             name: name.into(),
             kind,
             permissions: None,
+            account: crate::account::GLOBAL_ACCOUNT,
+            account_name: "$G".into(),
         }
         .log_name()
     };

@@ -39,6 +39,8 @@ pub struct AuthConfig {
     pub no_auth_user: Option<String>,
     /// `authorization { timeout }` in milliseconds; unset: 2 s, or tls.timeout + 1 s with TLS.
     pub timeout_ms: Option<u64>,
+    /// The `accounts { }` block, `system_account` and `no_system_account`.
+    pub accounts: crate::account::config::AccountsConfig,
 }
 
 #[derive(Clone, Debug, PartialEq)]

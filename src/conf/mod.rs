@@ -20,7 +20,7 @@
 mod error;
 mod parser;
 pub mod settings;
-mod units;
+pub(crate) mod units;
 mod value;
 
 use std::io;

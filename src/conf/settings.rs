@@ -25,6 +25,7 @@
 //!   `authorization { permissions }` is the same as `default_permissions` (nats-server gives
 //!   them to the users of the `users` list that have none of their own).
 
+mod accounts;
 mod auth;
 mod errors;
 
@@ -119,11 +120,6 @@ const ABSENT_FEATURES: &[&str] = &[
     "websocket",
     "ws",
     "mqtt",
-    "system_account",
-    "system",
-    "no_system_account",
-    "no_system",
-    "no_sys_acc",
     "client_advertise",
     "server_tags",
     "server_metadata",
@@ -160,7 +156,6 @@ const ABSENT_FEATURES: &[&str] = &[
 /// Top-level keys nats-server knows that natrix must not ignore: each would let in clients,
 /// or let them do things, that nats-server would not, or route messages differently.
 const UNSAFE_TO_IGNORE: &[&str] = &[
-    "accounts",
     "mappings",
     "maps",
     "operator",
@@ -361,6 +356,9 @@ impl Settings<'_> {
             }
             "tls" => self.tls(e),
             "authorization" => self.authorization(e),
+            "accounts" => self.accounts(e),
+            "system_account" | "system" => self.system_account(e),
+            "no_system_account" | "no_system" | "no_sys_acc" => self.no_system_account(e),
             "no_auth_user" => {
                 if let Some(user) = self.string(e) {
                     self.opts.auth.no_auth_user = Some(user);

@@ -74,6 +74,8 @@ pub struct Client {
     pub nonce: String,
     /// Who the client authenticated as (None: not yet, or no auth configured).
     pub identity: RefCell<Option<Arc<UserIdentity>>>,
+    /// The account this connection publishes and subscribes in, resolved once at CONNECT.
+    pub account: Cell<crate::account::AccountId>,
     /// The user's permissions with this connection's caches; None: everything allowed.
     pub perms: RefCell<Option<ClientPermissions>>,
     /// Whether deliveries to this client go through its permissions (deny lists that a
@@ -138,6 +140,7 @@ impl Client {
             admitted: Cell::new(false),
             nonce,
             identity: RefCell::new(None),
+            account: Cell::new(crate::account::GLOBAL_ACCOUNT),
             perms: RefCell::new(None),
             perms_on_delivery: Cell::new(false),
             tls: RefCell::new(None),
@@ -223,6 +226,7 @@ impl Client {
             p.permissions().filters_deliveries() || p.permissions().responses().is_some()
         }));
         *self.perms.borrow_mut() = perms;
+        self.account.set(identity.account);
         *self.identity.borrow_mut() = Some(identity);
     }
 
@@ -231,6 +235,7 @@ impl Client {
         self.perms_on_delivery.set(false);
         *self.perms.borrow_mut() = None;
         *self.identity.borrow_mut() = None;
+        self.account.set(crate::account::GLOBAL_ACCOUNT);
     }
 
     pub fn is_closing(&self) -> bool {

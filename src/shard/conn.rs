@@ -192,6 +192,7 @@ impl Shard {
 
     fn server_info(&self, c: &Client, connect_info: bool, ldm: bool) -> Vec<u8> {
         let id = &self.identity;
+        let account_name = self.auth().accounts.name(c.account.get());
         let opts = self.opts();
         ServerInfo {
             server_id: &id.server_id,
@@ -211,7 +212,7 @@ impl Shard {
             nonce: &c.nonce,
             ldm,
             connect_info,
-            remote_account: connect_info.then_some("$G"),
+            remote_account: connect_info.then_some(&*account_name),
             natrix_version: NATRIX_VERSION,
         }
         .to_json()
@@ -276,6 +277,10 @@ impl Shard {
         }
         let auth = self.auth();
         if !auth.expects_connect() {
+            if c.account.get() != crate::account::GLOBAL_ACCOUNT {
+                c.close(CloseReason::AuthenticationViolation, true);
+                return;
+            }
             c.clear_identity();
             c.update_tag();
             return;
@@ -289,6 +294,13 @@ impl Shard {
                 return;
             }
         };
+        if identity.account != c.account.get() {
+            // The user now belongs to another account: its subscriptions live in the old
+            // account's index, so the connection goes (the client reconnects into the new).
+            log::info!("{} - account changed by reload, closing", c.tag());
+            c.close(CloseReason::AuthenticationViolation, true);
+            return;
+        }
         c.set_identity(identity);
         c.update_tag();
         let revoked: Vec<(Bytes, Bytes, Option<Bytes>)> = {
@@ -408,8 +420,10 @@ impl Shard {
         let subject = Bytes::copy_from_slice(subj);
         let queue = queue.map(Bytes::copy_from_slice);
         let sid = Bytes::copy_from_slice(sid);
+        let account = c.account.get();
         let key = self.subs.borrow_mut().insert(Subscription {
             client: c.clone(),
+            account,
             sid: sid.clone(),
             subject: subject.clone(),
             queue: queue.clone(),
@@ -417,9 +431,7 @@ impl Shard {
             delivered: 0,
         });
         if self
-            .sublist
-            .borrow_mut()
-            .insert(&subject, queue.as_ref(), key)
+            .with_sublist(account, |l| l.insert(&subject, queue.as_ref(), key))
             .is_err()
         {
             // Validated above; keep the slab consistent anyway.
@@ -431,7 +443,7 @@ impl Shard {
             let ch = self
                 .interest
                 .borrow_mut()
-                .local_add(&subject, queue.as_ref());
+                .local_add(account, &subject, queue.as_ref());
             if let Some(ch) = ch {
                 self.broadcast_interest(ch);
             }

@@ -18,8 +18,10 @@ use smallvec::SmallVec;
 use super::client::{Client, CloseReason, SubKey};
 use super::mesh::{Delivery, Item, Msg, MsgSpans, ShardId};
 use super::Shard;
+use crate::account::{reply, AccountId, GLOBAL_ACCOUNT, IMPORT_HOPS_MAX};
 use crate::proto::encode::{self, MsgView};
 use crate::proto::trace::{self, Dir};
+use crate::subject;
 use crate::sublist::Match;
 
 /// How many times a queue delivery may be passed on after its chosen member left.
@@ -48,21 +50,42 @@ impl<'a> Outgoing<'a> {
 }
 
 impl Shard {
-    /// Routes a message published on this shard by `from` (None: an internal publisher).
+    /// Routes a message published on this shard by `from` (None: an internal publisher in
+    /// `$G`) in the publisher's account, and through that account's imports and exports.
     /// Returns whether any subscriber, here or on another shard, was given it.
     pub fn publish(&self, from: Option<&Rc<Client>>, frame: &Bytes, msg: &MsgSpans) -> bool {
+        let account = from.map_or(GLOBAL_ACCOUNT, |c| c.account.get());
+        self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
+        let delivered = self.route(account, from, frame, msg);
+        if !self.account_routes.get() {
+            return delivered;
+        }
+        delivered | self.route_across_accounts(account, from, frame, msg, 0, false)
+    }
+
+    /// Routes a message in one account only: its subscribers on this and other shards.
+    fn route(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        frame: &Bytes,
+        msg: &MsgSpans,
+    ) -> bool {
         let out = Outgoing::new(frame, msg);
         let view = out.view;
-        self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
         if !self.multi() {
-            let m = self.sublist.borrow_mut().match_subject(view.subject);
+            let m = self.match_local(account, view.subject);
             let mut delivered = self.deliver_plain(from, &out, &m);
             for g in &m.queues {
-                delivered |= self.deliver_queue(from, &out, &g.name, &m);
+                delivered |= self.deliver_queue(account, from, &out, &g.name, &m);
             }
             return delivered;
         }
-        let im = self.interest.borrow_mut().table.match_subject(view.subject);
+        let im = self
+            .interest
+            .borrow_mut()
+            .table(account)
+            .match_subject(view.subject);
         if im.plain.is_empty() && im.queues.is_empty() {
             return false;
         }
@@ -76,7 +99,7 @@ impl Shard {
         let mut picks: SmallVec<[(ShardId, &Bytes); 4]> = SmallVec::new();
         for g in &im.queues {
             let n = g.members.len();
-            let start = self.next_rr(&self.rr_shard, &g.name);
+            let start = self.next_rr(&self.rr_shard, account, &g.name);
             for i in 0..n {
                 let s = g.members[(start + i) % n];
                 if s != self.id {
@@ -84,8 +107,8 @@ impl Shard {
                     delivered = true;
                     break;
                 }
-                let m = local.get_or_insert_with(|| self.match_local(view.subject));
-                if self.deliver_queue(from, &out, &g.name, m) {
+                let m = local.get_or_insert_with(|| self.match_local(account, view.subject));
+                if self.deliver_queue(account, from, &out, &g.name, m) {
                     delivered = true;
                     break;
                 }
@@ -94,7 +117,7 @@ impl Shard {
             }
         }
         if plain_mask & (1 << self.id) != 0 {
-            let m = local.get_or_insert_with(|| self.match_local(view.subject));
+            let m = local.get_or_insert_with(|| self.match_local(account, view.subject));
             delivered |= self.deliver_plain(from, &out, m);
         }
         let remote_plain = plain_mask & !(1 << self.id);
@@ -108,6 +131,7 @@ impl Shard {
             if plain || !queues.is_empty() {
                 delivered = true;
                 let d = Delivery {
+                    account,
                     msg: Msg {
                         frame: frame.clone(),
                         spans: *msg,
@@ -122,15 +146,115 @@ impl Shard {
         delivered
     }
 
+    /// What `account`'s imports and exports do with a message published in it: a stream
+    /// export sends it on to each importer (subject rewritten), a service import into the
+    /// exporter (reply replaced by an `_R_.` subject, `Nats-Request-Info` added), and an
+    /// answer on such an `_R_.` subject goes back to the requester's account. All of it on
+    /// the publishing shard, so the other shards see plain per-account deliveries.
+    fn route_across_accounts(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        frame: &Bytes,
+        msg: &MsgSpans,
+        hops: u8,
+        via_service: bool,
+    ) -> bool {
+        if hops >= IMPORT_HOPS_MAX {
+            return false;
+        }
+        let accounts = self.auth().accounts.clone();
+        let Some(acc) = accounts.get(account) else {
+            return false;
+        };
+        if !acc.has_routes() {
+            return false;
+        }
+        let view = msg.view(frame);
+        let mut delivered = false;
+        let mut subject_buf = Vec::new();
+        // Messages that came in through a service import are not exported again as streams
+        // (nats-server, client.go processMsgResults).
+        if !via_service {
+            for r in &acc.stream_routes {
+                if !subject::matches(&r.transform.pattern, view.subject) {
+                    continue;
+                }
+                r.transform.apply(view.subject, &mut subject_buf);
+                let m = Msg::build(
+                    &subject_buf,
+                    view.reply,
+                    &view.payload[..view.hdr_len],
+                    &view.payload[view.hdr_len..],
+                );
+                delivered |= self.route_in(r.to, from, &m, hops + 1, false);
+            }
+        }
+        let now_s = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        for r in &acc.service_routes {
+            if !subject::matches(&r.transform.pattern, view.subject) {
+                continue;
+            }
+            r.transform.apply(view.subject, &mut subject_buf);
+            let mut reply = Vec::new();
+            if !view.reply.is_empty() {
+                let expiry = now_s() + r.threshold_ms.div_ceil(1000);
+                reply::encode(r.to, account, view.reply, expiry, &mut reply);
+            }
+            let headers = request_info_headers(
+                &view.payload[..view.hdr_len],
+                &accounts.name(account),
+                from.map_or(0, |c| c.rtt.get().as_nanos() as u64),
+            );
+            let m = Msg::build(
+                &subject_buf,
+                &reply,
+                &headers,
+                &view.payload[view.hdr_len..],
+            );
+            delivered |= self.route_in(r.to, from, &m, hops + 1, true);
+        }
+        if acc.exports_services && view.subject.starts_with(reply::REPLY_PREFIX) {
+            if let Some(d) = reply::decode(account, view.subject, now_s()) {
+                let m = Msg::build(
+                    d.reply,
+                    view.reply,
+                    &view.payload[..view.hdr_len],
+                    &view.payload[view.hdr_len..],
+                );
+                delivered |= self.route_in(d.importer, from, &m, hops + 1, false);
+            }
+        }
+        delivered
+    }
+
+    /// Routes a message built for another account, and then that account's own routes.
+    fn route_in(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        m: &Msg,
+        hops: u8,
+        via_service: bool,
+    ) -> bool {
+        let delivered = self.route(account, from, &m.frame, &m.spans);
+        delivered | self.route_across_accounts(account, from, &m.frame, &m.spans, hops, via_service)
+    }
+
     /// Delivers a message another shard routed here.
     pub fn deliver_remote(&self, d: Delivery) {
         let out = Outgoing::new(&d.msg.frame, &d.msg.spans);
-        let m = self.match_local(out.view.subject);
+        let m = self.match_local(d.account, out.view.subject);
         if d.plain {
             self.deliver_plain(None, &out, &m);
         }
         for q in &d.queues {
-            if !self.deliver_queue(None, &out, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX {
+            if !self.deliver_queue(d.account, None, &out, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX
+            {
                 self.reroute_queue(&d, q);
             }
         }
@@ -142,7 +266,7 @@ impl Shard {
         let im = self
             .interest
             .borrow_mut()
-            .table
+            .table(d.account)
             .match_subject(d.msg.view().subject);
         let Some(g) = im.queues.iter().find(|g| g.name == *q) else {
             return;
@@ -156,10 +280,11 @@ impl Shard {
         if others.is_empty() {
             return;
         }
-        let to = others[self.next_rr(&self.rr_shard, q) % others.len()];
+        let to = others[self.next_rr(&self.rr_shard, d.account, q) % others.len()];
         let mut queues = SmallVec::new();
         queues.push(q.clone());
         let fwd = Delivery {
+            account: d.account,
             msg: d.msg.clone(),
             plain: false,
             queues,
@@ -168,16 +293,22 @@ impl Shard {
         self.push_item(to, Item::Deliver(fwd));
     }
 
-    pub fn match_local(&self, subject: &[u8]) -> Rc<Match<SubKey>> {
-        self.sublist.borrow_mut().match_subject(subject)
+    pub fn match_local(&self, account: AccountId, subject: &[u8]) -> Rc<Match<SubKey>> {
+        self.with_sublist(account, |l| l.match_subject(subject))
     }
 
     fn next_rr(
         &self,
-        map: &std::cell::RefCell<crate::sublist::FastMap<Bytes, u32>>,
+        maps: &std::cell::RefCell<Vec<crate::sublist::FastMap<Bytes, u32>>>,
+        account: AccountId,
         name: &Bytes,
     ) -> usize {
-        let mut map = map.borrow_mut();
+        let mut maps = maps.borrow_mut();
+        let i = account as usize;
+        if maps.len() <= i {
+            maps.resize_with(i + 1, Default::default);
+        }
+        let map = &mut maps[i];
         if let Some(n) = map.get_mut(&name[..]) {
             *n = n.wrapping_add(1);
             return *n as usize;
@@ -212,6 +343,7 @@ impl Shard {
     /// One member of queue group `name` in `m`, round-robin; false if none could take it.
     fn deliver_queue(
         &self,
+        account: AccountId,
         from: Option<&Rc<Client>>,
         msg: &Outgoing<'_>,
         name: &Bytes,
@@ -221,7 +353,7 @@ impl Shard {
             return false;
         };
         let n = g.members.len();
-        let start = self.next_rr(&self.rr_member, name);
+        let start = self.next_rr(&self.rr_member, account, name);
         for i in 0..n {
             let k = g.members[(start + i) % n];
             if let Some(done) = self.deliver_to(k, from, msg) {
@@ -317,7 +449,7 @@ impl Shard {
     /// The 503 no-responders status, to the requester only, on its own subscription that
     /// matches the reply subject (reference §8); nothing if it has none.
     pub fn send_no_responders(&self, c: &Rc<Client>, view: &MsgView<'_>) {
-        let m = self.match_local(view.reply);
+        let m = self.match_local(c.account.get(), view.reply);
         let subs = self.subs.borrow();
         let Some(s) = m
             .plain
@@ -360,14 +492,12 @@ impl Shard {
             let sid = String::from_utf8_lossy(&s.sid);
             trace::op(Dir::Internal, &format!("DELSUB {sid}"))
         });
-        self.sublist
-            .borrow_mut()
-            .remove(&s.subject, s.queue.as_deref(), k);
+        self.with_sublist(s.account, |l| l.remove(&s.subject, s.queue.as_deref(), k));
         if self.multi() {
-            let ch = self
-                .interest
-                .borrow_mut()
-                .local_remove(&s.subject, s.queue.as_ref());
+            let ch =
+                self.interest
+                    .borrow_mut()
+                    .local_remove(s.account, &s.subject, s.queue.as_ref());
             if let Some(ch) = ch {
                 self.broadcast_interest(ch);
             }
@@ -394,5 +524,58 @@ impl Shard {
             }
         }
         None
+    }
+}
+
+/// The header block a request carries into the exporting account: the requester's own
+/// headers without any `Nats-Request-Info` it set (a client cannot spoof it), and then the
+/// server's, `{"acc":"B","rtt":N}` (rtt in ns, left out when 0), as nats-server adds it.
+fn request_info_headers(headers: &[u8], account: &str, rtt_ns: u64) -> Vec<u8> {
+    const NAME: &[u8] = b"nats-request-info:";
+    let mut out = Vec::with_capacity(headers.len() + 64);
+    if headers.is_empty() {
+        out.extend_from_slice(b"NATS/1.0\r\n");
+    } else {
+        let body = headers.strip_suffix(b"\r\n").unwrap_or(headers);
+        for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            if i > 0 && line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+                continue;
+            }
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    let acc = serde_json::to_string(account).unwrap_or_else(|_| "\"\"".into());
+    out.extend_from_slice(b"Nats-Request-Info: {\"acc\":");
+    out.extend_from_slice(acc.as_bytes());
+    if rtt_ns > 0 {
+        out.extend_from_slice(b",\"rtt\":");
+        out.extend_from_slice(itoa::Buffer::new().format(rtt_ns).as_bytes());
+    }
+    out.extend_from_slice(b"}\r\n\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_info_headers;
+
+    #[test]
+    fn request_info_is_added_last_and_replaces_a_client_copy() {
+        let h = request_info_headers(b"", "B", 0);
+        assert_eq!(h, b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"B\"}\r\n\r\n");
+        let h = request_info_headers(
+            b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"FAKE\"}\r\nX-Mine: 1\r\n\r\n",
+            "B",
+            833140,
+        );
+        assert_eq!(
+            String::from_utf8(h).unwrap(),
+            "NATS/1.0\r\nX-Mine: 1\r\nNats-Request-Info: {\"acc\":\"B\",\"rtt\":833140}\r\n\r\n"
+        );
     }
 }

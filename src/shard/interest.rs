@@ -1,4 +1,5 @@
-//! The cross-shard interest table: which shards have subscribers for which subjects.
+//! The cross-shard interest table: which shards have subscribers for which subjects, per
+//! account (each account is a namespace of its own, so each has its own table).
 //!
 //! Every shard keeps its own replica (a [`Sublist`] whose items are shard ids), so a
 //! publishing shard matches it without a lock. A shard announces a plain subject only when
@@ -16,13 +17,16 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::mesh::{InterestChange, ShardId};
+use crate::account::AccountId;
 use crate::sublist::Sublist;
 
 pub struct Interest {
-    pub table: Sublist<ShardId>,
+    /// One table per account, indexed by account id (grown on first use).
+    tables: Vec<Sublist<ShardId>>,
+    cache_entries_max: usize,
     me: ShardId,
-    /// This shard's plain subscriptions per subject.
-    local_plain: HashMap<Bytes, u32>,
+    /// This shard's plain subscriptions per account and subject.
+    local_plain: HashMap<(AccountId, Bytes), u32>,
     /// Epoch of this shard's latest change.
     epoch: u64,
     /// Per peer: the highest of our epochs it has applied.
@@ -32,7 +36,8 @@ pub struct Interest {
 impl Interest {
     pub fn new(me: ShardId, shards: usize, cache_entries_max: usize) -> Interest {
         Interest {
-            table: Sublist::new(cache_entries_max),
+            tables: vec![Sublist::new(cache_entries_max)],
+            cache_entries_max,
             me,
             local_plain: HashMap::new(),
             epoch: 0,
@@ -40,42 +45,71 @@ impl Interest {
         }
     }
 
+    /// The replica of account `account`'s table.
+    pub fn table(&mut self, account: AccountId) -> &mut Sublist<ShardId> {
+        let i = account as usize;
+        while self.tables.len() <= i {
+            self.tables.push(Sublist::new(self.cache_entries_max));
+        }
+        &mut self.tables[i]
+    }
+
     /// Records a local subscription; returns the change to announce, if any.
-    pub fn local_add(&mut self, subject: &Bytes, queue: Option<&Bytes>) -> Option<InterestChange> {
+    pub fn local_add(
+        &mut self,
+        account: AccountId,
+        subject: &Bytes,
+        queue: Option<&Bytes>,
+    ) -> Option<InterestChange> {
         if queue.is_none() {
-            let n = self.local_plain.entry(subject.clone()).or_insert(0);
+            let n = self
+                .local_plain
+                .entry((account, subject.clone()))
+                .or_insert(0);
             *n += 1;
             if *n > 1 {
                 return None;
             }
         }
         // The subject was validated when the local subscription was inserted.
-        let _ = self.table.insert(subject, queue, self.me);
-        Some(self.next_change(true, subject, queue))
+        let me = self.me;
+        let _ = self.table(account).insert(subject, queue, me);
+        Some(self.next_change(account, true, subject, queue))
     }
 
     /// Records the end of a local subscription; returns the change to announce, if any.
     pub fn local_remove(
         &mut self,
+        account: AccountId,
         subject: &Bytes,
         queue: Option<&Bytes>,
     ) -> Option<InterestChange> {
         if queue.is_none() {
-            let n = self.local_plain.get_mut(subject)?;
+            let key = (account, subject.clone());
+            let n = self.local_plain.get_mut(&key)?;
             *n -= 1;
             if *n > 0 {
                 return None;
             }
-            self.local_plain.remove(subject);
+            self.local_plain.remove(&key);
         }
-        self.table.remove(subject, queue.map(|q| &q[..]), self.me);
-        Some(self.next_change(false, subject, queue))
+        let me = self.me;
+        self.table(account)
+            .remove(subject, queue.map(|q| &q[..]), me);
+        Some(self.next_change(account, false, subject, queue))
     }
 
-    fn next_change(&mut self, add: bool, subject: &Bytes, queue: Option<&Bytes>) -> InterestChange {
+    fn next_change(
+        &mut self,
+        account: AccountId,
+        add: bool,
+        subject: &Bytes,
+        queue: Option<&Bytes>,
+    ) -> InterestChange {
         self.epoch += 1;
         InterestChange {
             epoch: self.epoch,
+            account,
             add,
             subject: subject.clone(),
             queue: queue.cloned(),
@@ -84,10 +118,11 @@ impl Interest {
 
     /// Applies a peer's change to our replica.
     pub fn apply_remote(&mut self, from: ShardId, ch: &InterestChange) {
+        let table = self.table(ch.account);
         if ch.add {
-            let _ = self.table.insert(&ch.subject, ch.queue.as_ref(), from);
+            let _ = table.insert(&ch.subject, ch.queue.as_ref(), from);
         } else {
-            self.table.remove(&ch.subject, ch.queue.as_deref(), from);
+            table.remove(&ch.subject, ch.queue.as_deref(), from);
         }
     }
 

@@ -35,6 +35,7 @@ pub enum Item {
 #[derive(Clone, Debug)]
 pub struct InterestChange {
     pub epoch: u64,
+    pub account: crate::account::AccountId,
     pub add: bool,
     pub subject: Bytes,
     pub queue: Option<Bytes>,
@@ -42,6 +43,8 @@ pub struct InterestChange {
 
 /// A message for the plain subscribers and/or chosen queue groups of one destination shard.
 pub struct Delivery {
+    /// The account whose subscribers get it.
+    pub account: crate::account::AccountId,
     pub msg: Msg,
     /// Deliver to every matching plain subscription on the destination.
     pub plain: bool,
@@ -100,5 +103,50 @@ pub struct Msg {
 impl Msg {
     pub fn view(&self) -> MsgView<'_> {
         self.spans.view(&self.frame)
+    }
+
+    /// A message of its own bytes (a subject rewritten by an import, a reply replaced, a
+    /// header added): `headers` (the whole block, CRLFs included; empty for none) then `body`.
+    pub fn build(subject: &[u8], reply: &[u8], headers: &[u8], body: &[u8]) -> Msg {
+        let mut b = bytes::BytesMut::with_capacity(
+            subject.len() + reply.len() + headers.len() + body.len() + 24,
+        );
+        let span = |b: &bytes::BytesMut, start: usize| Span {
+            start: start as u32,
+            end: b.len() as u32,
+        };
+        let s = b.len();
+        b.extend_from_slice(subject);
+        let subject_span = span(&b, s);
+        let s = b.len();
+        b.extend_from_slice(reply);
+        let reply_span = span(&b, s);
+        let s = b.len();
+        if !headers.is_empty() {
+            b.extend_from_slice(itoa::Buffer::new().format(headers.len()).as_bytes());
+        }
+        let hdr_token = span(&b, s);
+        let s = b.len();
+        b.extend_from_slice(
+            itoa::Buffer::new()
+                .format(headers.len() + body.len())
+                .as_bytes(),
+        );
+        let size_token = span(&b, s);
+        let s = b.len();
+        b.extend_from_slice(headers);
+        b.extend_from_slice(body);
+        let payload = span(&b, s);
+        Msg {
+            frame: b.freeze(),
+            spans: MsgSpans {
+                subject: subject_span,
+                reply: reply_span,
+                size_token,
+                hdr_token,
+                payload,
+                hdr_len: headers.len() as u32,
+            },
+        }
     }
 }

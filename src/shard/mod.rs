@@ -32,6 +32,7 @@ use self::client::{Client, SubKey};
 use self::interest::Interest;
 use self::mesh::{Item, ShardId};
 use self::outq::ChunkPool;
+use crate::account::AccountId;
 use crate::auth::Authenticator;
 use crate::config::Options;
 use crate::control::{Control, Live};
@@ -50,6 +51,8 @@ pub struct Outbox {
 /// A subscription of a local client.
 pub struct Subscription {
     pub client: Rc<Client>,
+    /// The account whose index holds it (the client's at SUB time).
+    pub account: AccountId,
     pub sid: Bytes,
     pub subject: Bytes,
     pub queue: Option<Bytes>,
@@ -86,7 +89,10 @@ pub struct Shard {
     pub identity: Rc<ServerIdentity>,
     pub clients: RefCell<Slab<Rc<Client>>>,
     pub subs: RefCell<Slab<Subscription>>,
-    pub sublist: RefCell<Sublist<SubKey>>,
+    /// One subject index per account, indexed by account id (grown on first use).
+    pub sublists: RefCell<Vec<Sublist<SubKey>>>,
+    /// Some account has imports or exports: publishes look at the account routes.
+    pub account_routes: Cell<bool>,
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
     pub outbox: RefCell<Vec<Outbox>>,
@@ -103,10 +109,11 @@ pub struct Shard {
     /// Clients whose outbound buffer passed the stall mark: the task delivering to them
     /// pauses (briefly) so their writers can drain, as nats-server stalls fast producers.
     pub stalled: RefCell<Vec<Rc<Client>>>,
-    /// Round-robin positions: which shard serves a queue group next (multi-shard).
-    pub rr_shard: RefCell<FastMap<Bytes, u32>>,
-    /// Round-robin positions: which local member of a queue group serves next.
-    pub rr_member: RefCell<FastMap<Bytes, u32>>,
+    /// Round-robin positions per account: which shard serves a queue group next
+    /// (multi-shard).
+    pub rr_shard: RefCell<Vec<FastMap<Bytes, u32>>>,
+    /// Round-robin positions per account: which local member of a queue group serves next.
+    pub rr_member: RefCell<Vec<FastMap<Bytes, u32>>>,
     /// Set when the server stops; wakes the acceptor and the shard's main task.
     pub shutdown: Notify,
     pub stopping: Cell<bool>,
@@ -138,7 +145,8 @@ impl Shard {
             identity,
             clients: RefCell::new(Slab::new()),
             subs: RefCell::new(Slab::new()),
-            sublist: RefCell::new(Sublist::new(cache)),
+            sublists: RefCell::new(vec![Sublist::new(cache)]),
+            account_routes: Cell::new(control.live().auth.accounts.any_routes()),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
@@ -147,8 +155,8 @@ impl Shard {
             dirty: RefCell::new(Vec::new()),
             chunks: ChunkPool::new(opts.limits.out_chunks_pooled_max),
             stalled: RefCell::new(Vec::new()),
-            rr_shard: RefCell::new(FastMap::default()),
-            rr_member: RefCell::new(FastMap::default()),
+            rr_shard: RefCell::new(vec![FastMap::default()]),
+            rr_member: RefCell::new(vec![FastMap::default()]),
             shutdown: Notify::default(),
             stopping: Cell::new(false),
             accepting: Cell::new(false),
@@ -160,6 +168,21 @@ impl Shard {
             opts: RefCell::new(opts),
             control,
         }
+    }
+
+    /// Runs `f` on account `account`'s subject index.
+    pub fn with_sublist<R>(
+        &self,
+        account: AccountId,
+        f: impl FnOnce(&mut Sublist<SubKey>) -> R,
+    ) -> R {
+        let mut lists = self.sublists.borrow_mut();
+        let i = account as usize;
+        while lists.len() <= i {
+            let cache = self.opts.borrow().limits.sublist_cache_entries_max;
+            lists.push(Sublist::new(cache));
+        }
+        f(&mut lists[i])
     }
 
     /// The options in force now.
@@ -274,6 +297,7 @@ impl Shard {
     pub fn take_live(&self, live: &Arc<Live>) {
         *self.opts.borrow_mut() = Rc::new((*live.opts).clone());
         let previous = std::mem::replace(&mut *self.live.borrow_mut(), live.clone());
+        self.account_routes.set(live.auth.accounts.any_routes());
         if !Arc::ptr_eq(&previous.auth, &live.auth) {
             for c in self.client_list() {
                 self.reauthorize(&c);

@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 use super::client::{Client, CloseReason};
 use super::Shard;
 use crate::monitor::snapshot::{
-    Closed, ConnSnapshot, Counters, SubSnapshot, SublistStats, TlsSnapshot, GLOBAL_ACCOUNT,
+    Closed, ConnSnapshot, Counters, SubSnapshot, SublistStats, TlsSnapshot,
 };
 use crate::monitor::Needs;
 
@@ -61,7 +61,9 @@ impl Shard {
         let wall_now = SystemTime::now();
         let mut part = ShardPart::default();
         if needs.sublist {
-            part.sublist = self.sublist.borrow().stats().into();
+            for l in self.sublists.borrow().iter() {
+                part.sublist.add(&l.stats().into());
+            }
         }
         // `connections` is the server-wide count the monitor takes from the control plane.
         part.counters = Counters {
@@ -132,7 +134,7 @@ impl Shard {
             lang: o.lang.clone(),
             version: o.version.clone(),
             authorized_user: c.user_name(),
-            account: GLOBAL_ACCOUNT.to_string(),
+            account: self.auth().accounts.name(c.account.get()).to_string(),
             tls: c.tls.borrow().as_ref().map(|(v, s)| TlsSnapshot {
                 version: v.clone(),
                 cipher_suite: s.clone(),

@@ -22,6 +22,7 @@ impl Settings<'_> {
         // The block replaces what an earlier one said; no_auth_user is a top-level key.
         let mut auth = AuthConfig {
             no_auth_user: self.opts.auth.no_auth_user.take(),
+            accounts: std::mem::take(&mut self.opts.auth.accounts),
             ..AuthConfig::default()
         };
         let mut users_given = false;
@@ -92,7 +93,7 @@ impl Settings<'_> {
         }
     }
 
-    fn users(&mut self, e: &Entry) -> (Vec<UserConfig>, Vec<NkeyConfig>) {
+    pub(super) fn users(&mut self, e: &Entry) -> (Vec<UserConfig>, Vec<NkeyConfig>) {
         let (mut users, mut nkeys) = (Vec::new(), Vec::new());
         let Some(items) = e.value.as_array() else {
             let reason = format!(

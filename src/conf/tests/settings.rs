@@ -258,7 +258,7 @@ fn wrong_types_conflicts_and_unsafe_keys_are_all_reported() {
             at("5:1", "Can not have a token and a users array"),
             at(
                 "9:1",
-                "\"accounts\" is not supported by natrix yet; remove it (natrix would \
+                "\"operator\" is not supported by natrix yet; remove it (natrix would \
                  otherwise run with less protection or different routing than nats-server)"
             ),
             at(
