@@ -1,6 +1,7 @@
 //! The only code that touches sockets and channels: per connection a reader task (parse,
 //! apply, flush once per read), a writer task (one `send` per batch of queued bytes) and a
-//! pinger; per shard an acceptor (shard 0), and per peer a sender and a receiver task.
+//! pinger; per shard an intake of the connections the accept thread hands it (and on shard 0
+//! the guard that shuts the listener), and per peer a sender and a receiver task.
 //!
 //! Invariants: the reader's frame (`Bytes`) is the read buffer itself, frozen once per read,
 //! so payloads reach other shards without a copy; the reader is the only task that removes
@@ -23,7 +24,7 @@ use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::parser::{self, Op, ParseLimits};
 use crate::proto::trace::{self, Dir};
-use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, Stream};
+use crate::runtime::{self, Direction, Receivers, Senders, Stream};
 
 /// Room below which the read buffer is replaced before the next read.
 const READ_ROOM_MIN_BYTES: usize = 4096;
@@ -444,19 +445,20 @@ async fn sleep_unless_closed(c: &Client, d: Duration) -> bool {
         && !c.is_closing()
 }
 
-/// Accepts connections and spreads them round-robin over the shards (shard 0 only).
-pub async fn run_acceptor(
-    shard: Rc<Shard>,
-    listener: Listener,
-    senders: Option<Rc<Senders<ShardMsg>>>,
-) {
-    let mut next_shard = 0usize;
-    let mut cid = 0u64;
+/// Takes the connections the accept thread hands this shard, until it ends.
+pub async fn run_intake(shard: Rc<Shard>, intake: runtime::Intake) {
+    intake
+        .serve(|stream, cid| runtime::spawn(run_client(shard.clone(), stream, cid)))
+        .await;
+}
+
+/// Stops new connections when the server stops or enters lame duck mode (shard 0 only):
+/// shutting the listener down refuses new connections at once (Linux takes a listening
+/// socket out of service on `shutdown`) and ends the accept thread.
+pub async fn run_listen_guard(shard: Rc<Shard>) {
     loop {
         let stop = shard.shutdown.notified();
         if shard.stopping.get() || shard.control.ldm.load(std::sync::atomic::Ordering::Acquire) {
-            // Linux takes a listening socket out of service on `shutdown`, so new
-            // connections are refused at once, not when glommio gets to close it.
             if let Some(fd) = shard.listen_control.take() {
                 runtime::shutdown(&fd, Direction::Both);
             }
@@ -464,36 +466,7 @@ pub async fn run_acceptor(
             shard.acceptor_done.notify();
             return;
         }
-        let accepted: Option<std::io::Result<Accepted>> =
-            runtime::race(async { Some(runtime::accept(&listener).await) }, async {
-                stop.await;
-                None
-            })
-            .await;
-        let accepted = match accepted {
-            None => continue,
-            Some(Ok(a)) => a,
-            Some(Err(e)) => {
-                log::error!("Error accepting client connection: {e}");
-                runtime::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        cid += 1;
-        let to = next_shard % shard.shards;
-        next_shard += 1;
-        match &senders {
-            Some(senders) if to != shard.id => {
-                if senders
-                    .send_to(to, ShardMsg::Accept(accepted, cid))
-                    .await
-                    .is_err()
-                {
-                    log::error!("cid:{cid} - could not hand the connection to shard {to}");
-                }
-            }
-            _ => runtime::spawn(run_client(shard.clone(), accepted.bind_to_executor(), cid)),
-        }
+        stop.await;
     }
 }
 
