@@ -320,23 +320,82 @@ pub fn raise_open_files_limit() -> io::Result<Option<(u64, u64)>> {
     Ok(Some((before, lim.rlim_cur)))
 }
 
-/// A second handle on the same socket, so one task reads while another writes without a
-/// lock between them.
-pub fn dup_stream(s: &Stream) -> io::Result<Stream> {
-    // SAFETY: dup returns a new descriptor we own (or -1, checked).
-    let fd = unsafe { libc::dup(s.as_raw_fd()) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh descriptor for a connected TCP socket.
-    Ok(unsafe { Stream::from_raw_fd(fd) })
+/// A connection's one descriptor, shared (`Rc`) by its reader task, its writer task and its
+/// `Client` (which shuts it down to end the other two). One descriptor per connection, as
+/// nats-server has: glommio's stream keeps separate wake-ups for reading and for writing, so
+/// a read and a write may wait at the same time, each future borrowing the stream only
+/// within one poll (no borrow lives across an await). The descriptor closes when the last
+/// holder drops, so its number never names another socket while a holder can use it.
+pub struct Socket {
+    stream: RefCell<Stream>,
 }
 
-/// A plain descriptor of the socket, for [`shutdown`].
-pub fn dup_fd(s: &Stream) -> io::Result<OwnedFd> {
-    // SAFETY: the stream's descriptor is open for the duration of this borrow.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
-    fd.try_clone_to_owned()
+impl Socket {
+    pub fn new(stream: Stream) -> std::rc::Rc<Socket> {
+        std::rc::Rc::new(Socket {
+            stream: RefCell::new(stream),
+        })
+    }
+
+    pub fn set_nodelay(&self) -> io::Result<()> {
+        self.stream
+            .borrow()
+            .set_nodelay(true)
+            .map_err(io::Error::from)
+    }
+
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.stream.borrow().peer_addr().map_err(io::Error::from)
+    }
+
+    /// Reads into `buf`; 0 at the end of the stream.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use futures_lite::AsyncRead;
+        std::future::poll_fn(|cx| Pin::new(&mut *self.stream.borrow_mut()).poll_read(cx, buf)).await
+    }
+
+    /// Reads what the socket holds now; None when it holds nothing.
+    pub fn try_read(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let fd = self.as_fd().as_raw_fd();
+        loop {
+            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Some(Ok(n as usize));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return None,
+                _ => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Writes some of `buf`, waiting for room.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        use futures_lite::AsyncWrite;
+        std::future::poll_fn(|cx| Pin::new(&mut *self.stream.borrow_mut()).poll_write(cx, buf))
+            .await
+    }
+
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the stream, and so its descriptor, lives as long as `self`.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.stream.borrow().as_raw_fd()) }
+    }
 }
 
 /// Most slices one `sendmsg` gathers.
@@ -349,12 +408,12 @@ const GATHER_IOVECS_MAX: usize = 64;
 /// wait arm no timer. `iov` is scratch
 /// space the caller keeps, so that a write allocates nothing.
 pub async fn write_gather<B: AsRef<[u8]>>(
-    stream: &mut Stream,
+    stream: &Socket,
     parts: &[B],
     iov: &mut Vec<libc::iovec>,
     deadline: Duration,
 ) -> io::Result<()> {
-    let fd = stream.as_raw_fd();
+    let fd = stream.as_fd().as_raw_fd();
     let part = |i: usize| parts[i].as_ref();
     let (mut i, mut off) = (0usize, 0usize);
     loop {
@@ -417,12 +476,7 @@ pub async fn write_gather<B: AsRef<[u8]>>(
 }
 
 /// One write that fails with `TimedOut` if the socket stays full for `deadline`.
-pub async fn write_within(
-    stream: &mut Stream,
-    bytes: &[u8],
-    deadline: Duration,
-) -> io::Result<usize> {
-    use futures_lite::AsyncWriteExt;
+pub async fn write_within(stream: &Socket, bytes: &[u8], deadline: Duration) -> io::Result<usize> {
     race(stream.write(bytes), async {
         sleep(deadline).await;
         Err(io::ErrorKind::TimedOut.into())
