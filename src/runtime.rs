@@ -1,8 +1,11 @@
 //! The only module that names glommio: executors and their pinning, the shard mesh, sockets,
-//! timers, and a single-threaded notification. A change of runtime touches this file.
+//! timers, and a single-threaded notification; also the accept thread that feeds the shards
+//! and the open-files limit. A change of runtime touches this file.
 //!
 //! Invariants: every executor runs one shard; `Notify` is `!Send` (it lives on one shard) and
-//! never holds a borrow across an await.
+//! never holds a borrow across an await; the listening socket never enters io_uring (see
+//! "Listener, accept thread and descriptor limits" below); a connection has one descriptor,
+//! shared through [`Socket`], whose borrows last one poll.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
