@@ -80,18 +80,16 @@ impl Natrix {
     }
 
     fn signal_and_wait(&mut self, sig: i32) -> ExitStatus {
-        // SAFETY: kill on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        common::procs::send_signal(self.child.id(), sig);
+        let deadline = Instant::now() + common::procs::EXIT_MAX;
+        while Instant::now() < deadline {
             if let Ok(Some(s)) = self.child.try_wait() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "natrix did not exit after {sig}");
+            // Short: the point is to restart as soon as the process is gone.
             std::thread::sleep(Duration::from_millis(1));
         }
+        panic!("natrix did not exit after signal {sig}");
     }
 }
 
