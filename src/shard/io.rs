@@ -176,9 +176,11 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         }
         // A large empty buffer is given back when the socket has nothing to read: an idle
         // connection then holds READ_START_BYTES, however busy it was. The next read that
-        // fills that small buffer gets one of the size the load called for.
+        // fills that small buffer gets one of the size the load called for. Not with TLS:
+        // rustls may hold plaintext the socket no longer shows, so "nothing to read" cannot
+        // be told without reading (and a TLS connection holds a record buffer anyway).
         let mut got = None;
-        if filled == 0 && buf.len() > READ_START_BYTES {
+        if filled == 0 && buf.len() > READ_START_BYTES && stream.is_plain() {
             got = stream.try_read(&mut buf);
             if got.is_none() {
                 buf = BytesMut::zeroed(READ_START_BYTES);

@@ -150,6 +150,10 @@ impl ReadHalf {
         }
     }
 
+    pub fn is_plain(&self) -> bool {
+        matches!(self, ReadHalf::Plain(_))
+    }
+
     /// Reads what the socket has now without waiting; None if it has nothing (or, with
     /// TLS, always: rustls may hold plaintext the socket no longer shows).
     pub fn try_read(&mut self, dst: &mut [u8]) -> Option<io::Result<usize>> {
