@@ -32,7 +32,8 @@ pub struct Limits {
     pub ping_max: u32,
     /// Delay of the first server PING after accept (nats-server: min(2 s, ping_interval)).
     pub first_ping_ms: u64,
-    /// natrix: read buffer size per connection, and the size a read buffer grows back to.
+    /// natrix: the largest read buffer of a connection (it starts at 512 bytes and grows to
+    /// this under load; `shard/io.rs`).
     pub read_buffer_bytes: usize,
     /// natrix: batches that may wait in one shard-to-shard channel.
     pub shard_channel_batches_max: usize,

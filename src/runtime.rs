@@ -1,14 +1,19 @@
 //! The only module that names glommio: executors and their pinning, the shard mesh, sockets,
-//! timers, and a single-threaded notification. A change of runtime touches this file.
+//! timers, and a single-threaded notification; also the accept thread that feeds the shards
+//! and the open-files limit. A change of runtime touches this file.
 //!
 //! Invariants: every executor runs one shard; `Notify` is `!Send` (it lives on one shard) and
-//! never holds a borrow across an await.
+//! never holds a borrow across an await; the listening socket never enters io_uring (see
+//! "Listener, accept thread and descriptor limits" below); a connection has one descriptor,
+//! shared through [`Socket`], whose borrows last one poll.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -16,9 +21,7 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::{LocalExecutorBuilder, Placement};
 
 pub use glommio::channels::channel_mesh::{Receivers, Senders};
-pub use glommio::net::{
-    AcceptedTcpStream as Accepted, TcpListener as Listener, TcpStream as Stream,
-};
+pub use glommio::net::{AcceptedTcpStream as Accepted, TcpStream as Stream};
 
 /// The full mesh of bounded channels between shards.
 pub type Mesh<T> = MeshBuilder<T, Full>;
@@ -119,36 +122,283 @@ where
     Ok(())
 }
 
-/// Accepts one connection, to be bound to whichever shard will own it.
-pub async fn accept(l: &Listener) -> io::Result<Accepted> {
-    l.shared_accept().await.map_err(io::Error::from)
+// ---- Listener, accept thread and descriptor limits ----
+//
+// The listening socket never enters io_uring. An accept pending in a ring holds a reference
+// to the listening socket's file, and when the process dies (SIGKILL, or an exit with the
+// executor threads still parked) the kernel releases a ring's requests from a work queue
+// some milliseconds after the process is gone: the socket stays in LISTEN that long and a
+// restart on the same port fails with EADDRINUSE (SO_REUSEADDR, which std sets, only lets
+// a bind pass sockets in TIME_WAIT, not a listener). A plain thread blocked in accept(2)
+// holds nothing of the kind: the descriptor is closed with the process, before the parent
+// can see it exit. So one thread accepts, and hands each connection straight to the shard
+// that will own it.
+
+/// The shortest and longest pause after an accept that failed for want of resources (the
+/// descriptor limit, say), doubling between them: nats-server's ACCEPT_MIN/MAX_SLEEP. The
+/// connection waits in the listen backlog meanwhile, so the client sees no close.
+const ACCEPT_RETRY_MIN_MS: u64 = 10;
+const ACCEPT_RETRY_MAX_MS: u64 = 1_000;
+
+/// A connection the accept thread took, with its connection id.
+pub type Incoming = (std::net::TcpStream, u64);
+type IntakeQueue = Arc<Mutex<VecDeque<Incoming>>>;
+
+/// The accept thread's end of one shard's hand-off: a queue, and a socket that carries one
+/// byte per queued connection to wake the shard.
+pub struct IntakeTx {
+    queue: IntakeQueue,
+    wake: std::os::unix::net::UnixStream,
 }
 
-/// Adopts a listening socket bound elsewhere (the main thread binds so that bind errors are
-/// reported before any shard starts).
-pub fn listener_from_std(l: std::net::TcpListener) -> io::Result<Listener> {
-    l.set_nonblocking(true)?;
-    // SAFETY: the fd comes from a live std listener whose ownership we take.
-    Ok(unsafe { Listener::from_raw_fd(l.into_raw_fd()) })
+/// A shard's end of the hand-off, before it is bound to the shard's executor.
+pub struct Intake {
+    queue: IntakeQueue,
+    wake: OwnedFd,
 }
 
-/// A second handle on the same socket, so one task reads while another writes without a
-/// lock between them.
-pub fn dup_stream(s: &Stream) -> io::Result<Stream> {
-    // SAFETY: dup returns a new descriptor we own (or -1, checked).
-    let fd = unsafe { libc::dup(s.as_raw_fd()) };
-    if fd < 0 {
+/// One hand-off per shard: the senders for [`spawn_accept_thread`], the receivers for the
+/// shards (`receivers[i]` for shard `i`).
+pub fn intakes(shards: usize) -> io::Result<(Vec<IntakeTx>, Vec<Intake>)> {
+    let (mut txs, mut rxs) = (Vec::new(), Vec::new());
+    for _ in 0..shards {
+        let (tx, rx) = std::os::unix::net::UnixStream::pair()?;
+        // A full wake socket already holds a byte the shard will read: no need to wait.
+        tx.set_nonblocking(true)?;
+        let queue = Arc::default();
+        txs.push(IntakeTx {
+            queue: Arc::clone(&queue),
+            wake: tx,
+        });
+        rxs.push(Intake {
+            queue,
+            wake: rx.into(),
+        });
+    }
+    Ok((txs, rxs))
+}
+
+impl IntakeTx {
+    fn send(&mut self, incoming: Incoming) {
+        use std::io::Write;
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_back(incoming);
+        }
+        // The byte goes after the push, and the shard drains after each read: no
+        // connection is left in the queue unseen. WouldBlock: bytes are already waiting.
+        let _ = self.wake.write(&[1]);
+    }
+}
+
+impl Intake {
+    /// Waits for connections and hands each to `serve`; returns when the accept thread has
+    /// ended. Runs on the shard that owns the connections.
+    pub async fn serve(self, mut serve: impl FnMut(Stream, u64)) {
+        use futures_lite::AsyncReadExt;
+        // SAFETY: the descriptor is one end of a socket pair we own.
+        let mut wake = unsafe { glommio::net::UnixStream::from_raw_fd(self.wake.into_raw_fd()) };
+        let mut bytes = [0u8; 64];
+        loop {
+            let ended = !matches!(wake.read(&mut bytes).await, Ok(n) if n > 0);
+            loop {
+                let next = self.queue.lock().ok().and_then(|mut q| q.pop_front());
+                let Some((s, cid)) = next else { break };
+                // SAFETY: the descriptor comes from a connected std stream we take over.
+                serve(unsafe { Stream::from_raw_fd(s.into_raw_fd()) }, cid);
+            }
+            if ended {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts the thread that accepts connections on `listener` and deals them round-robin to
+/// the shards. The thread ends when the listener is shut down ([`shutdown`] on a descriptor
+/// of it), closing the listener and every hand-off; a shard's [`Intake::serve`] then ends.
+pub fn spawn_accept_thread(
+    listener: std::net::TcpListener,
+    mut to: Vec<IntakeTx>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    std::thread::Builder::new()
+        .name("natrix-accept".into())
+        .spawn(move || {
+            let mut cid = 0u64;
+            let mut retry_ms = ACCEPT_RETRY_MIN_MS;
+            loop {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        retry_ms = ACCEPT_RETRY_MIN_MS;
+                        cid += 1;
+                        let n = to.len() as u64;
+                        if let Some(tx) = to.get_mut(((cid - 1) % n.max(1)) as usize) {
+                            tx.send((s, cid));
+                        }
+                    }
+                    Err(e) => match accept_failure(&e) {
+                        AcceptFailure::Retry => continue,
+                        AcceptFailure::Ended => return,
+                        AcceptFailure::Resources => {
+                            log::error!(
+                                "Temporary Client Accept Error({}), sleeping {retry_ms}ms",
+                                go_accept_error(&addr, &e)
+                            );
+                            std::thread::sleep(Duration::from_millis(retry_ms));
+                            retry_ms = (retry_ms * 2).min(ACCEPT_RETRY_MAX_MS);
+                        }
+                        AcceptFailure::Other => {
+                            log::error!("Client Accept error: {}", go_accept_error(&addr, &e));
+                        }
+                    },
+                }
+            }
+        })
+}
+
+/// What a failed accept(2) means for the accept loop.
+#[derive(Debug, PartialEq, Eq)]
+enum AcceptFailure {
+    /// The peer went away before we took it, or a signal: take the next one.
+    Retry,
+    /// The listener was shut down: the server is stopping.
+    Ended,
+    /// Out of descriptors or memory: pause, the connection waits in the backlog.
+    Resources,
+    Other,
+}
+
+fn accept_failure(e: &io::Error) -> AcceptFailure {
+    match e.raw_os_error() {
+        Some(libc::EINTR | libc::ECONNABORTED | libc::EAGAIN | libc::EPROTO) => {
+            AcceptFailure::Retry
+        }
+        Some(libc::EINVAL | libc::EBADF) => AcceptFailure::Ended,
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+            AcceptFailure::Resources
+        }
+        _ => AcceptFailure::Other,
+    }
+}
+
+/// An accept error as Go words it (`accept tcp 127.0.0.1:4222: accept4: too many open
+/// files`), which is what nats-server's log line carries.
+fn go_accept_error(addr: &str, e: &io::Error) -> String {
+    let text = e.to_string();
+    // std appends " (os error N)" to the C library's message; Go's text is that message
+    // in lower case.
+    let text = text.split(" (os error").next().unwrap_or_default();
+    let mut chars = text.chars();
+    let text: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("accept tcp {addr}: accept4: {text}")
+}
+
+/// Raises the open-files soft limit to the hard limit, as Go's runtime does at the start of
+/// nats-server (every connection costs a descriptor). Returns `(before, after)` when the
+/// limit changed.
+pub fn raise_open_files_limit() -> io::Result<Option<(u64, u64)>> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `fd` is a fresh descriptor for a connected TCP socket.
-    Ok(unsafe { Stream::from_raw_fd(fd) })
+    if lim.rlim_cur >= lim.rlim_max {
+        return Ok(None);
+    }
+    let before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Some((before, lim.rlim_cur)))
 }
 
-/// A plain descriptor of the socket, for [`shutdown`].
-pub fn dup_fd(s: &Stream) -> io::Result<OwnedFd> {
-    // SAFETY: the stream's descriptor is open for the duration of this borrow.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
-    fd.try_clone_to_owned()
+/// A connection's one descriptor, shared (`Rc`) by its reader task, its writer task and its
+/// `Client` (which shuts it down to end the other two). One descriptor per connection, as
+/// nats-server has: glommio's stream keeps separate wake-ups for reading and for writing, so
+/// a read and a write may wait at the same time, each future borrowing the stream only
+/// within one poll (no borrow lives across an await). The descriptor closes when the last
+/// holder drops, so its number never names another socket while a holder can use it.
+pub struct Socket {
+    stream: RefCell<Stream>,
+}
+
+impl Socket {
+    pub fn new(stream: Stream) -> std::rc::Rc<Socket> {
+        std::rc::Rc::new(Socket {
+            stream: RefCell::new(stream),
+        })
+    }
+
+    pub fn set_nodelay(&self) -> io::Result<()> {
+        self.stream
+            .borrow()
+            .set_nodelay(true)
+            .map_err(io::Error::from)
+    }
+
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.stream.borrow().peer_addr().map_err(io::Error::from)
+    }
+
+    /// Reads into `buf`; 0 at the end of the stream.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use futures_lite::AsyncRead;
+        std::future::poll_fn(|cx| Pin::new(&mut *self.stream.borrow_mut()).poll_read(cx, buf)).await
+    }
+
+    /// Reads what the socket holds now; None when it holds nothing.
+    pub fn try_read(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let fd = self.as_fd().as_raw_fd();
+        loop {
+            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Some(Ok(n as usize));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return None,
+                _ => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Writes some of `buf`, waiting for room.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        use futures_lite::AsyncWrite;
+        std::future::poll_fn(|cx| Pin::new(&mut *self.stream.borrow_mut()).poll_write(cx, buf))
+            .await
+    }
+
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the stream, and so its descriptor, lives as long as `self`.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.stream.borrow().as_raw_fd()) }
+    }
 }
 
 /// Most slices one `sendmsg` gathers.
@@ -161,12 +411,12 @@ const GATHER_IOVECS_MAX: usize = 64;
 /// wait arm no timer. `iov` is scratch
 /// space the caller keeps, so that a write allocates nothing.
 pub async fn write_gather<B: AsRef<[u8]>>(
-    stream: &mut Stream,
+    stream: &Socket,
     parts: &[B],
     iov: &mut Vec<libc::iovec>,
     deadline: Duration,
 ) -> io::Result<()> {
-    let fd = stream.as_raw_fd();
+    let fd = stream.as_fd().as_raw_fd();
     let part = |i: usize| parts[i].as_ref();
     let (mut i, mut off) = (0usize, 0usize);
     loop {
@@ -229,12 +479,7 @@ pub async fn write_gather<B: AsRef<[u8]>>(
 }
 
 /// One write that fails with `TimedOut` if the socket stays full for `deadline`.
-pub async fn write_within(
-    stream: &mut Stream,
-    bytes: &[u8],
-    deadline: Duration,
-) -> io::Result<usize> {
-    use futures_lite::AsyncWriteExt;
+pub async fn write_within(stream: &Socket, bytes: &[u8], deadline: Duration) -> io::Result<usize> {
     race(stream.write(bytes), async {
         sleep(deadline).await;
         Err(io::ErrorKind::TimedOut.into())

@@ -39,6 +39,8 @@ pub fn run(opts: Options, reload: Option<Reloader>) -> io::Result<()> {
 
 /// Runs the server until `control.stop` is set.
 pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
+    // Before the bind: a limit that cannot be raised is no reason not to start.
+    let raised = runtime::raise_open_files_limit();
     let listener = TcpListener::bind((opts.host.as_str(), opts.port)).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -52,6 +54,13 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
     );
     log::info!("  Server ID:   {server_id}");
     log::info!("  Shards:      {}", opts.shards);
+    match raised {
+        Ok(Some((before, after))) => {
+            log::info!("Raised the open files limit from {before} to {after}")
+        }
+        Ok(None) => {}
+        Err(e) => log::warn!("Could not raise the open files limit: {e}"),
+    }
     if let Some(f) = &opts.config_file {
         log::info!("Using configuration file: {}", f.display());
     }
@@ -96,7 +105,14 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
             monitor_http::start(&host, port, Some(tls), ctx.clone())?;
         }
     }
-    let listener = Arc::new(Mutex::new(Some(listener)));
+    let listen_control: std::os::fd::OwnedFd = listener.try_clone()?.into();
+    let (to_shards, intakes) = runtime::intakes(opts.shards)?;
+    let intakes: Vec<Option<runtime::Intake>> = intakes.into_iter().map(Some).collect();
+    let intakes = Arc::new(Mutex::new(intakes));
+    // Connections wait in the hand-off until their shard's intake runs, which is after the
+    // mesh is joined.
+    runtime::spawn_accept_thread(listener, to_shards)?;
+    let listen_control = Arc::new(Mutex::new(Some(listen_control)));
     // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,
     // on one thread, and each shard takes its own out of the vector without cloning.
     let meshes: Vec<Option<Mesh<ShardMsg>>> = if opts.shards > 1 {
@@ -114,14 +130,23 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
             .lock()
             .ok()
             .and_then(|mut m| m.get_mut(i).and_then(Option::take));
-        let (opts, identity, listener, control) = (
-            opts.clone(),
-            identity.clone(),
-            listener.clone(),
-            control.clone(),
-        );
+        let intake = intakes
+            .lock()
+            .ok()
+            .and_then(|mut m| m.get_mut(i).and_then(Option::take));
+        let listen_control = if i == 0 {
+            listen_control.lock().ok().and_then(|mut l| l.take())
+        } else {
+            None
+        };
+        let (opts, identity, control) = (opts.clone(), identity.clone(), control.clone());
         async move {
-            if let Err(e) = run_shard(opts, identity, listener, mesh, control).await {
+            let start = ShardStart {
+                mesh,
+                intake,
+                listen_control,
+            };
+            if let Err(e) = run_shard(opts, identity, start, control).await {
                 log::error!("shard failed: {e}");
             }
         }
@@ -138,14 +163,21 @@ struct IdentityParts {
     port: u16,
 }
 
+/// What one shard takes at its start: its place in the mesh, its end of the accept
+/// thread's hand-off, and (shard 0) the descriptor that shuts the listener.
+struct ShardStart {
+    mesh: Option<Mesh<ShardMsg>>,
+    intake: Option<runtime::Intake>,
+    listen_control: Option<std::os::fd::OwnedFd>,
+}
+
 async fn run_shard(
     opts: Arc<Options>,
     identity: Arc<IdentityParts>,
-    listener: Arc<Mutex<Option<TcpListener>>>,
-    mesh: Option<Mesh<ShardMsg>>,
+    start: ShardStart,
     control: Arc<Control>,
 ) -> io::Result<()> {
-    let (id, links) = match mesh {
+    let (id, links) = match start.mesh {
         Some(mesh) => {
             let (senders, receivers) = mesh
                 .join()
@@ -169,27 +201,21 @@ async fn run_shard(
         control.clone(),
     ));
     let mut receivers = None;
-    let mut senders = None;
     if let Some((s, mut r)) = links {
         shard_io::spawn_receivers(&shard, &mut r);
         for to in (0..opts.shards).filter(|&to| to != id) {
             runtime::spawn(shard_io::run_sender(shard.clone(), to, s.clone()));
         }
         receivers = Some(r);
-        senders = Some(s);
     }
-    if id == 0 {
-        let std_listener = listener
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .take();
-        if let Some(l) = std_listener {
-            *shard.listen_control.borrow_mut() = Some(l.try_clone()?.into());
-            let l = runtime::listener_from_std(l)?;
-            shard.accepting.set(true);
-            runtime::spawn(shard_io::run_acceptor(shard.clone(), l, senders.clone()));
-            log::info!("Server is ready");
-        }
+    if let Some(intake) = start.intake {
+        runtime::spawn(shard_io::run_intake(shard.clone(), intake));
+    }
+    if let Some(fd) = start.listen_control {
+        *shard.listen_control.borrow_mut() = Some(fd);
+        shard.accepting.set(true);
+        runtime::spawn(shard_io::run_listen_guard(shard.clone()));
+        log::info!("Server is ready");
     }
     lifecycle::watch_control(&shard).await;
     shard.stopping.set(true);

@@ -8,7 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use super::outq::OutQueue;
 
 use crate::auth::{ClientPermissions, UserIdentity};
 use crate::proto::info::{ConnectOptions, NamedCredential};
-use crate::runtime::{self, Direction, Notify};
+use crate::runtime::{self, Direction, Notify, Socket};
 
 /// Index of a subscription in its shard's subscription slab.
 pub type SubKey = usize;
@@ -45,10 +45,9 @@ pub struct Client {
     log_prefix: RefCell<String>,
     /// Index in the shard's client slab.
     pub slot: usize,
-    /// A descriptor of the socket that lives as long as this `Client`, used only to shut
-    /// the socket down. The reader and writer own descriptors of their own, closed when
-    /// their tasks end, so a raw fd number of theirs could already name another socket.
-    pub control: OwnedFd,
+    /// The connection's socket, held here only to shut it down (which ends the reader and
+    /// the writer); shared with them, so its descriptor stays open while this `Client` lives.
+    pub control: Rc<Socket>,
     pub ip: String,
     pub port: u16,
     pub started: Instant,
@@ -114,7 +113,7 @@ impl Client {
     pub fn new(
         cid: u64,
         slot: usize,
-        control: OwnedFd,
+        control: Rc<Socket>,
         ip: String,
         port: u16,
         nonce: String,

@@ -1,6 +1,7 @@
 //! The only code that touches sockets and channels: per connection a reader task (parse,
 //! apply, flush once per read), a writer task (one `send` per batch of queued bytes) and a
-//! pinger; per shard an acceptor (shard 0), and per peer a sender and a receiver task.
+//! pinger; per shard an intake of the connections the accept thread hands it (and on shard 0
+//! the guard that shuts the listener), and per peer a sender and a receiver task.
 //!
 //! Invariants: the reader's frame (`Bytes`) is the read buffer itself, frozen once per read,
 //! so payloads reach other shards without a copy; the reader is the only task that removes
@@ -10,7 +11,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use futures_lite::AsyncWriteExt;
 use rand::Rng;
 
 use super::client::{Client, CloseReason};
@@ -23,33 +23,36 @@ use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::parser::{self, Op, ParseLimits};
 use crate::proto::trace::{self, Dir};
-use crate::runtime::{self, Accepted, Direction, Listener, Receivers, Senders, Stream};
+use crate::runtime::{self, Direction, Receivers, Senders, Socket, Stream};
 
-/// Room below which the read buffer is replaced before the next read.
+/// Room below which the read buffer is replaced before the next read (at most half the
+/// current size, so a small buffer is not replaced after every read).
 const READ_ROOM_MIN_BYTES: usize = 4096;
+/// A connection's first read buffer, and the one it keeps while idle: nats-server's
+/// `startBufSize`. Reads that fill the buffer double it up to `read_buffer_bytes`.
+const READ_START_BYTES: usize = 512;
+/// Consecutive reads that use under a quarter of the buffer before it halves.
+const READ_SHORTS_TO_SHRINK: u8 = 3;
 /// Chunks, and bytes, the writer takes from a connection's queue for one gathered write.
 const WRITE_GATHER_CHUNKS_MAX: usize = 64;
 const WRITE_GATHER_BYTES_MAX: usize = 1024 * 1024;
+/// Capacity of the op list (and the writer's batch) an idle connection keeps.
+const IDLE_OPS_KEEP: usize = 16;
 /// Ops a reader (or items a receiver) applies before it lets other tasks run.
 const ITEMS_PER_YIELD: usize = 256;
 
 /// Serves one connection until it closes.
-pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
+pub async fn run_client(shard: Rc<Shard>, stream: Stream, cid: u64) {
     if shard.stopping.get() {
         return;
     }
-    let _ = stream.set_nodelay(true);
+    let stream = Socket::new(stream);
+    let _ = stream.set_nodelay();
     let (ip, port) = stream
         .peer_addr()
         .map(|a| (a.ip().to_string(), a.port()))
         .unwrap_or_default();
-    let (writer, control) = match (runtime::dup_stream(&stream), runtime::dup_fd(&stream)) {
-        (Ok(w), Ok(c)) => (w, c),
-        (Err(e), _) | (_, Err(e)) => {
-            log::error!("Error duplicating client socket: {e}");
-            return;
-        }
-    };
+    let control = stream.clone();
     let auth = shard.auth();
     let nonce = if auth.needs_nonce() {
         crate::auth::new_nonce()
@@ -93,15 +96,15 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
                 }
             }
             let timeout = Duration::from_millis(timeout_ms);
-            match transport::handshake(&mut stream, config, timeout).await {
+            match transport::handshake(&stream, config, timeout).await {
                 Ok(session) => {
                     *c.tls.borrow_mut() = Some(session.describe());
                     if first {
                         shard.queue_info(&c, &info);
                     }
                     (
-                        ReadHalf::tls(stream, session.clone()),
-                        WriteHalf::tls(writer, session),
+                        ReadHalf::tls(stream.clone(), session.clone()),
+                        WriteHalf::tls(stream, session),
                     )
                 }
                 Err(e) => {
@@ -115,7 +118,7 @@ pub async fn run_client(shard: Rc<Shard>, mut stream: Stream, cid: u64) {
         }
         _ => {
             shard.queue_info(&c, &info);
-            (ReadHalf::Plain(stream), WriteHalf::plain(writer))
+            (ReadHalf::Plain(stream.clone()), WriteHalf::plain(stream))
         }
     };
     if !admitted {
@@ -157,30 +160,46 @@ fn end_client(shard: &Rc<Shard>, c: &Rc<Client>) {
 }
 
 async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
-    let buf_bytes = shard.opts().limits.read_buffer_bytes;
-    let mut buf = BytesMut::zeroed(buf_bytes);
+    let mut sizer = ReadSizer::new(shard.opts().limits.read_buffer_bytes);
+    let mut buf = BytesMut::zeroed(sizer.size);
     let mut filled = 0usize;
-    let mut ops: Vec<Op> = Vec::with_capacity(64);
+    let mut ops: Vec<Op> = Vec::new();
     // With `-V`: where each op starts in the frame, to trace it when it is processed.
     let mut op_starts: Vec<usize> = Vec::new();
     loop {
-        if buf.len() - filled < READ_ROOM_MIN_BYTES {
+        if buf.len() - filled < sizer.room_min() {
             // Replace rather than grow in place: the old buffer may still be shared with
-            // frames on their way to other shards. A partial op bigger than the buffer
-            // doubles it.
-            let size = if filled * 2 > buf_bytes {
-                filled * 2
-            } else {
-                buf_bytes
-            };
-            let mut next = BytesMut::zeroed(size);
+            // frames on their way to other shards.
+            let mut next = BytesMut::zeroed(sizer.fresh(filled));
             next[..filled].copy_from_slice(&buf[..filled]);
             buf = next;
         }
-        let n = match stream.read(&mut buf[filled..], &c.writer_wake).await {
+        // A large empty buffer is given back when the socket has nothing to read: an idle
+        // connection then holds READ_START_BYTES, however busy it was. The next read that
+        // fills that small buffer gets one of the size the load called for. Not with TLS:
+        // rustls may hold plaintext the socket no longer shows, so "nothing to read" cannot
+        // be told without reading (and a TLS connection holds a record buffer anyway).
+        let mut got = None;
+        if filled == 0 && buf.len() > READ_START_BYTES && stream.is_plain() {
+            got = stream.try_read(&mut buf);
+            if got.is_none() {
+                buf = BytesMut::zeroed(READ_START_BYTES);
+                if ops.capacity() > IDLE_OPS_KEEP {
+                    ops = Vec::new();
+                    op_starts = Vec::new();
+                }
+            }
+        }
+        let room = buf.len() - filled;
+        let read = match got {
+            Some(r) => r,
+            None => stream.read(&mut buf[filled..], &c.writer_wake).await,
+        };
+        let n = match read {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        sizer.after_read(n, room);
         if c.is_closing() {
             return;
         }
@@ -253,6 +272,58 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         while shard.outbox_full() && !c.is_closing() {
             shard.outbox_drained.notified().await;
         }
+    }
+}
+
+/// The size of a connection's next read buffer, from how full its reads come back
+/// (nats-server's rule): a read that fills the buffer doubles it, up to `max`;
+/// [`READ_SHORTS_TO_SHRINK`] reads in a row that use under a quarter of it halve it, down to
+/// [`READ_START_BYTES`].
+#[derive(Debug)]
+struct ReadSizer {
+    size: usize,
+    max: usize,
+    shorts: u8,
+}
+
+impl ReadSizer {
+    fn new(max: usize) -> ReadSizer {
+        ReadSizer {
+            size: READ_START_BYTES.min(max),
+            max,
+            shorts: 0,
+        }
+    }
+
+    /// Notes a read of `n` bytes into `room` bytes of buffer.
+    fn after_read(&mut self, n: usize, room: usize) {
+        if n >= room {
+            self.size = (self.size * 2).min(self.max);
+            self.shorts = 0;
+        } else if n < self.size / 4 {
+            self.shorts += 1;
+            if self.shorts >= READ_SHORTS_TO_SHRINK {
+                self.size = (self.size / 2).max(READ_START_BYTES.min(self.max));
+                self.shorts = 0;
+            }
+        } else {
+            self.shorts = 0;
+        }
+    }
+
+    /// The size of a fresh buffer that must carry `filled` bytes of a partial op: a
+    /// partial op bigger than half the buffer doubles it (past `max`: ops up to
+    /// max_payload must fit).
+    fn fresh(&self, filled: usize) -> usize {
+        if filled * 2 > self.size {
+            filled * 2
+        } else {
+            self.size
+        }
+    }
+
+    fn room_min(&self) -> usize {
+        READ_ROOM_MIN_BYTES.min(self.size / 2)
     }
 }
 
@@ -332,7 +403,7 @@ async fn wait_for_interest(shard: &Rc<Shard>, c: &Rc<Client>) {
 /// until it closes. A write that takes longer than `write_deadline` closes the client as a
 /// slow consumer (nats-server: no -ERR).
 async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
-    let mut batch: Vec<Chunk> = Vec::with_capacity(WRITE_GATHER_CHUNKS_MAX);
+    let mut batch: Vec<Chunk> = Vec::new();
     loop {
         let wake = c.writer_wake.notified();
         {
@@ -347,6 +418,10 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
         if batch.is_empty() && !stream.has_pending() {
             if c.is_closing() {
                 break;
+            }
+            if batch.capacity() > IDLE_OPS_KEEP {
+                // Idle connections hold no gathering space.
+                batch = Vec::new();
             }
             wake.await;
             continue;
@@ -444,19 +519,20 @@ async fn sleep_unless_closed(c: &Client, d: Duration) -> bool {
         && !c.is_closing()
 }
 
-/// Accepts connections and spreads them round-robin over the shards (shard 0 only).
-pub async fn run_acceptor(
-    shard: Rc<Shard>,
-    listener: Listener,
-    senders: Option<Rc<Senders<ShardMsg>>>,
-) {
-    let mut next_shard = 0usize;
-    let mut cid = 0u64;
+/// Takes the connections the accept thread hands this shard, until it ends.
+pub async fn run_intake(shard: Rc<Shard>, intake: runtime::Intake) {
+    intake
+        .serve(|stream, cid| runtime::spawn(run_client(shard.clone(), stream, cid)))
+        .await;
+}
+
+/// Stops new connections when the server stops or enters lame duck mode (shard 0 only):
+/// shutting the listener down refuses new connections at once (Linux takes a listening
+/// socket out of service on `shutdown`) and ends the accept thread.
+pub async fn run_listen_guard(shard: Rc<Shard>) {
     loop {
         let stop = shard.shutdown.notified();
         if shard.stopping.get() || shard.control.ldm.load(std::sync::atomic::Ordering::Acquire) {
-            // Linux takes a listening socket out of service on `shutdown`, so new
-            // connections are refused at once, not when glommio gets to close it.
             if let Some(fd) = shard.listen_control.take() {
                 runtime::shutdown(&fd, Direction::Both);
             }
@@ -464,36 +540,7 @@ pub async fn run_acceptor(
             shard.acceptor_done.notify();
             return;
         }
-        let accepted: Option<std::io::Result<Accepted>> =
-            runtime::race(async { Some(runtime::accept(&listener).await) }, async {
-                stop.await;
-                None
-            })
-            .await;
-        let accepted = match accepted {
-            None => continue,
-            Some(Ok(a)) => a,
-            Some(Err(e)) => {
-                log::error!("Error accepting client connection: {e}");
-                runtime::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        cid += 1;
-        let to = next_shard % shard.shards;
-        next_shard += 1;
-        match &senders {
-            Some(senders) if to != shard.id => {
-                if senders
-                    .send_to(to, ShardMsg::Accept(accepted, cid))
-                    .await
-                    .is_err()
-                {
-                    log::error!("cid:{cid} - could not hand the connection to shard {to}");
-                }
-            }
-            _ => runtime::spawn(run_client(shard.clone(), accepted.bind_to_executor(), cid)),
-        }
+        stop.await;
     }
 }
 
@@ -557,4 +604,61 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
         shard.push_item(from, Item::InterestAck { epoch });
     }
     shard.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_buffer_doubles_on_full_reads_up_to_the_max() {
+        let mut s = ReadSizer::new(64 * 1024);
+        assert_eq!(s.size, READ_START_BYTES);
+        let mut sizes = Vec::new();
+        for _ in 0..10 {
+            let room = s.size;
+            s.after_read(room, room);
+            sizes.push(s.size);
+        }
+        assert_eq!(sizes[0], 1024);
+        assert_eq!(sizes[6], 64 * 1024);
+        assert_eq!(*sizes.last().unwrap(), 64 * 1024);
+    }
+
+    #[test]
+    fn read_buffer_halves_after_short_reads_down_to_the_start_size() {
+        let mut s = ReadSizer::new(64 * 1024);
+        s.size = 8192;
+        s.after_read(100, 8192);
+        s.after_read(100, 8192);
+        assert_eq!(s.size, 8192, "two short reads are not enough");
+        s.after_read(100, 8192);
+        assert_eq!(s.size, 4096);
+        // A read of half the buffer breaks the run.
+        s.after_read(100, 4096);
+        s.after_read(2048, 4096);
+        s.after_read(100, 4096);
+        s.after_read(100, 4096);
+        assert_eq!(s.size, 4096);
+        for _ in 0..30 {
+            s.after_read(1, 4096);
+        }
+        assert_eq!(s.size, READ_START_BYTES);
+    }
+
+    #[test]
+    fn a_partial_op_larger_than_the_buffer_gets_room() {
+        let s = ReadSizer::new(64 * 1024);
+        assert_eq!(s.fresh(10), READ_START_BYTES);
+        assert_eq!(s.fresh(1_000_000), 2_000_000);
+        assert!(s.room_min() <= s.size / 2);
+    }
+
+    #[test]
+    fn a_max_below_the_start_size_caps_the_buffer() {
+        let mut s = ReadSizer::new(256);
+        assert_eq!(s.size, 256);
+        s.after_read(256, 256);
+        assert_eq!(s.size, 256);
+    }
 }

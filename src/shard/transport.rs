@@ -1,7 +1,7 @@
 //! The bytes under a connection: plain TCP, or TLS over it (rustls, driven sans-io).
 //!
-//! A connection's reader and writer tasks each hold one half on a descriptor of their own
-//! (see `io.rs`). With TLS both halves share one `rustls::ServerConnection` in an
+//! A connection's reader and writer tasks each hold one half over the connection's one
+//! descriptor (`runtime::Socket`, see `io.rs`). With TLS both halves share one `rustls::ServerConnection` in an
 //! `Rc<RefCell<_>>`: they live on the same shard, and no borrow is held across an `.await`.
 //! The reader feeds ciphertext in and takes plaintext out; the writer puts plaintext in and
 //! sends the records rustls makes. When reading makes rustls want to write (an alert, a key
@@ -18,11 +18,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rustls::{ServerConfig, ServerConnection};
 
 use super::outq::Chunk;
-use crate::runtime::{self, Notify, Stream};
+use crate::runtime::{self, Notify, Socket};
 
 /// The content type of a TLS handshake record, the first byte a TLS client sends.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -53,7 +52,7 @@ impl TlsSession {
 /// Runs the TLS handshake on `stream`, within `timeout`. Records that arrive with the
 /// client's last handshake message (a CONNECT, say) stay in the session for the reader.
 pub async fn handshake(
-    stream: &mut Stream,
+    stream: &Socket,
     config: Arc<ServerConfig>,
     timeout: Duration,
 ) -> io::Result<Rc<TlsSession>> {
@@ -109,7 +108,7 @@ pub async fn handshake(
 }
 
 /// Sends every record rustls has queued.
-async fn send_pending(stream: &mut Stream, session: &TlsSession) -> io::Result<()> {
+async fn send_pending(stream: &Socket, session: &TlsSession) -> io::Result<()> {
     let mut out = Vec::new();
     encrypted(session, &mut out)?;
     if !out.is_empty() {
@@ -129,9 +128,9 @@ fn encrypted(session: &TlsSession, out: &mut Vec<u8>) -> io::Result<()> {
 
 /// The reading half of a connection.
 pub enum ReadHalf {
-    Plain(Stream),
+    Plain(Rc<Socket>),
     Tls {
-        stream: Stream,
+        stream: Rc<Socket>,
         session: Rc<TlsSession>,
         raw: Box<[u8]>,
         /// Unconsumed ciphertext in `raw`.
@@ -141,13 +140,26 @@ pub enum ReadHalf {
 }
 
 impl ReadHalf {
-    pub fn tls(stream: Stream, session: Rc<TlsSession>) -> ReadHalf {
+    pub fn tls(stream: Rc<Socket>, session: Rc<TlsSession>) -> ReadHalf {
         ReadHalf::Tls {
             stream,
             session,
             raw: vec![0u8; TLS_READ_BYTES].into_boxed_slice(),
             start: 0,
             end: 0,
+        }
+    }
+
+    pub fn is_plain(&self) -> bool {
+        matches!(self, ReadHalf::Plain(_))
+    }
+
+    /// Reads what the socket has now without waiting; None if it has nothing (or, with
+    /// TLS, always: rustls may hold plaintext the socket no longer shows).
+    pub fn try_read(&mut self, dst: &mut [u8]) -> Option<io::Result<usize>> {
+        match self {
+            ReadHalf::Plain(s) => s.try_read(dst),
+            ReadHalf::Tls { .. } => None,
         }
     }
 
@@ -197,25 +209,25 @@ impl ReadHalf {
 /// The writing half of a connection.
 pub enum WriteHalf {
     Plain {
-        stream: Stream,
+        stream: Rc<Socket>,
         iov: Vec<libc::iovec>,
     },
     Tls {
-        stream: Stream,
+        stream: Rc<Socket>,
         session: Rc<TlsSession>,
         out: Vec<u8>,
     },
 }
 
 impl WriteHalf {
-    pub fn plain(stream: Stream) -> WriteHalf {
+    pub fn plain(stream: Rc<Socket>) -> WriteHalf {
         WriteHalf::Plain {
             stream,
             iov: Vec::new(),
         }
     }
 
-    pub fn tls(stream: Stream, session: Rc<TlsSession>) -> WriteHalf {
+    pub fn tls(stream: Rc<Socket>, session: Rc<TlsSession>) -> WriteHalf {
         WriteHalf::Tls {
             stream,
             session,
