@@ -106,7 +106,22 @@ fn dispatch<B: StreamBackend>(
         StreamMsgDelete { stream } => msg_delete(Doc::new(ty), stream, payload, b),
         DirectGet { stream } => direct_get(stream, None, payload, b),
         DirectGetLastFor { stream, subject } => direct_get(stream, Some(subject), payload, b),
-        _ => (Response::Consumer, false),
+        // A pull on a missing stream gets silence from nats-server, not an error document.
+        ConsumerMsgNext { .. } => (Response::Consumer, false),
+        ConsumerCreate { stream, .. }
+        | ConsumerDurableCreate { stream, .. }
+        | ConsumerInfo { stream, .. }
+        | ConsumerDelete { stream, .. }
+        | ConsumerNames { stream }
+        | ConsumerList { stream }
+        | ConsumerPause { stream, .. }
+        | ConsumerUnpin { stream, .. }
+        | ConsumerReset { stream, .. } => {
+            if b.stream(stream, &StateDetail::default()).is_none() {
+                return Doc::new(ty).fail(&ApiError::StreamNotFound);
+            }
+            (Response::Consumer, false)
+        }
     }
 }
 
@@ -144,6 +159,8 @@ fn info_body<'a>(
         cluster: leader
             .filter(|l| !l.is_empty())
             .map(|leader| ClusterInfo { leader }),
+        mirror: v.mirror.as_ref(),
+        sources: &v.sources,
         ts: now,
     }
 }

@@ -64,12 +64,24 @@ pub struct LostStreamData {
     pub bytes: u64,
 }
 
-/// One stream as the API shows it: config, creation time and state.
+/// One stream as the API shows it: config, creation time, state, and how its mirror and
+/// sources are doing (empty when it has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamView {
     pub config: StreamConfig,
     pub created: UnixNanos,
     pub state: StreamState,
+    pub mirror: Option<SourceInfo>,
+    pub sources: Vec<SourceInfo>,
+}
+
+/// The progress of a mirror or a source: messages behind, and nanoseconds since it was last
+/// active (`-1`: never).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceInfo {
+    pub name: String,
+    pub lag: u64,
+    pub active: i64,
 }
 
 /// `cluster` of a stream info: a single server reports itself as the leader.
@@ -87,6 +99,10 @@ pub struct StreamInfoBody<'a> {
     pub state: &'a StreamState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<&'a SourceInfo>,
+    #[serde(skip_serializing_if = "<[SourceInfo]>::is_empty")]
+    pub sources: &'a [SourceInfo],
     #[serde(serialize_with = "ser_time")]
     pub ts: UnixNanos,
 }

@@ -66,18 +66,26 @@ pub struct StreamPublishState<'a> {
     pub max_payload_bytes: usize,
 }
 
+/// The message being published, as the checks see it.
+pub struct Incoming<'a> {
+    pub subject: &'a str,
+    pub hdrs: &'a Headers<'a>,
+    /// Length of the header block as received.
+    pub hdr_bytes: usize,
+    pub payload_bytes: usize,
+}
+
 /// Decides a publish. `last_seq_on(subject)` is the sequence of the last message stored on
 /// that subject, if any.
 pub fn check_publish(
     st: &StreamPublishState<'_>,
-    subject: &str,
-    hdrs: &Headers<'_>,
-    hdr_bytes: usize,
-    payload_bytes: usize,
+    msg: &Incoming<'_>,
     now: UnixNanos,
     dedup: &mut DedupTable,
     last_seq_on: impl Fn(&str) -> Option<u64>,
 ) -> PublishDecision {
+    let (subject, hdrs) = (msg.subject, msg.hdrs);
+    let (hdr_bytes, payload_bytes) = (msg.hdr_bytes, msg.payload_bytes);
     use PublishDecision::Reject;
     let cfg = st.config;
     if cfg.sealed {
