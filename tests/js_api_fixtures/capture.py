@@ -239,6 +239,43 @@ CASES = [
     ("consumer_info_missing_stream", "$JS.API.CONSUMER.INFO.NOPE.c1", b"", None),
     ("consumer_info_missing", "$JS.API.CONSUMER.INFO.ORDERS.c1", b"", None),
     ("consumer_names", "$JS.API.CONSUMER.NAMES.ORDERS", b"", None),
+    ("info_bad_name", "$JS.API.STREAM.INFO.A*B", b"", None),
+    ("create_pedantic_dupwin", "$JS.API.STREAM.CREATE.PED", j({"name": "PED", "max_age": 1000000000, "pedantic": True}), None),
+    ("create_pedantic_ok", "$JS.API.STREAM.CREATE.PED2", j({"name": "PED2", "max_msgs": -5}), None),
+    ("create_limits", "$JS.API.STREAM.CREATE.LIM", j({"name": "LIM", "subjects": ["lim.*"], "max_msgs": 2, "discard": "new", "duplicate_window": 300000000}), None),
+    ("lim_pub_1", "lim.a", b"1", [("Nats-Msg-Id", "L1")]),
+    ("lim_pub_2", "lim.b", b"2", None),
+    ("lim_pub_3_full", "lim.c", b"3", None),
+    ("lim_pub_dup_in_window", "lim.a", b"1", [("Nats-Msg-Id", "L1")]),
+    ("sleep_400ms", "", b"", None),
+    ("lim_purge_1", "$JS.API.STREAM.PURGE.LIM", j({"filter": "lim.b"}), None),
+    ("lim_pub_dup_after_window", "lim.a", b"1", [("Nats-Msg-Id", "L1")]),
+    ("create_perseq", "$JS.API.STREAM.CREATE.PS", j({"name": "PS", "subjects": ["ps.*"], "max_msgs_per_subject": 1, "discard": "new", "discard_new_per_subject": True}), None),
+    ("ps_pub_1", "ps.a", b"1", None),
+    ("ps_pub_2_full", "ps.a", b"2", None),
+    ("ps_pub_other", "ps.b", b"2", None),
+    ("ps_expected_subject_override_ok", "ps.c", b"x", [("Nats-Expected-Last-Subject-Sequence", "2"), ("Nats-Expected-Last-Subject-Sequence-Subject", "ps.b")]),
+    ("ps_expected_subject_override_bad", "ps.d", b"x", [("Nats-Expected-Last-Subject-Sequence", "1"), ("Nats-Expected-Last-Subject-Sequence-Subject", "ps.*")]),
+    ("ps_expected_subject_only_subject", "ps.e", b"x", [("Nats-Expected-Last-Subject-Sequence-Subject", "ps.b")]),
+    ("ps_info_subjects_offset", "$JS.API.STREAM.INFO.PS", j({"subjects_filter": ">", "offset": 1}), None),
+    ("kv_msg_delete_denied", "$JS.API.STREAM.MSG.DELETE.KV_b", j({"seq": 1}), None),
+    ("direct_get_next_by_subj", "$JS.API.DIRECT.GET.KV_b", j({"seq": 1, "next_by_subj": "$KV.b.>"}), None),
+    ("direct_get_last_wild_subject_form", "$JS.API.DIRECT.GET.KV_b.$KV.b.*", b"", None),
+    ("direct_get_missing_stream", "$JS.API.DIRECT.GET.NOPE", j({"seq": 1}), None),
+    ("msg_get_batch", "$JS.API.STREAM.MSG.GET.KV_b", j({"seq": 1, "batch": 2}), None),
+    ("msg_get_kv_purge_marker", "$JS.API.STREAM.MSG.GET.KV_b", j({"last_by_subj": "$KV.b.k2"}), None),
+    ("seal_ps", "$JS.API.STREAM.UPDATE.PS", None, None),
+    ("sealed_pub", "ps.z", b"x", None),
+    ("sealed_purge", "$JS.API.STREAM.PURGE.PS", b"", None),
+    ("sealed_msg_delete", "$JS.API.STREAM.MSG.DELETE.PS", j({"seq": 1}), None),
+    ("sealed_unseal", "$JS.API.STREAM.UPDATE.PS", None, None),
+    ("update_bad_json", "$JS.API.STREAM.UPDATE.PS", b"[", None),
+    ("names_bad_json", "$JS.API.STREAM.NAMES", b"{", None),
+    ("info_bad_json", "$JS.API.STREAM.INFO.PS", b"{", None),
+    ("delete_null", "$JS.API.STREAM.DELETE.PED2", b"null", None),
+    ("consumer_names_missing_stream", "$JS.API.CONSUMER.NAMES.NOPE", b"", None),
+    ("consumer_create_missing_stream", "$JS.API.CONSUMER.CREATE.NOPE.c1", j({"stream_name": "NOPE", "config": {"name": "c1"}}), None),
+    ("info_account_end", "$JS.API.INFO", b"", None),
     ("create_long_name", "$JS.API.STREAM.CREATE." + "L" * 300, j({"name": "L" * 300}), None),
     ("create_oversized", "$JS.API.STREAM.CREATE.BIG", j({"name": "BIG", "description": "d" * 200000}), None),
 ]
@@ -264,9 +301,19 @@ def main():
             if name == "update_full_undeny_delete":
                 cfg = dict(echoes["FULL"]); cfg["deny_delete"] = False
                 payload = j(cfg)
+            if name == "sleep_400ms":
+                time.sleep(0.4)
+                continue
+            if name == "seal_ps":
+                cfg = dict(echoes["PS"]); cfg["sealed"] = True
+                payload = j(cfg)
+            if name == "sealed_unseal":
+                cfg = dict(echoes["PS"]); cfg["sealed"] = False
+                payload = j(cfg)
             if name == "purge_deny":
                 c.request("$JS.API.STREAM.CREATE.PR2", j({"name": "PR2", "deny_purge": True}))
             sys.stderr.write(name + "\n")
+            at_ns = time.time_ns()
             rep = c.request(subject, payload, headers)
             if name.startswith("create_") and rep["status_line"] is None:
                 try:
@@ -275,7 +322,7 @@ def main():
                         echoes.setdefault(body["config"]["name"], body["config"])
                 except ValueError:
                     pass
-            out.append({"name": name, "subject": subject, "headers": headers,
+            out.append({"name": name, "at_ns": at_ns, "subject": subject, "headers": headers,
                         "payload": payload.decode() if len(payload) < 10000 else "<%d bytes>" % len(payload),
                         "reply": rep})
         with open(OUT, "w") as f:

@@ -100,6 +100,8 @@ pub enum ApiError {
     TransformInvalidSource(String),
     /// 10156 `stream transform: <reason>`
     TransformInvalidDestination(String),
+    /// 10157 `pedantic mode: <reason>`: pedantic refused what it would otherwise adjust.
+    Pedantic(String),
     /// 10165
     MessageTtlInvalid,
     /// 10166
@@ -181,6 +183,7 @@ impl ApiError {
             MirrorWithFirstSeq => 10143,
             TransformInvalidSource(_) => 10155,
             TransformInvalidDestination(_) => 10156,
+            Pedantic(_) => 10157,
             MessageTtlInvalid => 10165,
             MessageTtlDisabled => 10166,
             RequiredApiLevel => 10185,
@@ -251,6 +254,7 @@ impl fmt::Display for ApiError {
             MirrorWithFirstSeq => "stream mirrors can not have first sequence configured",
             TransformInvalidSource(e) => return write!(f, "stream transform source: {e}"),
             TransformInvalidDestination(e) => return write!(f, "stream transform: {e}"),
+            Pedantic(e) => return write!(f, "pedantic mode: {e}"),
             MessageTtlInvalid => "invalid per-message TTL",
             MessageTtlDisabled => "per-message TTL is disabled",
             RequiredApiLevel => "JetStream minimum api level required",

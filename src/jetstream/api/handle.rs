@@ -118,7 +118,18 @@ fn dispatch<B: StreamBackend>(
         | ConsumerUnpin { stream, .. }
         | ConsumerReset { stream, .. } => {
             if b.stream(stream, &StateDetail::default()).is_none() {
-                return Doc::new(ty).fail(&ApiError::StreamNotFound);
+                let doc = Doc::new(ty).field("error", &ApiError::StreamNotFound);
+                // The paged replies keep their paging fields and an empty page.
+                let doc = if matches!(req, ConsumerNames { .. } | ConsumerList { .. }) {
+                    let empty: [u8; 0] = [];
+                    doc.field("total", &0)
+                        .field("offset", &0)
+                        .field("limit", &0)
+                        .field("consumers", &empty)
+                } else {
+                    doc
+                };
+                return (doc.done().0, true);
             }
             (Response::Consumer, false)
         }
@@ -397,15 +408,12 @@ fn info<B: StreamBackend>(
         .done()
 }
 
-/// nats-server's `isEmptyRequest`: no bytes, `null`, or an object with no keys.
+/// nats-server's `isEmptyRequest`: no bytes at all, or a JSON object with no keys. `null`
+/// and whitespace are not empty (STREAM.DELETE answers them with 10038).
 fn is_empty_request(payload: &[u8]) -> bool {
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return true;
-    }
-    match serde_json::from_slice::<Option<serde_json::Map<String, serde_json::Value>>>(payload) {
-        Ok(m) => m.is_none_or(|m| m.is_empty()),
-        Err(_) => false,
-    }
+    payload.is_empty()
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload)
+            .is_ok_and(|m| m.is_empty())
 }
 
 fn delete<B: StreamBackend>(doc: Doc, stream: &str, payload: &[u8], b: &mut B) -> (Response, bool) {
@@ -491,7 +499,17 @@ fn select<B: StreamBackend>(b: &B, req: &NamesRequest, page_max: usize) -> (usiz
 fn names<B: StreamBackend>(doc: Doc, payload: &[u8], b: &B) -> (Response, bool) {
     let req: NamesRequest = match decode(payload) {
         Ok(r) => r,
-        Err(e) => return doc.fail(&e),
+        Err(e) => {
+            let none: Option<Vec<String>> = None;
+            let doc = doc
+                .field("error", &e)
+                .field("total", &0)
+                .field("offset", &0);
+            return (
+                doc.field("limit", &0).field("streams", &none).done().0,
+                true,
+            );
+        }
     };
     let (total, page) = select(b, &req, NAMES_PAGE_MAX);
     // nats-server sends `null` rather than `[]` when nothing matched.

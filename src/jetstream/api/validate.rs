@@ -202,9 +202,7 @@ pub fn normalize(config: &StreamConfig, pedantic: bool) -> Result<StreamConfig, 
 }
 
 fn pedantic_err(reason: &str) -> ApiError {
-    // nats-server's JSPedanticErrF is 10157/400 "pedantic mode: {err}"; we send it as a
-    // config error with the same words, the code clients do not match on.
-    invalid(format!("pedantic mode: {reason}"))
+    ApiError::Pedantic(reason.to_string())
 }
 
 fn unlimited(value: &mut i64, key: &str, pedantic: bool) -> Result<(), ApiError> {
