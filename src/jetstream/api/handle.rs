@@ -101,7 +101,7 @@ fn dispatch<B: StreamBackend>(
         StreamDelete { stream } => delete(Doc::new(ty), stream, payload, b),
         StreamPurge { stream } => purge(ty, stream, payload, b),
         StreamNames => names(Doc::new(ty), payload, b),
-        StreamList => list(Doc::new(ty), payload, now, b, env),
+        StreamList => list(Doc::new(ty), payload, now, b),
         StreamMsgGet { stream } => msg_get(Doc::new(ty), stream, payload, b),
         StreamMsgDelete { stream } => msg_delete(Doc::new(ty), stream, payload, b),
         DirectGet { stream } => direct_get(stream, None, payload, b),
@@ -521,18 +521,11 @@ fn names<B: StreamBackend>(doc: Doc, payload: &[u8], b: &B) -> (Response, bool) 
         .done()
 }
 
-fn list<B: StreamBackend>(
-    doc: Doc,
-    payload: &[u8],
-    now: UnixNanos,
-    b: &B,
-    env: &ApiEnv,
-) -> (Response, bool) {
+fn list<B: StreamBackend>(doc: Doc, payload: &[u8], now: UnixNanos, b: &B) -> (Response, bool) {
     let req: NamesRequest = match decode(payload) {
         Ok(r) => r,
         Err(e) => return doc.fail(&e),
     };
-    let _ = env;
     let (total, page) = select(b, &req, LIST_PAGE_MAX);
     let views: Vec<StreamView> = page
         .iter()
