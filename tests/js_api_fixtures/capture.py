@@ -3,7 +3,10 @@
 
 Runs the real nats-server (path in NATS_SERVER or argv[1]) with -js on a temp store dir,
 replays CASES in order over one raw connection, and writes captures.json: a list of
-{name, subject, headers, payload, reply:{status_line, headers, payload}}.
+{name, at_ns, subject, headers, payload, reply:{status_line, headers, payload}}; `at_ns` is
+the wall clock when the request went out (the replay uses it as `now`, so duplicate windows
+expire as they did here). status_line is null for a plain MSG, "timeout" when nothing came
+back within 3s. Non-$JS.API subjects are JetStream publishes; their reply is the pub-ack.
 Payloads are text (all our requests and replies are UTF-8).  Usage:
   python3 tests/js_api_fixtures/capture.py /work/main/.venv/bin/nats-server
 """

@@ -1,3 +1,6 @@
+//! Unit tests of the `$JS.API` layer beyond the captured transcript (fixture_tests.rs):
+//! normalisation round trips, parsing tables, the publish checks and the refusals.
+
 use super::config::{decode, StreamConfig, META_LEVEL, META_VERSION};
 use super::fake::Fake;
 use super::headers::{direct_get_block, Headers};
@@ -321,6 +324,33 @@ fn publish_checks_run_in_nats_server_order() {
         PublishDecision::Reject(ApiError::MessageExceedsMaximum),
         "max_payload"
     );
+}
+
+#[test]
+fn a_ttl_below_the_delete_marker_ttl_is_raised_to_it() {
+    let mut cfg = StreamConfig {
+        name: "S".into(),
+        subject_delete_marker_ttl_ns: 30_000_000_000,
+        ..Default::default()
+    };
+    cfg = normalize(&cfg, false).unwrap();
+    let h = Headers::parse(b"NATS/1.0\r\nNats-TTL: 5s\r\n\r\n").unwrap();
+    let msg = Incoming {
+        subject: "S",
+        hdrs: &h,
+        hdr_bytes: 10,
+        payload_bytes: 1,
+    };
+    let st = StreamPublishState {
+        config: &cfg,
+        last_seq: 0,
+        last_msg_id: "",
+        max_payload_bytes: 100,
+    };
+    match check_publish(&st, &msg, NOW, &mut DedupTable::default(), |_| None) {
+        PublishDecision::Store(a) => assert_eq!(a.ttl_s, 30),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -39,7 +39,9 @@ pub enum Rollup {
 pub struct Accepted {
     /// The `Nats-Msg-Id` to record in the dedup table (and as the stream's last id).
     pub msg_id: Option<String>,
-    /// Per-message TTL in seconds; 0 none, -1 never expires.
+    /// Per-message TTL in seconds; 0 none, -1 never expires. Raised to the stream's
+    /// `subject_delete_marker_ttl` when below it: the store then writes `Nats-TTL: <ttl_s>`
+    /// in place of the header it got, as nats-server does.
     pub ttl_s: i64,
     pub rollup: Option<Rollup>,
 }
@@ -155,11 +157,17 @@ pub fn check_publish(
     if cfg.max_msg_size >= 0 && total > cfg.max_msg_size as usize {
         return Reject(ApiError::MessageExceedsMaximum);
     }
-    let ttl_s = match ttl {
+    let mut ttl_s = match ttl {
         None => 0,
         Some(Ok(t)) => t,
         Some(Err(e)) => return Reject(e),
     };
+    // With subject delete markers a TTL below the marker TTL would let a marker be missed;
+    // nats-server raises it (and rewrites the header), except at one message per subject.
+    let marker_s = cfg.subject_delete_marker_ttl_ns / 1_000_000_000;
+    if ttl_s > 0 && marker_s > 0 && cfg.max_msgs_per_subject != 1 && ttl_s < marker_s {
+        ttl_s = marker_s;
+    }
     PublishDecision::Store(Accepted {
         msg_id: msg_id.map(str::to_string),
         ttl_s,
