@@ -87,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     env.features = Features::all();
     // Twice: the second request sees the stream the first may have created.
     for _ in 0..2 {
-        if let Response::Json(b) = handle(&subject, "r", body, 1, &mut backend, &mut env) {
+        if let Response::Json(b) = handle(&subject, "r", b"", body, 1, &mut backend, &mut env) {
             let v: serde_json::Value = serde_json::from_slice(&b).expect("valid JSON");
             assert!(v.get("type").is_some(), "typed: {v}");
         }

@@ -69,6 +69,7 @@ fn update_with_the_echoed_config_changes_nothing_and_create_again_succeeds() {
     let created = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         body,
         NOW,
         &mut fake,
@@ -82,6 +83,7 @@ fn update_with_the_echoed_config_changes_nothing_and_create_again_succeeds() {
     let updated = json(&handle(
         "$JS.API.STREAM.UPDATE.S",
         "r",
+        b"",
         echo.as_bytes(),
         NOW,
         &mut fake,
@@ -91,6 +93,7 @@ fn update_with_the_echoed_config_changes_nothing_and_create_again_succeeds() {
     let again = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         echo.as_bytes(),
         NOW,
         &mut fake,
@@ -100,6 +103,7 @@ fn update_with_the_echoed_config_changes_nothing_and_create_again_succeeds() {
     let other = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         br#"{"name":"S","subjects":["s.>"],"max_msgs":3}"#,
         NOW,
         &mut fake,
@@ -367,6 +371,7 @@ fn without_a_reply_the_request_is_still_carried_out() {
     let r = handle(
         "$JS.API.STREAM.CREATE.S",
         "",
+        b"",
         br#"{"name":"S"}"#,
         NOW,
         &mut fake,
@@ -382,6 +387,7 @@ fn a_feature_the_store_lacks_is_refused_not_ignored() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         br#"{"name":"S","republish":{"src":">","dest":"out.>"}}"#,
         NOW,
         &mut fake,
@@ -400,6 +406,7 @@ fn account_limits_refuse_streams_past_them() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.A",
         "r",
+        b"",
         br#"{"name":"A"}"#,
         NOW,
         &mut fake,
@@ -410,6 +417,7 @@ fn account_limits_refuse_streams_past_them() {
     assert!(json(&handle(
         "$JS.API.STREAM.CREATE.A",
         "r",
+        b"",
         ok,
         NOW,
         &mut fake,
@@ -420,13 +428,22 @@ fn account_limits_refuse_streams_past_them() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.B",
         "r",
+        b"",
         br#"{"name":"B","max_bytes":1000}"#,
         NOW,
         &mut fake,
         &mut env,
     ));
     assert_eq!(r["error"]["err_code"], 10027);
-    let info = json(&handle("$JS.API.INFO", "r", b"", NOW, &mut fake, &mut env));
+    let info = json(&handle(
+        "$JS.API.INFO",
+        "r",
+        b"",
+        b"",
+        NOW,
+        &mut fake,
+        &mut env,
+    ));
     assert_eq!(
         (info["streams"].as_u64(), info["api"]["errors"].as_u64()),
         (Some(1), Some(2))
@@ -439,6 +456,7 @@ fn bad_bodies_get_exact_decode_errors() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         br#"{"name":"S","retention":5}"#,
         NOW,
         &mut fake,
@@ -451,6 +469,7 @@ fn bad_bodies_get_exact_decode_errors() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         b"\xff\xfe",
         NOW,
         &mut fake,
@@ -460,6 +479,7 @@ fn bad_bodies_get_exact_decode_errors() {
     let r = json(&handle(
         "$JS.API.STREAM.CREATE.S",
         "r",
+        b"",
         br#"{"name":"S","discard":"NEW"}"#,
         NOW,
         &mut fake,
@@ -482,7 +502,7 @@ fn every_prefix_and_byte_flip_of_the_captured_requests_is_answered_without_panic
         let subject = c["subject"].as_str().unwrap_or("");
         if subject.starts_with("$JS.API.STREAM.CREATE.") {
             let p = c["payload"].as_str().unwrap_or("").as_bytes();
-            handle(subject, "r", p, NOW, &mut fake, &mut env);
+            handle(subject, "r", b"", p, NOW, &mut fake, &mut env);
         }
     }
     let mut answered = 0;
@@ -499,7 +519,7 @@ fn every_prefix_and_byte_flip_of_the_captured_requests_is_answered_without_panic
             v
         }));
         for v in variants {
-            if let Response::Json(b) = handle(subject, "r", &v, NOW, &mut fake, &mut env) {
+            if let Response::Json(b) = handle(subject, "r", b"", &v, NOW, &mut fake, &mut env) {
                 let doc: Value = serde_json::from_slice(&b).expect("valid JSON");
                 assert!(doc["type"].is_string(), "{doc}");
                 answered += 1;
@@ -507,4 +527,34 @@ fn every_prefix_and_byte_flip_of_the_captured_requests_is_answered_without_panic
         }
     }
     assert!(answered > 1000, "only {answered} answers");
+}
+
+#[test]
+fn without_jetstream_json_requests_get_10039_and_direct_gets_no_responders() {
+    let (mut fake, mut env) = (Fake::default(), env());
+    env.enabled = false;
+    let r = json(&handle(
+        "$JS.API.STREAM.INFO.S",
+        "r",
+        b"",
+        b"",
+        NOW,
+        &mut fake,
+        &mut env,
+    ));
+    assert_eq!(
+        (r["error"]["code"].as_u64(), r["error"]["err_code"].as_u64()),
+        (Some(503), Some(10039))
+    );
+    assert_eq!(r["limit"], 0, "paging fields kept");
+    let d = handle(
+        "$JS.API.DIRECT.GET.S",
+        "r",
+        b"",
+        b"{}",
+        NOW,
+        &mut fake,
+        &mut env,
+    );
+    assert_eq!(d, Response::NoResponders);
 }

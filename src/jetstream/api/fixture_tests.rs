@@ -169,6 +169,7 @@ fn replies_match_nats_server_2_15_1_captures() {
             handle(
                 "$JS.API.STREAM.CREATE.PR2",
                 "r",
+                b"",
                 br#"{"name":"PR2","deny_purge":true}"#,
                 now,
                 &mut fake,
@@ -178,7 +179,7 @@ fn replies_match_nats_server_2_15_1_captures() {
         let hdr = header_block(&case["headers"]);
         let (status, hdrs, body) = if subject.starts_with("$JS.API.") {
             ours(handle(
-                subject, "_INBOX.r", &payload, now, &mut fake, &mut env,
+                subject, "_INBOX.r", &hdr, &payload, now, &mut fake, &mut env,
             ))
         } else {
             let ack = fake

@@ -10,7 +10,7 @@ use super::config::{
     decode, nullable, Compression, PersistMode, StreamConfig, StreamConfigRequest,
 };
 use super::error::ApiError;
-use super::headers::{direct_get_block, status_block};
+use super::headers::{direct_get_block, status_block, Headers};
 use super::info::{
     format_time, AccountInfoBody, ApiStats, ClusterInfo, StreamInfoBody, StreamView, UnixNanos,
 };
@@ -27,11 +27,13 @@ pub const LIST_PAGE_MAX: usize = 256;
 /// The most subjects one STREAM.INFO lists (`JSMaxSubjectDetails`).
 pub const SUBJECT_DETAILS_MAX: usize = 100_000;
 
-/// Answers one request. `reply` empty means nobody waits: the request is still carried out,
-/// nothing is sent.
+/// Answers one request. `hdr` is the request's header block (empty for a plain PUB): a
+/// `Nats-Required-Api-Level` above ours is refused with 412 as nats-server does. `reply`
+/// empty means nobody waits: the request is still carried out, nothing is sent.
 pub fn handle<B: StreamBackend>(
     subject: &str,
     reply: &str,
+    hdr: &[u8],
     payload: &[u8],
     now: UnixNanos,
     backend: &mut B,
@@ -40,7 +42,10 @@ pub fn handle<B: StreamBackend>(
     let Some(req) = ApiRequest::parse(subject) else {
         return Response::None;
     };
-    let (resp, failed) = dispatch(req, payload, now, backend, env);
+    let (resp, failed) = match gate(&req, hdr, env) {
+        Some(refusal) => refusal,
+        None => dispatch(req, payload, now, backend, env),
+    };
     if !matches!(
         resp,
         Response::None | Response::NoResponders | Response::Consumer
@@ -52,6 +57,54 @@ pub fn handle<B: StreamBackend>(
         return Response::None;
     }
     resp
+}
+
+/// The checks every JSON request passes first, in nats-server's order: the required API
+/// level, then whether JetStream is enabled for the account.
+fn gate(req: &ApiRequest<'_>, hdr: &[u8], env: &ApiEnv) -> Option<(Response, bool)> {
+    let level = Headers::parse(hdr)
+        .ok()
+        .and_then(|h| h.get(HDR_REQUIRED_API_LEVEL));
+    let too_high = level.is_some_and(|l| l.parse::<u32>().map_or(true, |l| l > env.api_level));
+    let Some(ty) = req.response_type() else {
+        // Direct gets and pulls have no JSON reply; without JetStream nobody serves them.
+        if !env.enabled {
+            return Some((Response::NoResponders, false));
+        }
+        let direct = matches!(
+            req,
+            ApiRequest::DirectGet { .. } | ApiRequest::DirectGetLastFor { .. }
+        );
+        return (direct && too_high).then(|| status(412, "Required Api Level"));
+    };
+    if too_high {
+        return Some(early_error(req, ty, &ApiError::RequiredApiLevel));
+    }
+    if !env.enabled {
+        return Some(early_error(req, ty, &ApiError::NotEnabledForAccount));
+    }
+    None
+}
+
+/// The header with the API level a request needs.
+pub const HDR_REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
+
+/// An error reply with the extra fields nats-server's response type carries even then: the
+/// paging fields (and an empty page) on names/list/info, `purged` on purge.
+fn early_error(req: &ApiRequest<'_>, ty: &str, e: &ApiError) -> (Response, bool) {
+    use ApiRequest::*;
+    let doc = Doc::new(ty).field("error", e);
+    let paged = |d: Doc| d.field("total", &0).field("offset", &0).field("limit", &0);
+    let empty: [u8; 0] = [];
+    let doc = match req {
+        StreamInfo { .. } => paged(doc),
+        StreamNames => paged(doc).field("streams", &None::<Vec<String>>),
+        StreamList => paged(doc).field("streams", &empty),
+        ConsumerNames { .. } | ConsumerList { .. } => paged(doc).field("consumers", &empty),
+        StreamPurge { .. } => doc.field("purged", &0),
+        _ => doc,
+    };
+    (doc.done().0, true)
 }
 
 /// A JSON document under construction: `type` first, then fields in call order.
@@ -118,18 +171,7 @@ fn dispatch<B: StreamBackend>(
         | ConsumerUnpin { stream, .. }
         | ConsumerReset { stream, .. } => {
             if b.stream(stream, &StateDetail::default()).is_none() {
-                let doc = Doc::new(ty).field("error", &ApiError::StreamNotFound);
-                // The paged replies keep their paging fields and an empty page.
-                let doc = if matches!(req, ConsumerNames { .. } | ConsumerList { .. }) {
-                    let empty: [u8; 0] = [];
-                    doc.field("total", &0)
-                        .field("offset", &0)
-                        .field("limit", &0)
-                        .field("consumers", &empty)
-                } else {
-                    doc
-                };
-                return (doc.done().0, true);
+                return early_error(&req, ty, &ApiError::StreamNotFound);
             }
             (Response::Consumer, false)
         }
@@ -368,15 +410,7 @@ fn info<B: StreamBackend>(
     b: &B,
     env: &ApiEnv,
 ) -> (Response, bool) {
-    let failed = |e: ApiError| {
-        Doc::new(ty)
-            .field("error", &e)
-            .field("total", &0)
-            .field("offset", &0)
-            .field("limit", &0)
-            .done()
-            .0
-    };
+    let failed = |e: ApiError| early_error(&ApiRequest::StreamInfo { stream }, ty, &e).0;
     let req: InfoRequest = match decode(payload) {
         Ok(r) => r,
         Err(e) => return (failed(e), true),
@@ -499,17 +533,7 @@ fn select<B: StreamBackend>(b: &B, req: &NamesRequest, page_max: usize) -> (usiz
 fn names<B: StreamBackend>(doc: Doc, payload: &[u8], b: &B) -> (Response, bool) {
     let req: NamesRequest = match decode(payload) {
         Ok(r) => r,
-        Err(e) => {
-            let none: Option<Vec<String>> = None;
-            let doc = doc
-                .field("error", &e)
-                .field("total", &0)
-                .field("offset", &0);
-            return (
-                doc.field("limit", &0).field("streams", &none).done().0,
-                true,
-            );
-        }
+        Err(e) => return early_error(&ApiRequest::StreamNames, "stream_names_response", &e),
     };
     let (total, page) = select(b, &req, NAMES_PAGE_MAX);
     // nats-server sends `null` rather than `[]` when nothing matched.
@@ -524,7 +548,7 @@ fn names<B: StreamBackend>(doc: Doc, payload: &[u8], b: &B) -> (Response, bool) 
 fn list<B: StreamBackend>(doc: Doc, payload: &[u8], now: UnixNanos, b: &B) -> (Response, bool) {
     let req: NamesRequest = match decode(payload) {
         Ok(r) => r,
-        Err(e) => return doc.fail(&e),
+        Err(e) => return early_error(&ApiRequest::StreamList, "stream_list_response", &e),
     };
     let (total, page) = select(b, &req, LIST_PAGE_MAX);
     let views: Vec<StreamView> = page

@@ -103,6 +103,8 @@ pub struct ApiEnv {
     /// The server's `max_payload`, for the publish checks.
     pub max_payload_bytes: usize,
     pub features: Features,
+    /// Whether JetStream is enabled for the account; when not, every JSON request gets 10039.
+    pub enabled: bool,
     /// API requests answered.
     pub api_total: u64,
     /// API requests answered with an error.
@@ -120,6 +122,7 @@ impl ApiEnv {
             domain: None,
             max_payload_bytes: 1024 * 1024,
             features: Features::default(),
+            enabled: true,
             api_total: 0,
             api_errors: 0,
         }
