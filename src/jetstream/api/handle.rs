@@ -220,8 +220,11 @@ fn info_body<'a>(
 
 /// A config a create or update may carry, checked up to the point where the other streams
 /// matter. Returns the normalised config.
-fn checked_config(stream: &str, payload: &[u8], env: &ApiEnv) -> Result<StreamConfig, ApiError> {
-    let req: StreamConfigRequest = decode(payload)?;
+fn checked_config(
+    stream: &str,
+    req: StreamConfigRequest,
+    env: &ApiEnv,
+) -> Result<StreamConfig, ApiError> {
     let mut cfg = req.config;
     cfg.set_static_metadata();
     if stream != cfg.name {
@@ -329,7 +332,7 @@ fn create<B: StreamBackend>(
                 ));
             }
         }
-        let cfg = checked_config(stream, payload, env)?;
+        let cfg = checked_config(stream, req, env)?;
         if let Some(existing) = b.stream(stream, &StateDetail::default()) {
             if existing.config != cfg {
                 return Err(ApiError::StreamNameExist);
@@ -371,7 +374,7 @@ fn update<B: StreamBackend>(
         let old = b
             .stream(stream, &StateDetail::default())
             .ok_or(ApiError::StreamNotFound)?;
-        let mut cfg = checked_config(stream, payload, env)?;
+        let mut cfg = checked_config(stream, req, env)?;
         check_update(&old.config, &cfg)?;
         apply_seal(&mut cfg);
         check_against_others(&cfg, &others(b, stream))?;
