@@ -5,19 +5,17 @@
 //! reply always carries the request's `type` and, where nats-server adds them, the paging
 //! fields (`total`/`offset`/`limit` on STREAM.INFO, `purged` on STREAM.PURGE).
 
-use super::backend::{MsgQuery, PurgeRequest, StateDetail, StreamBackend};
+use super::backend::{PurgeRequest, StateDetail, StreamBackend};
 use super::config::{
     decode, nullable, Compression, PersistMode, StreamConfig, StreamConfigRequest,
 };
 use super::error::ApiError;
-use super::headers::{direct_get_block, status_block, Headers};
-use super::info::{
-    format_time, AccountInfoBody, ApiStats, ClusterInfo, StreamInfoBody, StreamView, UnixNanos,
-};
+use super::headers::Headers;
+use super::info::{AccountInfoBody, ApiStats, ClusterInfo, StreamInfoBody, StreamView, UnixNanos};
+use super::messages::{direct_get, msg_delete, msg_get, status};
 use super::request::ApiRequest;
 use super::validate::{apply_seal, check_against_others, check_update, collide, normalize};
 use super::{to_go_json, ApiEnv, Features, Response};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// STREAM.NAMES page size.
@@ -108,19 +106,19 @@ fn early_error(req: &ApiRequest<'_>, ty: &str, e: &ApiError) -> (Response, bool)
 }
 
 /// A JSON document under construction: `type` first, then fields in call order.
-struct Doc(Vec<u8>);
+pub(super) struct Doc(Vec<u8>);
 
 impl Doc {
-    fn new(ty: &str) -> Doc {
+    pub(super) fn new(ty: &str) -> Doc {
         Doc(format!("{{\"type\":\"io.nats.jetstream.api.v1.{ty}\"").into_bytes())
     }
-    fn field<T: Serialize + ?Sized>(mut self, key: &str, v: &T) -> Doc {
+    pub(super) fn field<T: Serialize + ?Sized>(mut self, key: &str, v: &T) -> Doc {
         self.0.extend_from_slice(format!(",\"{key}\":").as_bytes());
         self.0.extend_from_slice(&to_go_json(v));
         self
     }
     /// Appends the fields of a JSON object.
-    fn splice<T: Serialize>(mut self, obj: &T) -> Doc {
+    pub(super) fn splice<T: Serialize>(mut self, obj: &T) -> Doc {
         let b = to_go_json(obj);
         if b.len() > 2 {
             self.0.push(b',');
@@ -128,11 +126,11 @@ impl Doc {
         }
         self
     }
-    fn done(mut self) -> (Response, bool) {
+    pub(super) fn done(mut self) -> (Response, bool) {
         self.0.push(b'}');
         (Response::Json(self.0), false)
     }
-    fn fail(self, e: &ApiError) -> (Response, bool) {
+    pub(super) fn fail(self, e: &ApiError) -> (Response, bool) {
         (self.field("error", e).done().0, true)
     }
 }
@@ -447,7 +445,7 @@ fn info<B: StreamBackend>(
 
 /// nats-server's `isEmptyRequest`: no bytes at all, or a JSON object with no keys. `null`
 /// and whitespace are not empty (STREAM.DELETE answers them with 10038).
-fn is_empty_request(payload: &[u8]) -> bool {
+pub(super) fn is_empty_request(payload: &[u8]) -> bool {
     payload.is_empty()
         || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload)
             .is_ok_and(|m| m.is_empty())
@@ -568,183 +566,4 @@ fn list<B: StreamBackend>(doc: Doc, payload: &[u8], now: UnixNanos, b: &B) -> (R
         .field("limit", &LIST_PAGE_MAX)
         .field("streams", &infos)
         .done()
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct MsgGetRequest {
-    #[serde(default, deserialize_with = "nullable")]
-    seq: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    last_by_subj: String,
-    #[serde(default, deserialize_with = "nullable")]
-    next_by_subj: String,
-    #[serde(default)]
-    start_time: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    batch: i64,
-    #[serde(default, deserialize_with = "nullable")]
-    max_bytes: i64,
-    #[serde(default)]
-    multi_last: Option<Vec<String>>,
-}
-
-impl MsgGetRequest {
-    /// nats-server's combination rules; `None` is a bad request. `start_time`, `batch` and
-    /// `multi_last` are refused as bad requests: the batch forms are not served here.
-    fn query(&self) -> Option<MsgQuery> {
-        if self.batch > 0
-            || self.max_bytes > 0
-            || self.start_time.is_some()
-            || self.multi_last.is_some()
-        {
-            return None;
-        }
-        let (last, next) = (!self.last_by_subj.is_empty(), !self.next_by_subj.is_empty());
-        if (self.seq > 0 && last) || (self.seq == 0 && !last && !next) || (last && next) {
-            return None;
-        }
-        Some(if next {
-            MsgQuery::NextBySubject {
-                seq: self.seq,
-                subject: self.next_by_subj.clone(),
-            }
-        } else if last {
-            MsgQuery::LastBySubject(self.last_by_subj.clone())
-        } else {
-            MsgQuery::Seq(self.seq)
-        })
-    }
-}
-
-#[derive(Serialize)]
-struct MsgBody<'a> {
-    subject: &'a str,
-    seq: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hdrs: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<String>,
-    time: String,
-}
-
-fn msg_get<B: StreamBackend>(doc: Doc, stream: &str, payload: &[u8], b: &B) -> (Response, bool) {
-    let run = || -> Result<super::StoredMsg, ApiError> {
-        if is_empty_request(payload) {
-            return Err(ApiError::BadRequest);
-        }
-        let req: MsgGetRequest = decode(payload)?;
-        let q = req.query().ok_or(ApiError::BadRequest)?;
-        b.stream(stream, &StateDetail::default())
-            .ok_or(ApiError::StreamNotFound)?;
-        b.get_msg(stream, &q)
-    };
-    match run() {
-        Ok(m) => {
-            let b64 = |v: &[u8]| {
-                (!v.is_empty()).then(|| base64::engine::general_purpose::STANDARD.encode(v))
-            };
-            let body = MsgBody {
-                subject: &m.subject,
-                seq: m.seq,
-                hdrs: b64(&m.hdrs),
-                data: b64(&m.data),
-                time: format_time(m.time),
-            };
-            doc.field("message", &body).done()
-        }
-        Err(e) => doc.fail(&e),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct MsgDeleteRequest {
-    #[serde(default, deserialize_with = "nullable")]
-    seq: u64,
-    #[serde(default, deserialize_with = "nullable")]
-    no_erase: bool,
-}
-
-fn msg_delete<B: StreamBackend>(
-    doc: Doc,
-    stream: &str,
-    payload: &[u8],
-    b: &mut B,
-) -> (Response, bool) {
-    let run = |b: &mut B| -> Result<(), ApiError> {
-        if is_empty_request(payload) {
-            return Err(ApiError::BadRequest);
-        }
-        let req: MsgDeleteRequest = decode(payload)?;
-        let v = b
-            .stream(stream, &StateDetail::default())
-            .ok_or(ApiError::StreamNotFound)?;
-        if v.config.sealed {
-            return Err(ApiError::Sealed);
-        }
-        if v.config.deny_delete {
-            return Err(ApiError::MsgDeleteFailed(
-                "message delete not permitted".into(),
-            ));
-        }
-        b.delete_msg(stream, req.seq, req.no_erase)
-    };
-    match run(b) {
-        Ok(()) => doc.field("success", &true).done(),
-        Err(e) => doc.fail(&e),
-    }
-}
-
-fn status(code: u16, text: &str) -> (Response, bool) {
-    (
-        Response::Message {
-            headers: status_block(code, text),
-            payload: Vec::new(),
-        },
-        true,
-    )
-}
-
-fn direct_get<B: StreamBackend>(
-    stream: &str,
-    last_for: Option<&str>,
-    payload: &[u8],
-    b: &B,
-) -> (Response, bool) {
-    let Some(v) = b.stream(stream, &StateDetail::default()) else {
-        return (Response::NoResponders, false);
-    };
-    if !(v.config.allow_direct || v.config.mirror_direct) {
-        return (Response::NoResponders, false);
-    }
-    let q = match last_for {
-        Some(subject) => MsgQuery::LastBySubject(subject.to_string()),
-        None => {
-            if payload.iter().all(u8::is_ascii_whitespace) {
-                return status(408, "Empty Request");
-            }
-            let req: MsgGetRequest = match serde_json::from_slice::<Option<MsgGetRequest>>(payload)
-            {
-                Ok(r) => r.unwrap_or_default(),
-                Err(_) => return status(408, "Malformed Request"),
-            };
-            match req.query() {
-                Some(q) => q,
-                None => return status(408, "Bad Request"),
-            }
-        }
-    };
-    match b.get_msg(stream, &q) {
-        Ok(m) => {
-            let headers =
-                direct_get_block(&m.hdrs, stream, &m.subject, m.seq, &format_time(m.time));
-            (
-                Response::Message {
-                    headers,
-                    payload: m.data,
-                },
-                false,
-            )
-        }
-        Err(_) => status(404, "Message Not Found"),
-    }
 }

@@ -20,6 +20,7 @@ pub mod error;
 mod handle;
 pub mod headers;
 pub mod info;
+mod messages;
 pub mod publish;
 pub mod request;
 pub mod validate;
