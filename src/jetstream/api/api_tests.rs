@@ -558,3 +558,31 @@ fn without_jetstream_json_requests_get_10039_and_direct_gets_no_responders() {
     );
     assert_eq!(d, Response::NoResponders);
 }
+
+#[test]
+fn a_start_time_that_is_no_time_gets_go_s_text() {
+    let (mut fake, mut env) = (Fake::default(), env());
+    handle(
+        "$JS.API.STREAM.CREATE.S",
+        "r",
+        b"",
+        br#"{"name":"S"}"#,
+        NOW,
+        &mut fake,
+        &mut env,
+    );
+    let body = br#"{"start_time":"yesterday"}"#;
+    let r = json(&handle(
+        "$JS.API.STREAM.MSG.GET.S",
+        "r",
+        b"",
+        body,
+        NOW,
+        &mut fake,
+        &mut env,
+    ));
+    assert_eq!(
+        r["error"]["description"],
+        "invalid JSON: parsing time \"yesterday\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\""
+    );
+}

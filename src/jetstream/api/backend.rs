@@ -31,6 +31,11 @@ pub enum MsgQuery {
     LastBySubject(String),
     /// The first message at or after `seq` on a subject (wildcards allowed).
     NextBySubject { seq: u64, subject: String },
+    /// The first message stored at or after `time`, on `subject` if given.
+    StartTime {
+        time: UnixNanos,
+        subject: Option<String>,
+    },
 }
 
 /// The body of a STREAM.PURGE, checked: `seq` and `keep` are never both set.

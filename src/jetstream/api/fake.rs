@@ -273,6 +273,12 @@ impl StreamBackend for Fake {
         let found = match q {
             MsgQuery::Seq(n) => s.msgs.get(n),
             MsgQuery::LastBySubject(subj) => s.last_on(subj).and_then(|q| s.msgs.get(&q)),
+            MsgQuery::StartTime { time, subject } => s.msgs.values().find(|m| {
+                m.time >= *time
+                    && subject
+                        .as_ref()
+                        .is_none_or(|f| matches(f.as_bytes(), m.subject.as_bytes()))
+            }),
             MsgQuery::NextBySubject { seq, subject } => s
                 .msgs
                 .range(*seq..)

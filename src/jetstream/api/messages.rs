@@ -9,7 +9,7 @@ use super::config::{decode, nullable};
 use super::error::ApiError;
 use super::handle::{is_empty_request, Doc};
 use super::headers::{direct_get_block, status_block};
-use super::info::format_time;
+use super::info::{format_time, UnixNanos};
 use super::Response;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,8 @@ struct MsgGetRequest {
     last_by_subj: String,
     #[serde(default, deserialize_with = "nullable")]
     next_by_subj: String,
-    #[serde(default)]
-    start_time: Option<String>,
+    #[serde(default, deserialize_with = "rfc3339")]
+    start_time: Option<UnixNanos>,
     #[serde(default, deserialize_with = "nullable")]
     batch: i64,
     #[serde(default, deserialize_with = "nullable")]
@@ -33,31 +33,52 @@ struct MsgGetRequest {
 }
 
 impl MsgGetRequest {
-    /// nats-server's combination rules; `None` is a bad request. `start_time`, `batch` and
-    /// `multi_last` are refused as bad requests: the batch forms are not served here.
+    /// nats-server's combination rules; `None` is a bad request. The batch forms (`batch`,
+    /// `max_bytes`, `multi_last`) are refused as bad requests: they are not served here.
     fn query(&self) -> Option<MsgQuery> {
-        if self.batch > 0
-            || self.max_bytes > 0
-            || self.start_time.is_some()
-            || self.multi_last.is_some()
-        {
+        if self.batch > 0 || self.max_bytes > 0 || self.multi_last.is_some() {
             return None;
         }
         let (last, next) = (!self.last_by_subj.is_empty(), !self.next_by_subj.is_empty());
-        if (self.seq > 0 && last) || (self.seq == 0 && !last && !next) || (last && next) {
+        let time = self.start_time.is_some();
+        if (self.seq > 0 && last)
+            || (self.seq == 0 && !last && !next && !time)
+            || (self.seq > 0 && time)
+            || (time && last)
+            || (last && next)
+        {
             return None;
         }
-        Some(if next {
-            MsgQuery::NextBySubject {
+        let next_subject = next.then(|| self.next_by_subj.clone());
+        Some(match (self.start_time, next_subject) {
+            (Some(time), subject) => MsgQuery::StartTime { time, subject },
+            (None, Some(subject)) => MsgQuery::NextBySubject {
                 seq: self.seq,
-                subject: self.next_by_subj.clone(),
-            }
-        } else if last {
-            MsgQuery::LastBySubject(self.last_by_subj.clone())
-        } else {
-            MsgQuery::Seq(self.seq)
+                subject,
+            },
+            (None, None) if last => MsgQuery::LastBySubject(self.last_by_subj.clone()),
+            (None, None) => MsgQuery::Seq(self.seq),
         })
     }
+}
+
+/// An RFC 3339 time as Go's `time.Time` reads it, to Unix nanoseconds; a bad one fails with
+/// Go's leading words (`parsing time "..."`).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<UnixNanos>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .map(Some)
+        .ok_or_else(|| {
+            // Go names the element that failed; the year is the usual one for a non-time.
+            let q = crate::gofmt::quote(&text);
+            serde::de::Error::custom(format!(
+                "parsing time {q} as \"2006-01-02T15:04:05Z07:00\": cannot parse {q} as \"2006\""
+            ))
+        })
 }
 
 #[derive(Serialize)]
