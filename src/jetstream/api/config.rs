@@ -101,6 +101,10 @@ macro_rules! wire_enum {
                 let v = serde_json::Value::deserialize(d)?;
                 match &v {
                     serde_json::Value::Null => Ok($name::default()),
+                    // Go's persist mode also takes "" for its default.
+                    serde_json::Value::String(s) if s.is_empty() && stringify!($name) == "PersistMode" => {
+                        Ok($name::default())
+                    }
                     serde_json::Value::String(s) => $name::from_wire(s)
                         .ok_or_else(|| de::Error::custom(cannot_unmarshal(&v))),
                     _ => Err(de::Error::custom(cannot_unmarshal(&v))),
@@ -127,7 +131,7 @@ wire_enum!(
     Storage fold false { File = "file", Memory = "memory" }
 );
 wire_enum!(
-    /// `persist_mode`, omitted from the echo when `default` (Go also takes `""` for it).
+    /// `persist_mode`, omitted from the echo when `default`; `""` reads as `default`.
     PersistMode fold false { Default = "default", Async = "async" }
 );
 
