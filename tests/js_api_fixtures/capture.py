@@ -281,7 +281,7 @@ CASES = [
     ("info_required_level_too_high", "$JS.API.STREAM.INFO.ORDERS", b"", [("Nats-Required-Api-Level", "99")]),
     ("names_required_level_bad", "$JS.API.STREAM.NAMES", b"", [("Nats-Required-Api-Level", "x")]),
     ("purge_required_level_ok", "$JS.API.STREAM.PURGE.NOPE", b"", [("Nats-Required-Api-Level", "1")]),
-    ("direct_get_required_level_ignored", "$JS.API.DIRECT.GET.KV_b", j({"seq": 1}), [("Nats-Required-Api-Level", "99")]),
+    ("direct_get_required_level_too_high", "$JS.API.DIRECT.GET.KV_b", j({"seq": 1}), [("Nats-Required-Api-Level", "99")]),
     ("msg_get_start_time_past", "$JS.API.STREAM.MSG.GET.KV_b", j({"start_time": "2000-01-01T00:00:00Z"}), None),
     ("msg_get_start_time_future", "$JS.API.STREAM.MSG.GET.KV_b", j({"start_time": "2100-01-01T00:00:00Z"}), None),
     ("msg_get_start_time_next", "$JS.API.STREAM.MSG.GET.KV_b", j({"start_time": "2000-01-01T00:00:00Z", "next_by_subj": "$KV.b.k2"}), None),
