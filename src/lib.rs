@@ -12,6 +12,8 @@
 //! - [`subject`] and [`sublist`]: subject rules and the subject trie with its match cache.
 //! - [`shard`]: one shard per core owns its connections, subscriptions and a replica of the
 //!   cross-shard interest table; shards exchange batches of [`shard::mesh::Item`]s.
+//! - [`jetstream`]: sans-io JetStream: [`jetstream::api`] answers `$JS.API` requests over a
+//!   store the shard provides, and decides publishes (expectations, dedup, pub-acks).
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
 //! - [`server`]: starts the shards and the listeners; [`control`], [`lifecycle`],
 //!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs), with
@@ -28,6 +30,7 @@ pub mod conf;
 pub mod config;
 pub mod control;
 pub mod gofmt;
+pub mod jetstream;
 pub mod lifecycle;
 pub mod logger;
 pub mod monitor;

@@ -1,0 +1,168 @@
+//! The sans-io `$JS.API` layer for streams: request subjects to typed requests
+//! ([`request`]), `StreamConfig` with nats-server's defaults and checks ([`config`],
+//! [`validate`]), the response documents ([`info`]), the publish-side checks and pub-acks
+//! ([`publish`], [`headers`]), and [`handle`], which answers one API request over a
+//! [`StreamBackend`] the shard implements on the real store.
+//!
+//! The behaviour is nats-server 2.15.1's as captured on the wire (tests/js_api_fixtures):
+//! the same keys in the same order, the same error codes and descriptions.
+//!
+//! Invariants:
+//! - Nothing here does I/O or reads a clock: `now` is an argument, the store is behind the
+//!   trait, and the answer is a [`Response`] value for the caller to send.
+//! - Bad input from the network never panics: every decode failure is an [`ApiError`].
+//! - JSON is written as Go's `encoding/json` writes it, including its `\u003c`/`\u003e`/
+//!   `\u0026` escapes, so byte comparisons against nats-server hold for the common cases.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+mod handle;
+pub mod headers;
+pub mod info;
+mod messages;
+pub mod publish;
+pub mod request;
+pub mod validate;
+
+pub use backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, StreamBackend};
+pub use config::StreamConfig;
+pub use error::ApiError;
+pub use handle::handle;
+pub use info::{AccountLimits, AccountUsage, StreamState, StreamView, UnixNanos};
+pub use request::ApiRequest;
+
+use serde::Serialize;
+
+/// What to send back for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// Send nothing (an API subject nats-server does not answer, or no reply subject).
+    None,
+    /// Nobody serves this subject: core NATS answers with its `503` no-responders status
+    /// (a DIRECT.GET on a stream without `allow_direct`, as nats-server has no subscription).
+    NoResponders,
+    /// A JSON document for the reply subject.
+    Json(Vec<u8>),
+    /// A message with a header block: a direct-get reply or a status message.
+    Message { headers: Vec<u8>, payload: Vec<u8> },
+    /// A `CONSUMER.*` request: the consumer layer answers it.
+    Consumer,
+}
+
+/// Features a `StreamConfig` may ask for that the store behind the backend may not have.
+/// A config that asks for one that is off is refused with 10052 and a reason naming it,
+/// never accepted and then ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    pub mirrors: bool,
+    pub sources: bool,
+    pub republish: bool,
+    pub subject_transform: bool,
+    pub msg_ttl: bool,
+    pub subject_delete_markers: bool,
+    pub msg_counter: bool,
+    pub atomic_publish: bool,
+    pub batched_publish: bool,
+    pub msg_schedules: bool,
+    pub async_persist: bool,
+    pub s2_compression: bool,
+}
+
+impl Features {
+    /// Everything on (what nats-server itself supports).
+    pub fn all() -> Self {
+        Features {
+            mirrors: true,
+            sources: true,
+            republish: true,
+            subject_transform: true,
+            msg_ttl: true,
+            subject_delete_markers: true,
+            msg_counter: true,
+            atomic_publish: true,
+            batched_publish: true,
+            msg_schedules: true,
+            async_persist: true,
+            s2_compression: true,
+        }
+    }
+}
+
+/// The account and server facts the API answers with, and its request counters.
+#[derive(Debug, Clone)]
+pub struct ApiEnv {
+    pub limits: AccountLimits,
+    /// Reported as `api.level` and `_nats.level`.
+    pub api_level: u32,
+    /// Reported as `_nats.ver`.
+    pub server_version: String,
+    /// The server name reported as `cluster.leader` in STREAM.INFO; empty omits `cluster`.
+    pub server_name: String,
+    /// The JetStream domain, if configured.
+    pub domain: Option<String>,
+    /// The server's `max_payload`, for the publish checks.
+    pub max_payload_bytes: usize,
+    pub features: Features,
+    /// Whether JetStream is enabled for the account; when not, every JSON request gets 10039.
+    pub enabled: bool,
+    /// API requests answered.
+    pub api_total: u64,
+    /// API requests answered with an error.
+    pub api_errors: u64,
+}
+
+impl ApiEnv {
+    /// Unlimited limits, no domain, every feature off.
+    pub fn new(server_version: &str, api_level: u32) -> Self {
+        ApiEnv {
+            limits: AccountLimits::default(),
+            api_level,
+            server_version: server_version.to_string(),
+            server_name: String::new(),
+            domain: None,
+            max_payload_bytes: 1024 * 1024,
+            features: Features::default(),
+            enabled: true,
+            api_total: 0,
+            api_errors: 0,
+        }
+    }
+}
+
+/// JSON as Go's `encoding/json` writes it: serde's compact form with `<`, `>`, `&`, U+2028
+/// and U+2029 escaped. Those can only occur inside strings, so replacing them is safe.
+pub fn to_go_json<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
+    let raw = serde_json::to_vec(v).unwrap_or_else(|_| b"null".to_vec());
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            0xE2 if raw.get(i + 1) == Some(&0x80)
+                && matches!(raw.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                out.extend_from_slice(if raw[i + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+#[path = "fixture_tests.rs"]
+mod fixture_tests;
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod tests;

@@ -1,0 +1,4 @@
+//! JetStream: the `$JS.API` layer, streams and consumers. Everything under here is sans-io;
+//! the shard owns the state and drives it with bytes and the time it read.
+
+pub mod api;
