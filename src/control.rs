@@ -70,6 +70,8 @@ pub struct Control {
     /// The generation each shard has taken.
     applied: Vec<AtomicU64>,
     live: Mutex<Arc<Live>>,
+    /// The system service's request queue (a thread of its own), once started.
+    system: Mutex<Option<std::sync::mpsc::Sender<crate::system::Request>>>,
     /// Jobs per shard, and a count of all waiting jobs so shards skip the lock when idle.
     jobs: Vec<Mutex<Vec<ShardJob>>>,
     jobs_waiting: AtomicUsize,
@@ -94,6 +96,7 @@ impl Control {
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             started: SystemTime::now(),
+            system: Mutex::new(None),
             config_loaded: Mutex::new(SystemTime::now()),
         }
     }
@@ -146,6 +149,21 @@ impl Control {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Hands a `$SYS` request to the system service thread; false if none runs.
+    pub fn system_request(&self, req: crate::system::Request) -> bool {
+        match self.system.lock() {
+            Ok(tx) => tx.as_ref().is_some_and(|tx| tx.send(req).is_ok()),
+            Err(_) => false,
+        }
+    }
+
+    /// Installs the system service's queue.
+    pub fn set_system_service(&self, tx: std::sync::mpsc::Sender<crate::system::Request>) {
+        if let Ok(mut s) = self.system.lock() {
+            *s = Some(tx);
         }
     }
 

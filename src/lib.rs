@@ -42,4 +42,5 @@ pub mod server;
 pub mod shard;
 pub mod subject;
 pub mod sublist;
+pub mod system;
 pub mod tls;

@@ -265,3 +265,186 @@ fn resident_bytes() -> Option<u64> {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * page.max(0) as u64)
 }
+
+/// Starts the system account's service thread: it answers `$SYS.REQ.` requests from the
+/// monitoring snapshot (see [`crate::system`]) and posts each answer to the shard that took
+/// the request, which publishes it.
+pub fn start_system_service(ctx: Arc<MonitorContext>, server_name: String, host: String) {
+    let (tx, rx) = mpsc::channel::<crate::system::Request>();
+    ctx.control.set_system_service(tx);
+    let spawned = std::thread::Builder::new()
+        .name("natrix-system".into())
+        .spawn(move || {
+            for req in rx {
+                let answer = system_answer(&ctx, &server_name, &host, &req);
+                let Some(payload) = answer else { continue };
+                let (account, reply) = (req.reply_account, req.reply);
+                ctx.control.post(
+                    req.shard,
+                    Box::new(move |s| s.publish_internal(account, &reply, &payload)),
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("Error starting the system account service: {e}");
+    }
+}
+
+/// The answer to one `$SYS` request; None where nats-server stays silent.
+fn system_answer(
+    ctx: &MonitorContext,
+    server_name: &str,
+    host: &str,
+    req: &crate::system::Request,
+) -> Option<Vec<u8>> {
+    use crate::system::{
+        envelope, error_envelope, monitor_query, statsz_from_varz, AccountEndpoint, ServerBlock,
+        ServerEndpoint, Target,
+    };
+    let block = || ServerBlock {
+        name: server_name,
+        host,
+        id: &ctx.server_id,
+        ver: crate::proto::info::NATS_FEATURE_VERSION,
+        jetstream: false,
+        flags: 0,
+        seq: crate::system::next_seq(),
+        time: crate::gofmt::rfc3339(SystemTime::now()),
+    };
+    let accounts = ctx.control.live().auth.accounts.clone();
+    match &req.target {
+        Target::Server(ServerEndpoint::Idz) => {
+            let idz = serde_json::json!({"name": server_name, "host": host, "id": ctx.server_id});
+            return Some(idz.to_string().into_bytes());
+        }
+        Target::Server(ServerEndpoint::Healthz) => {
+            return Some(envelope(
+                &block(),
+                "data",
+                br#"{"status":"ok","status_code":200}"#,
+            ));
+        }
+        Target::UserInfo => {
+            let data = serde_json::json!({
+                "user": req.user,
+                "account": req.account_name,
+                "account_name": req.account_name,
+            });
+            return Some(envelope(&block(), "data", data.to_string().as_bytes()));
+        }
+        Target::Account(acc, ep) if !acc.is_empty() && accounts.id_of(acc).is_none() => {
+            if *ep == AccountEndpoint::Statz {
+                return None;
+            }
+            let mut out = envelope(&block(), "data", b"null");
+            out.pop();
+            let err = serde_json::json!({"code": 500, "description": format!("Account {acc} does not exist")});
+            out.extend_from_slice(format!(",\"error\":{err}}}").as_bytes());
+            return Some(out);
+        }
+        Target::Account(_, AccountEndpoint::Jsz) => {
+            let mut out = envelope(&block(), "data", b"null");
+            out.pop();
+            out.extend_from_slice(
+                br#","error":{"code":500,"description":"jetstream not enabled"}}"#,
+            );
+            return Some(out);
+        }
+        Target::Account(acc, AccountEndpoint::Statz) => {
+            return account_statz(ctx, acc, &req.body);
+        }
+        _ => {}
+    }
+    let (path, query) = match monitor_query(&req.target, &req.body) {
+        Ok(pq) => pq,
+        Err(e) => return Some(error_envelope(&block(), 400, &e)),
+    };
+    let r = answer(ctx, path, &query);
+    if r.status != 200 {
+        let text = String::from_utf8_lossy(&r.body).trim().to_string();
+        return Some(error_envelope(&block(), r.status, &text));
+    }
+    match &req.target {
+        Target::Server(ServerEndpoint::Statsz) => {
+            let varz: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+            Some(envelope(&block(), "statsz", &statsz_from_varz(&varz)))
+        }
+        Target::Account(_, AccountEndpoint::Info) => {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+            let detail = v.get("account_detail").cloned().unwrap_or_default();
+            Some(envelope(&block(), "data", detail.to_string().as_bytes()))
+        }
+        _ => Some(envelope(&block(), "data", &r.body)),
+    }
+}
+
+/// `$SYS.REQ.ACCOUNT.<acc>.STATZ` (and `PING.STATZ` for every account with connections):
+/// nothing for an account without connections unless `include_unused` is set.
+fn account_statz(ctx: &MonitorContext, acc: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let opts: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let include_unused = opts.get("include_unused") == Some(&serde_json::Value::Bool(true));
+    let snap = gather(
+        ctx,
+        Needs {
+            open_connections: true,
+            subscription_lists: true,
+            ..Needs::default()
+        },
+    );
+    let names: Vec<String> = if acc.is_empty() {
+        snap.server.accounts.clone()
+    } else {
+        vec![acc.to_string()]
+    };
+    let mut list = Vec::new();
+    for name in names {
+        let conns: Vec<_> = snap
+            .connections
+            .iter()
+            .filter(|c| c.account == name)
+            .collect();
+        if conns.is_empty() && !include_unused {
+            continue;
+        }
+        let sum = |f: &dyn Fn(&&crate::monitor::snapshot::ConnSnapshot) -> u64| {
+            conns.iter().map(f).sum::<u64>()
+        };
+        let zero = serde_json::json!({"msgs": 0, "bytes": 0});
+        list.push(serde_json::json!({
+            "acc": name,
+            "name": name,
+            "conns": conns.len(),
+            "leafnodes": 0,
+            "total_conns": conns.len(),
+            "num_subscriptions": sum(&|c| u64::from(c.subscription_count)),
+            "sent": {"msgs": sum(&|c| c.out_msgs), "bytes": sum(&|c| c.out_bytes),
+                     "gateways": zero, "routes": zero, "leafs": zero},
+            "received": {"msgs": sum(&|c| c.in_msgs), "bytes": sum(&|c| c.in_bytes),
+                         "gateways": zero, "routes": zero, "leafs": zero},
+            "slow_consumers": 0,
+        }));
+    }
+    if list.is_empty() {
+        return None;
+    }
+    let data = serde_json::json!({
+        "server_id": ctx.server_id,
+        "now": crate::gofmt::rfc3339(SystemTime::now()),
+        "account_statz": list,
+    });
+    let block = crate::system::ServerBlock {
+        name: &snap.server.server_name,
+        host: &snap.server.host,
+        id: &ctx.server_id,
+        ver: crate::proto::info::NATS_FEATURE_VERSION,
+        jetstream: false,
+        flags: 0,
+        seq: crate::system::next_seq(),
+        time: crate::gofmt::rfc3339(SystemTime::now()),
+    };
+    Some(crate::system::envelope(
+        &block,
+        "data",
+        data.to_string().as_bytes(),
+    ))
+}

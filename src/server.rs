@@ -81,17 +81,22 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
         opts.host,
         addr.port()
     );
+    let ctx = Arc::new(monitor_http::MonitorContext::new(
+        control.clone(),
+        identity.server_id.clone(),
+        addr.port(),
+    ));
+    monitor_http::start_system_service(
+        ctx.clone(),
+        identity.server_name.clone(),
+        identity.host.clone(),
+    );
     if opts.monitor.http_port.is_some() || opts.monitor.https_port.is_some() {
         let host = opts
             .monitor
             .host
             .clone()
             .unwrap_or_else(|| opts.host.clone());
-        let ctx = Arc::new(monitor_http::MonitorContext::new(
-            control.clone(),
-            identity.server_id.clone(),
-            addr.port(),
-        ));
         if let Some(port) = opts.monitor.http_port {
             monitor_http::start(&host, port, None, ctx.clone())?;
         }

@@ -213,6 +213,10 @@ pub struct SubDetail {
     pub subject: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub qgroup: String,
+    /// natrix's addition beside nats-server's `qgroup`, under the name seed 003's queue-group
+    /// monitor reads (`sub.queue`); nats-server sends no such key.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub queue: String,
     pub sid: String,
     pub msgs: u64,
     #[serde(skip_serializing_if = "is_zero")]

@@ -238,8 +238,11 @@ impl Shard {
         if c.connected.replace(true) {
             // A second CONNECT drops the connection's subscriptions (nats-server does).
             self.remove_all_subs(c);
-        } else if protocol >= 1 {
-            c.info_after_pong.set(true);
+        } else {
+            if protocol >= 1 {
+                c.info_after_pong.set(true);
+            }
+            self.client_event(c, None);
         }
         self.ok_if_verbose(c);
         Flow::Continue
@@ -483,6 +486,10 @@ impl Shard {
     /// Drops everything a closed client left behind.
     pub fn remove_client(&self, c: &Rc<Client>) {
         self.remove_all_subs(c);
+        if c.connected.get() {
+            let reason = c.closing.get().unwrap_or(CloseReason::ClientClosed);
+            self.client_event(c, Some(reason));
+        }
         self.clients.borrow_mut().try_remove(c.slot);
     }
 

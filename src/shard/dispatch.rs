@@ -56,11 +56,20 @@ impl Shard {
     pub fn publish(&self, from: Option<&Rc<Client>>, frame: &Bytes, msg: &MsgSpans) -> bool {
         let account = from.map_or(GLOBAL_ACCOUNT, |c| c.account.get());
         self.stats.in_msgs.set(self.stats.in_msgs.get() + 1);
-        let delivered = self.route(account, from, frame, msg);
-        if !self.account_routes.get() {
-            return delivered;
+        let mut delivered = self.route(account, from, frame, msg);
+        if self.account_routes.get() {
+            delivered |= self.route_across_accounts(account, from, frame, msg, 0, false);
         }
-        delivered | self.route_across_accounts(account, from, frame, msg, 0, false)
+        let view = msg.view(frame);
+        if view.subject.starts_with(b"$SYS.REQ.") {
+            delivered |= self.system_request(account, from, &view);
+        }
+        delivered
+    }
+
+    /// Routes a message of the server's own in `account`, through its imports too.
+    pub fn publish_in_account(&self, account: AccountId, m: &Msg) -> bool {
+        self.route_in(account, None, m, 0, false)
     }
 
     /// Routes a message in one account only: its subscribers on this and other shards.

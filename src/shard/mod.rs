@@ -18,6 +18,7 @@ pub mod io;
 pub mod mesh;
 pub mod outq;
 pub mod stats;
+pub mod system;
 pub mod transport;
 
 use std::cell::{Cell, RefCell};
