@@ -29,6 +29,7 @@ pub mod control;
 pub mod gofmt;
 pub mod lifecycle;
 pub mod logger;
+pub mod mapping;
 pub mod monitor;
 pub mod monitor_http;
 pub mod proto;
