@@ -27,6 +27,7 @@
 
 mod auth;
 mod errors;
+pub mod mappings;
 
 pub use errors::{
     Block, LoadError, SettingError, SettingErrorKind, SettingsErrors, Warning, WarningKind,
