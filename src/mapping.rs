@@ -235,7 +235,7 @@ impl SubjectTransform {
     /// Whether the published subject (as tokens) matches the source, by nats-server's subset
     /// match (`isSubsetMatchTokenized`): a `*` token of the subject matches only `*` or `>`.
     pub fn matches_tokens(&self, tokens: &[&[u8]]) -> bool {
-        subset_match(tokens, &self.source_tokens)
+        subset_match(tokens.iter().copied(), &self.source_tokens)
     }
 
     /// Transforms `subject` into `out` (cleared first) if it matches the source; `rnd` feeds
@@ -445,30 +445,31 @@ fn push_decimal(out: &mut Vec<u8>, n: u32) {
     out.extend_from_slice(buf.format(n).as_bytes());
 }
 
-/// nats-server's `isSubsetMatchTokenized(tokens, pattern)`.
-fn subset_match(tokens: &[&[u8]], pattern: &[Box<[u8]>]) -> bool {
-    for (i, p) in pattern.iter().enumerate() {
-        let Some(t) = tokens.get(i) else { return false };
+/// nats-server's `isSubsetMatchTokenized(tokens, pattern)`, over the subject's tokens as they
+/// come, so that a subject that does not match is never collected anywhere.
+fn subset_match<'a>(mut tokens: impl Iterator<Item = &'a [u8]>, pattern: &[Box<[u8]>]) -> bool {
+    for p in pattern.iter() {
+        let Some(t) = tokens.next() else { return false };
         if p.is_empty() {
             return false;
         }
         if &**p == subject::FWC {
             return true;
         }
-        if t.is_empty() || *t == subject::FWC {
+        if t.is_empty() || t == subject::FWC {
             return false;
         }
-        if *t == subject::PWC {
+        if t == subject::PWC {
             if &**p != subject::PWC {
                 return false;
             }
             continue;
         }
-        if &**p != subject::PWC && **p != **t {
+        if &**p != subject::PWC && **p != *t {
             return false;
         }
     }
-    tokens.len() == pattern.len()
+    tokens.next().is_none()
 }
 
 #[cfg(test)]

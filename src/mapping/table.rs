@@ -5,7 +5,6 @@
 //! unless the source itself is listed (the rest is then a deliberate loss).
 
 use ahash::AHashMap;
-use smallvec::SmallVec;
 
 use super::{subset_match, MappingError, SubjectTransform, TokenVec, GO_SPACE};
 use crate::subject;
@@ -255,25 +254,19 @@ impl Mappings {
         if self.is_empty() {
             return false;
         }
-        let mut tokens: TokenVec = SmallVec::new();
         let found = match self.literal.get(subject) {
             Some(c) => Some(c),
-            None if self.wildcard.is_empty() => None,
-            None => {
-                tokens.extend(subject::tokens(subject));
-                self.wildcard
-                    .iter()
-                    .find(|c| subset_match(&tokens, &c.pattern))
-            }
+            None => self
+                .wildcard
+                .iter()
+                .find(|c| subset_match(subject::tokens(subject), &c.pattern)),
         };
         let Some(c) = found else { return false };
         out.clear();
         let Some(transform) = Mapping::pick(&c.destinations, rnd) else {
             return true;
         };
-        if tokens.is_empty() {
-            tokens.extend(subject::tokens(subject));
-        }
+        let tokens: TokenVec = subject::tokens(subject).collect();
         transform.apply(subject, &tokens, mix32(rnd), out);
         true
     }
