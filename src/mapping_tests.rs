@@ -343,6 +343,8 @@ fn destinations_nats_server_accepts_are_accepted() {
 
 #[test]
 fn an_empty_destination_is_refused_where_nats_server_would_crash_later() {
+    // nats-server 2.15.1 accepts `"emp": ""` at -t, and exits with status 2 (a panic) on the
+    // first `PUB emp`.
     assert_eq!(
         SubjectTransform::new("a", ""),
         Err(TransformError::EmptyDestination)
@@ -483,6 +485,30 @@ fn cluster_scoped_destinations_apply_only_in_their_cluster() {
 }
 
 #[test]
+fn a_scoped_list_below_100_leaves_the_rest_to_the_source_in_its_cluster() {
+    let c = |cluster: &str, s: &str, w| MapDest {
+        cluster: Some(cluster.into()),
+        ..dest(s, w)
+    };
+    let cl3 =
+        Mapping::weighted("cl3", &[c("c1", "cl3.c1", 40), dest("cl3.other", 100)]).expect("valid");
+    assert_eq!(
+        cumulative(&cl3, Some("c1")),
+        [("cl3.c1".into(), 40), ("cl3".into(), 100)]
+    );
+    let cl4 = Mapping::weighted("cl4", &[c("c2", "cl4.c2", 100)]).expect("valid");
+    let m = Mappings::new(&[cl3, cl4], Some("c1"));
+    // nats-server 2.15.1 with `cluster { name: c1 }`, 2000 messages on cl3: cl3.c1 755,
+    // cl3 1245; cl4 (scoped to c2 only) stayed cl4.
+    assert_near(
+        &distribution(&m, "cl3", 2000),
+        &[("cl3", 1245), ("cl3.c1", 755)],
+        100,
+    );
+    assert_near(&distribution(&m, "cl4", 20), &[("cl4", 20)], 0);
+}
+
+#[test]
 fn weighted_lists_are_checked_as_nats_server_checks_them() {
     let over = Mapping::weighted("a", &[dest("x", 60), dest("y", 50)]);
     assert_eq!(
@@ -575,4 +601,25 @@ fn random_and_weighted_draws_are_not_tied_to_each_other() {
     );
     let d = distribution(&m, "r", 2000);
     assert_near(&d, &[("r", 1000), ("r.0", 500), ("r.1", 500)], 80);
+}
+
+#[test]
+fn subjects_longer_than_the_stack_buffer_still_match() {
+    let tokens: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+    let long = tokens.join(".");
+    let star_last = format!("{}.*", tokens[..39].join("."));
+    let list = [
+        Mapping::single(&star_last, "y.$1").expect("valid"),
+        Mapping::single("t0.*.>", "x.$1.>").expect("valid"),
+    ];
+    let m = Mappings::new(&list, None);
+    let mut out = Vec::new();
+    assert!(m.map(long.as_bytes(), 0, &mut out));
+    assert_eq!(out, b"y.t39");
+    let other = long.replacen("t1.", "u1.", 1);
+    assert!(m.map(other.as_bytes(), 0, &mut out));
+    assert_eq!(out, format!("x.u1.{}", tokens[2..].join(".")).as_bytes());
+    out.clear();
+    assert!(!m.map(long.replacen("t0", "u0", 1).as_bytes(), 0, &mut out));
+    assert!(out.is_empty());
 }

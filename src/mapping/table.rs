@@ -5,6 +5,7 @@
 //! unless the source itself is listed (the rest is then a deliberate loss).
 
 use ahash::AHashMap;
+use smallvec::SmallVec;
 
 use super::{subset_match, MappingError, SubjectTransform, TokenVec, GO_SPACE};
 use crate::subject;
@@ -215,7 +216,20 @@ pub struct Mappings {
 #[derive(Clone, Debug)]
 struct Compiled {
     pattern: Box<[Box<[u8]>]>,
+    /// The pattern ends in `>`: a subject needs at least as many tokens, not exactly as many.
+    ends_in_fwc: bool,
     destinations: Vec<Destination>,
+}
+
+impl Compiled {
+    /// Whether a subject of `n` tokens can match, checked before any token is compared.
+    fn fits(&self, n: usize) -> bool {
+        if self.ends_in_fwc {
+            n >= self.pattern.len()
+        } else {
+            n == self.pattern.len()
+        }
+    }
 }
 
 impl Mappings {
@@ -227,6 +241,7 @@ impl Mappings {
         for m in mappings {
             let compiled = Compiled {
                 pattern: m.source.split('.').map(|t| t.as_bytes().into()).collect(),
+                ends_in_fwc: m.source == ">" || m.source.ends_with(".>"),
                 destinations: m.destinations(cluster).to_vec(),
             };
             if !m.wildcard {
@@ -254,19 +269,41 @@ impl Mappings {
         if self.is_empty() {
             return false;
         }
+        // Tokenized once, on the stack, for every wildcard pattern; a subject of more tokens
+        // than the stack holds is matched by walking it again for each pattern instead.
+        let mut tokens: TokenVec = SmallVec::new();
+        let mut walk = false;
         let found = match self.literal.get(subject) {
             Some(c) => Some(c),
-            None => self
-                .wildcard
-                .iter()
-                .find(|c| subset_match(subject::tokens(subject), &c.pattern)),
+            None if self.wildcard.is_empty() => None,
+            None => {
+                for t in subject::tokens(subject) {
+                    if tokens.len() == tokens.inline_size() {
+                        walk = true;
+                        break;
+                    }
+                    tokens.push(t);
+                }
+                if walk {
+                    self.wildcard
+                        .iter()
+                        .find(|c| subset_match(subject::tokens(subject), &c.pattern))
+                } else {
+                    self.wildcard.iter().find(|c| {
+                        c.fits(tokens.len()) && subset_match(tokens.iter().copied(), &c.pattern)
+                    })
+                }
+            }
         };
         let Some(c) = found else { return false };
         out.clear();
         let Some(transform) = Mapping::pick(&c.destinations, rnd) else {
             return true;
         };
-        let tokens: TokenVec = subject::tokens(subject).collect();
+        if walk || tokens.is_empty() {
+            tokens.clear();
+            tokens.extend(subject::tokens(subject));
+        }
         transform.apply(subject, &tokens, mix32(rnd), out);
         true
     }
