@@ -14,8 +14,9 @@
 //!   rules and error texts (subject_transform.go, `ValidateMapping` in sublist.go). Applying it
 //!   never panics and never fails: every token index it holds is below the source's token
 //!   count, and a subject is only transformed after it matched that source.
-//! * [`Mappings::map`] allocates nothing when no mapping matches; when one does, it writes
-//!   into the caller's buffer (tokens of a subject of up to 32 tokens stay on the stack).
+//! * [`Mappings::map`] allocates nothing when no mapping matches (a subject's tokens are
+//!   kept on the stack, or walked again per pattern past 32 tokens); when one does, it writes
+//!   into the caller's reused buffer, and only a subject of more than 32 tokens allocates.
 //! * The cumulative weights of a destination list are ascending and end at 100 unless the
 //!   source itself is listed, in which case the rest is deliberately dropped (nats-server's
 //!   "they want loss"); a dropped message is reported as a match with an empty subject.
