@@ -33,6 +33,7 @@ pub mod gofmt;
 pub mod jetstream;
 pub mod lifecycle;
 pub mod logger;
+pub mod mapping;
 pub mod monitor;
 pub mod monitor_http;
 pub mod proto;

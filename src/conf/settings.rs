@@ -28,6 +28,7 @@
 mod accounts;
 mod auth;
 mod errors;
+pub mod mappings;
 
 pub use errors::{
     Block, LoadError, SettingError, SettingErrorKind, SettingsErrors, Warning, WarningKind,
