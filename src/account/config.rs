@@ -18,6 +18,8 @@ pub struct AccountConfig {
     pub imports: Vec<ImportConfig>,
     /// `jetstream: enabled` (or a limits map) for this account.
     pub jetstream: bool,
+    /// `mappings { }` inside the account.
+    pub mappings: Vec<crate::mapping::Mapping>,
 }
 
 /// `{stream: "a.>"}` or `{service: "svc.>", response_type: stream, ...}`.
@@ -79,4 +81,6 @@ pub struct AccountsConfig {
     pub system_account: Option<String>,
     /// `no_system_account: true`.
     pub no_system_account: bool,
+    /// Top-level `mappings { }`: they apply to `$G`.
+    pub global_mappings: Vec<crate::mapping::Mapping>,
 }

@@ -29,6 +29,7 @@ use ahash::AHashMap;
 
 use self::config::{AccountsConfig, ExportKind, ImportKind, ResponseType};
 use self::transform::{ImportTransform, TransformError};
+use crate::mapping::Mappings;
 use crate::subject;
 
 pub type AccountId = u32;
@@ -70,6 +71,9 @@ pub struct Account {
     pub jetstream: bool,
     /// The account was in an earlier config and is gone: nobody can log into it.
     pub removed: bool,
+    /// Subject mappings applied to what clients publish in this account (and to requests a
+    /// service import brings in), before permissions and routing.
+    pub mappings: Mappings,
 }
 
 impl Account {
@@ -84,7 +88,7 @@ pub struct Accounts {
     list: Vec<Account>,
     by_name: AHashMap<Arc<str>, AccountId>,
     system: Option<AccountId>,
-    /// Some account has a route: the publish path must look at accounts at all.
+    /// Some account has a route or a mapping: the publish path must look at accounts at all.
     any_routes: bool,
 }
 
@@ -292,8 +296,10 @@ impl Accounts {
                 exports_services: false,
                 jetstream: false,
                 removed: !present[i],
+                mappings: Mappings::default(),
             })
             .collect();
+        list[GLOBAL_ACCOUNT as usize].mappings = Mappings::new(&config.global_mappings, None);
 
         // Exports may only name accounts of this config.
         for a in &config.accounts {
@@ -312,6 +318,7 @@ impl Accounts {
         for a in &config.accounts {
             let me = by_name[a.name.as_str()];
             list[me as usize].jetstream = a.jetstream;
+            list[me as usize].mappings = Mappings::new(&a.mappings, None);
             let mut stream_subjects: Vec<(&str, &str)> = Vec::new();
             let mut service_locals: Vec<(String, &str, &str)> = Vec::new();
             for i in &a.imports {
@@ -412,7 +419,9 @@ impl Accounts {
             }
         }
         check_cycles(&list)?;
-        let any_routes = list.iter().any(Account::has_routes);
+        let any_routes = list
+            .iter()
+            .any(|a| a.has_routes() || !a.mappings.is_empty());
         Ok(Accounts {
             list,
             by_name,

@@ -157,8 +157,6 @@ const ABSENT_FEATURES: &[&str] = &[
 /// Top-level keys nats-server knows that natrix must not ignore: each would let in clients,
 /// or let them do things, that nats-server would not, or route messages differently.
 const UNSAFE_TO_IGNORE: &[&str] = &[
-    "mappings",
-    "maps",
     "operator",
     "operators",
     "roots",
@@ -358,6 +356,7 @@ impl Settings<'_> {
             "tls" => self.tls(e),
             "authorization" => self.authorization(e),
             "accounts" => self.accounts(e),
+            "mappings" | "maps" => self.top_level_mappings(e),
             "system_account" | "system" => self.system_account(e),
             "no_system_account" | "no_system" | "no_sys_acc" => self.no_system_account(e),
             "no_auth_user" => {

@@ -352,6 +352,17 @@ impl Shard {
         if is_reserved_reply(view.reply) {
             return self.send_err(c, &ClientError::PublishReplyViolation(view.reply.to_vec()));
         }
+        // Subject mappings apply first: permissions and routing see the mapped subject.
+        let mapped;
+        let (frame, msg) = match self.map_subject(c.account.get(), frame, msg) {
+            Mapped::Unchanged => (frame, msg),
+            Mapped::Dropped => return Flow::Continue,
+            Mapped::To(m) => {
+                mapped = m;
+                (&mapped.frame, &mapped.spans)
+            }
+        };
+        let view = msg.view(frame);
         if let Some(p) = c.perms.borrow_mut().as_mut() {
             if !p.can_publish(view.subject, Instant::now()) {
                 log::error!(
@@ -498,6 +509,52 @@ impl Shard {
         for k in keys {
             self.remove_sub(k);
         }
+    }
+}
+
+/// What an account's subject mappings did to a published message.
+pub enum Mapped {
+    Unchanged,
+    /// A weighted mapping left this share of messages to no destination.
+    Dropped,
+    To(super::mesh::Msg),
+}
+
+impl Shard {
+    /// Applies `account`'s mappings to a message published in it.
+    pub fn map_subject(
+        &self,
+        account: crate::account::AccountId,
+        frame: &Bytes,
+        msg: &MsgSpans,
+    ) -> Mapped {
+        if !self.account_routes.get() {
+            return Mapped::Unchanged;
+        }
+        let auth = self.auth();
+        let Some(acc) = auth.accounts.get(account) else {
+            return Mapped::Unchanged;
+        };
+        if acc.mappings.is_empty() {
+            return Mapped::Unchanged;
+        }
+        let view = msg.view(frame);
+        let mut out = Vec::new();
+        if !acc
+            .mappings
+            .map(view.subject, rand::random::<u32>(), &mut out)
+        {
+            return Mapped::Unchanged;
+        }
+        if out.is_empty() {
+            return Mapped::Dropped;
+        }
+        Mapped::To(super::mesh::Msg::build(
+            &out,
+            view.reply,
+            &view.payload[..view.hdr_len],
+            &view.payload[view.hdr_len..],
+        ))
     }
 }
 

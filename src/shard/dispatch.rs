@@ -209,6 +209,19 @@ impl Shard {
                 continue;
             }
             r.transform.apply(view.subject, &mut subject_buf);
+            // The exporting account's mappings apply to the request it is given.
+            if let Some(exporter) = accounts.get(r.to) {
+                let mut mapped = Vec::new();
+                if exporter
+                    .mappings
+                    .map(&subject_buf, rand::random::<u32>(), &mut mapped)
+                {
+                    if mapped.is_empty() {
+                        continue;
+                    }
+                    subject_buf = mapped;
+                }
+            }
             let mut reply = Vec::new();
             if !view.reply.is_empty() {
                 let expiry = now_s() + r.threshold_ms.div_ceil(1000);

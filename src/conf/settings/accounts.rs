@@ -69,6 +69,25 @@ impl Settings<'_> {
         self.opts.auth.accounts = cfg;
     }
 
+    /// A `mappings { }` block (top level or in an account); errors are reported at their
+    /// positions.
+    pub(super) fn mappings(&mut self, e: &Entry) -> Vec<crate::mapping::Mapping> {
+        match super::mappings::parse_mappings(&e.value) {
+            Ok(m) => m,
+            Err(errors) => {
+                for err in errors {
+                    self.error_at(&err.pos, SettingErrorKind::Conflict(err.kind.to_string()));
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn top_level_mappings(&mut self, e: &Entry) {
+        let m = self.mappings(e);
+        self.opts.auth.accounts.global_mappings = m;
+    }
+
     pub(super) fn system_account(&mut self, e: &Entry) {
         if let Some(name) = self.string(e) {
             self.opts.auth.accounts.system_account = Some(name);
@@ -114,9 +133,8 @@ impl Settings<'_> {
                     };
                 }
                 // Known to nats-server, not (yet) to natrix: refusing is the safe side.
-                "nkey" | "mappings" | "maps" | "limits" | "msg_trace" | "trace_dest" => {
-                    self.not_supported_error(k)
-                }
+                "mappings" | "maps" => acc.mappings = self.mappings(k),
+                "nkey" | "limits" | "msg_trace" | "trace_dest" => self.not_supported_error(k),
                 _ => self.unknown(k, Block::Top),
             }
         }
