@@ -205,8 +205,6 @@ impl NotSupportedFlags {
     /// The flags given, by their long names.
     fn given(&self) -> Vec<&'static str> {
         let flags = [
-            ("jetstream", self.jetstream.is_some()),
-            ("store_dir", self.store_dir.is_some()),
             ("routes", self.routes.is_some()),
             ("cluster", self.cluster.is_some()),
             ("cluster_name", self.cluster_name.is_some()),
@@ -445,6 +443,16 @@ impl Cli {
             o.warnings.push(format!(
                 "flag --{flag} is not supported by natrix yet and is ignored"
             ));
+        }
+        match self.not_supported.jetstream {
+            Some(true) => {
+                o.jetstream.get_or_insert_with(Default::default);
+            }
+            Some(false) => o.jetstream = None,
+            None => {}
+        }
+        if let Some(d) = &self.not_supported.store_dir {
+            o.store_dir = Some(d.into());
         }
         if let Some(a) = self.addr {
             o.host = a;

@@ -161,9 +161,50 @@ pub struct Options {
     pub lame_duck_duration_ms: u64,
     /// Lame duck mode: the wait before the first client is closed.
     pub lame_duck_grace_period_ms: u64,
+    /// `-js` / `jetstream { }`: JetStream on, with these settings.
+    pub jetstream: Option<JetStreamOptions>,
+    /// `-sd` / `store_dir`: where JetStream keeps its files (also settable in the block).
+    pub store_dir: Option<PathBuf>,
     /// Settings that were accepted but do nothing in natrix (flags and config keys of
     /// features it lacks), and integers read as seconds: the caller logs each before start.
     pub warnings: Vec<String>,
+}
+
+/// The `jetstream { }` block (nats-server's names).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JetStreamOptions {
+    /// `sync_interval: always`: every batch of publishes is fdatasync'ed before its acks.
+    pub sync_always: bool,
+    /// Otherwise, how often the store syncs to disk (nats-server's default: 2 minutes).
+    pub sync_interval_ms: u64,
+    /// `max_memory_store`, `max_file_store`: -1 = no limit (reported as the machine's).
+    pub max_memory_bytes: i64,
+    pub max_file_bytes: i64,
+    pub domain: Option<String>,
+}
+
+/// nats-server's default `sync_interval`.
+pub const JS_SYNC_INTERVAL_MS_DEFAULT: u64 = 120_000;
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        JetStreamOptions {
+            sync_always: false,
+            sync_interval_ms: JS_SYNC_INTERVAL_MS_DEFAULT,
+            max_memory_bytes: -1,
+            max_file_bytes: -1,
+            domain: None,
+        }
+    }
+}
+
+impl Options {
+    /// Where JetStream's files go: `store_dir`, else nats-server's default under the temp dir.
+    pub fn js_store_dir(&self) -> PathBuf {
+        self.store_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("nats"))
+    }
 }
 
 /// The `tls { }` block and the `--tls*` flags.
@@ -236,6 +277,8 @@ impl Default for Options {
             pid_file: None,
             lame_duck_duration_ms: 120_000,
             lame_duck_grace_period_ms: 10_000,
+            jetstream: None,
+            store_dir: None,
             warnings: Vec::new(),
         }
     }

@@ -111,9 +111,6 @@ pub(crate) fn apply_unchecked(opts: &mut Options, map: &Map) -> Applied {
 /// Top-level keys nats-server knows whose feature natrix lacks as a whole: ignored with a
 /// warning.
 const ABSENT_FEATURES: &[&str] = &[
-    "jetstream",
-    "store_dir",
-    "storedir",
     "cluster",
     "gateway",
     "leaf",
@@ -356,6 +353,12 @@ impl Settings<'_> {
             "tls" => self.tls(e),
             "authorization" => self.authorization(e),
             "accounts" => self.accounts(e),
+            "jetstream" => self.jetstream(e),
+            "store_dir" | "storedir" => {
+                if let Some(d) = self.string(e) {
+                    self.opts.store_dir = Some(d.into());
+                }
+            }
             "mappings" | "maps" => self.top_level_mappings(e),
             "system_account" | "system" => self.system_account(e),
             "no_system_account" | "no_system" | "no_sys_acc" => self.no_system_account(e),
@@ -367,6 +370,62 @@ impl Settings<'_> {
             k if ABSENT_FEATURES.contains(&k) => self.not_supported_warning(e),
             k if UNSAFE_TO_IGNORE.contains(&k) => self.not_supported_error(e),
             _ => self.unknown(e, Block::Top),
+        }
+    }
+
+    /// `jetstream: enabled` or `jetstream { store_dir, sync_interval, max_memory_store,
+    /// max_file_store, domain }`.
+    fn jetstream(&mut self, e: &Entry) {
+        match &e.value.kind {
+            Kind::Bool(false) => self.opts.jetstream = None,
+            Kind::Bool(true) => {
+                self.opts.jetstream.get_or_insert_with(Default::default);
+            }
+            Kind::String(s) => match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" | "true" => {
+                    self.opts.jetstream.get_or_insert_with(Default::default);
+                }
+                _ => self.opts.jetstream = None,
+            },
+            Kind::Map(m) => {
+                let mut js = crate::config::JetStreamOptions::default();
+                let mut enabled = true;
+                for k in m {
+                    match k.key.to_ascii_lowercase().as_str() {
+                        "store_dir" | "storedir" | "store" => {
+                            if let Some(d) = self.string(k) {
+                                self.opts.store_dir = Some(d.into());
+                            }
+                        }
+                        "sync_interval" | "sync" => {
+                            if k.value.as_str().is_some_and(|s| s.eq_ignore_ascii_case("always")) {
+                                js.sync_always = true;
+                            } else if let Some(d) = self.duration_or_seconds(k) {
+                                js.sync_interval_ms = millis(d);
+                            }
+                        }
+                        "max_memory_store" | "max_mem_store" | "max_mem" => {
+                            if let Some(n) = self.bytes(k) {
+                                js.max_memory_bytes = i64::try_from(n).unwrap_or(i64::MAX);
+                            }
+                        }
+                        "max_file_store" | "max_file" => {
+                            if let Some(n) = self.bytes(k) {
+                                js.max_file_bytes = i64::try_from(n).unwrap_or(i64::MAX);
+                            }
+                        }
+                        "domain" => js.domain = self.string(k),
+                        "enabled" | "enable" => enabled = self.boolean(k).unwrap_or(true),
+                        "key" | "ek" | "cipher" | "compress_ok" | "unique_tag"
+                        | "max_outstanding_catchup" | "limits" | "tpm" | "strict" => {
+                            self.not_supported_error(k)
+                        }
+                        _ => self.unknown(k, Block::Top),
+                    }
+                }
+                self.opts.jetstream = enabled.then_some(js);
+            }
+            _ => self.wrong_type(e, "a boolean or a map"),
         }
     }
 
