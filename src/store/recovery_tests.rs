@@ -1,0 +1,275 @@
+use super::*;
+use crate::store::record::encode_msg;
+use crate::store::{FileStore, Layout, MessageLog, Purge, StdIo};
+
+const CFG: LogConfig = LogConfig {
+    segment_bytes_max: 4096,
+    durable: true,
+};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("natrix-store-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn io(&self) -> StdIo {
+        StdIo {
+            root: self.0.clone(),
+        }
+    }
+    fn seg(&self, id: u32) -> std::path::PathBuf {
+        self.0.join(Layout::default().segment(id))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open(dir: &TempDir) -> (FileStore<StdIo>, RecoveryReport) {
+    FileStore::open(dir.io(), Layout::default(), 4096, 1).unwrap()
+}
+
+fn seqs(store: &mut FileStore<StdIo>) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut from = 1;
+    while let Some(m) = store.next_by_subject(from, b">").unwrap() {
+        out.push(m.seq);
+        from = m.seq + 1;
+    }
+    out
+}
+
+/// One segment's bytes: a commit for `1..=n` and messages `1..=n`; returns the record offsets.
+fn segment(n: u64) -> (Vec<u8>, Vec<usize>) {
+    let mut buf = Vec::new();
+    record::encode_commit(&mut buf, n, 1);
+    let mut offsets = Vec::new();
+    for seq in 1..=n {
+        offsets.push(buf.len());
+        encode_msg(&mut buf, seq, seq as i64, b"orders.x", b"", b"payload!");
+    }
+    (buf, offsets)
+}
+
+#[test]
+fn file_store_round_trips_across_reopen() {
+    let dir = TempDir::new("reopen");
+    let (mut s, report) = open(&dir);
+    assert_eq!(report, RecoveryReport::default());
+    for i in 0..100u64 {
+        let subj = format!("orders.{}", i % 7);
+        s.append(subj.as_bytes(), b"H", format!("m{i}").as_bytes(), i as i64)
+            .unwrap();
+    }
+    s.delete(10, false).unwrap();
+    s.delete(11, true).unwrap();
+    s.flush().unwrap();
+    let before = s.state().unwrap();
+    let (mut r, report) = open(&dir);
+    assert!(!report.used_checkpoint);
+    assert!(report.torn_tails.is_empty() && report.damaged.is_empty() && report.lost.is_empty());
+    assert_eq!(r.state().unwrap(), before);
+    assert_eq!(r.get(50).unwrap().unwrap().payload, b"m49");
+    assert!(r.get(10).unwrap().is_none() && r.get(11).unwrap().is_none());
+    // orders.3 had 14 messages; seq 11 (i = 10) was one of them.
+    assert_eq!(r.log().subject_state(b"orders.3").unwrap().msgs, 13);
+    // The erased record's bytes are gone from disk.
+    let all: Vec<u8> = (1..20)
+        .filter_map(|id| std::fs::read(dir.seg(id)).ok())
+        .flatten()
+        .collect();
+    assert!(!all.windows(3).any(|w| w == b"m10"));
+    assert!(all.windows(3).any(|w| w == b"m12"));
+    assert_eq!(r.append(b"a", b"", b"", 0).unwrap(), 101);
+}
+
+#[test]
+fn torn_tail_at_every_byte_of_the_last_record_is_cut_and_its_sequence_not_reused() {
+    let (full, offsets) = segment(5);
+    let last = *offsets.last().unwrap();
+    for cut in last..full.len() {
+        let (mut log, report) = recover(CFG, 1, None, &[(1, &full[..cut])]);
+        let st = log.state_without_first_ts();
+        assert_eq!(st.msgs, 4, "cut at {cut}");
+        assert_eq!(
+            st.last_seq, 5,
+            "cut at {cut}: the commit record keeps the high-water mark"
+        );
+        assert_eq!(st.lost, vec![SeqRange { first: 5, last: 5 }]);
+        if cut > last {
+            assert_eq!(report.torn_tails, vec![(1, last as u64)], "cut at {cut}");
+        }
+        assert!(matches!(
+            log.read(5).unwrap(),
+            crate::store::log::Read::Absent
+        ));
+        assert_eq!(log.append(b"a", b"", b"", 0).unwrap(), 6);
+    }
+}
+
+#[test]
+fn flipped_bit_in_a_middle_record_keeps_the_records_after_it() {
+    let (mut bytes, offsets) = segment(16);
+    bytes[offsets[1] + 40] ^= 0x04; // a payload byte of seq 2
+    let (log, report) = recover(CFG, 1, None, &[(1, &bytes)]);
+    let st = log.state_without_first_ts();
+    assert_eq!((st.msgs, st.last_seq), (15, 16));
+    assert_eq!(st.lost, vec![SeqRange { first: 2, last: 2 }]);
+    assert_eq!(
+        report.damaged,
+        vec![(1, offsets[1] as u64, (offsets[2] - offsets[1]) as u64)]
+    );
+    assert!(report.torn_tails.is_empty());
+    assert!(matches!(
+        log.read(16).unwrap(),
+        crate::store::log::Read::OnDisk { .. }
+    ));
+}
+
+#[test]
+fn high_water_mark_survives_losing_the_whole_last_segment_tail() {
+    let dir = TempDir::new("hwm");
+    let (mut s, _) = open(&dir);
+    for _ in 0..8 {
+        s.append(b"a", b"", b"0123456789", 0).unwrap();
+        s.flush().unwrap();
+    }
+    s.append(b"a", b"", b"0123456789", 0).unwrap();
+    s.append(b"a", b"", b"0123456789", 0).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    // Lose the last batch's two messages (all of seq 10, all but 5 bytes of seq 9); the
+    // batch's commit record, written before them, survives.
+    let seg = dir.seg(1);
+    let bytes = std::fs::read(&seg).unwrap();
+    let rec = 32 + 1 + 10;
+    std::fs::write(&seg, &bytes[..bytes.len() - 2 * rec + 5]).unwrap();
+    let (mut r, report) = open(&dir);
+    let st = r.state().unwrap();
+    assert_eq!((st.last_seq, st.msgs), (10, 8));
+    assert_eq!(st.lost, vec![SeqRange { first: 9, last: 10 }]);
+    assert_eq!(report.lost, st.lost);
+    assert_eq!(r.append(b"a", b"", b"x", 0).unwrap(), 11);
+}
+
+#[test]
+fn checkpoint_then_replay_of_only_the_tail() {
+    let dir = TempDir::new("ckpt");
+    let (mut s, _) = open(&dir);
+    for i in 0..60u64 {
+        s.append(format!("k.{}", i % 5).as_bytes(), b"", b"value", i as i64)
+            .unwrap();
+    }
+    s.delete(3, false).unwrap();
+    s.checkpoint().unwrap();
+    for i in 60..80u64 {
+        s.append(format!("k.{}", i % 5).as_bytes(), b"", b"value", i as i64)
+            .unwrap();
+    }
+    s.delete(70, false).unwrap();
+    s.flush().unwrap();
+    let before = s.state().unwrap();
+    let (mut r, report) = open(&dir);
+    assert!(report.used_checkpoint && !report.checkpoint_rejected);
+    assert_eq!(r.state().unwrap(), before);
+    assert_eq!(r.log().subject_state(b"k.0").unwrap().msgs, 16);
+    assert_eq!(r.get(80).unwrap().unwrap().ts_ns, 79);
+    assert!(r.get(3).unwrap().is_none() && r.get(70).unwrap().is_none());
+    // A damaged checkpoint falls back to a full rebuild with the same answer.
+    let path = dir.0.join("index.chk");
+    let mut ck = std::fs::read(&path).unwrap();
+    ck[10] ^= 1;
+    std::fs::write(&path, ck).unwrap();
+    let (mut r2, report) = open(&dir);
+    assert!(report.checkpoint_rejected && !report.used_checkpoint);
+    assert_eq!(r2.state().unwrap(), before);
+}
+
+#[test]
+fn deleting_every_message_of_a_segment_removes_its_file_and_keeps_deletes_across_restart() {
+    let dir = TempDir::new("drop");
+    let (mut s, _) = open(&dir);
+    let payload = vec![b'x'; 900];
+    for _ in 0..20 {
+        s.append(b"a", b"", &payload, 0).unwrap();
+    }
+    s.flush().unwrap();
+    assert!(dir.seg(2).exists());
+    s.delete(1, false).unwrap(); // leaves segment 1 non-empty, tombstone-free floor move
+    let seg2: Vec<u64> = (5..=8).collect();
+    // Segment 2 holds seqs 5..=8 (four 932-byte records + a commit fit in 4096).
+    for &seq in &seg2 {
+        s.delete(seq, false).unwrap();
+    }
+    s.delete(2, false).unwrap();
+    s.flush().unwrap();
+    assert!(!dir.seg(2).exists(), "segment 2 removed");
+    let before = s.state().unwrap();
+    assert_eq!(
+        seqs(&mut s),
+        [3, 4].into_iter().chain(9..=20).collect::<Vec<_>>()
+    );
+    let (mut r, report) = open(&dir);
+    assert!(report.lost.is_empty(), "{:?}", report.lost);
+    assert_eq!(r.state().unwrap(), before);
+    assert_eq!(
+        seqs(&mut r),
+        [3, 4].into_iter().chain(9..=20).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn purge_all_removes_old_segments_and_keeps_the_sequence() {
+    let dir = TempDir::new("purge");
+    let (mut s, _) = open(&dir);
+    for _ in 0..30 {
+        s.append(b"a", b"", &[0; 500], 0).unwrap();
+    }
+    s.flush().unwrap();
+    assert_eq!(s.purge(&Purge::default()).unwrap(), 30);
+    s.flush().unwrap();
+    let files = std::fs::read_dir(dir.0.join("msgs")).unwrap().count();
+    assert_eq!(files, 1, "only the fresh active segment remains");
+    let (mut r, report) = open(&dir);
+    assert!(report.lost.is_empty());
+    let st = r.state().unwrap();
+    assert_eq!((st.first_seq, st.last_seq, st.msgs), (31, 30, 0));
+    assert_eq!(r.append(b"a", b"", b"", 0).unwrap(), 31);
+}
+
+#[test]
+fn flush_is_one_write_per_touched_segment() {
+    let mut log = Log::new(CFG, 1);
+    for _ in 0..50 {
+        log.append(b"a", b"", b"abc", 0).unwrap();
+    }
+    let plan = log.flush();
+    assert_eq!(plan.writes.len(), 1);
+    assert_eq!(plan.writes[0].len as usize, 32 + 50 * (32 + 1 + 3));
+    assert!(log.flush().is_empty());
+}
+
+#[test]
+fn meta_round_trips_and_detects_damage() {
+    let dir = TempDir::new("meta");
+    let (mut s, _) = open(&dir);
+    s.write_meta(br#"{"name":"ORDERS"}"#).unwrap();
+    assert_eq!(s.read_meta().unwrap(), br#"{"name":"ORDERS"}"#);
+    std::fs::write(dir.0.join("meta.json"), br#"{"name":"ORDERZ"}"#).unwrap();
+    assert!(matches!(
+        s.read_meta(),
+        Err(crate::store::StoreError::BadMeta)
+    ));
+}
