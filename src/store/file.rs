@@ -351,7 +351,7 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
             let ts = self.fetch(Some(first))?.map_or(0, |m| m.ts_ns);
             self.log.first_ts_ns = Some(ts);
         }
-        Ok(self.log.state_without_first_ts())
+        Ok(self.log.counters())
     }
     fn log(&self) -> &Log {
         &self.log

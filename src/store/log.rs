@@ -286,7 +286,7 @@ impl Log {
 
     /// Sets the sequence of the next message; only ahead of every sequence issued.
     pub fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError> {
-        if self.msgs != 0 || seq <= self.last_seq {
+        if self.msgs != 0 || seq <= self.last_seq || seq > super::recovery::SEQ_MAX {
             return Err(StoreError::SeqWouldReuse {
                 last_seq: self.last_seq,
             });
@@ -294,6 +294,10 @@ impl Log {
         self.last_seq = seq - 1;
         self.first_seq = seq;
         self.floor_dirty = true;
+        // A new segment starts at `seq`, so the jump costs no slots.
+        if self.segments.last().is_some_and(|s| !s.slots.is_empty()) {
+            self.roll();
+        }
         Ok(())
     }
 

@@ -107,7 +107,7 @@ fn deletes_count_interior_holes_and_move_the_first_sequence() {
     assert!(!s.delete(99, false).unwrap());
     let st = s.state().unwrap();
     assert_eq!((st.msgs, st.num_deleted), (4, 1));
-    assert_eq!(s.log().deleted(), vec![3]);
+    assert_eq!(s.log().deleted(), vec![SeqRange { first: 3, last: 3 }]);
     s.delete(1, false).unwrap();
     s.delete(2, false).unwrap();
     let st = s.state().unwrap();

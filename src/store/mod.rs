@@ -179,8 +179,8 @@ pub trait MessageLog {
 }
 
 impl Log {
-    /// The counters; `first_ts` is the caller's (it may need a read).
-    pub(crate) fn state_without_first_ts(&self) -> StoreState {
+    /// The counters; `first_ts_ns` is 0 until a backend has read the first message.
+    pub fn counters(&self) -> StoreState {
         StoreState {
             first_seq: self.first_seq,
             last_seq: self.last_seq,
@@ -197,14 +197,29 @@ impl Log {
         }
     }
 
-    /// Interior deletes: sequences between `first_seq` and `last_seq` with no live message.
-    pub fn deleted(&self) -> Vec<u64> {
+    /// Interior deletes (lost sequences included) as ranges between `first_seq` and
+    /// `last_seq`; walks the slots, never the sequence space, so a wide gap costs one range.
+    pub fn deleted(&self) -> Vec<SeqRange> {
+        let mut out = Vec::new();
         if self.msgs == 0 {
-            return Vec::new();
+            return out;
         }
-        (self.first_seq..=self.last_seq)
-            .filter(|&s| !self.locate(s).is_some_and(|(_, sl)| sl.live()))
-            .collect()
+        let mut next = self.first_seq; // lowest sequence not yet classified
+        for seg in &self.segments {
+            for (j, slot) in seg.slots.iter().enumerate() {
+                let seq = seg.first_seq + j as u64;
+                if slot.live() && seq >= next {
+                    if seq > next {
+                        log::push_range(&mut out, next, seq - 1);
+                    }
+                    next = seq + 1;
+                }
+            }
+        }
+        if next <= self.last_seq {
+            log::push_range(&mut out, next, self.last_seq);
+        }
+        out
     }
 
     /// Per-subject counts of subjects matching `filter`.
@@ -303,7 +318,7 @@ impl MessageLog for MemStore {
             let first = self.log.first_seq;
             self.log.first_ts_ns = Some(self.get(first)?.map_or(0, |m| m.ts_ns));
         }
-        Ok(self.log.state_without_first_ts())
+        Ok(self.log.counters())
     }
     fn log(&self) -> &Log {
         &self.log

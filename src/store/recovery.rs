@@ -26,6 +26,10 @@ use super::record::{self, Record, ScanItem};
 use super::SeqRange;
 
 const MAGIC: &[u8; 4] = b"NXCK";
+/// Sequences above this are damage: it leaves room so `seq + 1` never overflows.
+pub const SEQ_MAX: u64 = 1 << 62;
+/// Segment ids at or above this are ignored, so the next id never overflows.
+pub const SEGMENT_ID_MAX: u32 = 1 << 31;
 
 /// What recovery found besides the state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,7 +81,7 @@ pub fn recover(
         covered = c.segments.iter().map(|s| (s.id, s.covered)).collect();
         b.load(c);
     }
-    for &(id, bytes) in segments {
+    for &(id, bytes) in segments.iter().filter(|(id, _)| *id < SEGMENT_ID_MAX) {
         let from = covered.get(&id).copied().unwrap_or(0);
         b.scan_segment(id, bytes, from as usize);
     }
@@ -148,6 +152,18 @@ impl Builder {
                         ..
                     } => {
                         // A duplicate or out-of-order copy cannot be placed; the first wins.
+                        let seg = &log.segments[i];
+                        // A segment holds at most one slot per 32 bytes, so a gap inside it
+                        // wider than that is damage, not data (and would cost RAM to fill).
+                        let gap_max = (bytes.len() / record::HEADER_BYTES) as u64;
+                        let implausible = seq > SEQ_MAX
+                            || offset > u32::MAX as usize
+                            || (!seg.slots.is_empty()
+                                && seq - seg.first_seq > seg.slots.len() as u64 + gap_max);
+                        if implausible {
+                            self.report.damaged.push((id, offset as u64, 0));
+                            continue;
+                        }
                         if seq <= self.max_msg_seq || subject.is_empty() {
                             continue;
                         }
@@ -184,10 +200,11 @@ impl Builder {
                         first: seq,
                         last: seq,
                     }),
-                    Record::Commit { hwm, floor } => {
+                    Record::Commit { hwm, floor } if hwm <= SEQ_MAX && floor <= SEQ_MAX => {
                         self.hwm = self.hwm.max(hwm);
                         self.floor = self.floor.max(floor);
                     }
+                    Record::Commit { .. } => self.report.damaged.push((id, offset as u64, 0)),
                 },
                 ScanItem::Damage { offset, len } => {
                     self.report.damaged.push((id, offset as u64, len as u64))
@@ -214,12 +231,27 @@ impl Builder {
                     .map(|j| s.first_seq + j as u64)
             })
             .unwrap_or(last + 1);
+        // Walk only the slots a range covers: a range may be far wider than the log.
+        let mut doomed = Vec::new();
         for r in &self.deletes {
-            for seq in r.first..=r.last.min(self.max_msg_seq) {
-                if log.locate(seq).is_some_and(|(_, s)| s.live()) {
-                    log.remove(seq);
+            for seg in &log.segments {
+                if seg.slots.is_empty() {
+                    continue;
+                }
+                let lo = r.first.max(seg.first_seq);
+                let hi = r.last.min(seg.first_seq + seg.slots.len() as u64 - 1);
+                if lo > hi {
+                    continue;
+                }
+                for seq in lo..=hi {
+                    if seg.slots[(seq - seg.first_seq) as usize].live() {
+                        doomed.push(seq);
+                    }
                 }
             }
+        }
+        for seq in doomed {
+            log.remove(seq);
         }
         while log.msgs > 0 && log.first_seq < self.floor {
             log.remove(log.first_seq);
@@ -371,6 +403,9 @@ fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
     }
     let (hwm, floor, last_ts_ns) = (r.u64()?, r.u64()?, r.u64()? as i64);
     let next_segment_id = r.u32()?;
+    if hwm > SEQ_MAX || floor > SEQ_MAX || next_segment_id > SEGMENT_ID_MAX {
+        return None;
+    }
     let mut lost = Vec::new();
     for _ in 0..r.count(16)? {
         lost.push(SeqRange {
@@ -402,7 +437,7 @@ fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
                 Slot::EMPTY
             });
         }
-        if first_seq < prev_first {
+        if first_seq < prev_first.max(1) || first_seq > SEQ_MAX || id >= SEGMENT_ID_MAX {
             return None;
         }
         prev_first = first_seq + slots.len() as u64;

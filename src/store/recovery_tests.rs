@@ -101,7 +101,7 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut_and_its_sequence_not_reused
     let last = *offsets.last().unwrap();
     for cut in last..full.len() {
         let (mut log, report) = recover(CFG, 1, None, &[(1, &full[..cut])]);
-        let st = log.state_without_first_ts();
+        let st = log.counters();
         assert_eq!(st.msgs, 4, "cut at {cut}");
         assert_eq!(
             st.last_seq, 5,
@@ -124,7 +124,7 @@ fn flipped_bit_in_a_middle_record_keeps_the_records_after_it() {
     let (mut bytes, offsets) = segment(16);
     bytes[offsets[1] + 40] ^= 0x04; // a payload byte of seq 2
     let (log, report) = recover(CFG, 1, None, &[(1, &bytes)]);
-    let st = log.state_without_first_ts();
+    let st = log.counters();
     assert_eq!((st.msgs, st.last_seq), (15, 16));
     assert_eq!(st.lost, vec![SeqRange { first: 2, last: 2 }]);
     assert_eq!(
