@@ -273,3 +273,99 @@ fn meta_round_trips_and_detects_damage() {
         Err(crate::store::StoreError::BadMeta)
     ));
 }
+
+#[test]
+fn dropping_a_segment_that_holds_tombstones_for_older_ones_keeps_those_deletes() {
+    // nats-server PR 7387: removing an emptied block that held tombstones for older blocks
+    // brought deleted messages back after a restart.
+    let dir = TempDir::new("carry");
+    let (mut s, _) = open(&dir);
+    let payload = vec![b'x'; 900];
+    for _ in 0..12 {
+        s.append(b"a", b"", &payload, 0).unwrap();
+    }
+    s.flush().unwrap();
+    s.delete(2, false).unwrap(); // interior: a delete-range record in segment 3
+    s.flush().unwrap();
+    let holder = s.log().segments.last().unwrap().id;
+    let holder_seqs: Vec<u64> = {
+        let seg = s.log().segments.last().unwrap();
+        (seg.first_seq..seg.first_seq + seg.slots.len() as u64).collect()
+    };
+    for _ in 0..4 {
+        s.append(b"a", b"", &payload, 0).unwrap(); // rolls to a new segment
+    }
+    for &seq in &holder_seqs {
+        s.delete(seq, false).unwrap();
+    }
+    s.flush().unwrap();
+    assert!(!dir.seg(holder).exists(), "segment {holder} dropped");
+    let (mut r, report) = open(&dir);
+    assert!(report.lost.is_empty(), "{:?}", report.lost);
+    assert!(r.get(2).unwrap().is_none(), "seq 2 stays deleted");
+    assert_eq!(r.state().unwrap(), s.state().unwrap());
+}
+
+#[test]
+fn a_batch_that_spans_a_roll_is_one_write_per_segment_each_with_its_commit() {
+    let mut log = Log::new(CFG, 1);
+    for _ in 0..10 {
+        log.append(b"a", b"", &[7; 900], 0).unwrap();
+    }
+    let plan = log.flush();
+    assert_eq!(plan.writes.len(), 3);
+    for w in &plan.writes {
+        let bytes = log.write_bytes(w).to_vec();
+        assert_eq!(bytes.len() as u64, w.len);
+        assert!(w.create);
+        // Every segment starts with the batch's commit: hwm 10, floor 1.
+        assert_eq!(
+            record::decode(&bytes).unwrap().0,
+            Record::Commit { hwm: 10, floor: 1 }
+        );
+        assert!(bytes.len() <= 4096);
+    }
+    log.flushed();
+    // Sealed segments left RAM; reads of them go to disk.
+    assert!(matches!(
+        log.read(1).unwrap(),
+        crate::store::log::Read::OnDisk { .. }
+    ));
+    assert!(matches!(
+        log.read(10).unwrap(),
+        crate::store::log::Read::Found(_)
+    ));
+}
+
+#[test]
+fn erasing_a_flushed_message_plans_an_overwrite_of_the_same_length() {
+    let mut log = Log::new(CFG, 1);
+    log.append(b"a", b"", b"secret", 0).unwrap();
+    log.append(b"a", b"", b"public", 0).unwrap();
+    log.flush();
+    log.flushed();
+    assert!(log.delete(1, true));
+    let plan = log.flush();
+    assert_eq!(plan.overwrites.len(), 1);
+    let o = &plan.overwrites[0];
+    assert_eq!((o.offset, o.bytes.len()), (32, 32 + 1 + 6));
+    assert_eq!(
+        record::decode(&o.bytes).unwrap().0,
+        Record::Erased { seq: 1 }
+    );
+    // The floor moved past seq 1, so the batch is a commit only (no delete range needed).
+    let w = plan.writes[0];
+    let bytes = log.write_bytes(&w);
+    assert_eq!(
+        record::decode(bytes).unwrap().0,
+        Record::Commit { hwm: 2, floor: 2 }
+    );
+}
+
+#[test]
+fn recovery_accepts_first_seq_for_an_empty_directory() {
+    let (log, report) = recover(CFG, 1000, None, &[]);
+    assert_eq!(report, RecoveryReport::default());
+    let st = log.counters();
+    assert_eq!((st.first_seq, st.last_seq, st.msgs), (1000, 999, 0));
+}
