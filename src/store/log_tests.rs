@@ -256,6 +256,7 @@ fn index_holds_at_most_16_bytes_per_message() {
             log.append(b"s", b"", b"", 0).unwrap();
         }
         let per_msg = log.index_heap_bytes() as f64 / n as f64;
+        eprintln!("{n} messages: {per_msg:.2} index bytes each");
         assert!(per_msg <= 16.0, "{n} messages: {per_msg} bytes each");
         assert!(per_msg >= 12.0, "{n} messages: {per_msg} bytes each");
     }
