@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
 use super::recovery::{self, RecoveryReport};
-use super::{IoOp, Limits, Log, LogConfig, MessageLog, Purge, StoreError, StoreState, StoredMsg};
+use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
 
 /// File operations on names relative to the store's root (`/`-separated).
 pub trait StoreIo {
@@ -247,8 +247,26 @@ impl<Io: StoreIo> FileStore<Io> {
         &mut self.io
     }
 
-    fn fetch(&mut self, seq: Option<u64>) -> Result<Option<StoredMsg>, StoreError> {
-        let Some(seq) = seq else { return Ok(None) };
+    fn write(&mut self, w: &SegmentWrite) -> Result<(), StoreError> {
+        let name = self.layout.segment(w.segment);
+        if w.create {
+            self.io.create(&name).map_err(io_err(IoOp::Create, &name))?;
+        }
+        let bytes = self.log.write_bytes(w);
+        self.io
+            .append(&name, bytes)
+            .map_err(io_err(IoOp::Append, &name))
+    }
+}
+
+impl<Io: StoreIo> MessageLog for FileStore<Io> {
+    fn log(&self) -> &Log {
+        &self.log
+    }
+    fn log_mut(&mut self) -> &mut Log {
+        &mut self.log
+    }
+    fn fetch(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
         match self.log.read(seq)? {
             Read::Absent => Ok(None),
             Read::Found(m) => Ok(Some(m)),
@@ -265,56 +283,6 @@ impl<Io: StoreIo> FileStore<Io> {
                 Log::decode_read(seq, &bytes).map(Some)
             }
         }
-    }
-
-    fn write(&mut self, w: &SegmentWrite) -> Result<(), StoreError> {
-        let name = self.layout.segment(w.segment);
-        if w.create {
-            self.io.create(&name).map_err(io_err(IoOp::Create, &name))?;
-        }
-        let bytes = self.log.write_bytes(w);
-        self.io
-            .append(&name, bytes)
-            .map_err(io_err(IoOp::Append, &name))
-    }
-}
-
-impl<Io: StoreIo> MessageLog for FileStore<Io> {
-    fn append(
-        &mut self,
-        subject: &[u8],
-        headers: &[u8],
-        payload: &[u8],
-        ts_ns: i64,
-    ) -> Result<u64, StoreError> {
-        self.log.append(subject, headers, payload, ts_ns)
-    }
-    fn get(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        self.fetch(Some(seq))
-    }
-    fn last_by_subject(&mut self, filter: &[u8]) -> Result<Option<StoredMsg>, StoreError> {
-        let seq = self.log.last_by_subject(filter);
-        self.fetch(seq)
-    }
-    fn next_by_subject(
-        &mut self,
-        from_seq: u64,
-        filter: &[u8],
-    ) -> Result<Option<StoredMsg>, StoreError> {
-        let seq = self.log.next_by_subject(from_seq, filter);
-        self.fetch(seq)
-    }
-    fn delete(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
-        Ok(self.log.delete(seq, erase))
-    }
-    fn purge(&mut self, req: &Purge<'_>) -> Result<u64, StoreError> {
-        Ok(self.log.purge(req))
-    }
-    fn enforce(&mut self, limits: &Limits, subject: Option<&[u8]>) -> Result<u64, StoreError> {
-        Ok(self.log.enforce(limits, subject))
-    }
-    fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError> {
-        self.log.set_first_seq(seq)
     }
     fn flush(&mut self) -> Result<(), StoreError> {
         let plan = self.log.flush();
@@ -344,16 +312,5 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
         }
         self.log.flushed();
         Ok(())
-    }
-    fn state(&mut self) -> Result<StoreState, StoreError> {
-        if self.log.first_ts_ns.is_none() {
-            let first = self.log.first_seq;
-            let ts = self.fetch(Some(first))?.map_or(0, |m| m.ts_ns);
-            self.log.first_ts_ns = Some(ts);
-        }
-        Ok(self.log.counters())
-    }
-    fn log(&self) -> &Log {
-        &self.log
     }
 }

@@ -150,32 +150,68 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// The surface streams use, the same for both backends.
+/// The surface streams use, the same for both backends. A backend supplies the [`Log`], how
+/// to read a message that is not in RAM ([`MessageLog::fetch`]) and how to flush; the rest is
+/// the log's own logic.
 pub trait MessageLog {
+    fn log(&self) -> &Log;
+    fn log_mut(&mut self) -> &mut Log;
+    /// The live message `seq`, from RAM or from disk.
+    fn fetch(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+    /// Group commit: everything since the last flush is durable when this returns.
+    fn flush(&mut self) -> Result<(), StoreError>;
+
     fn append(
         &mut self,
         subject: &[u8],
         headers: &[u8],
         payload: &[u8],
         ts_ns: i64,
-    ) -> Result<u64, StoreError>;
-    fn get(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
-    fn last_by_subject(&mut self, filter: &[u8]) -> Result<Option<StoredMsg>, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.log_mut().append(subject, headers, payload, ts_ns)
+    }
+    fn get(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        self.fetch(seq)
+    }
+    fn last_by_subject(&mut self, filter: &[u8]) -> Result<Option<StoredMsg>, StoreError> {
+        match self.log().last_by_subject(filter) {
+            Some(seq) => self.fetch(seq),
+            None => Ok(None),
+        }
+    }
     fn next_by_subject(
         &mut self,
         from_seq: u64,
         filter: &[u8],
-    ) -> Result<Option<StoredMsg>, StoreError>;
+    ) -> Result<Option<StoredMsg>, StoreError> {
+        match self.log().next_by_subject(from_seq, filter) {
+            Some(seq) => self.fetch(seq),
+            None => Ok(None),
+        }
+    }
     /// `erase`: overwrite the bytes too (nats' default); else only a tombstone (`no_erase`).
-    fn delete(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError>;
-    fn purge(&mut self, req: &Purge<'_>) -> Result<u64, StoreError>;
+    fn delete(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
+        Ok(self.log_mut().delete(seq, erase))
+    }
+    fn purge(&mut self, req: &Purge<'_>) -> Result<u64, StoreError> {
+        Ok(self.log_mut().purge(req))
+    }
     /// Discard-old enforcement after an append on `subject`.
-    fn enforce(&mut self, limits: &Limits, subject: Option<&[u8]>) -> Result<u64, StoreError>;
-    fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError>;
-    /// Group commit: everything since the last flush is durable when this returns.
-    fn flush(&mut self) -> Result<(), StoreError>;
-    fn state(&mut self) -> Result<StoreState, StoreError>;
-    fn log(&self) -> &Log;
+    fn enforce(&mut self, limits: &Limits, subject: Option<&[u8]>) -> Result<u64, StoreError> {
+        Ok(self.log_mut().enforce(limits, subject))
+    }
+    fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.log_mut().set_first_seq(seq)
+    }
+    /// The counters, with the first message's timestamp read if it changed.
+    fn state(&mut self) -> Result<StoreState, StoreError> {
+        if self.log().first_ts_ns.is_none() {
+            let first = self.log().first_seq;
+            let ts = self.fetch(first)?.map_or(0, |m| m.ts_ns);
+            self.log_mut().first_ts_ns = Some(ts);
+        }
+        Ok(self.log().counters())
+    }
 }
 
 impl Log {
@@ -262,66 +298,24 @@ impl MemStore {
             ),
         }
     }
-
-    fn found(&self, seq: Option<u64>) -> Result<Option<StoredMsg>, StoreError> {
-        match seq {
-            None => Ok(None),
-            Some(seq) => match self.log.read(seq)? {
-                log::Read::Found(m) => Ok(Some(m)),
-                _ => Ok(None),
-            },
-        }
-    }
 }
 
 impl MessageLog for MemStore {
-    fn append(
-        &mut self,
-        subject: &[u8],
-        headers: &[u8],
-        payload: &[u8],
-        ts_ns: i64,
-    ) -> Result<u64, StoreError> {
-        self.log.append(subject, headers, payload, ts_ns)
+    fn log(&self) -> &Log {
+        &self.log
     }
-    fn get(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        self.found(Some(seq))
+    fn log_mut(&mut self) -> &mut Log {
+        &mut self.log
     }
-    fn last_by_subject(&mut self, filter: &[u8]) -> Result<Option<StoredMsg>, StoreError> {
-        self.found(self.log.last_by_subject(filter))
-    }
-    fn next_by_subject(
-        &mut self,
-        from_seq: u64,
-        filter: &[u8],
-    ) -> Result<Option<StoredMsg>, StoreError> {
-        self.found(self.log.next_by_subject(from_seq, filter))
-    }
-    fn delete(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
-        Ok(self.log.delete(seq, erase))
-    }
-    fn purge(&mut self, req: &Purge<'_>) -> Result<u64, StoreError> {
-        Ok(self.log.purge(req))
-    }
-    fn enforce(&mut self, limits: &Limits, subject: Option<&[u8]>) -> Result<u64, StoreError> {
-        Ok(self.log.enforce(limits, subject))
-    }
-    fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError> {
-        self.log.set_first_seq(seq)
+    fn fetch(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        match self.log.read(seq)? {
+            log::Read::Found(m) => Ok(Some(m)),
+            _ => Ok(None),
+        }
     }
     fn flush(&mut self) -> Result<(), StoreError> {
         self.log.flush();
         Ok(())
-    }
-    fn state(&mut self) -> Result<StoreState, StoreError> {
-        if self.log.first_ts_ns.is_none() {
-            let first = self.log.first_seq;
-            self.log.first_ts_ns = Some(self.get(first)?.map_or(0, |m| m.ts_ns));
-        }
-        Ok(self.log.counters())
-    }
-    fn log(&self) -> &Log {
-        &self.log
     }
 }
 
