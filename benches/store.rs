@@ -54,7 +54,8 @@ fn recover_segment(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("recover_4mib_segment", |b| {
         b.iter(|| {
-            let (log, _) = recovery::recover(CFG, 1, None, &[(1, &bytes)]);
+            let (log, _) =
+                recovery::recover(CFG, 1, None, &[recovery::SegmentBytes::whole(1, &bytes)]);
             black_box(log.counters().msgs)
         });
     });

@@ -58,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
     let cut = usize::from(*split) * rest.len() / 256;
     let (ckpt, segs) = rest.split_at(cut);
     let half = segs.len() / 2;
-    let segments = [(1, &segs[..half]), (2, &segs[half..])];
+    let segments = [
+        recovery::SegmentBytes::whole(1, &segs[..half]),
+        recovery::SegmentBytes::whole(2, &segs[half..]),
+    ];
     let cfg = LogConfig { segment_bytes_max: 4096, durable: true };
     let (log, _report) = recovery::recover(cfg, 1, Some(ckpt), &segments);
     let mut live = 0;
@@ -67,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(seq >= from);
         match log.read(seq) {
             Ok(Read::OnDisk { segment, offset, len }) => {
-                let bytes = segments[(segment - 1) as usize].1;
+                let bytes = segments[(segment - 1) as usize].bytes;
                 let at = offset as usize;
                 let rec = bytes.get(at..at + len as usize).expect("slot inside its segment");
                 // A checkpoint may point at bytes that are not this message: reported, not served.

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
-use super::recovery::{self, RecoveryReport};
+use super::recovery::{self, RecoveryReport, SegmentBytes};
 use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
 
 /// File operations on names relative to the store's root (`/`-separated).
@@ -23,6 +23,8 @@ pub trait StoreIo {
     fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()>;
     fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>>;
     fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
+    /// Bytes from `offset` to the end; `UnexpectedEof` when the file is shorter than `offset`.
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>>;
     /// fdatasync.
     fn sync(&mut self, name: &str) -> std::io::Result<()>;
     /// Atomically replaces `to` with `from`.
@@ -75,6 +77,17 @@ impl StoreIo for StdIo {
         use std::os::unix::fs::FileExt;
         let mut buf = vec![0; len];
         std::fs::File::open(self.path(name))?.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(self.path(name))?;
+        if file.metadata()?.len() < offset {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
         Ok(buf)
     }
     fn sync(&mut self, name: &str) -> std::io::Result<()> {
@@ -136,6 +149,40 @@ pub fn meta_sum(json: &[u8]) -> String {
     format!("{:08x}", crc32c::crc32c(json))
 }
 
+/// Segment files as `(id, base, bytes)`: from the covered size for those in `coverage`.
+fn read_segments(
+    io: &mut impl StoreIo,
+    layout: &Layout,
+    ids: &[u32],
+    coverage: &[(u32, u64)],
+) -> Result<Vec<(u32, u64, Vec<u8>)>, StoreError> {
+    let mut files = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let name = layout.segment(id);
+        let covered = coverage.iter().find(|c| c.0 == id).map_or(0, |c| c.1);
+        let read = match io.read_from(&name, covered) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                io.read(&name).map(|b| (0, b))
+            }
+            other => other.map(|b| (covered, b)),
+        };
+        let (base, bytes) = read.map_err(io_err(IoOp::Read, &name))?;
+        files.push((id, base, bytes));
+    }
+    Ok(files)
+}
+
+fn as_bytes(files: &[(u32, u64, Vec<u8>)]) -> Vec<SegmentBytes<'_>> {
+    files
+        .iter()
+        .map(|(id, base, bytes)| SegmentBytes {
+            id: *id,
+            base: *base,
+            bytes,
+        })
+        .collect()
+}
+
 fn io_err(op: IoOp, name: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::Io {
         op,
@@ -170,22 +217,29 @@ impl<Io: StoreIo> FileStore<Io> {
             .filter_map(|f| layout.segment_id(f))
             .collect();
         ids.sort_unstable();
-        let mut files = Vec::with_capacity(ids.len());
-        for &id in &ids {
-            let name = layout.segment(id);
-            files.push((id, io.read(&name).map_err(io_err(IoOp::Read, &name))?));
-        }
         let checkpoint = match io.read(&layout.checkpoint) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err(IoOp::Read, &layout.checkpoint)(e)),
         };
-        let segments: Vec<(u32, &[u8])> = files.iter().map(|(id, b)| (*id, &b[..])).collect();
         let cfg = LogConfig {
             segment_bytes_max,
             durable: true,
         };
-        let (log, report) = recovery::recover(cfg, first_seq, checkpoint.as_deref(), &segments);
+        // With a valid checkpoint only the bytes after what it covers are read; if it then
+        // does not match the segments, everything is read again for a full rebuild.
+        let coverage = checkpoint
+            .as_deref()
+            .map(recovery::checkpoint_coverage)
+            .unwrap_or_default();
+        let files = read_segments(&mut io, &layout, &ids, &coverage)?;
+        let (mut log, mut report) =
+            recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
+        if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
+            let files = read_segments(&mut io, &layout, &ids, &[])?;
+            (log, report) =
+                recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
+        }
         Ok((
             FileStore {
                 log,

@@ -44,12 +44,37 @@ pub struct RecoveryReport {
     pub lost: Vec<SeqRange>,
 }
 
-/// Rebuilds a log from a checkpoint and the segments `(id, bytes)` in id order.
+/// Bytes of one segment file from `base` to its end (`base` 0: the whole file; a driver with a
+/// valid checkpoint reads only from [`checkpoint_coverage`]'s size on).
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentBytes<'a> {
+    pub id: u32,
+    pub base: u64,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> SegmentBytes<'a> {
+    pub fn whole(id: u32, bytes: &'a [u8]) -> SegmentBytes<'a> {
+        SegmentBytes { id, base: 0, bytes }
+    }
+}
+
+/// (segment id, bytes covered) of a checkpoint whose CRC is valid; empty otherwise. A driver
+/// reads those segments from the covered size on, and the rest whole.
+pub fn checkpoint_coverage(checkpoint: &[u8]) -> Vec<(u32, u64)> {
+    decode_checkpoint(checkpoint)
+        .map(|c| c.segments.iter().map(|s| (s.id, s.covered)).collect())
+        .unwrap_or_default()
+}
+
+/// Rebuilds a log from a checkpoint and the segments in id order. When the checkpoint is
+/// rejected and some segment was passed from a `base` above 0, the report says
+/// `checkpoint_rejected` and the driver must call again with whole segments.
 pub fn recover(
     cfg: LogConfig,
     first_seq: u64,
     checkpoint: Option<&[u8]>,
-    segments: &[(u32, &[u8])],
+    segments: &[SegmentBytes<'_>],
 ) -> (Log, RecoveryReport) {
     let mut report = RecoveryReport::default();
     let ckpt = checkpoint.and_then(|bytes| {
@@ -81,9 +106,17 @@ pub fn recover(
         covered = c.segments.iter().map(|s| (s.id, s.covered)).collect();
         b.load(c);
     }
-    for &(id, bytes) in segments.iter().filter(|(id, _)| *id < SEGMENT_ID_MAX) {
-        let from = covered.get(&id).copied().unwrap_or(0);
-        b.scan_segment(id, bytes, from as usize);
+    for seg in segments.iter().filter(|s| s.id < SEGMENT_ID_MAX) {
+        // Without a usable checkpoint only whole segments can be scanned.
+        if seg.base > 0 && !covered.contains_key(&seg.id) {
+            continue;
+        }
+        let from = covered
+            .get(&seg.id)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(seg.base);
+        b.scan_segment(seg.id, seg.base, seg.bytes, from as usize);
     }
     b.finish(cfg, lost_from)
 }
@@ -131,7 +164,7 @@ impl Builder {
         }
     }
 
-    fn scan_segment(&mut self, id: u32, bytes: &[u8], from: usize) {
+    fn scan_segment(&mut self, id: u32, base: u64, bytes: &[u8], from: usize) {
         let log = &mut self.log;
         let i = match log.segments.iter().position(|s| s.id == id) {
             Some(i) => i,
@@ -145,6 +178,7 @@ impl Builder {
         for item in record::scan(bytes, from) {
             match item {
                 ScanItem::Record { offset, record } => match record {
+                    // `offset` is into `bytes`; `at` is into the file.
                     Record::Msg {
                         seq,
                         ts_ns,
@@ -156,12 +190,13 @@ impl Builder {
                         // A segment holds at most one slot per 32 bytes, so a gap inside it
                         // wider than that is damage, not data (and would cost RAM to fill).
                         let gap_max = (bytes.len() / record::HEADER_BYTES) as u64;
+                        let at = base + offset as u64;
                         let implausible = seq > SEQ_MAX
-                            || offset > u32::MAX as usize
+                            || at > u64::from(u32::MAX)
                             || (!seg.slots.is_empty()
                                 && seq - seg.first_seq > seg.slots.len() as u64 + gap_max);
                         if implausible {
-                            self.report.damaged.push((id, offset as u64, 0));
+                            self.report.damaged.push((id, at, 0));
                             continue;
                         }
                         if seq <= self.max_msg_seq || subject.is_empty() {
@@ -180,7 +215,7 @@ impl Builder {
                         seg.put(
                             seq,
                             Slot {
-                                offset: offset as u32,
+                                offset: at as u32,
                                 len: rec_len,
                                 subject: sid,
                             },
@@ -204,16 +239,22 @@ impl Builder {
                         self.hwm = self.hwm.max(hwm);
                         self.floor = self.floor.max(floor);
                     }
-                    Record::Commit { .. } => self.report.damaged.push((id, offset as u64, 0)),
+                    Record::Commit { .. } => {
+                        self.report.damaged.push((id, base + offset as u64, 0))
+                    }
                 },
                 ScanItem::Damage { offset, len } => {
-                    self.report.damaged.push((id, offset as u64, len as u64))
+                    self.report
+                        .damaged
+                        .push((id, base + offset as u64, len as u64))
                 }
-                ScanItem::TornTail { offset } => self.report.torn_tails.push((id, offset as u64)),
+                ScanItem::TornTail { offset } => {
+                    self.report.torn_tails.push((id, base + offset as u64))
+                }
             }
         }
         let seg = &mut log.segments[i];
-        seg.size = bytes.len() as u64;
+        seg.size = base + bytes.len() as u64;
         seg.flushed = seg.size;
     }
 
@@ -305,15 +346,15 @@ struct CkptSegment {
     slots: Vec<Slot>,
 }
 
-fn matches_segments(c: &Checkpoint, segments: &[(u32, &[u8])]) -> bool {
+fn matches_segments(c: &Checkpoint, segments: &[SegmentBytes<'_>]) -> bool {
     let max_id = c.segments.iter().map(|s| s.id).max().unwrap_or(0);
     c.segments.iter().all(|cs| {
-        segments
-            .iter()
-            .any(|&(id, bytes)| id == cs.id && bytes.len() as u64 >= cs.covered)
+        segments.iter().any(|s| {
+            s.id == cs.id && s.base <= cs.covered && s.base + s.bytes.len() as u64 >= cs.covered
+        })
     }) && segments
         .iter()
-        .all(|&(id, _)| id > max_id || c.segments.iter().any(|s| s.id == id))
+        .all(|s| s.id > max_id || c.segments.iter().any(|cs| cs.id == s.id))
 }
 
 /// Encodes the checkpoint of `log` covering every flushed byte (call it right after a flush).

@@ -1,3 +1,4 @@
+use super::SegmentBytes;
 use super::*;
 use crate::store::record::encode_msg;
 use crate::store::{FileStore, Layout, MessageLog, Purge, StdIo};
@@ -100,7 +101,7 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut_and_its_sequence_not_reused
     let (full, offsets) = segment(5);
     let last = *offsets.last().unwrap();
     for cut in last..full.len() {
-        let (mut log, report) = recover(CFG, 1, None, &[(1, &full[..cut])]);
+        let (mut log, report) = recover(CFG, 1, None, &[SegmentBytes::whole(1, &full[..cut])]);
         let st = log.counters();
         assert_eq!(st.msgs, 4, "cut at {cut}");
         assert_eq!(
@@ -123,7 +124,7 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut_and_its_sequence_not_reused
 fn flipped_bit_in_a_middle_record_keeps_the_records_after_it() {
     let (mut bytes, offsets) = segment(16);
     bytes[offsets[1] + 40] ^= 0x04; // a payload byte of seq 2
-    let (log, report) = recover(CFG, 1, None, &[(1, &bytes)]);
+    let (log, report) = recover(CFG, 1, None, &[SegmentBytes::whole(1, &bytes)]);
     let st = log.counters();
     assert_eq!((st.msgs, st.last_seq), (15, 16));
     assert_eq!(st.lost, vec![SeqRange { first: 2, last: 2 }]);
@@ -368,4 +369,95 @@ fn recovery_accepts_first_seq_for_an_empty_directory() {
     assert_eq!(report, RecoveryReport::default());
     let st = log.counters();
     assert_eq!((st.first_seq, st.last_seq, st.msgs), (1000, 999, 0));
+}
+
+/// [`StdIo`] that counts the bytes it reads from segment files.
+struct CountingIo {
+    inner: StdIo,
+    segment_bytes_read: usize,
+}
+
+impl CountingIo {
+    fn count(&mut self, name: &str, r: std::io::Result<Vec<u8>>) -> std::io::Result<Vec<u8>> {
+        if name.ends_with(".blk") {
+            self.segment_bytes_read += r.as_ref().map_or(0, |b| b.len());
+        }
+        r
+    }
+}
+
+impl crate::store::StoreIo for CountingIo {
+    fn create(&mut self, name: &str) -> std::io::Result<()> {
+        self.inner.create(name)
+    }
+    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.append(name, buf)
+    }
+    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_at(name, offset, buf)
+    }
+    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
+        let r = self.inner.read(name);
+        self.count(name, r)
+    }
+    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let r = self.inner.read_at(name, offset, len);
+        self.count(name, r)
+    }
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+        let r = self.inner.read_from(name, offset);
+        self.count(name, r)
+    }
+    fn sync(&mut self, name: &str) -> std::io::Result<()> {
+        self.inner.sync(name)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&mut self, name: &str) -> std::io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+}
+
+#[test]
+fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
+    let dir = TempDir::new("tailread");
+    let (mut s, _) = open(&dir);
+    for i in 0..200u64 {
+        s.append(b"k.a", b"", &[b'v'; 100], i as i64).unwrap();
+    }
+    s.checkpoint().unwrap();
+    for i in 200..210u64 {
+        s.append(b"k.b", b"", &[b'v'; 100], i as i64).unwrap();
+    }
+    s.flush().unwrap();
+    let before = s.state().unwrap();
+    let total: u64 = std::fs::read_dir(dir.0.join("msgs"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let io = CountingIo {
+        inner: dir.io(),
+        segment_bytes_read: 0,
+    };
+    let (mut r, report) = FileStore::open(io, Layout::default(), 4096, 1).unwrap();
+    assert!(report.used_checkpoint);
+    let read = r.io().segment_bytes_read as u64;
+    let ck = std::fs::read(dir.0.join("index.chk")).unwrap();
+    let covered: u64 = checkpoint_coverage(&ck).iter().map(|c| c.1).sum();
+    // Only what the checkpoint does not cover: at least the ten new records, never the 200.
+    assert_eq!(
+        read,
+        total - covered,
+        "read {read} of {total} segment bytes"
+    );
+    assert!(
+        read >= 10 * 132 && read < 20 * 132,
+        "read {read} of {total} segment bytes"
+    );
+    assert_eq!(r.state().unwrap().msgs, before.msgs);
+    assert_eq!(r.get(205).unwrap().unwrap().ts_ns, 204);
 }
