@@ -455,7 +455,7 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
         "read {read} of {total} segment bytes"
     );
     assert!(
-        read >= 10 * 132 && read < 20 * 132,
+        (10 * 132..20 * 132).contains(&read),
         "read {read} of {total} segment bytes"
     );
     assert_eq!(r.state().unwrap().msgs, before.msgs);
