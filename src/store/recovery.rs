@@ -82,7 +82,7 @@ pub fn recover(
         report.checkpoint_rejected = parsed.is_none();
         parsed
     });
-    // Built in memory mode so removals push no delete records; switched back at the end.
+    // Built in memory mode while records are placed; durable again in `finish`.
     let mut b = Builder {
         log: Log::new(
             LogConfig {
@@ -186,6 +186,9 @@ impl Builder {
                         ..
                     } => {
                         // A duplicate or out-of-order copy cannot be placed; the first wins.
+                        if seq <= self.max_msg_seq || subject.is_empty() {
+                            continue;
+                        }
                         let seg = &log.segments[i];
                         // A segment holds at most one slot per 32 bytes, so a gap inside it
                         // wider than that is damage, not data (and would cost RAM to fill).
@@ -194,12 +197,10 @@ impl Builder {
                         let implausible = seq > SEQ_MAX
                             || at > u64::from(u32::MAX)
                             || (!seg.slots.is_empty()
-                                && seq - seg.first_seq > seg.slots.len() as u64 + gap_max);
+                                && seq.saturating_sub(seg.first_seq)
+                                    > seg.slots.len() as u64 + gap_max);
                         if implausible {
                             self.report.damaged.push((id, at, 0));
-                            continue;
-                        }
-                        if seq <= self.max_msg_seq || subject.is_empty() {
                             continue;
                         }
                         self.max_msg_seq = seq;
@@ -272,6 +273,9 @@ impl Builder {
                     .map(|j| s.first_seq + j as u64)
             })
             .unwrap_or(last + 1);
+        // Durable from here: a segment the deletes below empty is dropped as in normal
+        // operation (its file removed after the next flush has recorded why).
+        log.cfg = cfg;
         // Walk only the slots a range covers: a range may be far wider than the log.
         let mut doomed = Vec::new();
         for r in &self.deletes {
@@ -318,9 +322,6 @@ impl Builder {
         }
         log.lost = lost;
         log.first_ts_ns = if log.msgs == 0 { Some(0) } else { None };
-        log.cfg = cfg;
-        log.pending_deletes.clear();
-        log.pending_removes.clear();
         log.roll();
         log.floor_dirty = true;
         self.report.lost = log.lost.clone();

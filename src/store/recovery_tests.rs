@@ -461,3 +461,33 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
     assert_eq!(r.state().unwrap().msgs, before.msgs);
     assert_eq!(r.get(205).unwrap().unwrap().ts_ns, 204);
 }
+
+#[test]
+fn a_segment_emptied_by_later_tombstones_is_removed_after_the_next_flush() {
+    let mut seg1 = Vec::new();
+    record::encode_commit(&mut seg1, 3, 1);
+    for seq in 2..=3 {
+        encode_msg(&mut seg1, seq, 0, b"a", b"", b"x");
+    }
+    encode_msg(&mut seg1, 1, 0, b"a", b"", b"dup"); // out of order: ignored, never served
+    let mut seg2 = Vec::new();
+    record::encode_commit(&mut seg2, 4, 1);
+    encode_msg(&mut seg2, 4, 0, b"a", b"", b"x");
+    record::encode_delete(&mut seg2, 2, 3);
+    let segs = [SegmentBytes::whole(1, &seg1), SegmentBytes::whole(2, &seg2)];
+    let (mut log, report) = recover(CFG, 1, None, &segs);
+    assert_eq!(report.lost, vec![SeqRange { first: 1, last: 1 }]);
+    let st = log.counters();
+    assert_eq!((st.first_seq, st.last_seq, st.msgs), (4, 4, 1));
+    let plan = log.flush();
+    assert_eq!(plan.removes, vec![1]);
+    let w = plan.writes.last().unwrap();
+    assert_eq!(
+        w.segment, 3,
+        "the new active segment records the floor before the removal"
+    );
+    assert_eq!(
+        record::decode(log.write_bytes(w)).unwrap().0,
+        Record::Commit { hwm: 4, floor: 4 }
+    );
+}
