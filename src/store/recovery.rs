@@ -310,7 +310,6 @@ impl Builder {
         known.sort_unstable_by_key(|r| r.first);
         let mut next = lost_from.max(self.floor);
         let mut lost = std::mem::take(&mut log.lost);
-        lost.retain(|r| r.last >= self.floor);
         for r in known {
             if r.first > next && next <= last {
                 push_range(&mut lost, next, (r.first - 1).min(last));
