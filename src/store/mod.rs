@@ -31,6 +31,12 @@
 //!   records after damage in the middle, and reports what is missing as [`StoreState::lost`].
 //! * Acks wait for the flush: [`MessageLog::flush`] returns after one write (and one
 //!   fdatasync when asked) per touched segment for everything appended since the last flush.
+//! * Limit of the high-water mark: it lives in each batch's commit record, so losing a whole
+//!   synced batch *including* its commit (not just a torn tail) falls back to the previous
+//!   batch's mark.
+//!
+//! Not here yet: rewriting sparse sealed segments (only empty ones are dropped), `max_age`,
+//! per-segment index files, and aligning commits to the device block for O_DIRECT writes.
 
 pub mod file;
 pub mod log;
