@@ -80,6 +80,10 @@ fn per_subject_counts_and_last_and_next_by_subject() {
     assert_eq!(s.next_by_subject(5, b"other.>").unwrap(), None);
     assert_eq!(s.next_by_subject(2, b">").unwrap().unwrap().seq, 2);
     assert_eq!(s.next_by_subject(1, b"kv.*").unwrap().unwrap().seq, 1);
+    // A wildcard whose subjects started before `from`: a walk of the slots.
+    assert_eq!(s.next_by_subject(4, b"kv.*").unwrap().unwrap().seq, 5);
+    assert_eq!(s.next_by_subject(6, b"kv.*").unwrap().unwrap().seq, 6);
+    assert_eq!(s.next_by_subject(7, b"kv.*").unwrap(), None);
     // Deleting the subject's first and last moves them by walking the slots.
     s.delete(1, false).unwrap();
     s.delete(6, false).unwrap();
