@@ -41,6 +41,7 @@ pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+pub mod store;
 pub mod subject;
 pub mod sublist;
 pub mod system;

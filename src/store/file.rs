@@ -1,0 +1,370 @@
+//! The file backend's thin driver: [`StoreIo`], the coarse file operations a runtime provides
+//! (whole-buffer append, whole-file read, one read at an offset), [`StdIo`] over `std::fs` for
+//! tests and tools, the directory [`Layout`], the stream meta file, and [`FileStore`], which
+//! carries out the [`Log`]'s flush plans and disk reads. All decisions stay in the sans-io
+//! [`Log`] and [`recover`](super::recovery::recover); this file only moves bytes.
+//!
+//! One flush is one append per touched segment, then (with `sync`) one fdatasync per touched
+//! segment, then overwrites (secure erase), then removals: the batch's acks may go out once
+//! [`MessageLog::flush`] returns. A failed write or sync is returned and never retried as if it
+//! had worked (the caller fails the pending acks).
+
+use std::path::PathBuf;
+
+use super::log::{Read, SegmentWrite};
+use super::recovery::{self, RecoveryReport, SegmentBytes};
+use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
+
+/// File operations on names relative to the store's root (`/`-separated).
+pub trait StoreIo {
+    /// Creates (or empties) `name`, making its directory entry durable.
+    fn create(&mut self, name: &str) -> std::io::Result<()>;
+    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()>;
+    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()>;
+    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>>;
+    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
+    /// Bytes from `offset` to the end; `UnexpectedEof` when the file is shorter than `offset`.
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>>;
+    /// fdatasync.
+    fn sync(&mut self, name: &str) -> std::io::Result<()>;
+    /// Atomically replaces `to` with `from`.
+    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()>;
+    fn remove(&mut self, name: &str) -> std::io::Result<()>;
+    /// File names in directory `dir` (empty when it does not exist).
+    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>>;
+}
+
+/// [`StoreIo`] over `std::fs`, rooted at a directory.
+#[derive(Debug)]
+pub struct StdIo {
+    pub root: PathBuf,
+}
+
+impl StdIo {
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+}
+
+impl StoreIo for StdIo {
+    fn create(&mut self, name: &str) -> std::io::Result<()> {
+        let path = self.path(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+            std::fs::File::create(&path)?;
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.path(name))?
+            .write_all(buf)
+    }
+    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(name))?
+            .write_all_at(buf, offset)
+    }
+    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.path(name))
+    }
+    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; len];
+        std::fs::File::open(self.path(name))?.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(self.path(name))?;
+        if file.metadata()?.len() < offset {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+    fn sync(&mut self, name: &str) -> std::io::Result<()> {
+        std::fs::File::open(self.path(name))?.sync_data()
+    }
+    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
+        std::fs::rename(self.path(from), self.path(to))
+    }
+    fn remove(&mut self, name: &str) -> std::io::Result<()> {
+        std::fs::remove_file(self.path(name))
+    }
+    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>> {
+        match std::fs::read_dir(self.path(dir)) {
+            Ok(entries) => Ok(entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// File names inside a store's root; NATS Streaming overrides them for its channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub msgs_dir: String,
+    pub segment_ext: String,
+    pub checkpoint: String,
+    pub meta: String,
+    pub meta_sum: String,
+}
+
+impl Default for Layout {
+    fn default() -> Layout {
+        Layout {
+            msgs_dir: "msgs".into(),
+            segment_ext: "blk".into(),
+            checkpoint: "index.chk".into(),
+            meta: "meta.json".into(),
+            meta_sum: "meta.sum".into(),
+        }
+    }
+}
+
+impl Layout {
+    pub fn segment(&self, id: u32) -> String {
+        format!("{}/{id}.{}", self.msgs_dir, self.segment_ext)
+    }
+
+    /// The id of a file name listed in `msgs_dir`, if it is a segment.
+    pub fn segment_id(&self, file: &str) -> Option<u32> {
+        let stem = file.strip_suffix(&self.segment_ext)?.strip_suffix('.')?;
+        stem.parse().ok()
+    }
+}
+
+/// The meta checksum file's content for `json`: CRC32C in 8 hex digits.
+pub fn meta_sum(json: &[u8]) -> String {
+    format!("{:08x}", crc32c::crc32c(json))
+}
+
+/// Segment files as `(id, base, bytes)`: from the covered size for those in `coverage`.
+fn read_segments(
+    io: &mut impl StoreIo,
+    layout: &Layout,
+    ids: &[u32],
+    coverage: &[(u32, u64)],
+) -> Result<Vec<(u32, u64, Vec<u8>)>, StoreError> {
+    let mut files = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let name = layout.segment(id);
+        let covered = coverage.iter().find(|c| c.0 == id).map_or(0, |c| c.1);
+        let read = match io.read_from(&name, covered) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                io.read(&name).map(|b| (0, b))
+            }
+            other => other.map(|b| (covered, b)),
+        };
+        let (base, bytes) = read.map_err(io_err(IoOp::Read, &name))?;
+        files.push((id, base, bytes));
+    }
+    Ok(files)
+}
+
+fn as_bytes(files: &[(u32, u64, Vec<u8>)]) -> Vec<SegmentBytes<'_>> {
+    files
+        .iter()
+        .map(|(id, base, bytes)| SegmentBytes {
+            id: *id,
+            base: *base,
+            bytes,
+        })
+        .collect()
+}
+
+fn io_err(op: IoOp, name: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        op,
+        name: name.to_string(),
+        kind: e.kind(),
+    }
+}
+
+/// The file backend: a durable [`Log`] and a [`StoreIo`].
+#[derive(Debug)]
+pub struct FileStore<Io: StoreIo> {
+    log: Log,
+    io: Io,
+    layout: Layout,
+    /// fdatasync each flush (natrix's default: acks only after the sync).
+    pub sync: bool,
+}
+
+impl<Io: StoreIo> FileStore<Io> {
+    /// Opens (recovers) or creates the store under `io`'s root.
+    pub fn open(
+        mut io: Io,
+        layout: Layout,
+        segment_bytes_max: u32,
+        first_seq: u64,
+    ) -> Result<(FileStore<Io>, RecoveryReport), StoreError> {
+        let dir = layout.msgs_dir.clone();
+        let mut ids: Vec<u32> = io
+            .list(&dir)
+            .map_err(io_err(IoOp::List, &dir))?
+            .iter()
+            .filter_map(|f| layout.segment_id(f))
+            .collect();
+        ids.sort_unstable();
+        let checkpoint = match io.read(&layout.checkpoint) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(IoOp::Read, &layout.checkpoint)(e)),
+        };
+        let cfg = LogConfig {
+            segment_bytes_max,
+            durable: true,
+        };
+        // With a valid checkpoint only the bytes after what it covers are read; if it then
+        // does not match the segments, everything is read again for a full rebuild.
+        let coverage = checkpoint
+            .as_deref()
+            .map(recovery::checkpoint_coverage)
+            .unwrap_or_default();
+        let files = read_segments(&mut io, &layout, &ids, &coverage)?;
+        let (mut log, mut report) =
+            recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
+        if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
+            let files = read_segments(&mut io, &layout, &ids, &[])?;
+            (log, report) =
+                recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
+        }
+        Ok((
+            FileStore {
+                log,
+                io,
+                layout,
+                sync: true,
+            },
+            report,
+        ))
+    }
+
+    /// Writes the checkpoint (after a flush, so it covers everything): temp file, sync, rename.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        let mut buf = Vec::new();
+        recovery::encode_checkpoint(&self.log, &mut buf);
+        let tmp = format!("{}.tmp", self.layout.checkpoint);
+        self.io.create(&tmp).map_err(io_err(IoOp::Create, &tmp))?;
+        self.io
+            .append(&tmp, &buf)
+            .map_err(io_err(IoOp::Append, &tmp))?;
+        self.io.sync(&tmp).map_err(io_err(IoOp::Sync, &tmp))?;
+        let to = self.layout.checkpoint.clone();
+        self.io.rename(&tmp, &to).map_err(io_err(IoOp::Rename, &to))
+    }
+
+    /// Persists the stream config beside the data, with its checksum.
+    pub fn write_meta(&mut self, json: &[u8]) -> Result<(), StoreError> {
+        let sum = meta_sum(json);
+        for (name, bytes) in [
+            (self.layout.meta.clone(), json),
+            (self.layout.meta_sum.clone(), sum.as_bytes()),
+        ] {
+            let tmp = format!("{name}.tmp");
+            self.io.create(&tmp).map_err(io_err(IoOp::Create, &tmp))?;
+            self.io
+                .append(&tmp, bytes)
+                .map_err(io_err(IoOp::Append, &tmp))?;
+            self.io.sync(&tmp).map_err(io_err(IoOp::Sync, &tmp))?;
+            self.io
+                .rename(&tmp, &name)
+                .map_err(io_err(IoOp::Rename, &name))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the stream config back; [`StoreError::BadMeta`] when it fails its checksum.
+    pub fn read_meta(&mut self) -> Result<Vec<u8>, StoreError> {
+        let (meta, sum) = (self.layout.meta.clone(), self.layout.meta_sum.clone());
+        let json = self.io.read(&meta).map_err(io_err(IoOp::Read, &meta))?;
+        let stored = self.io.read(&sum).map_err(io_err(IoOp::Read, &sum))?;
+        if stored.trim_ascii() != meta_sum(&json).as_bytes() {
+            return Err(StoreError::BadMeta);
+        }
+        Ok(json)
+    }
+
+    pub fn io(&mut self) -> &mut Io {
+        &mut self.io
+    }
+
+    fn write(&mut self, w: &SegmentWrite) -> Result<(), StoreError> {
+        let name = self.layout.segment(w.segment);
+        if w.create {
+            self.io.create(&name).map_err(io_err(IoOp::Create, &name))?;
+        }
+        let bytes = self.log.write_bytes(w);
+        self.io
+            .append(&name, bytes)
+            .map_err(io_err(IoOp::Append, &name))
+    }
+}
+
+impl<Io: StoreIo> MessageLog for FileStore<Io> {
+    fn log(&self) -> &Log {
+        &self.log
+    }
+    fn log_mut(&mut self) -> &mut Log {
+        &mut self.log
+    }
+    fn fetch(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        match self.log.read(seq)? {
+            Read::Absent => Ok(None),
+            Read::Found(m) => Ok(Some(m)),
+            Read::OnDisk {
+                segment,
+                offset,
+                len,
+            } => {
+                let name = self.layout.segment(segment);
+                let bytes = self
+                    .io
+                    .read_at(&name, offset, len as usize)
+                    .map_err(io_err(IoOp::Read, &name))?;
+                Log::decode_read(seq, &bytes).map(Some)
+            }
+        }
+    }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        let plan = self.log.flush();
+        for w in &plan.writes {
+            self.write(w)?;
+        }
+        if self.sync {
+            for w in &plan.writes {
+                let name = self.layout.segment(w.segment);
+                self.io.sync(&name).map_err(io_err(IoOp::Sync, &name))?;
+            }
+        }
+        for o in &plan.overwrites {
+            let name = self.layout.segment(o.segment);
+            self.io
+                .write_at(&name, o.offset, &o.bytes)
+                .map_err(io_err(IoOp::WriteAt, &name))?;
+        }
+        for &id in &plan.removes {
+            let name = self.layout.segment(id);
+            match self.io.remove(&name) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(IoOp::Remove, &name)(e))
+                }
+                _ => {}
+            }
+        }
+        self.log.flushed();
+        Ok(())
+    }
+}

@@ -1,0 +1,758 @@
+//! The sans-io message log: segments, the dense sequence index, the subject index, counters,
+//! and the write plan of each flush. Both backends are this type: the memory backend keeps every
+//! segment's bytes in RAM and writes nothing; the file backend keeps only the active segment's
+//! bytes (the hot tail) and hands each flush to a driver as a [`FlushPlan`].
+//!
+//! Memory: one 12-byte [`Slot`] per sequence slot (offset, length, subject id) grown by a quarter
+//! at a time, so at most 16 bytes per stored message (checked by a test from the capacities).
+//!
+//! Invariants:
+//! * `segments` are in id order and in sequence order; the last one is the active segment, the
+//!   only one appended to. Segment `i` holds the slots `first_seq .. first_seq + slots.len()`.
+//! * `first_seq` is the lowest live sequence, or `last_seq + 1` when the log is empty;
+//!   `last_seq` is the high-water mark: the last sequence ever issued, it never goes down.
+//! * A slot is live iff its `subject != NO_SUBJECT`; `msgs`, `bytes`, the per-segment live
+//!   counts and the subject index count exactly the live slots.
+//! * Durable mode: every flushed batch starts with a commit record carrying `last_seq` and
+//!   `first_seq`; interior deletes are delete-range records in the batch; a segment file is
+//!   removed only after the batch that records why (a delete range or a floor) is written.
+
+use super::record::{self, Record, COMMIT_RECORD_BYTES};
+use super::subjects::Subjects;
+use super::{Limits, Purge, SeqRange, StoreError, StoredMsg};
+
+/// The subject id of a slot with no live message (never stored, deleted, or lost).
+pub(super) const NO_SUBJECT: u32 = u32::MAX;
+/// The largest `segment_bytes_max`: offsets are `u32` and one record may overshoot a segment.
+pub const SEGMENT_BYTES_MAX_LIMIT: u32 = 1 << 30;
+
+/// Where one sequence lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub offset: u32,
+    pub len: u32,
+    pub subject: u32,
+}
+
+impl Slot {
+    pub const EMPTY: Slot = Slot {
+        offset: 0,
+        len: 0,
+        subject: NO_SUBJECT,
+    };
+    pub fn live(&self) -> bool {
+        self.subject != NO_SUBJECT
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Segment {
+    pub id: u32,
+    pub first_seq: u64,
+    pub slots: Vec<Slot>,
+    /// The segment's bytes `0..size` when `resident`, else empty.
+    pub bytes: Vec<u8>,
+    pub resident: bool,
+    pub size: u64,
+    /// Bytes already handed to a write.
+    pub flushed: u64,
+    pub live_msgs: u64,
+    /// Delete-range records in this segment (they may speak for older segments).
+    pub tombstones: u32,
+    /// Offset of the open batch's commit placeholder.
+    pub batch_at: Option<usize>,
+}
+
+impl Segment {
+    pub fn new(id: u32, first_seq: u64, resident: bool) -> Segment {
+        Segment {
+            id,
+            first_seq,
+            slots: Vec::new(),
+            bytes: Vec::new(),
+            resident,
+            size: 0,
+            flushed: 0,
+            live_msgs: 0,
+            tombstones: 0,
+            batch_at: None,
+        }
+    }
+
+    fn end_seq(&self) -> u64 {
+        self.first_seq + self.slots.len() as u64
+    }
+
+    /// Sets the slot of `seq` (>= `first_seq`), filling any gap with empty slots. Grows by a
+    /// quarter, not double, to keep the per-message figure under 16 bytes.
+    pub fn put(&mut self, seq: u64, slot: Slot) {
+        let Some(index) = seq.checked_sub(self.first_seq) else {
+            return;
+        };
+        let index = index as usize;
+        if index >= self.slots.len() {
+            let need = index + 1 - self.slots.len();
+            if self.slots.capacity() - self.slots.len() < need {
+                self.slots
+                    .reserve_exact(need.max(self.slots.len() / 4).max(64));
+            }
+            self.slots.resize(index + 1, Slot::EMPTY);
+        }
+        self.slots[index] = slot;
+    }
+}
+
+/// Tuning of one log.
+#[derive(Clone, Copy, Debug)]
+pub struct LogConfig {
+    /// A segment rolls over before a record would take it past this size.
+    pub segment_bytes_max: u32,
+    /// Durable (file) mode writes commit and delete records and plans writes; memory mode not.
+    pub durable: bool,
+}
+
+/// One write of a flush: bytes `offset .. offset + len` of a segment ([`Log::write_bytes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentWrite {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u64,
+    /// The file does not exist yet.
+    pub create: bool,
+}
+
+/// An in-place overwrite (secure erase) of a record already written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overwrite {
+    pub segment: u32,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// What one flush must do, in this order: the writes, then one fdatasync per written segment,
+/// then the overwrites, then the removals (only after the sync, so a crash never leaves a
+/// removed file whose reason was not yet durable).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushPlan {
+    pub writes: Vec<SegmentWrite>,
+    pub overwrites: Vec<Overwrite>,
+    pub removes: Vec<u32>,
+}
+
+impl FlushPlan {
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.overwrites.is_empty() && self.removes.is_empty()
+    }
+}
+
+/// Where [`Log::read`] found a sequence.
+#[derive(Debug)]
+pub enum Read {
+    Absent,
+    Found(StoredMsg),
+    /// In a segment that is not resident: the driver reads these bytes and calls
+    /// [`Log::decode_read`].
+    OnDisk {
+        segment: u32,
+        offset: u64,
+        len: u32,
+    },
+}
+
+/// The message log.
+#[derive(Debug)]
+pub struct Log {
+    pub(super) cfg: LogConfig,
+    pub(super) segments: Vec<Segment>,
+    pub(super) next_segment_id: u32,
+    pub(super) subjects: Subjects,
+    pub(super) first_seq: u64,
+    pub(super) last_seq: u64,
+    pub(super) msgs: u64,
+    pub(super) bytes: u64,
+    /// `None` when the first message changed and its timestamp was not read yet.
+    pub(super) first_ts_ns: Option<i64>,
+    pub(super) last_ts_ns: i64,
+    pub(super) lost: Vec<SeqRange>,
+    pub(super) pending_deletes: Vec<SeqRange>,
+    pub(super) pending_overwrites: Vec<Overwrite>,
+    pub(super) pending_removes: Vec<u32>,
+    /// The floor moved since the last flush.
+    pub(super) floor_dirty: bool,
+}
+
+impl Log {
+    /// An empty log whose first message will get `first_seq` (at least 1).
+    pub fn new(mut cfg: LogConfig, first_seq: u64) -> Log {
+        cfg.segment_bytes_max = cfg.segment_bytes_max.clamp(4096, SEGMENT_BYTES_MAX_LIMIT);
+        let first_seq = first_seq.max(1);
+        Log {
+            cfg,
+            segments: Vec::new(),
+            next_segment_id: 1,
+            subjects: Subjects::default(),
+            first_seq,
+            last_seq: first_seq - 1,
+            msgs: 0,
+            bytes: 0,
+            first_ts_ns: Some(0),
+            last_ts_ns: 0,
+            lost: Vec::new(),
+            pending_deletes: Vec::new(),
+            pending_overwrites: Vec::new(),
+            pending_removes: Vec::new(),
+            floor_dirty: first_seq > 1,
+        }
+    }
+
+    /// Appends a message; returns its sequence (`last_seq + 1`).
+    pub fn append(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts_ns: i64,
+    ) -> Result<u64, StoreError> {
+        if subject.is_empty() {
+            return Err(StoreError::InvalidSubject);
+        }
+        if !record::msg_fits(subject, headers, payload) {
+            return Err(StoreError::MsgTooLarge);
+        }
+        let len = record::msg_len(subject, headers, payload);
+        let seq = self.last_seq + 1;
+        self.make_room(len);
+        let durable = self.cfg.durable;
+        let Some(active) = self.segments.last_mut() else {
+            return Err(StoreError::InvalidSubject);
+        };
+        if durable && active.batch_at.is_none() {
+            active.batch_at = Some(active.bytes.len());
+            record::encode_commit(&mut active.bytes, 0, 0);
+        }
+        let offset = active.bytes.len();
+        record::encode_msg(&mut active.bytes, seq, ts_ns, subject, headers, payload);
+        active.size = active.bytes.len() as u64;
+        let id = self.subjects.add(subject, seq);
+        active.put(
+            seq,
+            Slot {
+                offset: offset as u32,
+                len: len as u32,
+                subject: id,
+            },
+        );
+        active.live_msgs += 1;
+        if self.msgs == 0 {
+            self.first_seq = seq;
+            self.first_ts_ns = Some(ts_ns);
+        }
+        self.msgs += 1;
+        self.bytes += len as u64;
+        self.last_seq = seq;
+        self.last_ts_ns = ts_ns;
+        Ok(seq)
+    }
+
+    /// Makes the active segment able to take `len` more bytes (plus a commit record).
+    fn make_room(&mut self, len: usize) {
+        let max = u64::from(self.cfg.segment_bytes_max);
+        let roll = match self.segments.last() {
+            None => true,
+            Some(active) => {
+                active.size > 0 && active.size + (len + COMMIT_RECORD_BYTES) as u64 > max
+            }
+        };
+        if roll {
+            self.roll();
+        }
+    }
+
+    /// Seals the active segment (if any) and opens a new, empty one.
+    pub(super) fn roll(&mut self) {
+        if let Some(active) = self.segments.last_mut() {
+            active.slots.shrink_to_fit();
+        }
+        let id = self.next_segment_id;
+        self.next_segment_id += 1;
+        self.segments
+            .push(Segment::new(id, self.last_seq + 1, true));
+        // An empty sealed segment holds nothing worth its file.
+        let n = self.segments.len();
+        if n >= 2 && self.segments[n - 2].live_msgs == 0 {
+            self.drop_segment(n - 2);
+        }
+    }
+
+    /// Sets the sequence of the next message; only ahead of every sequence issued.
+    pub fn set_first_seq(&mut self, seq: u64) -> Result<(), StoreError> {
+        if self.msgs != 0 || seq <= self.last_seq || seq > super::recovery::SEQ_MAX {
+            return Err(StoreError::SeqWouldReuse {
+                last_seq: self.last_seq,
+            });
+        }
+        self.last_seq = seq - 1;
+        self.first_seq = seq;
+        self.floor_dirty = true;
+        // A new segment starts at `seq`, so the jump costs no slots.
+        if self.segments.last().is_some_and(|s| !s.slots.is_empty()) {
+            self.roll();
+        }
+        Ok(())
+    }
+
+    /// The segment index and slot of `seq`, if in range.
+    pub(super) fn locate(&self, seq: u64) -> Option<(usize, Slot)> {
+        let i = self
+            .segments
+            .partition_point(|s| s.first_seq <= seq)
+            .checked_sub(1)?;
+        let seg = &self.segments[i];
+        let slot = *seg.slots.get((seq - seg.first_seq) as usize)?;
+        Some((i, slot))
+    }
+
+    /// Reads `seq` from RAM, or says which bytes to read.
+    pub fn read(&self, seq: u64) -> Result<Read, StoreError> {
+        let Some((i, slot)) = self.locate(seq) else {
+            return Ok(Read::Absent);
+        };
+        if !slot.live() {
+            return Ok(Read::Absent);
+        }
+        let seg = &self.segments[i];
+        if !seg.resident {
+            return Ok(Read::OnDisk {
+                segment: seg.id,
+                offset: slot.offset.into(),
+                len: slot.len,
+            });
+        }
+        let start = slot.offset as usize;
+        let bytes = seg.bytes.get(start..start + slot.len as usize);
+        Ok(Read::Found(Self::decode_read(seq, bytes.unwrap_or(&[]))?))
+    }
+
+    /// Decodes the bytes of a read of `seq`; damage is reported, never served.
+    pub fn decode_read(seq: u64, bytes: &[u8]) -> Result<StoredMsg, StoreError> {
+        match record::decode(bytes) {
+            Ok((
+                Record::Msg {
+                    seq: s,
+                    ts_ns,
+                    subject,
+                    headers,
+                    payload,
+                },
+                _,
+            )) if s == seq => Ok(StoredMsg {
+                seq,
+                ts_ns,
+                subject: subject.to_vec(),
+                headers: headers.to_vec(),
+                payload: payload.to_vec(),
+            }),
+            _ => Err(StoreError::Corrupt { seq }),
+        }
+    }
+
+    /// The live sequence at or after `from` whose subject matches `filter` (`>` or empty: any).
+    pub fn next_by_subject(&self, from: u64, filter: &[u8]) -> Option<u64> {
+        let from = from.max(self.first_seq);
+        if filter.is_empty() || filter == b">" {
+            return self.walk(from, self.last_seq, |_| true);
+        }
+        let mut wanted = Vec::new();
+        let (mut earliest, mut latest, mut all_ahead) = (u64::MAX, 0, true);
+        for (id, _, st) in self.subjects.matching(filter) {
+            if st.last_seq < from {
+                continue;
+            }
+            all_ahead &= st.first_seq >= from;
+            earliest = earliest.min(st.first_seq);
+            latest = latest.max(st.last_seq);
+            wanted.push(id);
+        }
+        if wanted.is_empty() {
+            return None;
+        }
+        if all_ahead {
+            return Some(earliest);
+        }
+        wanted.sort_unstable();
+        self.walk(from, latest, |id| wanted.binary_search(&id).is_ok())
+    }
+
+    /// The highest live sequence whose subject matches `filter`.
+    pub fn last_by_subject(&self, filter: &[u8]) -> Option<u64> {
+        self.subjects
+            .matching(filter)
+            .map(|(_, _, st)| st.last_seq)
+            .max()
+    }
+
+    /// First live sequence in `from..=to` whose subject id passes `keep`.
+    fn walk(&self, from: u64, to: u64, keep: impl Fn(u32) -> bool) -> Option<u64> {
+        let start = self
+            .segments
+            .partition_point(|s| s.first_seq <= from)
+            .saturating_sub(1);
+        for seg in &self.segments[start..] {
+            let skip = from.saturating_sub(seg.first_seq) as usize;
+            for (i, slot) in seg.slots.iter().enumerate().skip(skip) {
+                let seq = seg.first_seq + i as u64;
+                if seq > to {
+                    return None;
+                }
+                if slot.live() && keep(slot.subject) {
+                    return Some(seq);
+                }
+            }
+        }
+        None
+    }
+
+    /// Last live sequence in `from..=to` (walking down) whose subject id is `id`.
+    fn walk_back(&self, to: u64, from: u64, id: u32) -> Option<u64> {
+        let mut seq = to;
+        while seq >= from {
+            let (i, _) = self.locate(seq)?;
+            let seg = &self.segments[i];
+            let top = (seq - seg.first_seq) as usize;
+            for j in (0..=top).rev() {
+                let s = seg.first_seq + j as u64;
+                if s < from {
+                    return None;
+                }
+                if seg.slots[j].subject == id {
+                    return Some(s);
+                }
+            }
+            seq = seg.first_seq.checked_sub(1)?;
+        }
+        None
+    }
+
+    /// Deletes `seq`; `erase` also overwrites its bytes. Returns whether it was live.
+    pub fn delete(&mut self, seq: u64, erase: bool) -> bool {
+        let Some((i, slot)) = self.locate(seq) else {
+            return false;
+        };
+        if !slot.live() {
+            return false;
+        }
+        if erase {
+            self.erase(i, slot, seq);
+        }
+        self.remove(seq);
+        true
+    }
+
+    fn erase(&mut self, i: usize, slot: Slot, seq: u64) {
+        let seg = &mut self.segments[i];
+        let (start, end) = (
+            slot.offset as usize,
+            slot.offset as usize + slot.len as usize,
+        );
+        if seg.resident {
+            if let Some(rec) = seg.bytes.get_mut(start..end) {
+                record::erase_in_place(rec, seq);
+            }
+        }
+        if self.cfg.durable && u64::from(slot.offset) < seg.flushed {
+            let mut bytes = vec![0; slot.len as usize];
+            record::erase_in_place(&mut bytes, seq);
+            self.pending_overwrites.push(Overwrite {
+                segment: seg.id,
+                offset: slot.offset.into(),
+                bytes,
+            });
+        }
+    }
+
+    /// Removes the live message `seq` from every count; moves the floor or records a delete.
+    pub(super) fn remove(&mut self, seq: u64) {
+        let Some((i, slot)) = self.locate(seq) else {
+            return;
+        };
+        if !slot.live() {
+            return;
+        }
+        let seg = &mut self.segments[i];
+        seg.slots[(seq - seg.first_seq) as usize].subject = NO_SUBJECT;
+        seg.live_msgs -= 1;
+        self.msgs -= 1;
+        self.bytes -= u64::from(slot.len);
+        self.unindex_subject(slot.subject, seq);
+        if seq == self.first_seq {
+            self.first_seq = match self.msgs {
+                0 => self.last_seq + 1,
+                _ => self
+                    .walk(seq + 1, self.last_seq, |_| true)
+                    .unwrap_or(self.last_seq + 1),
+            };
+            self.first_ts_ns = if self.msgs == 0 { Some(0) } else { None };
+            self.floor_dirty = true;
+        } else if self.cfg.durable {
+            push_range(&mut self.pending_deletes, seq, seq);
+        }
+        let seg = &self.segments[i];
+        if seg.live_msgs == 0 && i + 1 < self.segments.len() {
+            self.drop_segment(i);
+        }
+        // Whole segments below a moved floor are gone too.
+        while self.segments.len() > 1
+            && self.segments[0].live_msgs == 0
+            && self.segments[0].end_seq() <= self.first_seq
+        {
+            self.drop_segment(0);
+        }
+    }
+
+    fn unindex_subject(&mut self, id: u32, seq: u64) {
+        let Some(st) = self.subjects.state_mut(id) else {
+            return;
+        };
+        st.msgs -= 1;
+        let (msgs, first, last) = (st.msgs, st.first_seq, st.last_seq);
+        if msgs == 0 {
+            self.subjects.remove(id);
+            return;
+        }
+        let (mut new_first, mut new_last) = (first, last);
+        if msgs == 1 {
+            // The survivor is the other end: no walk (the common KV case).
+            if seq == first {
+                new_first = last;
+            } else {
+                new_last = first;
+            }
+        } else if seq == first {
+            new_first = self.walk(seq + 1, last, |s| s == id).unwrap_or(last);
+        } else if seq == last {
+            new_last = self.walk_back(seq - 1, first, id).unwrap_or(first);
+        }
+        if let Some(st) = self.subjects.state_mut(id) {
+            st.first_seq = new_first;
+            st.last_seq = new_last;
+        }
+    }
+
+    /// Drops segment `i` (no live messages). Durable mode records why, so recovery does not
+    /// count its sequences as lost nor bring back deletes its tombstones spoke for.
+    fn drop_segment(&mut self, i: usize) {
+        let seg = self.segments.remove(i);
+        if !self.cfg.durable {
+            return;
+        }
+        if seg.flushed > 0 {
+            self.pending_removes.push(seg.id);
+        }
+        let (lo, hi) = (seg.first_seq.max(self.first_seq), seg.end_seq());
+        if lo < hi {
+            push_range(&mut self.pending_deletes, lo, hi - 1);
+        }
+        if seg.tombstones > 0 {
+            for older in &self.segments[..i] {
+                for (j, slot) in older.slots.iter().enumerate() {
+                    let s = older.first_seq + j as u64;
+                    if !slot.live() && s >= self.first_seq {
+                        push_range(&mut self.pending_deletes, s, s);
+                    }
+                }
+            }
+            self.pending_deletes.sort_unstable_by_key(|r| r.first);
+        }
+    }
+
+    /// Purges as asked; returns how many messages went.
+    pub fn purge(&mut self, req: &Purge<'_>) -> u64 {
+        let before = self.msgs;
+        let bound = req.up_to_seq.unwrap_or(u64::MAX); // exclusive
+        match req.filter.filter(|f| !f.is_empty() && *f != b">") {
+            None => {
+                let mut floor = bound.min(self.last_seq + 1);
+                if let Some(keep) = req.keep {
+                    floor = floor.min(self.seq_keeping_newest(keep));
+                }
+                if floor > self.last_seq && self.msgs > 0 {
+                    // Purge all: a fresh active segment lets every old one go at once.
+                    self.roll();
+                }
+                while self.msgs > 0 && self.first_seq < floor {
+                    self.remove(self.first_seq);
+                }
+                if self.msgs == 0 || self.first_seq < floor {
+                    self.first_seq = self.first_seq.max(floor);
+                    self.floor_dirty = true;
+                }
+            }
+            Some(filter) => {
+                let wanted: Vec<u32> = {
+                    let mut ids: Vec<u32> = self
+                        .subjects
+                        .matching(filter)
+                        .map(|(id, _, _)| id)
+                        .collect();
+                    ids.sort_unstable();
+                    ids
+                };
+                let total: u64 = wanted
+                    .iter()
+                    .filter_map(|&id| self.subjects.get(id))
+                    .map(|(_, s)| s.msgs)
+                    .sum();
+                let mut budget = total.saturating_sub(req.keep.unwrap_or(0));
+                let mut from = self.first_seq;
+                while budget > 0 {
+                    let to = bound.saturating_sub(1).min(self.last_seq);
+                    let Some(seq) = self.walk(from, to, |id| wanted.binary_search(&id).is_ok())
+                    else {
+                        break;
+                    };
+                    self.remove(seq);
+                    budget -= 1;
+                    from = seq + 1;
+                }
+            }
+        }
+        before - self.msgs
+    }
+
+    /// The lowest sequence such that `keep` live messages are at or above it.
+    fn seq_keeping_newest(&self, keep: u64) -> u64 {
+        if keep == 0 {
+            return self.last_seq + 1;
+        }
+        let mut seen = 0;
+        for seg in self.segments.iter().rev() {
+            for (j, slot) in seg.slots.iter().enumerate().rev() {
+                if slot.live() {
+                    seen += 1;
+                    if seen == keep {
+                        return seg.first_seq + j as u64;
+                    }
+                }
+            }
+        }
+        0
+    }
+
+    /// Removes oldest messages until `limits` hold (discard old); `subject` is the subject just
+    /// appended, for `msgs_per_subject_max`. Returns how many went.
+    pub fn enforce(&mut self, limits: &Limits, subject: Option<&[u8]>) -> u64 {
+        let before = self.msgs;
+        if let (Some(max), Some(subject)) = (limits.msgs_per_subject_max, subject) {
+            if let Some(id) = self.subjects.id(subject) {
+                while let Some((_, st)) = self.subjects.get(id) {
+                    if st.msgs <= max {
+                        break;
+                    }
+                    let first = st.first_seq;
+                    self.remove(first);
+                }
+            }
+        }
+        let over = |log: &Log| {
+            log.msgs > 0
+                && (limits.msgs_max.is_some_and(|m| log.msgs > m)
+                    || limits.bytes_max.is_some_and(|b| log.bytes > b))
+        };
+        while over(self) {
+            self.remove(self.first_seq);
+        }
+        before - self.msgs
+    }
+
+    /// Closes the open batches and returns what to write; the caller writes, syncs, overwrites
+    /// and removes in that order, then calls [`Log::flushed`]. Memory mode: always empty.
+    pub fn flush(&mut self) -> FlushPlan {
+        if !self.cfg.durable {
+            self.pending_deletes.clear();
+            return FlushPlan::default();
+        }
+        let needs_batch = self.floor_dirty
+            || !self.pending_deletes.is_empty()
+            || !self.pending_removes.is_empty();
+        if self.segments.is_empty() && needs_batch {
+            self.roll();
+        }
+        let (hwm, floor) = (self.last_seq, self.first_seq);
+        if let Some(active) = self.segments.last_mut() {
+            if needs_batch && active.batch_at.is_none() {
+                active.batch_at = Some(active.bytes.len());
+                record::encode_commit(&mut active.bytes, 0, 0);
+            }
+            for r in self.pending_deletes.drain(..) {
+                record::encode_delete(&mut active.bytes, r.first, r.last);
+                active.tombstones += 1;
+            }
+            active.size = active.bytes.len() as u64;
+        }
+        self.floor_dirty = false;
+        let mut plan = FlushPlan::default();
+        for seg in &mut self.segments {
+            if let Some(at) = seg.batch_at.take() {
+                let mut commit = Vec::with_capacity(COMMIT_RECORD_BYTES);
+                record::encode_commit(&mut commit, hwm, floor);
+                seg.bytes[at..at + COMMIT_RECORD_BYTES].copy_from_slice(&commit);
+            }
+            if seg.size > seg.flushed {
+                plan.writes.push(SegmentWrite {
+                    segment: seg.id,
+                    offset: seg.flushed,
+                    len: seg.size - seg.flushed,
+                    create: seg.flushed == 0,
+                });
+                seg.flushed = seg.size;
+            }
+        }
+        plan.removes = std::mem::take(&mut self.pending_removes);
+        plan.overwrites = std::mem::take(&mut self.pending_overwrites);
+        plan.overwrites
+            .retain(|o| !plan.removes.contains(&o.segment));
+        plan
+    }
+
+    /// The bytes of one planned write.
+    pub fn write_bytes(&self, w: &SegmentWrite) -> &[u8] {
+        let seg = self.segments.iter().find(|s| s.id == w.segment);
+        let range = w.offset as usize..(w.offset + w.len) as usize;
+        seg.and_then(|s| s.bytes.get(range)).unwrap_or(&[])
+    }
+
+    /// The plan was carried out: sealed segments leave RAM (durable mode keeps only the tail).
+    pub fn flushed(&mut self) {
+        if !self.cfg.durable {
+            return;
+        }
+        let n = self.segments.len();
+        for seg in self.segments.iter_mut().take(n.saturating_sub(1)) {
+            if seg.resident && seg.flushed == seg.size {
+                seg.resident = false;
+                seg.bytes = Vec::new();
+            }
+        }
+    }
+
+    /// Heap bytes of the sequence index (slots and the segment table), for the memory budget.
+    pub fn index_heap_bytes(&self) -> usize {
+        self.segments.capacity() * std::mem::size_of::<Segment>()
+            + self
+                .segments
+                .iter()
+                .map(|s| s.slots.capacity() * 12)
+                .sum::<usize>()
+    }
+}
+
+/// Appends `first..=last` to sorted-by-push ranges, merging with the last when adjacent.
+pub(super) fn push_range(ranges: &mut Vec<SeqRange>, first: u64, last: u64) {
+    if let Some(prev) = ranges.last_mut() {
+        if prev.last + 1 >= first && first >= prev.first {
+            prev.last = prev.last.max(last);
+            return;
+        }
+    }
+    ranges.push(SeqRange { first, last });
+}
