@@ -670,8 +670,11 @@ mod tests {
         assert_eq!(o.port, 4333);
         assert_eq!(o.monitor.https_port, Some(8443));
         assert!(o.debug && o.trace);
-        assert!(o.warnings.iter().any(|w| w.contains("--jetstream")));
-        assert!(o.warnings.iter().any(|w| w.contains("--store_dir")));
+        assert!(o.jetstream.is_some());
+        assert_eq!(
+            o.store_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/js"))
+        );
         // A value that looks like a flag stays a value.
         let o = parse_go(&["--user", "u", "--pass", "-user"]).unwrap();
         assert_eq!(o.auth.password, Some(crate::auth::Secret("-user".into())));

@@ -398,7 +398,10 @@ impl Settings<'_> {
                             }
                         }
                         "sync_interval" | "sync" => {
-                            if k.value.as_str().is_some_and(|s| s.eq_ignore_ascii_case("always")) {
+                            if k.value
+                                .as_str()
+                                .is_some_and(|s| s.eq_ignore_ascii_case("always"))
+                            {
                                 js.sync_always = true;
                             } else if let Some(d) = self.duration_or_seconds(k) {
                                 js.sync_interval_ms = millis(d);
@@ -416,10 +419,15 @@ impl Settings<'_> {
                         }
                         "domain" => js.domain = self.string(k),
                         "enabled" | "enable" => enabled = self.boolean(k).unwrap_or(true),
-                        "key" | "ek" | "cipher" | "compress_ok" | "unique_tag"
-                        | "max_outstanding_catchup" | "limits" | "tpm" | "strict" => {
-                            self.not_supported_error(k)
-                        }
+                        "key"
+                        | "ek"
+                        | "cipher"
+                        | "compress_ok"
+                        | "unique_tag"
+                        | "max_outstanding_catchup"
+                        | "limits"
+                        | "tpm"
+                        | "strict" => self.not_supported_error(k),
                         _ => self.unknown(k, Block::Top),
                     }
                 }

@@ -195,7 +195,7 @@ pub fn sub_details(c: &ConnSnapshot, with_account: bool) -> Vec<SubDetail> {
             },
             subject: s.subject.clone(),
             qgroup: s.queue.clone(),
-            queue: s.queue.clone(),
+            queue: String::new(),
             sid: s.sid.clone(),
             msgs: s.msgs,
             max: s.max,

@@ -40,6 +40,11 @@ pub fn subsz(snap: &Snapshot, o: &SubszOptions) -> Subsz {
     let mut list: Vec<_> = conns
         .into_iter()
         .flat_map(|c| sub_details(c, true))
+        // natrix's addition: `queue` beside nats-server's `qgroup` (seed 003's monitor).
+        .map(|mut s| {
+            s.queue = s.qgroup.clone();
+            s
+        })
         .filter(|s| {
             o.test
                 .as_ref()
