@@ -184,7 +184,7 @@ async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(I
                 } => {
                     let _ = finished.send((Instant::now(), std::mem::take(&mut delivered)));
                 }
-                Item::InterestAck { .. } | Item::Interest(_) => return,
+                Item::InterestAck { .. } | Item::Interest(_) | Item::JsApi { .. } => return,
             }
         }
     }

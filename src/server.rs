@@ -213,6 +213,10 @@ async fn run_shard(
         }
         receivers = Some(r);
     }
+    // Streams are opened (and their subjects announced to the other shards) before the
+    // first connection is taken.
+    shard.js_start();
+    shard.flush();
     if let Some(intake) = start.intake {
         runtime::spawn(shard_io::run_intake(shard.clone(), intake));
     }

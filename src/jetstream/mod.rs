@@ -2,3 +2,4 @@
 //! the shard owns the state and drives it with bytes and the time it read.
 
 pub mod api;
+pub mod streams;

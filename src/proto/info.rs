@@ -48,6 +48,9 @@ pub struct ServerInfo<'a> {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<&'a str>,
+    /// JetStream is enabled (nats-server sends the key only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
     pub natrix_version: &'static str,
 }
 
@@ -286,6 +289,7 @@ mod tests {
             ldm: false,
             connect_info: false,
             remote_account: None,
+            jetstream: false,
             natrix_version: NATRIX_VERSION,
         };
         let s = String::from_utf8(info.to_json()).unwrap();

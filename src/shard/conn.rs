@@ -213,6 +213,7 @@ impl Shard {
             ldm,
             connect_info,
             remote_account: connect_info.then_some(&*account_name),
+            jetstream: opts.jetstream.is_some(),
             natrix_version: NATRIX_VERSION,
         }
         .to_json()

@@ -63,6 +63,8 @@ impl Shard {
         let view = msg.view(frame);
         if view.subject.starts_with(b"$SYS.REQ.") {
             delivered |= self.system_request(account, from, &view);
+        } else if view.subject.starts_with(b"$JS.API.") {
+            delivered |= self.js_api_request(account, frame, msg);
         }
         delivered
     }
@@ -87,6 +89,9 @@ impl Shard {
             let mut delivered = self.deliver_plain(from, &out, &m);
             for g in &m.queues {
                 delivered |= self.deliver_queue(account, from, &out, &g.name, &m);
+            }
+            if self.js_capture.get() {
+                delivered |= self.js_capture_msg(account, from, &view);
             }
             return delivered;
         }
@@ -128,6 +133,9 @@ impl Shard {
         if plain_mask & (1 << self.id) != 0 {
             let m = local.get_or_insert_with(|| self.match_local(account, view.subject));
             delivered |= self.deliver_plain(from, &out, m);
+            if self.js_capture.get() {
+                delivered |= self.js_capture_msg(account, from, &view);
+            }
         }
         let remote_plain = plain_mask & !(1 << self.id);
         for to in 0..self.shards {
@@ -273,6 +281,9 @@ impl Shard {
         let m = self.match_local(d.account, out.view.subject);
         if d.plain {
             self.deliver_plain(None, &out, &m);
+            if self.js_capture.get() {
+                self.js_capture_msg(d.account, None, &out.view);
+            }
         }
         for q in &d.queues {
             if !self.deliver_queue(d.account, None, &out, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX
@@ -544,6 +555,7 @@ impl Shard {
                 self.interest.borrow_mut().record_ack(from, epoch);
                 self.interest_acked.notify();
             }
+            Item::JsApi { account, msg } => self.js_api(account, &msg.view()),
         }
         None
     }

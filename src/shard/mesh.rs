@@ -30,6 +30,11 @@ pub enum Item {
     Interest(InterestChange),
     /// The sender has applied the receiver's interest changes up to `epoch`.
     InterestAck { epoch: u64 },
+    /// A `$JS.API` request published in `account`, for the shard that owns JetStream.
+    JsApi {
+        account: crate::account::AccountId,
+        msg: Msg,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -15,6 +15,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod interest;
 pub mod io;
+pub mod jetstream;
 pub mod mesh;
 pub mod outq;
 pub mod stats;
@@ -94,6 +95,12 @@ pub struct Shard {
     pub sublists: RefCell<Vec<Sublist<SubKey>>>,
     /// Some account has imports or exports: publishes look at the account routes.
     pub account_routes: Cell<bool>,
+    /// JetStream's streams, on the shard that owns them (see `jetstream.rs`).
+    pub js: RefCell<Option<jetstream::JsShard>>,
+    /// Some stream captures subjects here: deliveries look at the streams.
+    pub js_capture: Cell<bool>,
+    /// Stored publishes wait for the next commit.
+    pub js_pending: Cell<bool>,
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
     pub outbox: RefCell<Vec<Outbox>>,
@@ -148,6 +155,9 @@ impl Shard {
             subs: RefCell::new(Slab::new()),
             sublists: RefCell::new(vec![Sublist::new(cache)]),
             account_routes: Cell::new(control.live().auth.accounts.any_routes()),
+            js: RefCell::new(None),
+            js_capture: Cell::new(false),
+            js_pending: Cell::new(false),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
@@ -234,6 +244,9 @@ impl Shard {
     /// End of a batch: wake each client writer with new bytes once, and each peer sender
     /// with queued items once.
     pub fn flush(&self) {
+        if self.js_pending.get() {
+            self.js_commit();
+        }
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for c in &dirty {
             c.dirty.set(false);

@@ -1,0 +1,550 @@
+//! The streams of one account over the storage engine: the real [`StreamBackend`] the API
+//! layer drives, and the publish path of a stream (checks, append, limits, ack).
+//!
+//! Sans-io in the sense that matters here: it reads no clock (`now` is passed in) and knows
+//! no runtime; file access goes through the store's [`StoreIo`] (std::fs in this first
+//! step, see docs/ARCHITECTURE.md). Acknowledgements are not sent from here: a publish
+//! returns the ack bytes, and the shard sends them only after [`AccountStreams::commit`]
+//! (one write, and with `sync_interval: always` one fdatasync, per stream touched since the
+//! last commit: the group commit).
+//!
+//! Directory layout (under `<store_dir>/jetstream/<account>/streams/<name>/`): the store's
+//! `meta.json` (here `{"config": <StreamConfig>, "created": <ns>}`) and `meta.sum`,
+//! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::api::backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, StreamBackend};
+use super::api::config::{DiscardPolicy, Storage, StreamConfig};
+use super::api::error::ApiError;
+use super::api::headers::Headers;
+use super::api::info::{
+    AccountUsage, LostStreamData, SourceInfo, StreamState, StreamView, UnixNanos,
+};
+use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublishState};
+use super::api::ApiEnv;
+use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
+use crate::subject;
+
+/// Segment size of a stream's log.
+const SEGMENT_BYTES_MAX: u32 = 8 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    config: StreamConfig,
+    created: UnixNanos,
+}
+
+/// One stream: its config and its log.
+pub struct Stream {
+    pub config: StreamConfig,
+    pub created: UnixNanos,
+    /// `get_msg` reads through `&self`; the log's reads need `&mut` (a file read).
+    log: RefCell<Box<dyn MessageLog>>,
+    dedup: publish::DedupTable,
+    last_msg_id: String,
+    /// Appended to since the last commit.
+    dirty: bool,
+}
+
+/// What a publish into a stream produced: the reply to send (after the commit when
+/// `after_commit`).
+pub struct PubOutcome {
+    pub ack: Vec<u8>,
+    pub after_commit: bool,
+}
+
+/// The streams of one account.
+pub struct AccountStreams {
+    /// `<store_dir>/jetstream/<account>`; None: nothing is written (tests).
+    root: Option<PathBuf>,
+    /// fdatasync at every commit (`sync_interval: always`).
+    sync_always: bool,
+    pub streams: BTreeMap<String, Stream>,
+    pub env: ApiEnv,
+}
+
+fn store_err(e: store::StoreError) -> ApiError {
+    ApiError::StoreFailed(e.to_string())
+}
+
+impl AccountStreams {
+    /// Opens the account's streams from `root` (recovering each), or none without a root.
+    /// Problems are logged and the stream skipped, never fatal.
+    pub fn open(root: Option<PathBuf>, sync_always: bool, env: ApiEnv) -> AccountStreams {
+        let mut me = AccountStreams {
+            root,
+            sync_always,
+            streams: BTreeMap::new(),
+            env,
+        };
+        let Some(root) = me.root.clone() else {
+            return me;
+        };
+        let dir = root.join("streams");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return me;
+        };
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            match me.recover(&name) {
+                Ok(s) => {
+                    me.streams.insert(name, s);
+                }
+                Err(err) => log::error!("JetStream: stream {name:?} not recovered: {err}"),
+            }
+        }
+        me
+    }
+
+    fn stream_dir(&self, name: &str) -> Option<PathBuf> {
+        self.root.as_ref().map(|r| r.join("streams").join(name))
+    }
+
+    fn recover(&self, name: &str) -> Result<Stream, String> {
+        let dir = self.stream_dir(name).ok_or("no store directory")?;
+        let (mut fs, report) =
+            FileStore::open(StdIo { root: dir }, Layout::default(), SEGMENT_BYTES_MAX, 1)
+                .map_err(|e| e.to_string())?;
+        let meta: Meta = serde_json::from_slice(&fs.read_meta().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        fs.sync = self.sync_always;
+        let state = fs.state().map_err(|e| e.to_string())?;
+        if !state.lost.is_empty() {
+            log::warn!(
+                "JetStream: stream {name:?} lost messages at recovery: {:?}",
+                state.lost
+            );
+        }
+        log::debug!("JetStream: recovered stream {name:?}: {report:?}");
+        let log: Box<dyn MessageLog> = if meta.config.storage == Storage::Memory {
+            // A memory stream's config survives; its messages do not (nats-server too).
+            Box::new(MemStore::new(SEGMENT_BYTES_MAX, state.last_seq + 1))
+        } else {
+            Box::new(fs)
+        };
+        Ok(Stream {
+            config: meta.config,
+            created: meta.created,
+            log: RefCell::new(log),
+            dedup: publish::DedupTable::default(),
+            last_msg_id: String::new(),
+            dirty: false,
+        })
+    }
+
+    fn new_log(
+        &self,
+        config: &StreamConfig,
+        now: UnixNanos,
+    ) -> Result<Box<dyn MessageLog>, ApiError> {
+        let first = config.first_seq.max(1);
+        let Some(dir) = self.stream_dir(&config.name) else {
+            return Ok(Box::new(MemStore::new(SEGMENT_BYTES_MAX, first)));
+        };
+        // Memory streams keep their config on disk too, so they come back (empty).
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut fs, _) = FileStore::open(
+            StdIo { root: dir },
+            Layout::default(),
+            SEGMENT_BYTES_MAX,
+            first,
+        )
+        .map_err(store_err)?;
+        let meta = Meta {
+            config: config.clone(),
+            created: now,
+        };
+        let json = serde_json::to_vec(&meta).map_err(|e| ApiError::StoreFailed(e.to_string()))?;
+        fs.write_meta(&json).map_err(store_err)?;
+        fs.sync = self.sync_always;
+        if config.storage == Storage::Memory {
+            return Ok(Box::new(MemStore::new(SEGMENT_BYTES_MAX, first)));
+        }
+        Ok(Box::new(fs))
+    }
+
+    /// The stream whose subjects capture `subj`, if any (subjects never overlap across
+    /// streams: the API refuses that at create).
+    pub fn capture(&self, subj: &[u8]) -> Option<&str> {
+        self.streams
+            .iter()
+            .find(|(_, s)| {
+                s.config
+                    .subjects
+                    .iter()
+                    .any(|p| subject::matches(p.as_bytes(), subj))
+            })
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Every subject pattern of every stream (what the shard registers interest in).
+    pub fn subjects(&self) -> Vec<String> {
+        self.streams
+            .values()
+            .flat_map(|s| s.config.subjects.iter().cloned())
+            .collect()
+    }
+
+    /// Stores a message published on `subj` into stream `name`.
+    pub fn publish(
+        &mut self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+        now: UnixNanos,
+    ) -> Option<PubOutcome> {
+        let domain = self.env.domain.clone();
+        let max_payload_bytes = self.env.max_payload_bytes;
+        let s = self.streams.get_mut(name)?;
+        let reply = |ack: Vec<u8>| {
+            Some(PubOutcome {
+                ack,
+                after_commit: false,
+            })
+        };
+        let hdrs = if hdr.is_empty() {
+            Headers::default()
+        } else {
+            match Headers::parse(hdr) {
+                Ok(h) => h,
+                Err(_) => return reply(publish::pub_error(name, &ApiError::BadRequest)),
+            }
+        };
+        let last_seq = s.log.borrow().log().counters().last_seq;
+        let decision = {
+            let st = StreamPublishState {
+                config: &s.config,
+                last_seq,
+                last_msg_id: &s.last_msg_id,
+                max_payload_bytes,
+            };
+            let log = &s.log;
+            let last_on = |f: &str| log.borrow().log().last_by_subject(f.as_bytes());
+            publish::check_publish(
+                &st,
+                &Incoming {
+                    subject: subj,
+                    hdrs: &hdrs,
+                    hdr_bytes: hdr.len(),
+                    payload_bytes: data.len(),
+                },
+                now,
+                &mut s.dedup,
+                last_on,
+            )
+        };
+        let accepted = match decision {
+            PublishDecision::Reject(e) => return reply(publish::pub_error(name, &e)),
+            PublishDecision::Duplicate { seq } => {
+                return reply(publish::pub_ack_duplicate(name, domain.as_deref(), seq))
+            }
+            PublishDecision::Store(a) => a,
+        };
+        let mut log = s.log.borrow_mut();
+        let c = &s.config;
+        if c.discard == DiscardPolicy::New {
+            let counters = log.log().counters();
+            if c.max_msgs > 0 && counters.msgs >= c.max_msgs as u64 {
+                return reply(publish::pub_error(name, &ApiError::max_msgs_exceeded()));
+            }
+            if c.max_bytes > 0
+                && counters.bytes + (subj.len() + hdr.len() + data.len()) as u64
+                    > c.max_bytes as u64
+            {
+                return reply(publish::pub_error(name, &ApiError::max_bytes_exceeded()));
+            }
+            if c.discard_new_per_subject && c.max_msgs_per_subject > 0 {
+                let on = log
+                    .log()
+                    .subject_state(subj.as_bytes())
+                    .map_or(0, |s| s.msgs);
+                if on >= c.max_msgs_per_subject as u64 {
+                    return reply(publish::pub_error(
+                        name,
+                        &ApiError::max_msgs_per_subject_exceeded(),
+                    ));
+                }
+            }
+        }
+        let seq = match log.append(subj.as_bytes(), hdr, data, now) {
+            Ok(seq) => seq,
+            Err(e) => return reply(publish::pub_error(name, &store_err(e))),
+        };
+        match accepted.rollup {
+            Some(Rollup::All) => {
+                let _ = log.purge(&Purge {
+                    up_to_seq: Some(seq),
+                    ..Purge::default()
+                });
+            }
+            Some(Rollup::Subject) => {
+                let _ = log.purge(&Purge {
+                    filter: Some(subj.as_bytes()),
+                    up_to_seq: Some(seq),
+                    keep: None,
+                });
+            }
+            None => {}
+        }
+        let limits = store::Limits {
+            msgs_max: (c.max_msgs > 0).then_some(c.max_msgs as u64),
+            bytes_max: (c.max_bytes > 0).then_some(c.max_bytes as u64),
+            msgs_per_subject_max: (c.max_msgs_per_subject > 0)
+                .then_some(c.max_msgs_per_subject as u64),
+        };
+        if limits != store::Limits::default() {
+            let _ = log.enforce(&limits, Some(subj.as_bytes()));
+        }
+        drop(log);
+        s.last_msg_id = accepted.msg_id.clone().unwrap_or_default();
+        if let Some(id) = &accepted.msg_id {
+            s.dedup.record(id, seq, now);
+        }
+        s.dirty = true;
+        Some(PubOutcome {
+            ack: publish::pub_ack(name, domain.as_deref(), seq),
+            after_commit: true,
+        })
+    }
+
+    /// Group commit: flushes every stream appended to since the last commit (one write
+    /// and, with `sync_interval: always`, one fdatasync each). Errors are logged; the acks
+    /// of a failed commit must not be sent, so the result says whether all succeeded.
+    pub fn commit(&mut self) -> bool {
+        let mut ok = true;
+        for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
+            s.dirty = false;
+            if let Err(e) = s.log.borrow_mut().flush() {
+                log::error!("JetStream: writing stream {name:?} failed: {e}");
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Periodic sync (`sync_interval`): everything written so far goes to the disk, with one
+    /// `syncfs` of the file system that holds the store.
+    pub fn sync_all(&mut self) {
+        let Some(root) = &self.root else { return };
+        if let Ok(dir) = std::fs::File::open(root) {
+            use std::os::fd::AsRawFd;
+            // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+            unsafe {
+                libc::syncfs(dir.as_raw_fd());
+            }
+        }
+    }
+
+    fn state(s: &Stream, detail: &StateDetail) -> StreamState {
+        let mut log = s.log.borrow_mut();
+        let st = log.state().unwrap_or_default();
+        let inner = log.log();
+        let mut out = StreamState {
+            messages: st.msgs,
+            bytes: st.bytes,
+            first_seq: st.first_seq,
+            first_ts: st.first_ts_ns,
+            last_seq: st.last_seq,
+            last_ts: st.last_ts_ns,
+            num_subjects: st.num_subjects,
+            num_deleted: st.num_deleted,
+            ..StreamState::default()
+        };
+        if st.msgs == 0 {
+            out.first_ts = 0;
+        }
+        if detail.deleted_details {
+            out.deleted = inner
+                .deleted()
+                .iter()
+                .flat_map(|r| r.first..=r.last)
+                .collect();
+        }
+        if let Some(f) = &detail.subjects_filter {
+            out.subjects = Some(
+                inner
+                    .subject_counts(f.as_bytes())
+                    .into_iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
+                    .collect(),
+            );
+        }
+        if !st.lost.is_empty() {
+            out.lost = Some(LostStreamData {
+                msgs: st
+                    .lost
+                    .iter()
+                    .flat_map(|r| r.first..=r.last)
+                    .take(10_000)
+                    .collect(),
+                bytes: 0,
+            });
+        }
+        out
+    }
+}
+
+fn to_api(m: store::StoredMsg) -> StoredMsg {
+    StoredMsg {
+        subject: String::from_utf8_lossy(&m.subject).into_owned(),
+        seq: m.seq,
+        hdrs: m.headers,
+        data: m.payload,
+        time: m.ts_ns,
+    }
+}
+
+impl StreamBackend for AccountStreams {
+    fn stream_names(&self) -> Vec<String> {
+        self.streams.keys().cloned().collect()
+    }
+
+    fn stream(&self, name: &str, detail: &StateDetail) -> Option<StreamView> {
+        let s = self.streams.get(name)?;
+        let info = |name: &str| SourceInfo {
+            name: name.to_string(),
+            lag: 0,
+            active: -1,
+        };
+        Some(StreamView {
+            config: s.config.clone(),
+            created: s.created,
+            state: AccountStreams::state(s, detail),
+            mirror: s.config.mirror.as_ref().map(|m| info(&m.name)),
+            sources: s.config.sources.iter().map(|m| info(&m.name)).collect(),
+        })
+    }
+
+    fn create_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
+        let log = self.new_log(&config, now)?;
+        self.streams.insert(
+            config.name.clone(),
+            Stream {
+                config,
+                created: now,
+                log: RefCell::new(log),
+                dedup: publish::DedupTable::default(),
+                last_msg_id: String::new(),
+                dirty: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn update_stream(&mut self, config: StreamConfig, _now: UnixNanos) -> Result<(), ApiError> {
+        let dir = self.stream_dir(&config.name);
+        let s = self
+            .streams
+            .get_mut(&config.name)
+            .ok_or(ApiError::StreamNotFound)?;
+        if let Some(dir) = dir {
+            let meta = Meta {
+                config: config.clone(),
+                created: s.created,
+            };
+            let json =
+                serde_json::to_vec(&meta).map_err(|e| ApiError::StoreFailed(e.to_string()))?;
+            let (mut fs, _) =
+                FileStore::open(StdIo { root: dir }, Layout::default(), SEGMENT_BYTES_MAX, 1)
+                    .map_err(store_err)?;
+            fs.write_meta(&json).map_err(store_err)?;
+        }
+        s.config = config;
+        Ok(())
+    }
+
+    fn delete_stream(&mut self, name: &str) -> Result<(), ApiError> {
+        self.streams.remove(name).ok_or(ApiError::StreamNotFound)?;
+        if let Some(dir) = self.stream_dir(name) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+
+    fn purge(&mut self, name: &str, req: &PurgeRequest) -> Result<u64, ApiError> {
+        let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
+        let n = s
+            .log
+            .borrow_mut()
+            .purge(&Purge {
+                filter: req.filter.as_deref().map(str::as_bytes),
+                up_to_seq: req.seq,
+                keep: req.keep,
+            })
+            .map_err(store_err)?;
+        s.dirty = true;
+        Ok(n)
+    }
+
+    fn get_msg(&self, name: &str, q: &MsgQuery) -> Result<StoredMsg, ApiError> {
+        let s = self.streams.get(name).ok_or(ApiError::StreamNotFound)?;
+        let mut log = s.log.borrow_mut();
+        let found = match q {
+            MsgQuery::Seq(n) => log.get(*n),
+            MsgQuery::LastBySubject(f) => log.last_by_subject(f.as_bytes()),
+            MsgQuery::NextBySubject { seq, subject } => {
+                log.next_by_subject(*seq, subject.as_bytes())
+            }
+            MsgQuery::StartTime { time, subject } => {
+                // No time index yet: walk forward from the first sequence.
+                let filter = subject.as_deref().unwrap_or(">");
+                let mut from = log.log().counters().first_seq;
+                loop {
+                    match log.next_by_subject(from, filter.as_bytes()) {
+                        Ok(Some(m)) if m.ts_ns >= *time => break Ok(Some(m)),
+                        Ok(Some(m)) => from = m.seq + 1,
+                        other => break other,
+                    }
+                }
+            }
+        };
+        found
+            .map_err(store_err)?
+            .map(to_api)
+            .ok_or(ApiError::NoMessageFound)
+    }
+
+    fn delete_msg(&mut self, name: &str, seq: u64, no_erase: bool) -> Result<(), ApiError> {
+        let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
+        let deleted = s
+            .log
+            .borrow_mut()
+            .delete(seq, !no_erase)
+            .map_err(store_err)?;
+        if !deleted {
+            return Err(ApiError::SequenceNotFound(seq));
+        }
+        s.dirty = true;
+        Ok(())
+    }
+
+    fn usage(&self) -> AccountUsage {
+        let mut u = AccountUsage {
+            streams: self.streams.len() as u64,
+            ..Default::default()
+        };
+        for s in self.streams.values() {
+            let bytes = s.log.borrow().log().counters().bytes;
+            let reserved = s.config.max_bytes.max(0) as u64;
+            match s.config.storage {
+                Storage::Memory => {
+                    u.memory += bytes;
+                    u.reserved_memory += reserved;
+                }
+                Storage::File => {
+                    u.storage += bytes;
+                    u.reserved_storage += reserved;
+                }
+            }
+        }
+        u
+    }
+}

@@ -1,0 +1,319 @@
+//! JetStream on the shards: where `$JS.API` requests and stream publishes go, and the group
+//! commit that lets acknowledgements out only after their records are written.
+//!
+//! In this first step one shard, shard 0, owns every stream (`JS_SHARD`). It registers the
+//! subjects of its streams in the cross-shard interest table like a plain subscriber, so a
+//! publish on any shard reaches it through the normal routing (batched deliveries); API
+//! requests travel to it as [`Item::JsApi`]. The stream state (the API layer and the store)
+//! is sans-io and lives in [`JsShard`]; this file only moves bytes between it and the
+//! routing path.
+//!
+//! Group commit: a stored publish leaves its ack in `pending_acks`; [`Shard::flush`], which
+//! runs at the end of every read batch and every mesh batch, first commits every stream
+//! touched since the last flush (one write each, plus one fdatasync with
+//! `sync_interval: always`) and only then routes the acks. Everything that arrived together
+//! shares the write and the sync; nothing is acknowledged before it is written.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+
+use super::client::Client;
+use super::mesh::{Item, Msg, MsgSpans};
+use super::Shard;
+use crate::account::AccountId;
+use crate::jetstream::api::{self, ApiEnv, Response};
+use crate::jetstream::streams::AccountStreams;
+use crate::proto::encode::MsgView;
+
+/// The shard that owns every stream.
+pub const JS_SHARD: usize = 0;
+/// nats-server 2.12's JetStream API level is 2; natrix serves the stream API of level 0 so
+/// far (no consumers, no TTLs), and says so.
+pub const JS_API_LEVEL: u32 = 0;
+
+/// The JetStream state of the owning shard.
+pub struct JsShard {
+    store_dir: std::path::PathBuf,
+    sync_always: bool,
+    sync_interval_ms: u64,
+    last_sync: Instant,
+    accounts: HashMap<AccountId, AccountStreams>,
+    /// Subjects registered in the interest table per account.
+    registered: HashMap<AccountId, Vec<String>>,
+    /// Acks of stored publishes waiting for the next commit: account, reply, ack.
+    pending_acks: Vec<(AccountId, Vec<u8>, Vec<u8>)>,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Shard {
+    /// Whether JetStream serves account `account`: on when enabled, for `$G` without
+    /// accounts and for accounts with `jetstream` in theirs.
+    pub fn js_enabled_for(&self, account: AccountId) -> bool {
+        if self.opts.borrow().jetstream.is_none() {
+            return false;
+        }
+        let auth = self.auth();
+        let configured = auth.accounts.live().count() > 1;
+        !configured || auth.accounts.get(account).is_some_and(|a| a.jetstream)
+    }
+
+    /// Opens the streams found under the store directory (shard 0, at start).
+    pub fn js_start(&self) {
+        let opts = self.opts();
+        let Some(js) = &opts.jetstream else {
+            return;
+        };
+        if self.id != JS_SHARD {
+            return;
+        }
+        let store_dir = opts.js_store_dir();
+        log::info!("Starting JetStream");
+        log::info!("  Store Directory: \"{}\"", store_dir.display());
+        *self.js.borrow_mut() = Some(JsShard {
+            store_dir: store_dir.clone(),
+            sync_always: js.sync_always,
+            sync_interval_ms: js.sync_interval_ms,
+            last_sync: Instant::now(),
+            accounts: HashMap::new(),
+            registered: HashMap::new(),
+            pending_acks: Vec::new(),
+        });
+        let root = store_dir.join("jetstream");
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        let accounts = self.auth().accounts.clone();
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            match accounts.id_of(&name) {
+                Some(id) => {
+                    self.js_account(id);
+                    self.js_sync_interest(id);
+                }
+                None => log::warn!("JetStream: no account {name:?} for its stored streams"),
+            }
+        }
+    }
+
+    /// Makes sure account `account`'s streams are open on the owning shard.
+    fn js_account(&self, account: AccountId) {
+        let mut js = self.js.borrow_mut();
+        let Some(js) = js.as_mut() else { return };
+        if js.accounts.contains_key(&account) {
+            return;
+        }
+        let name = self.auth().accounts.name(account);
+        let mut env = ApiEnv::new(crate::proto::info::NATS_FEATURE_VERSION, JS_API_LEVEL);
+        env.server_name = self.identity.server_name.clone();
+        env.max_payload_bytes = self.opts.borrow().limits.max_payload_bytes;
+        let root = js.store_dir.join("jetstream").join(&*name);
+        let streams = AccountStreams::open(Some(root), js.sync_always, env);
+        for s in streams.streams.keys() {
+            log::info!("JetStream: restored stream {s:?} of account {name:?}");
+        }
+        js.accounts.insert(account, streams);
+    }
+
+    /// Registers the subjects of `account`'s streams as interest of this shard (and drops
+    /// the ones no stream has any more), so every shard routes them here.
+    fn js_sync_interest(&self, account: AccountId) {
+        let now: Vec<String> = {
+            let js = self.js.borrow();
+            let Some(js) = js.as_ref() else { return };
+            js.accounts
+                .get(&account)
+                .map(AccountStreams::subjects)
+                .unwrap_or_default()
+        };
+        let before = {
+            let mut js = self.js.borrow_mut();
+            let Some(js) = js.as_mut() else { return };
+            js.registered
+                .insert(account, now.clone())
+                .unwrap_or_default()
+        };
+        self.js_capture.set(
+            self.js
+                .borrow()
+                .as_ref()
+                .is_some_and(|j| j.registered.values().any(|v| !v.is_empty())),
+        );
+        if !self.multi() {
+            return;
+        }
+        for s in before.iter().filter(|s| !now.contains(s)) {
+            let ch =
+                self.interest
+                    .borrow_mut()
+                    .local_remove(account, &Bytes::from(s.clone()), None);
+            if let Some(ch) = ch {
+                self.broadcast_interest(ch);
+            }
+        }
+        for s in now.iter().filter(|s| !before.contains(s)) {
+            let ch = self
+                .interest
+                .borrow_mut()
+                .local_add(account, &Bytes::from(s.clone()), None);
+            if let Some(ch) = ch {
+                self.broadcast_interest(ch);
+            }
+        }
+    }
+
+    /// A publish on `$JS.API.…` in `account`: answered on the owning shard; returns
+    /// whether JetStream took it.
+    pub fn js_api_request(&self, account: AccountId, frame: &Bytes, msg: &MsgSpans) -> bool {
+        if !self.js_enabled_for(account) {
+            return false;
+        }
+        if self.id != JS_SHARD {
+            let m = Msg {
+                frame: frame.clone(),
+                spans: *msg,
+            };
+            self.push_item(JS_SHARD, Item::JsApi { account, msg: m });
+            return true;
+        }
+        self.js_api(account, &msg.view(frame));
+        true
+    }
+
+    /// Answers one API request (on the owning shard).
+    pub fn js_api(&self, account: AccountId, view: &MsgView<'_>) {
+        self.js_account(account);
+        let subject = String::from_utf8_lossy(view.subject).into_owned();
+        let reply = String::from_utf8_lossy(view.reply).into_owned();
+        let resp = {
+            let mut js = self.js.borrow_mut();
+            let Some(js) = js.as_mut() else { return };
+            let Some(streams) = js.accounts.get_mut(&account) else {
+                return;
+            };
+            let mut env = streams.env.clone();
+            let r = api::handle(
+                &subject,
+                &reply,
+                &view.payload[..view.hdr_len],
+                &view.payload[view.hdr_len..],
+                now_ns(),
+                streams,
+                &mut env,
+            );
+            streams.env = env;
+            r
+        };
+        // Creates, updates and deletes change which subjects this shard captures.
+        self.js_sync_interest(account);
+        let (headers, payload) = match resp {
+            Response::None => return,
+            Response::Json(j) => (Vec::new(), j),
+            Response::Message { headers, payload } => (headers, payload),
+            // No consumers yet: a consumer request is answered as an API nobody serves.
+            Response::NoResponders | Response::Consumer => {
+                (b"NATS/1.0 503\r\n\r\n".to_vec(), Vec::new())
+            }
+        };
+        if view.reply.is_empty() {
+            return;
+        }
+        let m = Msg::build(view.reply, b"", &headers, &payload);
+        self.publish_in_account(account, &m);
+    }
+
+    /// Whether a message in `account` on `subject` goes into a stream; stores it if so and
+    /// queues (or sends) its ack. Only on the owning shard.
+    pub fn js_capture_msg(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        view: &MsgView<'_>,
+    ) -> bool {
+        let _ = from;
+        if !self.js_capture.get() {
+            return false;
+        }
+        let outcome = {
+            let mut js = self.js.borrow_mut();
+            let Some(js) = js.as_mut() else { return false };
+            let Some(streams) = js.accounts.get_mut(&account) else {
+                return false;
+            };
+            let Some(name) = streams.capture(view.subject).map(str::to_owned) else {
+                return false;
+            };
+            let subject = String::from_utf8_lossy(view.subject);
+            let out = streams.publish(
+                &name,
+                &subject,
+                &view.payload[..view.hdr_len],
+                &view.payload[view.hdr_len..],
+                now_ns(),
+            );
+            let Some(out) = out else { return false };
+            let no_ack = streams.streams.get(&name).is_some_and(|s| s.config.no_ack);
+            if view.reply.is_empty() || no_ack {
+                if out.after_commit {
+                    js.pending_acks.push((account, Vec::new(), Vec::new()));
+                }
+                return true;
+            }
+            if out.after_commit {
+                js.pending_acks
+                    .push((account, view.reply.to_vec(), out.ack));
+                None
+            } else {
+                Some(out.ack)
+            }
+        };
+        self.js_pending.set(true);
+        if let Some(ack) = outcome {
+            let m = Msg::build(view.reply, b"", b"", &ack);
+            self.publish_in_account(account, &m);
+        }
+        true
+    }
+
+    /// The group commit, at the end of a batch: write (and sync) what was stored, then let
+    /// its acks out.
+    pub fn js_commit(&self) {
+        self.js_pending.set(false);
+        let acks = {
+            let mut js = self.js.borrow_mut();
+            let Some(js) = js.as_mut() else { return };
+            let mut ok = true;
+            for streams in js.accounts.values_mut() {
+                ok &= streams.commit();
+            }
+            if !js.sync_always && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
+                js.last_sync = Instant::now();
+                for streams in js.accounts.values_mut() {
+                    streams.sync_all();
+                }
+            }
+            let acks = std::mem::take(&mut js.pending_acks);
+            if !ok {
+                // Not written: the publishers get no ack and will retry.
+                return;
+            }
+            acks
+        };
+        for (account, reply, ack) in acks {
+            if reply.is_empty() {
+                continue;
+            }
+            let m = Msg::build(&reply, b"", b"", &ack);
+            self.publish_in_account(account, &m);
+        }
+    }
+}
