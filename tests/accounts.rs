@@ -396,14 +396,20 @@ fn queue_group_responders_behind_an_import_share_the_requests() {
 // Config errors at start.
 
 fn assert_start_fails(conf: &str, text: &str) {
+    // nats-server points errors found while wiring imports at the `accounts` key.
+    assert_start_fails_at(conf, text, Some("2:1"));
+}
+
+/// The server exits with status 1 and prints `text`, after `<conf>:<at>: ` when `at` is given
+/// (errors found after parsing, like an unknown no_auth_user, carry no position).
+fn assert_start_fails_at(conf: &str, text: &str, at: Option<&str>) {
     let (code, out) = start_expecting_exit(conf);
     assert_eq!(code, Some(1), "{conf}: exit status; output:\n{out}");
     assert!(out.contains(text), "{conf}: want {text:?} in:\n{out}");
-    // nats-server points errors found while wiring imports at the `accounts` key.
-    assert!(
-        out.contains(&format!("{conf}:2:1: ")),
-        "{conf}: position in:\n{out}"
-    );
+    if let Some(at) = at {
+        let want = format!("{conf}:{at}: {text}");
+        assert!(out.contains(&want), "{conf}: want {want:?} in:\n{out}");
+    }
 }
 
 #[test]
@@ -436,4 +442,116 @@ fn start_fails_on_a_service_import_cycle() {
         "bad_service_cycle.conf",
         "Error adding service import \"q\": import forms a cycle",
     );
+}
+
+#[test]
+fn start_fails_on_a_stream_import_cycle() {
+    assert_start_fails(
+        "bad_stream_cycle.conf",
+        "Error adding stream import \"s.>\": import forms a cycle",
+    );
+}
+
+#[test]
+fn start_fails_on_a_user_name_used_in_two_accounts() {
+    assert_start_fails_at(
+        "bad_duplicate_user.conf",
+        "Duplicate user \"bob\" detected",
+        Some("4:7"),
+    );
+}
+
+#[test]
+fn start_fails_when_no_auth_user_names_nobody() {
+    assert_start_fails_at(
+        "bad_no_auth_user_unknown.conf",
+        "nats-server: no_auth_user: \"nobody\" not present as user or nkey in authorization \
+         block or account configuration",
+        None,
+    );
+}
+
+#[test]
+fn start_fails_when_system_account_names_no_account() {
+    assert_start_fails_at(
+        "bad_system_account_unknown.conf",
+        "nats-server: error resolving system account: account missing",
+        None,
+    );
+}
+
+#[test]
+fn anonymous_client_is_refused_when_accounts_have_users_and_no_no_auth_user() {
+    let s = common::procs::Server::start(2, &["-c", &fixture("no_anonymous.conf")]);
+    let (mut c, first) = try_login(&s, "");
+    assert_eq!(first, "-ERR 'Authorization Violation'\r\n");
+    c.expect_closed();
+    let (_ok, first) = try_login(&s, r#""user":"b","pass":"b""#);
+    assert_eq!(first, "PONG\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Details of imports a client can see.
+
+#[test]
+fn a_client_may_not_use_the_service_reply_prefix_itself() {
+    let s = start_main();
+    let mut b = login(&s, "b", "b");
+    b.send(b"PUB x _R_.abc 1\r\nz\r\nPING\r\n");
+    b.expect(b"-ERR 'Permissions Violation for Publish with Reply of \"_R_.abc\"'\r\nPONG\r\n");
+    // The connection stays usable.
+    b.sync(b"SUB still.here 1\r\n");
+}
+
+#[test]
+fn request_info_header_of_the_requester_is_replaced_and_other_headers_kept() {
+    let s = start_main();
+    let mut a = responder(&s, "svc.spoof");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.sp 1\r\n");
+    let hdr = "NATS/1.0\r\nNats-Request-Info: {\"acc\":\"FAKE\"}\r\nX-Mine: 1\r\n\r\n";
+    b.send(
+        format!(
+            "HPUB svc.spoof _INBOX.sp {} {}\r\n{hdr}\r\n",
+            hdr.len(),
+            hdr.len()
+        )
+        .as_bytes(),
+    );
+    let req = read_msg(&mut a);
+    let headers = req.headers.expect("headers");
+    assert!(
+        headers.starts_with("NATS/1.0\r\nX-Mine: 1\r\nNats-Request-Info: {\"acc\":\"B\""),
+        "{headers:?}"
+    );
+    assert!(!headers.contains("FAKE"), "{headers:?}");
+    assert_eq!(req.payload, "");
+}
+
+#[test]
+fn queue_group_of_the_same_name_is_shared_across_a_stream_import() {
+    // Surprise of nats-server: the import copies B's queue subscription into A's index, queue
+    // name included, so A's `a.> grp` and B's `from_a.> grp` form one group; B's other group
+    // gets every message.
+    let s = start_main();
+    let mut in_a = login(&s, "a", "a");
+    in_a.sync(b"SUB a.> grp 1\r\n");
+    let mut in_b = login(&s, "b", "b");
+    in_b.sync(b"SUB from_a.> grp 1\r\n");
+    let mut other = login(&s, "b", "b");
+    other.sync(b"SUB from_a.> other 1\r\n");
+    let mut p = login(&s, "a", "a");
+    let n = 40;
+    for i in 0..n {
+        p.send(format!("PUB a.q{i:02} 1\r\nx\r\n").as_bytes());
+    }
+    p.sync(b"");
+    let count = |c: &mut common::RawClient| {
+        let got = c.read_for(QUIET);
+        String::from_utf8_lossy(&got).matches("MSG ").count()
+    };
+    let (ka, kb, ko) = (count(&mut in_a), count(&mut in_b), count(&mut other));
+    assert_eq!(ka + kb, n, "one group over both accounts: A {ka}, B {kb}");
+    assert!(ka > 0 && kb > 0, "both members get some: A {ka}, B {kb}");
+    assert_eq!(ko, n, "B's other group gets all");
 }

@@ -177,6 +177,59 @@ fn user_info_from_any_account_names_the_user_and_its_account() {
     }
 }
 
+#[test]
+fn connz_request_from_a_normal_account_is_limited_to_that_account() {
+    let s = start_main();
+    let _a = login(&s, "a", "a");
+    let _g = login(&s, "g", "g");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.c.* 1\r\n");
+    // The body asks for account A; the implicit import answers for B whatever it says.
+    let body = r#"{"acc":"A","auth":true}"#;
+    b.send(
+        format!(
+            "PUB $SYS.REQ.SERVER.PING.CONNZ _INBOX.c.1 {}\r\n{body}\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let msg = read_msg(&mut b);
+    let v: Value = serde_json::from_str(&msg.payload).expect("JSON");
+    assert_server_block(&v, "CONNZ from B");
+    let conns = v["data"]["connections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(conns.len(), 1, "only B's own connection: {v}");
+    assert_eq!(conns[0]["account"], "B", "{v}");
+    assert_eq!(conns[0]["authorized_user"], "b", "{v}");
+}
+
+#[test]
+fn account_statz_request_from_a_normal_account_reports_only_that_account() {
+    let s = start_main();
+    let _a = login(&s, "a", "a");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.st.* 1\r\n");
+    let body = r#"{"accounts":["A"]}"#;
+    b.send(
+        format!(
+            "PUB $SYS.REQ.ACCOUNT.PING.STATZ _INBOX.st.1 {}\r\n{body}\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let msg = read_msg(&mut b);
+    let v: Value = serde_json::from_str(&msg.payload).expect("JSON");
+    assert_server_block(&v, "STATZ from B");
+    let list = v["data"]["account_statz"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let accs: Vec<&str> = list.iter().filter_map(|e| e["acc"].as_str()).collect();
+    assert_eq!(accs, ["B"], "{v}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events.
 
