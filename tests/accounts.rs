@@ -465,7 +465,7 @@ fn start_fails_on_a_user_name_used_in_two_accounts() {
 fn start_fails_when_no_auth_user_names_nobody() {
     assert_start_fails_at(
         "bad_no_auth_user_unknown.conf",
-        "nats-server: no_auth_user: \"nobody\" not present as user or nkey in authorization \
+        "no_auth_user: \"nobody\" not present as user or nkey in authorization \
          block or account configuration",
         None,
     );
@@ -475,7 +475,7 @@ fn start_fails_when_no_auth_user_names_nobody() {
 fn start_fails_when_system_account_names_no_account() {
     assert_start_fails_at(
         "bad_system_account_unknown.conf",
-        "nats-server: error resolving system account: account missing",
+        "error resolving system account: account missing",
         None,
     );
 }
