@@ -330,6 +330,57 @@ fn stream_response_type_delivers_every_reply() {
 }
 
 #[test]
+fn stream_response_with_empty_payload_ends_the_stream() {
+    let s = start_main();
+    let mut a = responder(&s, "strm.end");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.e 1\r\n");
+    b.send(b"PUB strm.end _INBOX.e 1\r\nq\r\n");
+    let reply = read_msg(&mut a).reply.expect("reply");
+    a.sync(
+        format!("PUB {reply} 2\r\nr1\r\nPUB {reply} 0\r\n\r\nPUB {reply} 5\r\nlater\r\n")
+            .as_bytes(),
+    );
+    b.expect(b"MSG _INBOX.e 1 2\r\nr1\r\nMSG _INBOX.e 1 0\r\n\r\n");
+    b.expect_nothing(QUIET);
+}
+
+#[test]
+fn requester_unsubscribing_drops_its_pending_response() {
+    let s = start_main();
+    let mut a = responder(&s, "svc.gone");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.g 1\r\n");
+    b.send(b"PUB svc.gone _INBOX.g 1\r\nq\r\n");
+    let reply = read_msg(&mut a).reply.expect("reply");
+    // Unsubscribing forgets the response mapping at once, so even a new subscription on the same
+    // inbox gets nothing.
+    b.sync(b"UNSUB 1\r\nSUB _INBOX.g 2\r\n");
+    a.sync(format!("PUB {reply} 4\r\nlate\r\n").as_bytes());
+    b.expect_nothing(QUIET);
+}
+
+#[test]
+fn response_after_the_response_threshold_is_dropped() {
+    let s = start_main();
+    let mut a = responder(&s, "slow.x");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.t.* 1\r\n");
+    b.send(b"PUB slow.x _INBOX.t.1 1\r\nq\r\n");
+    let late = read_msg(&mut a).reply.expect("reply");
+    b.send(b"PUB slow.x _INBOX.t.2 1\r\nq\r\n");
+    let prompt = read_msg(&mut a).reply.expect("reply");
+    a.sync(format!("PUB {prompt} 2\r\nok\r\n").as_bytes());
+    b.expect(b"MSG _INBOX.t.2 1 2\r\nok\r\n");
+    // The export says response_threshold 1s; answer the first request well after that. By
+    // then the server has sent each client its first keep-alive PING, which is not the point.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    a.send(format!("PUB {late} 4\r\nlate\r\n").as_bytes());
+    let got = String::from_utf8_lossy(&b.read_for(QUIET * 2)).replace("PING\r\n", "");
+    assert_eq!(got, "", "the late response was delivered");
+}
+
+#[test]
 fn request_through_import_without_responder_gets_503_naming_the_importers_subject() {
     let s = start_main();
     let mut b = login(&s, "b", "b");

@@ -368,6 +368,7 @@ fn accountz_lists_every_account_and_details_one() {
         ("strm.>", "service"),
         ("q.work", "service"),
         ("none.>", "service"),
+        ("slow.>", "service"),
     ]
     .iter()
     .map(|(s, t)| (s.to_string(), t.to_string()))
@@ -524,4 +525,28 @@ fn subsz_filters_by_account() {
         .expect("A's subscription");
     assert_eq!(mine["account"], "A", "{mine}");
     assert_eq!(mine["sid"], "1", "{mine}");
+}
+
+#[test]
+fn accountz_shows_a_pending_singleton_response_until_it_is_answered() {
+    let (s, port) = start_main_monitored();
+    let mut a = login(&s, "a", "a");
+    a.sync(b"SUB svc.pending 1\r\n");
+    let mut b = login(&s, "b", "b");
+    b.sync(b"SUB _INBOX.p 1\r\n");
+    b.send(b"PUB svc.pending _INBOX.p 1\r\nq\r\n");
+    let reply = read_msg(&mut a).reply.expect("reply");
+    let before = http_get(port, "/accountz?acc=A").json();
+    let responses = &before["account_detail"]["responses"];
+    let entry = &responses[reply.as_str()];
+    assert_eq!(entry["subject"], "_INBOX.p", "{before}");
+    assert_eq!(entry["account"], "B", "{before}");
+    assert_eq!(keys(responses).len(), 1, "{before}");
+    a.sync(format!("PUB {reply} 2\r\nok\r\n").as_bytes());
+    b.expect(b"MSG _INBOX.p 1 2\r\nok\r\n");
+    let after = http_get(port, "/accountz?acc=A").json();
+    assert!(
+        keys(&after["account_detail"]["responses"]).is_empty(),
+        "the singleton entry is gone: {after}"
+    );
 }
