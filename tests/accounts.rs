@@ -381,6 +381,32 @@ fn response_after_the_response_threshold_is_dropped() {
 }
 
 #[test]
+fn headerless_clients_get_plain_msg_across_a_service_import() {
+    let s = start_main();
+    let plain = r#""headers":false,"no_responders":false"#;
+    // A responder without headers gets the request as MSG, Nats-Request-Info stripped.
+    let (a, first) = try_login(&s, &format!(r#""user":"a","pass":"a",{plain}"#));
+    assert_eq!(first, "PONG\r\n");
+    let mut a = settle(a);
+    a.sync(b"SUB svc.plain 1\r\n");
+    let (b, first) = try_login(&s, &format!(r#""user":"b","pass":"b",{plain}"#));
+    assert_eq!(first, "PONG\r\n");
+    let mut b = settle(b);
+    b.sync(b"SUB _INBOX.h 1\r\n");
+    b.send(b"PUB svc.plain _INBOX.h 3\r\nreq\r\n");
+    let req = read_msg(&mut a);
+    assert!(
+        req.line.starts_with("MSG svc.plain 1 _R_."),
+        "{:?}",
+        req.line
+    );
+    assert_eq!(req.payload, "req");
+    let reply = req.reply.expect("reply");
+    a.sync(format!("PUB {reply} 3\r\nrep\r\n").as_bytes());
+    b.expect(b"MSG _INBOX.h 1 3\r\nrep\r\n");
+}
+
+#[test]
 fn request_through_import_without_responder_gets_503_naming_the_importers_subject() {
     let s = start_main();
     let mut b = login(&s, "b", "b");

@@ -93,9 +93,9 @@ pub fn login_nkey(server: &Server) -> RawClient {
     settle(c)
 }
 
-/// Drops the INFO a protocol 1 client gets after its first PONG, and syncs once more so the
-/// next bytes are the test's own.
-fn settle(mut c: RawClient) -> RawClient {
+/// Drops the INFO a protocol 1 client gets after its first PONG (for a client from
+/// `try_login` that got its PONG), and syncs once more so the next bytes are the test's own.
+pub fn settle(mut c: RawClient) -> RawClient {
     c.send(b"PING\r\n");
     loop {
         let line = c.read_line();
