@@ -550,3 +550,39 @@ fn accountz_shows_a_pending_singleton_response_until_it_is_answered() {
         "the singleton entry is gone: {after}"
     );
 }
+
+#[test]
+fn every_account_gets_the_four_implicit_system_imports() {
+    let (_s, port) = start_main_monitored();
+    // Local subject in the account, and the subject it reaches in the system account.
+    let implicit = [
+        ("$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.{}.CONNZ"),
+        ("$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.ACCOUNT.{}.CONNZ"),
+        ("$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS.REQ.ACCOUNT.{}.STATZ"),
+        ("$SYS.REQ.USER.INFO", "$SYS.REQ.USER.{}.INFO"),
+    ];
+    for (acc, query) in [("C", "C"), ("$G", "%24G")] {
+        let want: BTreeSet<(String, String)> = implicit
+            .iter()
+            .map(|(l, s)| (l.to_string(), s.replace("{}", acc)))
+            .collect();
+        let v = http_get(port, &format!("/accountz?acc={query}")).json();
+        let d = &v["account_detail"];
+        assert_eq!(d["account_name"], acc, "{v}");
+        let got: BTreeSet<(String, String)> = d["imports"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| i["account"] == "SYS")
+            .map(|i| {
+                let local = i["local_subject"].as_str().unwrap_or("").to_string();
+                let subject = i["subject"].as_str().unwrap_or("").to_string();
+                (local, subject)
+            })
+            .collect();
+        assert_eq!(got, want, "{acc}: {v}");
+        // Each implicit import is one internal subscription; nobody of C or $G is connected.
+        assert_eq!(d["subscriptions"], 4, "{acc}: {v}");
+    }
+}
