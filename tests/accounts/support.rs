@@ -1,6 +1,9 @@
-//! Helpers shared by the account test files (`tests/accounts.rs`, `tests/accounts_system.rs`):
-//! the fixture server, logins as the fixture's users, and a reader for one MSG/HMSG frame.
+//! Helpers shared by the account test files (`tests/accounts.rs`, `tests/accounts_system.rs`,
+//! `tests/accounts_clients.rs`): the fixture server, logins as the fixture's users, and a reader
+//! for one MSG/HMSG frame.
 //!
+//! Invariant: every `login*` returns a client whose handshake, async INFO and a PING/PONG have
+//! been read, so the next bytes a test reads are answers to what the test itself did.
 //! The fixture is `tests/configs/accounts/main.conf`; its users are listed at its top.
 
 #![allow(dead_code)]
