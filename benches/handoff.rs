@@ -184,7 +184,10 @@ async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(I
                 } => {
                     let _ = finished.send((Instant::now(), std::mem::take(&mut delivered)));
                 }
-                Item::InterestAck { .. } | Item::Interest(_) | Item::JsApi { .. } => return,
+                Item::InterestAck { .. }
+                | Item::Interest(_)
+                | Item::JsApi { .. }
+                | Item::ServiceReply { .. } => return,
             }
         }
     }

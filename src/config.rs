@@ -401,11 +401,21 @@ impl Options {
             });
         }
         if let Some(user) = &self.auth.no_auth_user {
-            if self.auth.users.is_empty() && self.auth.nkeys.is_empty() {
+            let accounts = &self.auth.accounts.accounts;
+            let users = self
+                .auth
+                .users
+                .iter()
+                .chain(accounts.iter().flat_map(|a| a.users.iter()));
+            let nkeys = self
+                .auth
+                .nkeys
+                .iter()
+                .chain(accounts.iter().flat_map(|a| a.nkeys.iter()));
+            if users.clone().next().is_none() && nkeys.clone().next().is_none() {
                 return Err(OptionsError::NoAuthUserWithoutUsers(user.clone()));
             }
-            let known = self.auth.users.iter().any(|u| &u.user == user)
-                || self.auth.nkeys.iter().any(|n| &n.nkey == user);
+            let known = { users }.any(|u| &u.user == user) || { nkeys }.any(|n| &n.nkey == user);
             if !known {
                 return Err(OptionsError::NoAuthUserUnknown(user.clone()));
             }

@@ -199,6 +199,13 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         .live()
         .map(|a| a.name.to_string())
         .collect();
+    server.account_io = account_io(&live.opts.auth.accounts, &live.auth.accounts);
+    server.system_account = live
+        .auth
+        .accounts
+        .system()
+        .map(|id| live.auth.accounts.name(id).to_string())
+        .unwrap_or_default();
     server.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     server.mem_bytes = resident_bytes();
     server.cpu_percent = cpu_percent(control.started);
@@ -447,4 +454,100 @@ fn account_statz(ctx: &MonitorContext, acc: &str, body: &[u8]) -> Option<Vec<u8>
         "data",
         data.to_string().as_bytes(),
     ))
+}
+
+/// Each account's exports and imports in `/accountz?acc=`'s terms, from the config.
+fn account_io(
+    cfg: &crate::account::config::AccountsConfig,
+    accounts: &crate::account::Accounts,
+) -> BTreeMap<String, (Vec<serde_json::Value>, Vec<serde_json::Value>)> {
+    use crate::account::config::{ExportKind, ImportKind, ResponseType};
+    let mut out: BTreeMap<String, (Vec<serde_json::Value>, Vec<serde_json::Value>)> =
+        BTreeMap::new();
+    for a in &cfg.accounts {
+        let exports = a
+            .exports
+            .iter()
+            .map(|e| {
+                let mut v = match e.kind {
+                    ExportKind::Stream => {
+                        serde_json::json!({"subject": e.subject, "type": "stream"})
+                    }
+                    ExportKind::Service { response, .. } => serde_json::json!({
+                        "subject": e.subject,
+                        "type": "service",
+                        "response_type": match response {
+                            ResponseType::Singleton => "Singleton",
+                            ResponseType::Stream => "Streamed",
+                            ResponseType::Chunked => "Chunked",
+                        },
+                    }),
+                };
+                if !e.accounts.is_empty() {
+                    v["approved_accounts"] = serde_json::json!(e.accounts);
+                }
+                v
+            })
+            .collect();
+        let imports = a
+            .imports
+            .iter()
+            .map(|i| {
+                let local = i.to.clone().unwrap_or_else(|| i.subject.clone());
+                serde_json::json!({
+                    "subject": i.subject,
+                    "account": i.account,
+                    "local_subject": local,
+                    "type": if matches!(i.kind, ImportKind::Stream) { "stream" } else { "service" },
+                    "invalid": false,
+                    "share": matches!(i.kind, ImportKind::Service { share: true }),
+                    "tracking": false,
+                })
+            })
+            .collect();
+        out.insert(a.name.clone(), (exports, imports));
+    }
+    // The requests every account may make of the system account (crate::system), listed as
+    // nats-server lists its implicit imports.
+    if let Some(sys) = accounts.system() {
+        let sys_name = accounts.name(sys);
+        for a in accounts.live().filter(|a| a.id != sys) {
+            let n = &a.name;
+            let implicit = [
+                (
+                    "$SYS.REQ.SERVER.PING.CONNZ",
+                    format!("$SYS.REQ.ACCOUNT.{n}.CONNZ"),
+                    false,
+                ),
+                (
+                    "$SYS.REQ.ACCOUNT.PING.CONNZ",
+                    format!("$SYS.REQ.ACCOUNT.{n}.CONNZ"),
+                    false,
+                ),
+                (
+                    "$SYS.REQ.ACCOUNT.PING.STATZ",
+                    format!("$SYS.REQ.ACCOUNT.{n}.STATZ"),
+                    false,
+                ),
+                (
+                    "$SYS.REQ.USER.INFO",
+                    format!("$SYS.REQ.USER.{n}.INFO"),
+                    true,
+                ),
+            ];
+            let entry = out.entry(n.to_string()).or_default();
+            for (local, subject, share) in implicit {
+                entry.1.push(serde_json::json!({
+                    "subject": subject,
+                    "account": &*sys_name,
+                    "local_subject": local,
+                    "type": "service",
+                    "invalid": false,
+                    "share": share,
+                    "tracking": false,
+                }));
+            }
+        }
+    }
+    out
 }

@@ -95,6 +95,7 @@ pub enum Endpoint {
     Leafz,
     Healthz,
     Accountz,
+    Accstatz,
     Jsz,
 }
 
@@ -111,6 +112,7 @@ impl Endpoint {
             "/leafz" => Endpoint::Leafz,
             "/healthz" => Endpoint::Healthz,
             "/accountz" => Endpoint::Accountz,
+            "/accstatz" => Endpoint::Accstatz,
             "/jsz" => Endpoint::Jsz,
             _ => return None,
         })
@@ -128,6 +130,7 @@ impl Endpoint {
             Endpoint::Leafz => "/leafz",
             Endpoint::Healthz => "/healthz",
             Endpoint::Accountz => "/accountz",
+            Endpoint::Accstatz => "/accstatz",
             Endpoint::Jsz => "/jsz",
         }
     }
@@ -174,6 +177,11 @@ pub fn needs(path: &str, query: &str) -> Needs {
         Some(Endpoint::Accountz) if query::accountz(&q).is_some() => Needs {
             sublist: true,
             open_connections: true,
+            ..none
+        },
+        Some(Endpoint::Accstatz) => Needs {
+            open_connections: true,
+            subscription_lists: true,
             ..none
         },
         _ => none,
@@ -241,6 +249,12 @@ fn answer(endpoint: Endpoint, q: &Query, snap: &Snapshot) -> Result<Response, Qu
             Some(acc) => json::pretty(&varz::account_detail(snap, &acc)?),
             None => json::pretty(&varz::accountz(snap)),
         },
+        Endpoint::Accstatz => {
+            let unused = matches!(q.get("unused"), "1" | "true");
+            let accs = q.get("accs");
+            let only: Vec<&str> = accs.split(',').filter(|a| !a.is_empty()).collect();
+            json::pretty(&varz::accstatz(snap, unused, &only))
+        }
         Endpoint::Jsz => {
             query::jsz(q)?;
             json::pretty(&jsz_disabled(snap))

@@ -300,6 +300,8 @@ pub struct Accountz {
 pub struct AccountzDetail {
     pub server_id: String,
     pub now: GoTime,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub system_account: String,
     pub account_detail: AccountInfo,
 }
 
@@ -314,6 +316,13 @@ pub struct AccountInfo {
     pub leafnode_connections: u64,
     pub client_connections: usize,
     pub subscriptions: u64,
+    /// The account's exports and imports as configured (left out when it has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_system: bool,
     pub name_tag: String,
     pub sublist_stats: SublistStatsJson,
 }

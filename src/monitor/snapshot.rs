@@ -80,6 +80,10 @@ pub struct ServerSnapshot {
     pub cpu_percent: Option<f64>,
     /// Accounts that exist, for /accountz and the `acc` filters; `$G` at least.
     pub accounts: Vec<String>,
+    /// The system account's name; empty without one.
+    pub system_account: String,
+    /// Per account, its exports and imports as `/accountz?acc=` lists them.
+    pub account_io: BTreeMap<String, (Vec<serde_json::Value>, Vec<serde_json::Value>)>,
     pub counters: Counters,
     /// Requests per endpoint path (`/varz`, `/connz`, ...), counted by the server.
     pub http_req_stats: BTreeMap<String, u64>,
@@ -280,6 +284,8 @@ impl ServerSnapshot {
             mem_bytes: None,
             cpu_percent: None,
             accounts: vec![GLOBAL_ACCOUNT.into()],
+            system_account: String::new(),
+            account_io: BTreeMap::new(),
             counters: Counters::default(),
             http_req_stats: BTreeMap::new(),
         }

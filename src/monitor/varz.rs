@@ -79,7 +79,7 @@ pub fn varz(snap: &Snapshot) -> Varz {
         config_load_time: GoTime(s.config_load_time),
         config_digest: String::new(),
         feature_flags: Default::default(),
-        system_account: String::new(),
+        system_account: s.system_account.clone(),
         slow_consumer_stats: KindCounts {
             clients: n.slow_consumers,
             ..KindCounts::default()
@@ -102,7 +102,7 @@ pub fn accountz(snap: &Snapshot) -> Accountz {
     Accountz {
         server_id: snap.server.server_id.clone(),
         now: GoTime(snap.server.now),
-        system_account: String::new(),
+        system_account: snap.server.system_account.clone(),
         accounts: snap.server.accounts.clone(),
     }
 }
@@ -119,10 +119,15 @@ pub fn account_detail(snap: &Snapshot, name: &str) -> Result<AccountzDetail, Que
         .iter()
         .filter(|c| c.account == name)
         .count();
+    let (exports, imports) = s.account_io.get(name).cloned().unwrap_or_default();
     Ok(AccountzDetail {
         server_id: s.server_id.clone(),
         now: GoTime(s.now),
+        system_account: s.system_account.clone(),
         account_detail: AccountInfo {
+            exports,
+            imports,
+            is_system: s.system_account == name,
             account_name: name.into(),
             update_time: GoTime(s.start),
             expired: false,
@@ -134,5 +139,46 @@ pub fn account_detail(snap: &Snapshot, name: &str) -> Result<AccountzDetail, Que
             name_tag: name.into(),
             sublist_stats: stats_json(&snap.sublist),
         },
+    })
+}
+
+/// `/accstatz`: per account with connections (every account with `unused`), its
+/// connections, subscriptions and message counts, as nats-server's `account_statz`.
+pub fn accstatz(snap: &Snapshot, unused: bool, only: &[&str]) -> serde_json::Value {
+    let zero = serde_json::json!({"msgs": 0, "bytes": 0});
+    let mut list = Vec::new();
+    for name in &snap.server.accounts {
+        if !only.is_empty() && !only.contains(&name.as_str()) {
+            continue;
+        }
+        let conns: Vec<_> = snap
+            .connections
+            .iter()
+            .filter(|c| &c.account == name)
+            .collect();
+        if conns.is_empty() && !unused {
+            continue;
+        }
+        let sum = |f: &dyn Fn(&crate::monitor::snapshot::ConnSnapshot) -> u64| {
+            conns.iter().map(|c| f(c)).sum::<u64>()
+        };
+        list.push(serde_json::json!({
+            "acc": name,
+            "name": name,
+            "conns": conns.len(),
+            "leafnodes": 0,
+            "total_conns": conns.len(),
+            "num_subscriptions": sum(&|c| u64::from(c.subscription_count)),
+            "sent": {"msgs": sum(&|c| c.out_msgs), "bytes": sum(&|c| c.out_bytes),
+                     "gateways": zero, "routes": zero, "leafs": zero},
+            "received": {"msgs": sum(&|c| c.in_msgs), "bytes": sum(&|c| c.in_bytes),
+                         "gateways": zero, "routes": zero, "leafs": zero},
+            "slow_consumers": 0,
+        }));
+    }
+    serde_json::json!({
+        "server_id": snap.server.server_id,
+        "now": crate::gofmt::rfc3339(snap.server.now),
+        "account_statz": list,
     })
 }

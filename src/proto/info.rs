@@ -48,6 +48,9 @@ pub struct ServerInfo<'a> {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_account: Option<&'a str>,
+    /// The connection is in the system account (the second INFO only).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub acc_is_sys: bool,
     /// JetStream is enabled (nats-server sends the key only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
@@ -289,6 +292,7 @@ mod tests {
             ldm: false,
             connect_info: false,
             remote_account: None,
+            acc_is_sys: false,
             jetstream: false,
             natrix_version: NATRIX_VERSION,
         };

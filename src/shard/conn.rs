@@ -213,6 +213,7 @@ impl Shard {
             ldm,
             connect_info,
             remote_account: connect_info.then_some(&*account_name),
+            acc_is_sys: connect_info && self.auth().accounts.system() == Some(c.account.get()),
             jetstream: opts.jetstream.is_some(),
             natrix_version: NATRIX_VERSION,
         }

@@ -207,11 +207,6 @@ impl Shard {
                 delivered |= self.route_in(r.to, from, &m, hops + 1, false);
             }
         }
-        let now_s = || {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-        };
         for r in &acc.service_routes {
             if !subject::matches(&r.transform.pattern, view.subject) {
                 continue;
@@ -232,8 +227,21 @@ impl Shard {
             }
             let mut reply = Vec::new();
             if !view.reply.is_empty() {
-                let expiry = now_s() + r.threshold_ms.div_ceil(1000);
-                reply::encode(r.to, account, view.reply, expiry, &mut reply);
+                let threshold = std::time::Duration::from_millis(r.threshold_ms);
+                let entry = reply::Entry {
+                    importer: account,
+                    exporter: r.to,
+                    reply: Bytes::copy_from_slice(view.reply),
+                    response: r.response,
+                    threshold,
+                    expires: std::time::Instant::now() + threshold,
+                };
+                self.service_replies.borrow_mut().insert(
+                    self.id,
+                    entry,
+                    rand::random(),
+                    &mut reply,
+                );
             }
             let headers = request_info_headers(
                 &view.payload[..view.hdr_len],
@@ -249,17 +257,55 @@ impl Shard {
             delivered |= self.route_in(r.to, from, &m, hops + 1, true);
         }
         if acc.exports_services && view.subject.starts_with(reply::REPLY_PREFIX) {
-            if let Some(d) = reply::decode(account, view.subject, now_s()) {
-                let m = Msg::build(
-                    d.reply,
-                    view.reply,
-                    &view.payload[..view.hdr_len],
-                    &view.payload[view.hdr_len..],
-                );
-                delivered |= self.route_in(d.importer, from, &m, hops + 1, false);
+            if let Some((shard, token)) = reply::parse(account, view.subject) {
+                if shard == self.id {
+                    delivered |= self.service_answer(account, &token, from, &view, hops);
+                } else if shard < self.shards {
+                    let m = Msg {
+                        frame: frame.clone(),
+                        spans: *msg,
+                    };
+                    self.push_item(
+                        shard,
+                        Item::ServiceReply {
+                            exporter: account,
+                            msg: m,
+                        },
+                    );
+                    delivered = true;
+                }
             }
         }
         delivered
+    }
+
+    /// An answer to a request this shard passed through a service import: to the
+    /// requester's account, on its original reply subject, while the entry lasts.
+    pub fn service_answer(
+        &self,
+        exporter: AccountId,
+        token: &[u8; 6],
+        from: Option<&Rc<Client>>,
+        view: &MsgView<'_>,
+        hops: u8,
+    ) -> bool {
+        let ends_stream = view.payload.is_empty();
+        let to = self.service_replies.borrow_mut().answer(
+            exporter,
+            token,
+            ends_stream,
+            std::time::Instant::now(),
+        );
+        let Some((importer, reply)) = to else {
+            return false;
+        };
+        let m = Msg::build(
+            &reply,
+            view.reply,
+            &view.payload[..view.hdr_len],
+            &view.payload[view.hdr_len..],
+        );
+        self.route_in(importer, from, &m, hops + 1, false)
     }
 
     /// Routes a message built for another account, and then that account's own routes.
@@ -526,6 +572,11 @@ impl Shard {
             trace::op(Dir::Internal, &format!("DELSUB {sid}"))
         });
         self.with_sublist(s.account, |l| l.remove(&s.subject, s.queue.as_deref(), k));
+        if !self.service_replies.borrow().is_empty() {
+            self.service_replies
+                .borrow_mut()
+                .unsubscribed(s.account, &s.subject);
+        }
         if self.multi() {
             let ch =
                 self.interest
@@ -556,6 +607,12 @@ impl Shard {
                 self.interest_acked.notify();
             }
             Item::JsApi { account, msg } => self.js_api(account, &msg.view()),
+            Item::ServiceReply { exporter, msg } => {
+                if let Some((_, token)) = reply::parse(exporter, msg.view().subject) {
+                    self.service_answer(exporter, &token, None, &msg.view(), 0);
+                    self.flush();
+                }
+            }
         }
         None
     }

@@ -35,6 +35,11 @@ pub enum Item {
         account: crate::account::AccountId,
         msg: Msg,
     },
+    /// An answer on an `_R_.` subject of `exporter` for a request the receiver routed.
+    ServiceReply {
+        exporter: crate::account::AccountId,
+        msg: Msg,
+    },
 }
 
 #[derive(Clone, Debug)]

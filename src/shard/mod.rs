@@ -95,6 +95,8 @@ pub struct Shard {
     pub sublists: RefCell<Vec<Sublist<SubKey>>>,
     /// Some account has imports or exports: publishes look at the account routes.
     pub account_routes: Cell<bool>,
+    /// Requests this shard passed through service imports, waiting for their answers.
+    pub service_replies: RefCell<crate::account::reply::ServiceReplies>,
     /// JetStream's streams, on the shard that owns them (see `jetstream.rs`).
     pub js: RefCell<Option<jetstream::JsShard>>,
     /// Some stream captures subjects here: deliveries look at the streams.
@@ -155,6 +157,7 @@ impl Shard {
             subs: RefCell::new(Slab::new()),
             sublists: RefCell::new(vec![Sublist::new(cache)]),
             account_routes: Cell::new(control.live().auth.accounts.any_routes()),
+            service_replies: RefCell::new(Default::default()),
             js: RefCell::new(None),
             js_capture: Cell::new(false),
             js_pending: Cell::new(false),

@@ -55,6 +55,48 @@ impl Settings<'_> {
                 self.error(e, SettingErrorKind::Conflict(reason));
             }
         }
+        // User names and nkeys are unique across the whole config; the error names the second.
+        let mut names: std::collections::HashSet<String> = self
+            .opts
+            .auth
+            .users
+            .iter()
+            .map(|u| u.user.clone())
+            .chain(self.opts.auth.nkeys.iter().map(|n| n.nkey.clone()))
+            .collect();
+        if let Kind::Map(m) = &e.value.kind {
+            for a in m {
+                let Some(users_entry) = a
+                    .value
+                    .as_map()
+                    .and_then(|am| am.iter().find(|k| k.key.eq_ignore_ascii_case("users")))
+                else {
+                    continue;
+                };
+                let Some(users) = users_entry.value.as_array() else {
+                    continue;
+                };
+                for item in users {
+                    let Some(um) = item.as_map() else { continue };
+                    for k in um {
+                        let key = k.key.to_ascii_lowercase();
+                        let kind = match key.as_str() {
+                            "user" | "username" => "user",
+                            "nkey" => "nkey",
+                            _ => continue,
+                        };
+                        let Some(name) = k.value.as_str() else {
+                            continue;
+                        };
+                        if !names.insert(name.to_owned()) {
+                            let reason = format!("Duplicate {kind} {name:?} detected");
+                            // nats-server names the `users` key of the account.
+                            self.error_at(&users_entry.key_pos, SettingErrorKind::Conflict(reason));
+                        }
+                    }
+                }
+            }
+        }
         let mut cfg = self.opts.auth.accounts.clone();
         cfg.accounts = list;
         if self.errors.is_empty() {
