@@ -641,3 +641,118 @@ async fn max_msgs_per_subject_keeps_the_newest_per_subject() {
     })
     .await;
 }
+
+/// One MSG or HMSG from a raw client: (reply-to subject it arrived on, header block, payload).
+/// JSON payloads and header blocks here hold no bare `\n` inside a line, so lines suffice.
+fn read_msg(c: &mut common::RawClient) -> (String, String, String) {
+    let mut line = c.read_line();
+    // nats-server pings a new client once to measure its RTT; answer and read on.
+    while line == "PING\r\n" {
+        c.send(b"PONG\r\n");
+        line = c.read_line();
+    }
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    match parts.first().copied() {
+        Some("MSG") => {
+            let payload = c.read_line();
+            (
+                parts[1].to_string(),
+                String::new(),
+                payload.trim_end().to_string(),
+            )
+        }
+        Some("HMSG") => {
+            let mut headers = String::new();
+            loop {
+                let h = c.read_line();
+                let end = h == "\r\n";
+                headers.push_str(&h);
+                if end {
+                    break;
+                }
+            }
+            let payload = c.read_line();
+            (
+                parts[1].to_string(),
+                headers,
+                payload.trim_end().to_string(),
+            )
+        }
+        _ => panic!("expected MSG or HMSG, got {line:?}"),
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+/// The pub-ack wire shapes every client parses: `{"stream","seq"}`, `"duplicate":true` on a
+/// dedup hit, `{"error":{code,err_code,description},"stream","seq":0}` on a refusal, and the
+/// 503 no-responders status when no stream captures the subject.
+#[test]
+fn raw_pub_acks_carry_stream_seq_duplicate_and_error_fields() {
+    let js = start_js("js-raw");
+    let mut c = js.server.raw();
+    c.handshake(r#"{"verbose":false,"pedantic":false,"headers":true,"no_responders":true}"#);
+    c.sync(b"SUB _R.> 1\r\n");
+    let cfg = br#"{"name":"RAW","subjects":["raw.>"],"max_msgs":2,"discard":"new"}"#;
+    c.send(format!("PUB $JS.API.STREAM.CREATE.RAW _R.c {}\r\n", cfg.len()).as_bytes());
+    c.send(cfg);
+    c.send(b"\r\n");
+    let (reply, _, created) = read_msg(&mut c);
+    assert_eq!(reply, "_R.c");
+    let created = json(&created);
+    assert_eq!(
+        created["type"], "io.nats.jetstream.api.v1.stream_create_response",
+        "{created}"
+    );
+    assert_eq!(created["config"]["subjects"][0], "raw.>");
+
+    let hpub = |reply: &str, headers: &str, body: &str| {
+        let hdr = format!("NATS/1.0\r\n{headers}\r\n");
+        format!(
+            "HPUB raw.x {reply} {} {}\r\n{hdr}{body}\r\n",
+            hdr.len(),
+            hdr.len() + body.len()
+        )
+    };
+    c.send(hpub("_R.p1", "Nats-Msg-Id: a\r\n", "one").as_bytes());
+    let (_, _, ack) = read_msg(&mut c);
+    let ack = json(&ack);
+    assert_eq!(ack, serde_json::json!({"stream":"RAW","seq":1}), "{ack}");
+
+    c.send(hpub("_R.p2", "Nats-Msg-Id: a\r\n", "one").as_bytes());
+    let (_, _, dup) = read_msg(&mut c);
+    let dup = json(&dup);
+    assert_eq!(
+        dup,
+        serde_json::json!({"stream":"RAW","seq":1,"duplicate":true}),
+        "{dup}"
+    );
+
+    c.send(hpub("_R.p3", "Nats-Expected-Last-Sequence: 5\r\n", "two").as_bytes());
+    let (_, _, wrong) = read_msg(&mut c);
+    let wrong = json(&wrong);
+    assert_eq!(
+        wrong["error"],
+        serde_json::json!({"code":400,"err_code":10071,"description":"wrong last sequence: 1"}),
+        "{wrong}"
+    );
+
+    c.send(b"PUB raw.x _R.p4 3\r\ntwo\r\nPUB raw.x _R.p5 5\r\nthree\r\n");
+    let (_, _, second) = read_msg(&mut c);
+    assert_eq!(json(&second)["seq"], 2, "{second}");
+    let (_, _, full) = read_msg(&mut c);
+    let full = json(&full);
+    assert_eq!(
+        full["error"],
+        serde_json::json!({"code":503,"err_code":10077,"description":"maximum messages exceeded"}),
+        "{full}"
+    );
+
+    c.send(b"PUB nostream.x _R.p6 1\r\nx\r\n");
+    let (reply, headers, body) = read_msg(&mut c);
+    assert_eq!(reply, "_R.p6");
+    assert!(headers.starts_with("NATS/1.0 503"), "{headers:?}");
+    assert!(body.is_empty(), "{body:?}");
+}
