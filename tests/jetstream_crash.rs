@@ -318,8 +318,21 @@ fn message_files(root: &Path, stream: &str) -> Vec<(u64, PathBuf)> {
 
 #[tokio::test]
 async fn torn_tail_after_clean_stop_still_answers_info_and_next_sequence_is_fresh() {
+    torn_tail_then_restart(libc::SIGTERM, "js-torn").await;
+}
+
+/// The same tear after SIGKILL: no snapshot of the stream state was written at stop, so the
+/// server must work out the last sequence from the message files alone.
+#[tokio::test]
+async fn torn_tail_after_sigkill_still_answers_info_and_next_sequence_is_fresh() {
+    torn_tail_then_restart(libc::SIGKILL, "js-torn-kill").await;
+}
+
+/// Publishes 20 acked messages, stops the server with `stop_signal`, cuts `TORN_BYTES` off the
+/// newest message file, restarts, and checks INFO and the next sequence.
+async fn torn_tail_then_restart(stop_signal: i32, tag: &str) {
     tokio::time::timeout(TEST_MAX, async {
-        let store = Store::new("js-torn", Mode::Flags);
+        let store = Store::new(tag, Mode::Flags);
         let mut server = store.start();
         let mut max_acked = 0;
         {
@@ -336,8 +349,8 @@ async fn torn_tail_after_clean_stop_still_answers_info_and_next_sequence_is_fres
                 max_acked = ack.sequence;
             }
         }
-        let status = server.signal_and_wait(libc::SIGTERM);
-        println!("clean stop: {status}");
+        let status = server.signal_and_wait(stop_signal);
+        println!("stopped with signal {stop_signal}: {status}");
         drop(server);
 
         let files = message_files(&store.dir.path, STREAM);
