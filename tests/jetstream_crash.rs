@@ -117,6 +117,8 @@ struct Acked {
     by_seq: BTreeMap<u64, (String, String)>,
     /// Publishes whose ack never came (lost with the process, or stored without an ack).
     unacked: usize,
+    /// Publishes sent in all: message `i` (0-based) has `subject_of(i)` and `payload_of(i)`.
+    published: u64,
 }
 
 /// Publishes with up to `IN_FLIGHT_MAX` acks outstanding and SIGKILLs `server` after a random
@@ -175,7 +177,11 @@ async fn publish_until_killed(ctx: &jetstream::Context, server: &mut Server) -> 
         "killed after {kill_after} acks with {in_flight_at_kill} in flight; acked {} in all, {unacked} never acked",
         by_seq.len()
     );
-    Acked { by_seq, unacked }
+    Acked {
+        by_seq,
+        unacked,
+        published: i,
+    }
 }
 
 /// Restarts on the store, and checks every acked message, `last_seq`, and that the next
@@ -203,7 +209,11 @@ async fn check_after_restart(store: &Store, acked: &Acked) {
         "more messages than were published"
     );
 
-    let seqs: Vec<u64> = acked.by_seq.keys().copied().collect();
+    // Every stored message: an acked one must be exactly what was acked; one stored without
+    // an ack must still be one of the publishes, intact, and not a second copy of an acked one.
+    let acked_payloads: std::collections::HashSet<&str> =
+        acked.by_seq.values().map(|(_, p)| p.as_str()).collect();
+    let seqs: Vec<u64> = (1..=state.last_sequence).collect();
     for chunk in seqs.chunks(64) {
         let gets = join_all(chunk.iter().map(|&seq| {
             let stream = &stream;
@@ -211,11 +221,25 @@ async fn check_after_restart(store: &Store, acked: &Acked) {
         }))
         .await;
         for (seq, got) in gets {
-            let m = got.unwrap_or_else(|e| panic!("acked seq {seq} is gone: {e:?}"));
-            let (subject, payload) = &acked.by_seq[&seq];
+            let m = got.unwrap_or_else(|e| panic!("seq {seq} is gone: {e:?}"));
             assert_eq!(m.sequence, seq);
-            assert_eq!(m.subject.as_str(), subject, "seq {seq}");
-            assert_eq!(&m.payload[..], payload.as_bytes(), "seq {seq}");
+            let payload = String::from_utf8_lossy(&m.payload).into_owned();
+            if let Some((subject, want)) = acked.by_seq.get(&seq) {
+                assert_eq!(m.subject.as_str(), subject, "acked seq {seq}");
+                assert_eq!(&payload, want, "acked seq {seq}");
+                continue;
+            }
+            let i = payload
+                .strip_prefix("payload-")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("seq {seq} holds {payload:?}, never published"));
+            assert!(i < acked.published, "seq {seq} holds publish {i}");
+            assert_eq!(payload, payload_of(i), "seq {seq}");
+            assert_eq!(m.subject.as_str(), subject_of(i), "seq {seq}");
+            assert!(
+                !acked_payloads.contains(payload.as_str()),
+                "seq {seq} repeats acked {payload}"
+            );
         }
     }
 
