@@ -8,8 +8,8 @@ test's temporary folder, so nothing is shared between tests."""
 import json
 
 import pytest
-from nats.js.api import RetentionPolicy, StorageType
-from nats.js.errors import NotFoundError
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 from harness import CLIENT_TIMEOUT_S, connect, run
 
@@ -173,6 +173,58 @@ def test_seed_003_tasks_work_queue_stream_takes_publishes_with_acks(server, tmp_
         assert (state.messages, state.first_seq, state.last_seq) == (10, 1, 10)
         first = json.loads((await js.get_msg("TASKS", 1)).data)
         assert first == {"id": "task-1", "type": "process", "data": {"value": 10}}
+        await nc.close()
+
+    run(body())
+
+
+def test_publish_with_same_msg_id_is_acked_as_duplicate(server, tmp_path):
+    srv = server(js_conf(tmp_path))
+
+    async def body():
+        nc, js = await js_context(srv)
+        await js.add_stream(name="DEDUP", subjects=["dedup.x"])
+        first = await js.publish("dedup.x", b"one", headers={"Nats-Msg-Id": "id-1"})
+        again = await js.publish("dedup.x", b"one again", headers={"Nats-Msg-Id": "id-1"})
+        assert (first.seq, bool(first.duplicate)) == (1, False)
+        assert (again.stream, again.seq, again.duplicate) == ("DEDUP", 1, True)
+        assert (await js.stream_info("DEDUP")).state.messages == 1
+        assert (await js.get_msg("DEDUP", 1)).data == b"one"
+        await nc.close()
+
+    run(body())
+
+
+def test_wrong_expected_last_sequence_raises_10071(server, tmp_path):
+    srv = server(js_conf(tmp_path))
+
+    async def body():
+        nc, js = await js_context(srv)
+        await js.add_stream(name="EXP", subjects=["exp.x"])
+        await js.publish("exp.x", b"1")
+        with pytest.raises(BadRequestError) as refused:
+            await js.publish("exp.x", b"2", headers={"Nats-Expected-Last-Sequence": "7"})
+        assert refused.value.err_code == 10071
+        assert refused.value.description == "wrong last sequence: 1"
+        ack = await js.publish("exp.x", b"2", headers={"Nats-Expected-Last-Sequence": "1"})
+        assert ack.seq == 2
+        await nc.close()
+
+    run(body())
+
+
+def test_discard_new_at_max_msgs_refuses_with_10077(server, tmp_path):
+    srv = server(js_conf(tmp_path))
+
+    async def body():
+        nc, js = await js_context(srv)
+        await js.add_stream(name="FULL", subjects=["full.x"], max_msgs=1, discard=DiscardPolicy.NEW)
+        await js.publish("full.x", b"kept")
+        with pytest.raises(ServiceUnavailableError) as refused:
+            await js.publish("full.x", b"refused")
+        assert refused.value.err_code == 10077
+        state = (await js.stream_info("FULL")).state
+        assert (state.messages, state.last_seq) == (1, 1)
         await nc.close()
 
     run(body())
