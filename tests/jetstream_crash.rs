@@ -378,7 +378,14 @@ async fn torn_tail_then_restart(stop_signal: i32, tag: &str) {
         drop(server);
 
         let files = message_files(&store.dir.path, STREAM);
-        let (_, newest) = files.last().unwrap_or_else(|| {
+        // Both layouts name message files `<id>.blk`; an index beside them (`<id>.idx`) must
+        // not be the one torn, so `.blk` files win when there are any.
+        let blocks: Vec<&(u64, PathBuf)> = files
+            .iter()
+            .filter(|(_, p)| p.extension().is_some_and(|e| e == "blk"))
+            .collect();
+        let newest = blocks.last().copied().or(files.last());
+        let (_, newest) = newest.unwrap_or_else(|| {
             panic!(
                 "no numbered file under streams/{STREAM}/msgs in {}",
                 store.dir.path.display()
