@@ -267,14 +267,26 @@ async fn create_stream(ctx: &jetstream::Context) {
     .expect("create stream");
 }
 
-async fn kill_mid_publish_then_restart(mode: Mode, tag: &str) {
+/// Who publishes while the server is killed.
+#[derive(Clone, Copy)]
+enum Publisher {
+    /// async-nats `jetstream::Context::publish`, one ack future per message.
+    AsyncNats,
+    /// Pipelined `PUB subject _A.<i>` on a raw socket, acks read as they come.
+    RawSocket,
+}
+
+async fn kill_mid_publish_then_restart(mode: Mode, publisher: Publisher, tag: &str) {
     let t0 = Instant::now();
     let store = Store::new(tag, mode);
     let mut server = store.start();
     let acked = {
         let ctx = context(&server).await;
         create_stream(&ctx).await;
-        publish_until_killed(&ctx, &mut server).await
+        match publisher {
+            Publisher::AsyncNats => publish_until_killed(&ctx, &mut server).await,
+            Publisher::RawSocket => raw_publish_until_killed(&mut server),
+        }
     };
     drop(server);
     assert!(
@@ -286,11 +298,138 @@ async fn kill_mid_publish_then_restart(mode: Mode, tag: &str) {
     assert!(t0.elapsed() < TEST_MAX, "took {:?}", t0.elapsed());
 }
 
+/// Like `publish_until_killed`, on a raw socket: a writer thread pipelines PUBs (at most
+/// `IN_FLIGHT_MAX` unacked) while this thread reads the acks, SIGKILLs the server after a
+/// random number of them, and reads on until the socket ends.
+fn raw_publish_until_killed(server: &mut Server) -> Acked {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let kill_after = KILL_AFTER_ACKS_MIN + random_below(KILL_AFTER_ACKS_SPAN);
+    let mut sock = std::net::TcpStream::connect(server.addr()).expect("connect");
+    sock.set_nodelay(true).ok();
+    sock.set_read_timeout(Some(ACK_WAIT)).ok();
+    let mut reader = BufReader::new(sock.try_clone().expect("clone socket"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("INFO");
+    assert!(line.starts_with("INFO "), "{line:?}");
+    sock.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB _A.* 1\r\nPING\r\n")
+        .expect("connect");
+    line.clear();
+    reader.read_line(&mut line).expect("PONG");
+    assert_eq!(line, "PONG\r\n");
+
+    let acked_count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (acked_count, stop) = (Arc::clone(&acked_count), Arc::clone(&stop));
+        let mut sock = sock.try_clone().expect("clone socket");
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            let mut batch = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let room =
+                    (IN_FLIGHT_MAX as u64).saturating_sub(i - acked_count.load(Ordering::Relaxed));
+                if room == 0 {
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                batch.clear();
+                for n in i..i + room.min(64) {
+                    let payload = payload_of(n);
+                    batch.extend_from_slice(
+                        format!(
+                            "PUB {} _A.{n} {}\r\n{payload}\r\n",
+                            subject_of(n),
+                            payload.len()
+                        )
+                        .as_bytes(),
+                    );
+                }
+                if sock.write_all(&batch).is_err() {
+                    break;
+                }
+                i += room.min(64);
+            }
+            i
+        })
+    };
+
+    let mut by_seq = BTreeMap::new();
+    let mut killed = false;
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let (Some(&"MSG"), Some(reply), Some(len)) = (parts.first(), parts.get(1), parts.last())
+        else {
+            continue; // PING or +OK: nothing to do with the acks.
+        };
+        let n: u64 = reply
+            .trim_start_matches("_A.")
+            .parse()
+            .expect("reply index");
+        let len: usize = len.parse().expect("payload length");
+        let mut body = vec![0u8; len + 2];
+        if reader.read_exact(&mut body).is_err() {
+            break; // the ack was cut off by the kill
+        }
+        let ack: serde_json::Value = serde_json::from_slice(&body[..len]).expect("ack JSON");
+        if ack.get("error").is_some() {
+            panic!("publish {n} refused: {ack}");
+        }
+        assert_eq!(ack["stream"], STREAM, "{ack}");
+        let seq = ack["seq"].as_u64().expect("seq");
+        let old = by_seq.insert(seq, (subject_of(n), payload_of(n)));
+        assert!(old.is_none(), "sequence {seq} acked twice");
+        acked_count.fetch_add(1, Ordering::Relaxed);
+        if !killed && by_seq.len() as u64 >= kill_after {
+            send_signal(server.pid(), libc::SIGKILL);
+            killed = true;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        killed,
+        "the acks stopped before the kill: {} acked",
+        by_seq.len()
+    );
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "server survived SIGKILL"
+    );
+    let published = writer.join().expect("writer thread");
+    let unacked = (published - by_seq.len() as u64) as usize;
+    println!(
+        "raw: killed after {kill_after} acks; published {published}, acked {}, {unacked} never acked",
+        by_seq.len()
+    );
+    Acked {
+        by_seq,
+        unacked,
+        published,
+    }
+}
+
 #[tokio::test]
 async fn sigkill_with_acks_in_flight_keeps_every_acked_message_and_never_reuses_a_sequence() {
     tokio::time::timeout(
         TEST_MAX,
-        kill_mid_publish_then_restart(Mode::Flags, "js-crash"),
+        kill_mid_publish_then_restart(Mode::Flags, Publisher::AsyncNats, "js-crash"),
+    )
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test]
+async fn sigkill_under_raw_pipelined_publishes_keeps_every_acked_message() {
+    tokio::time::timeout(
+        TEST_MAX,
+        kill_mid_publish_then_restart(Mode::Flags, Publisher::RawSocket, "js-crash-raw"),
     )
     .await
     .expect("bounded");
@@ -300,7 +439,7 @@ async fn sigkill_with_acks_in_flight_keeps_every_acked_message_and_never_reuses_
 async fn sigkill_with_sync_interval_always_keeps_every_acked_message() {
     tokio::time::timeout(
         TEST_MAX,
-        kill_mid_publish_then_restart(Mode::SyncAlways, "js-crash-sync"),
+        kill_mid_publish_then_restart(Mode::SyncAlways, Publisher::AsyncNats, "js-crash-sync"),
     )
     .await
     .expect("bounded");
