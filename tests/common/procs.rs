@@ -71,6 +71,15 @@ impl Server {
         Self::spawn(&server_bin(), &args)
     }
 
+    /// Like `start`, with JetStream on: `-js -sd <store_dir>` before `flags` (the same flags
+    /// for natrix and nats-server).
+    pub fn start_jetstream(shards: usize, store_dir: &Path, flags: &[&str]) -> Server {
+        let dir = store_dir.to_string_lossy().into_owned();
+        let mut all = vec!["-js", "-sd", dir.as_str()];
+        all.extend_from_slice(flags);
+        Self::start(shards, &all)
+    }
+
     fn spawn(bin: &str, args: &[&str]) -> Server {
         let log_file = args
             .iter()
