@@ -243,7 +243,7 @@ impl Shard {
         if !self.js_capture.get() {
             return false;
         }
-        let outcome = {
+        {
             let mut js = self.js.borrow_mut();
             let Some(js) = js.as_mut() else { return false };
             let Some(streams) = js.accounts.get_mut(&account) else {
@@ -268,19 +268,11 @@ impl Shard {
                 }
                 return true;
             }
-            if out.after_commit {
-                js.pending_acks
-                    .push((account, view.reply.to_vec(), out.ack));
-                None
-            } else {
-                Some(out.ack)
-            }
+            // Refusals and duplicates wait too, so replies keep the order of the publishes.
+            js.pending_acks
+                .push((account, view.reply.to_vec(), out.ack));
         };
         self.js_pending.set(true);
-        if let Some(ack) = outcome {
-            let m = Msg::build(view.reply, b"", b"", &ack);
-            self.publish_in_account(account, &m);
-        }
         true
     }
 

@@ -12,6 +12,14 @@ from harness import CLIENT_TIMEOUT_S, connect, run
 FIXTURE = Path(__file__).resolve().parent.parent / "configs" / "accounts" / "main.conf"
 
 
+
+async def settle(c):
+    """nats-py 2.x may send a flush's PING before SUBs queued in the same tick; a second
+    flush's PING certainly follows them, and its PONG means they are in effect everywhere
+    (on natrix with several shards too; issue 9 point 7 is the wider window without it)."""
+    await c.flush()
+    await c.flush()
+
 def main_conf():
     return FIXTURE.read_text()
 
@@ -29,10 +37,10 @@ def test_accounts_a_and_b_do_not_see_each_other(server):
         b = await connect(srv.url(), user="b", password="b")
         sub_a = await a.subscribe("iso.py")
         sub_b = await b.subscribe("iso.py")
-        await a.flush()
-        await b.flush()
+        await settle(a)
+        await settle(b)
         await a.publish("iso.py", b"from-a")
-        await a.flush()
+        await settle(a)
         assert (await sub_a.next_msg(timeout=CLIENT_TIMEOUT_S)).data == b"from-a"
         await nothing_arrives(sub_b)
         await a.close()
@@ -53,7 +61,7 @@ def test_request_from_b_reaches_a_through_the_service_import(server):
             await msg.respond(b"echo:" + msg.data + b":" + info.encode())
 
         await a.subscribe("svc.py", cb=echo)
-        await a.flush()
+        await settle(a)
         reply = await b.request("svc.py", b"hi", timeout=CLIENT_TIMEOUT_S)
         assert reply.data.startswith(b'echo:hi:{"acc":"B"'), reply.data
         await a.close()
@@ -70,13 +78,9 @@ def test_stream_import_arrives_under_its_to_name(server):
         b = await connect(srv.url(), user="b", password="b")
         renamed = await b.subscribe("from_a.>")
         original = await b.subscribe("a.>")
-        # nats-py 2.x may send a flush's PING before SUBs queued in the same tick; a second
-        # flush's PING certainly follows them, and its PONG means they are in effect
-        # everywhere (on natrix with several shards too; issue 9 point 7 is the wider window).
-        await b.flush()
-        await b.flush()
+        await settle(b)
         await a.publish("a.py", b"streamed")
-        await a.flush()
+        await settle(a)
         msg = await renamed.next_msg(timeout=CLIENT_TIMEOUT_S)
         assert (msg.subject, msg.data) == ("from_a.py", b"streamed")
         await nothing_arrives(original)
@@ -107,10 +111,10 @@ def test_no_auth_user_puts_anonymous_clients_into_account_b(server):
         a = await connect(srv.url(), user="a", password="a")
         sub_b = await b.subscribe("anon.py")
         sub_a = await a.subscribe("anon.py")
-        await b.flush()
-        await a.flush()
+        await settle(b)
+        await settle(a)
         await anon.publish("anon.py", b"who")
-        await anon.flush()
+        await settle(anon)
         assert (await sub_b.next_msg(timeout=CLIENT_TIMEOUT_S)).data == b"who"
         await nothing_arrives(sub_a)
         for nc in (anon, a, b):
