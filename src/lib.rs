@@ -8,12 +8,16 @@
 //! - [`proto`]: sans-io protocol: the parser (bytes → ops), the encoder (ops → bytes),
 //!   INFO and CONNECT, and [`proto::errors`], the `-ERR` texts as a type.
 //! - [`auth`]: sans-io users, tokens, bcrypt, nkeys and permissions; [`tls`]: the rustls
-//!   server configuration.
+//!   server configuration; [`account`]: accounts as subject namespaces, their exports and
+//!   imports, and the `_R_.` service replies; [`mapping`]: subject mappings; [`system`]: the
+//!   system account's `$SYS` requests and events.
 //! - [`subject`] and [`sublist`]: subject rules and the subject trie with its match cache.
 //! - [`shard`]: one shard per core owns its connections, subscriptions and a replica of the
 //!   cross-shard interest table; shards exchange batches of [`shard::mesh::Item`]s.
-//! - [`jetstream`]: sans-io JetStream: [`jetstream::api`] answers `$JS.API` requests over a
-//!   store the shard provides, and decides publishes (expectations, dedup, pub-acks).
+//! - [`store`]: the sans-io storage engine (records, segments, indexes, recovery) with its
+//!   file and memory backends; [`jetstream`]: [`jetstream::api`] answers `$JS.API` requests
+//!   and decides publishes (expectations, dedup, pub-acks), [`jetstream::streams`] keeps an
+//!   account's streams over the store.
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
 //! - [`server`]: starts the shards and the listeners; [`control`], [`lifecycle`],
 //!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs), with

@@ -305,19 +305,10 @@ fn system_answer(
     req: &crate::system::Request,
 ) -> Option<Vec<u8>> {
     use crate::system::{
-        envelope, error_envelope, monitor_query, statsz_from_varz, AccountEndpoint, ServerBlock,
-        ServerEndpoint, Target,
+        envelope, error_envelope, monitor_query, statsz_from_varz, AccountEndpoint, ServerEndpoint,
+        Target,
     };
-    let block = || ServerBlock {
-        name: server_name,
-        host,
-        id: &ctx.server_id,
-        ver: crate::proto::info::NATS_FEATURE_VERSION,
-        jetstream: false,
-        flags: 0,
-        seq: crate::system::next_seq(),
-        time: crate::gofmt::rfc3339(SystemTime::now()),
-    };
+    let block = || server_block(ctx, server_name, host);
     let accounts = ctx.control.live().auth.accounts.clone();
     match &req.target {
         Target::Server(ServerEndpoint::Idz) => {
@@ -398,62 +389,39 @@ fn account_statz(ctx: &MonitorContext, acc: &str, body: &[u8]) -> Option<Vec<u8>
             ..Needs::default()
         },
     );
-    let names: Vec<String> = if acc.is_empty() {
-        snap.server.accounts.clone()
+    let only: Vec<&str> = if acc.is_empty() {
+        Vec::new()
     } else {
-        vec![acc.to_string()]
+        vec![acc]
     };
-    let mut list = Vec::new();
-    for name in names {
-        let conns: Vec<_> = snap
-            .connections
-            .iter()
-            .filter(|c| c.account == name)
-            .collect();
-        if conns.is_empty() && !include_unused {
-            continue;
-        }
-        let sum = |f: &dyn Fn(&&crate::monitor::snapshot::ConnSnapshot) -> u64| {
-            conns.iter().map(f).sum::<u64>()
-        };
-        let zero = serde_json::json!({"msgs": 0, "bytes": 0});
-        list.push(serde_json::json!({
-            "acc": name,
-            "name": name,
-            "conns": conns.len(),
-            "leafnodes": 0,
-            "total_conns": conns.len(),
-            "num_subscriptions": sum(&|c| u64::from(c.subscription_count)),
-            "sent": {"msgs": sum(&|c| c.out_msgs), "bytes": sum(&|c| c.out_bytes),
-                     "gateways": zero, "routes": zero, "leafs": zero},
-            "received": {"msgs": sum(&|c| c.in_msgs), "bytes": sum(&|c| c.in_bytes),
-                         "gateways": zero, "routes": zero, "leafs": zero},
-            "slow_consumers": 0,
-        }));
-    }
-    if list.is_empty() {
+    let data = crate::monitor::varz::accstatz(&snap, include_unused, &only);
+    if data["account_statz"].as_array().is_none_or(Vec::is_empty) {
         return None;
     }
-    let data = serde_json::json!({
-        "server_id": ctx.server_id,
-        "now": crate::gofmt::rfc3339(SystemTime::now()),
-        "account_statz": list,
-    });
-    let block = crate::system::ServerBlock {
-        name: &snap.server.server_name,
-        host: &snap.server.host,
-        id: &ctx.server_id,
-        ver: crate::proto::info::NATS_FEATURE_VERSION,
-        jetstream: false,
-        flags: 0,
-        seq: crate::system::next_seq(),
-        time: crate::gofmt::rfc3339(SystemTime::now()),
-    };
+    let block = server_block(ctx, &snap.server.server_name, &snap.server.host);
     Some(crate::system::envelope(
         &block,
         "data",
         data.to_string().as_bytes(),
     ))
+}
+
+/// The `server` block of a system answer.
+fn server_block<'a>(
+    ctx: &'a MonitorContext,
+    name: &'a str,
+    host: &'a str,
+) -> crate::system::ServerBlock<'a> {
+    crate::system::ServerBlock {
+        name,
+        host,
+        id: &ctx.server_id,
+        ver: crate::proto::info::NATS_FEATURE_VERSION,
+        jetstream: ctx.control.live().opts.jetstream.is_some(),
+        flags: 0,
+        seq: crate::system::next_seq(),
+        time: crate::gofmt::rfc3339(SystemTime::now()),
+    }
 }
 
 /// Each account's exports and imports in `/accountz?acc=`'s terms, from the config.

@@ -508,6 +508,20 @@ pub fn overlaps(a: &[u8], b: &[u8]) -> bool {
 /// Refuses route graphs in which a message could come back to an account it left, with
 /// nats-server's error naming the import that closes the loop.
 fn check_cycles(list: &[Account]) -> Result<(), AccountsError> {
+    /// The routes of one kind out of `acc`: (target, pattern there, destination pattern).
+    fn routes(acc: &Account, service: bool) -> Vec<(AccountId, &ImportTransform)> {
+        if service {
+            acc.service_routes
+                .iter()
+                .map(|r| (r.to, &r.transform))
+                .collect()
+        } else {
+            acc.stream_routes
+                .iter()
+                .map(|r| (r.to, &r.transform))
+                .collect()
+        }
+    }
     fn walk(
         list: &[Account],
         start: AccountId,
@@ -522,33 +536,18 @@ fn check_cycles(list: &[Account]) -> Result<(), AccountsError> {
         let Some(acc) = list.get(at as usize) else {
             return false;
         };
-        if service {
-            acc.service_routes.iter().any(|r| {
-                overlaps(&r.transform.pattern, subject)
-                    && (r.to == start
-                        || walk(
-                            list,
-                            start,
-                            r.to,
-                            &r.transform.destination_pattern(),
-                            true,
-                            depth + 1,
-                        ))
-            })
-        } else {
-            acc.stream_routes.iter().any(|r| {
-                overlaps(&r.transform.pattern, subject)
-                    && (r.to == start
-                        || walk(
-                            list,
-                            start,
-                            r.to,
-                            &r.transform.destination_pattern(),
-                            false,
-                            depth + 1,
-                        ))
-            })
-        }
+        routes(acc, service).into_iter().any(|(to, t)| {
+            overlaps(&t.pattern, subject)
+                && (to == start
+                    || walk(
+                        list,
+                        start,
+                        to,
+                        &t.destination_pattern(),
+                        service,
+                        depth + 1,
+                    ))
+        })
     }
     for acc in list {
         for r in &acc.service_routes {

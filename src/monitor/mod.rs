@@ -27,7 +27,7 @@ pub mod model;
 pub mod query;
 pub mod snapshot;
 mod subsz;
-mod varz;
+pub mod varz;
 
 #[cfg(test)]
 mod tests;
