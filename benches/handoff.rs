@@ -170,9 +170,7 @@ async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(I
     let (_, rx) = receivers.streams().pop().expect("a peer");
     let mut delivered = 0u64;
     while let Some(msg) = rx.recv().await {
-        let ShardMsg::Batch(items) = msg else {
-            continue;
-        };
+        let ShardMsg::Batch(items) = msg;
         for item in items {
             match item {
                 Item::Deliver(d) => {

@@ -563,18 +563,14 @@ pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<Shard
     }
 }
 
-/// Applies what peers send: batches of items, and connections to own.
+/// Applies what peers send: batches of items.
 pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
     for (from, rx) in receivers.streams() {
         let shard = shard.clone();
         runtime::spawn(async move {
             while let Some(msg) = rx.recv().await {
-                match msg {
-                    ShardMsg::Accept(a, cid) => {
-                        runtime::spawn(run_client(shard.clone(), a.bind_to_executor(), cid))
-                    }
-                    ShardMsg::Batch(items) => apply_batch(&shard, from, items).await,
-                }
+                let ShardMsg::Batch(items) = msg;
+                apply_batch(&shard, from, items).await;
             }
         });
     }

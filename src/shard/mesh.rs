@@ -11,16 +11,12 @@ use smallvec::SmallVec;
 
 use crate::proto::encode::MsgView;
 use crate::proto::parser::Span;
-use crate::runtime::Accepted;
 
 pub type ShardId = usize;
 
 pub enum ShardMsg {
     /// Items queued by the source shard since its last flush, in order.
     Batch(Vec<Item>),
-    /// A connection accepted by the listening shard, with its client id, to be owned by this
-    /// shard for life.
-    Accept(Accepted, u64),
 }
 
 pub enum Item {
