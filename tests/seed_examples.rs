@@ -4,7 +4,8 @@
 //!
 //! Every script is a real `node` child process reading `NATS_URL`; the ones that never end
 //! (workers, reply servers) are killed by their guard when the test ends, passing or not. The
-//! article's JetStream and monitoring sections are out of scope until natrix has them.
+//! article's monitoring section runs against natrix's `/subsz` (its `queue` key is natrix's
+//! addition for this script); its JetStream section waits for consumers.
 //!
 //! Needs `node` on PATH and `tests/js/node_modules` (`npm ci --prefix tests/js`).
 
@@ -86,8 +87,49 @@ fn retrying_workers_settle_every_task_and_drain_on_sigterm_2_shards() {
     retrying_workers_settle_every_task_and_drain_on_sigterm(2);
 }
 
+#[test]
+fn queue_group_monitor_counts_the_members_of_each_group_2_shards() {
+    queue_group_monitor_counts_the_members_of_each_group(2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The scenarios
+
+/// "Monitoring Queue Groups": with three `worker.js` in group `workers` and two reply servers
+/// in `calculators`, the article's monitor reads `/subsz?subs=1` and prints each group with
+/// its member count.
+fn queue_group_monitor_counts_the_members_of_each_group(shards: usize) {
+    let http_port = common::ops::free_port();
+    let mut procs = Procs::start_monitored(shards, http_port);
+    for id in ["1", "2", "3"] {
+        let w = procs.spawn(&format!("worker {id}"), &["seeds/worker.js", id]);
+        procs.wait_for_line(
+            w,
+            &format!("Worker {id} subscribed to 'tasks' in queue group 'workers'"),
+        );
+    }
+    for id in ["A", "B"] {
+        let s = procs.spawn(
+            &format!("server {id}"),
+            &["seeds/request_reply.js", "server", id],
+        );
+        procs.wait_for_line(s, &format!("Server {id} ready to handle calculations"));
+    }
+    let monitor = procs.spawn("monitor", &["seeds/monitor.js"]);
+    procs.wait_for_line(monitor, "tasks [workers]: 3 members, 0 pending");
+    procs.wait_until("the calculators group", |p| {
+        p.count(monitor, |l| l.contains("[calculators]: 2 members")) > 0
+    });
+    assert!(
+        procs
+            .stdout(monitor)
+            .iter()
+            .any(|l| l.starts_with("Total subscriptions: ")),
+        "{}",
+        procs.transcript()
+    );
+    procs.assert_no_stderr();
+}
 
 /// "Node.js Implementation": three `worker.js` in queue group `workers`, then `publisher.js`
 /// sends task-1..task-10. Each task is processed and completed exactly once, by one worker;
@@ -481,6 +523,8 @@ struct NodeProc {
 struct Procs {
     procs: Vec<NodeProc>,
     url: String,
+    /// The HTTP monitor's URL, when the server has one.
+    monitor_url: String,
     /// What natrix logged after it started.
     server_log: Arc<Mutex<Vec<String>>>,
     /// A raw connection that proved natrix answers. It stays open for the whole test: a
@@ -495,7 +539,19 @@ impl Procs {
     /// natrix with `shards` shards, checked to answer CONNECT/PING with PONG before any
     /// script runs, so that a server that never became ready fails here and says so.
     fn start(shards: usize) -> Procs {
-        let mut server = TestServer::start(shards);
+        Procs::start_server(TestServer::start(shards), shards)
+    }
+
+    /// As [`Procs::start`], with the HTTP monitor on `http_port`; scripts get its URL in
+    /// `NATS_MONITOR_URL`.
+    fn start_monitored(shards: usize, http_port: u16) -> Procs {
+        let port = http_port.to_string();
+        let mut p = Procs::start_server(TestServer::start_with(shards, &["-m", &port]), shards);
+        p.monitor_url = format!("http://127.0.0.1:{http_port}");
+        p
+    }
+
+    fn start_server(mut server: TestServer, shards: usize) -> Procs {
         let server_log = Arc::new(Mutex::new(Vec::new()));
         let (_, idle) = mpsc::channel();
         let log = std::mem::replace(&mut server.log, idle);
@@ -517,6 +573,7 @@ impl Procs {
         Procs {
             procs: Vec::new(),
             url: server.url(),
+            monitor_url: String::new(),
             server_log,
             _probe: probe,
             _server: server,
@@ -531,6 +588,7 @@ impl Procs {
             .args(args)
             .current_dir(JS_DIR)
             .env("NATS_URL", &self.url)
+            .env("NATS_MONITOR_URL", &self.monitor_url)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
