@@ -39,3 +39,4 @@ pub mod shard;
 pub mod subject;
 pub mod sublist;
 pub mod tls;
+pub mod wheel;
