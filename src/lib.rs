@@ -27,6 +27,7 @@ pub mod conf;
 pub mod config;
 pub mod control;
 pub mod gofmt;
+pub mod jetstream;
 pub mod lifecycle;
 pub mod logger;
 pub mod monitor;
