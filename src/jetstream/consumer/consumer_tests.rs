@@ -552,3 +552,35 @@ fn snapshot_decoder_refuses_corrupt_bytes() {
         }
     }
 }
+
+#[test]
+fn redelivered_low_sequence_holds_the_consumer_floor_at_its_first_delivery() {
+    let view = stream(2);
+    let mut wheel = Wheel::new(0);
+    let mut c = ConsumerState::new(7, limits(AckPolicy::Explicit), 1);
+    deliver_all(&mut c, &view, &mut wheel, 0);
+    c.nak(1, None, 0, &mut wheel);
+    assert_eq!(deliver_all(&mut c, &view, &mut wheel, 0), vec![(1, 3, 2)]);
+    c.ack(2, &mut wheel);
+    assert_eq!(c.ack_floor(), (0, 0));
+    c.ack(1, &mut wheel);
+    assert_eq!(c.ack_floor(), (2, 3));
+}
+
+#[test]
+fn nak_with_delay_of_a_queued_message_takes_it_out_of_the_queue() {
+    let view = stream(1);
+    let mut wheel = Wheel::new(0);
+    let mut c = ConsumerState::new(7, limits(AckPolicy::Explicit), 1);
+    deliver_all(&mut c, &view, &mut wheel, 0);
+    tick(&mut c, &mut wheel, 1_000);
+    assert_eq!(c.num_redelivery_queued(), 1);
+    c.nak(1, Some(500), 1_000, &mut wheel);
+    assert_eq!(c.num_redelivery_queued(), 0);
+    assert!(deliver_all(&mut c, &view, &mut wheel, 1_000).is_empty());
+    tick(&mut c, &mut wheel, 1_500);
+    assert_eq!(
+        deliver_all(&mut c, &view, &mut wheel, 1_500),
+        vec![(1, 3, 2)]
+    );
+}

@@ -9,6 +9,9 @@
 //! * The stream ack floor is one below the lowest pending sequence, or the last delivered
 //!   stream sequence when nothing is pending; it never moves backwards.
 //! * `pending.len() >= max_ack_pending` stops new deliveries, never redeliveries.
+//!
+//! `pending` and `redeliver` are ordered maps, so the floor and the next redelivery are
+//! O(log pending) lookups; nothing walks sequences or scans what is pending.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,7 +55,8 @@ impl Default for ConsumerLimits {
 /// One outstanding delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pending {
-    /// Consumer sequence of the latest delivery of this message.
+    /// Consumer sequence of the first delivery of this message (redeliveries get new ones,
+    /// reported in [`Delivery`], but the floor follows this one).
     pub consumer_seq: u64,
     /// How many times it was delivered (1 = first delivery).
     pub deliveries: u64,
@@ -179,13 +183,15 @@ impl ConsumerState {
             self.delivered_consumer_seq += 1;
             let deliveries = p.deliveries + 1;
             let timer = self.arm(seq, deliveries, now_ms, wheel);
+            // The entry keeps its first consumer sequence, as nats-server does: the consumer
+            // ack floor follows first deliveries, which are ordered like stream sequences.
             self.pending.insert(
                 seq,
                 Pending {
-                    consumer_seq: self.delivered_consumer_seq,
                     deliveries,
                     timestamp_ms: now_ms,
                     timer,
+                    ..p
                 },
             );
             return Some(Delivery {
@@ -271,6 +277,7 @@ impl ConsumerState {
         }
         match delay_ms.filter(|d| *d > 0) {
             Some(delay) => {
+                self.redeliver.remove(&stream_seq);
                 p.timer = Some(wheel.insert(now_ms.saturating_add(delay), timer(id, stream_seq)));
             }
             None => {
