@@ -581,6 +581,6 @@ fn nak_with_delay_of_a_queued_message_takes_it_out_of_the_queue() {
     tick(&mut c, &mut wheel, 1_500);
     assert_eq!(
         deliver_all(&mut c, &view, &mut wheel, 1_500),
-        vec![(1, 3, 2)]
+        vec![(1, 2, 2)]
     );
 }
