@@ -584,3 +584,36 @@ fn nak_with_delay_of_a_queued_message_takes_it_out_of_the_queue() {
         vec![(1, 2, 2)]
     );
 }
+
+#[test]
+fn idle_heartbeats_fire_each_interval_without_delivery_and_a_delivery_pushes_them_back() {
+    let mut wheel = Wheel::new(0);
+    let mut q = WaitingQueue::new(7, 4);
+    let req =
+        PullRequest::decode(br#"{"batch":5,"expires":3000000000,"idle_heartbeat":1000000000}"#)
+            .unwrap();
+    let id = q.push(0, "_R.f".into(), req, &mut wheel).unwrap();
+    let hb = ConsumerTimer {
+        consumer_id: 7,
+        kind: TimerKind::PullHeartbeat { request_id: id },
+    };
+    let mut fired = Vec::new();
+    wheel.advance(1_000, &mut fired);
+    assert_eq!(fired, vec![hb]);
+    assert_eq!(q.on_heartbeat(id, 1_000, &mut wheel), Some("_R.f"));
+    // A delivery at 1 500 moves the next heartbeat from 2 000 to 2 500.
+    q.note_delivery(1_500, &mut wheel);
+    fired.clear();
+    wheel.advance(2_499, &mut fired);
+    assert!(fired.is_empty());
+    wheel.advance(2_500, &mut fired);
+    assert_eq!(fired, vec![hb]);
+    q.on_heartbeat(id, 2_500, &mut wheel);
+    // Expiry at 3 000; removing the request cancels its heartbeat too.
+    fired.clear();
+    wheel.advance(3_000, &mut fired);
+    assert_eq!(fired.len(), 1);
+    q.remove(id, &mut wheel).unwrap();
+    assert!(wheel.is_empty());
+    assert_eq!(q.on_heartbeat(id, 3_000, &mut wheel), None);
+}

@@ -27,6 +27,8 @@ pub enum TimerKind {
     AckWait { stream_seq: u64 },
     /// A waiting pull request expired: answer `408 Request Timeout`.
     PullExpiry { request_id: u64 },
+    /// A waiting pull request's idle heartbeat is due: send `100 Idle Heartbeat`.
+    PullHeartbeat { request_id: u64 },
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.

@@ -6,7 +6,8 @@
 //! `idle_heartbeat` may be at most half of `expires`.
 //!
 //! Invariants: `WaitingQueue` holds at most `waiting_max` live requests; every live request
-//! with an expiry has exactly one armed wheel timer, cancelled when it leaves the queue.
+//! with an expiry has exactly one armed expiry timer, and one with `idle_heartbeat` one armed
+//! heartbeat timer; both are cancelled when it leaves the queue.
 
 use std::collections::VecDeque;
 
@@ -148,6 +149,7 @@ pub struct Waiting {
     pub bytes_left: u64,
     pub request: PullRequest,
     timer: Option<TimerHandle>,
+    heartbeat: Option<TimerHandle>,
 }
 
 /// The queue answered `409 Exceeded MaxWaiting`.
@@ -203,6 +205,7 @@ impl WaitingQueue {
                 },
             )
         });
+        let heartbeat = self.arm_heartbeat(id, &request, now_ms, wheel);
         self.queue.push_back(Waiting {
             id,
             reply,
@@ -210,6 +213,7 @@ impl WaitingQueue {
             bytes_left: request.max_bytes,
             request,
             timer,
+            heartbeat,
         });
         Ok(id)
     }
@@ -245,8 +249,53 @@ impl WaitingQueue {
         all.into_iter().map(|w| Self::disarm(w, wheel)).collect()
     }
 
+    /// A fired `PullHeartbeat`: re-arms it and returns the inbox to send `100 Idle
+    /// Heartbeat` to, or `None` if the request is gone.
+    pub fn on_heartbeat(
+        &mut self,
+        id: u64,
+        now_ms: u64,
+        wheel: &mut Wheel<ConsumerTimer>,
+    ) -> Option<&str> {
+        let pos = self.queue.iter().position(|w| w.id == id)?;
+        let hb = self.arm_heartbeat(id, &self.queue[pos].request, now_ms, wheel);
+        let w = &mut self.queue[pos];
+        w.heartbeat = hb;
+        Some(&w.reply)
+    }
+
+    /// A message went to the head request: its heartbeat interval starts again, since
+    /// heartbeats are sent only for intervals with no delivery.
+    pub fn note_delivery(&mut self, now_ms: u64, wheel: &mut Wheel<ConsumerTimer>) {
+        if let Some(w) = self.queue.front() {
+            if let Some(t) = w.heartbeat {
+                let interval = w.request.idle_heartbeat_ns.div_ceil(1_000_000);
+                wheel.reset(t, now_ms.saturating_add(interval));
+            }
+        }
+    }
+
+    fn arm_heartbeat(
+        &self,
+        id: u64,
+        request: &PullRequest,
+        now_ms: u64,
+        wheel: &mut Wheel<ConsumerTimer>,
+    ) -> Option<TimerHandle> {
+        (request.idle_heartbeat_ns > 0).then(|| {
+            let at = now_ms.saturating_add(request.idle_heartbeat_ns.div_ceil(1_000_000));
+            wheel.insert(
+                at,
+                ConsumerTimer {
+                    consumer_id: self.consumer_id,
+                    kind: TimerKind::PullHeartbeat { request_id: id },
+                },
+            )
+        })
+    }
+
     fn disarm(mut w: Waiting, wheel: &mut Wheel<ConsumerTimer>) -> Waiting {
-        if let Some(t) = w.timer.take() {
+        for t in [w.timer.take(), w.heartbeat.take()].into_iter().flatten() {
             wheel.cancel(t);
         }
         w
