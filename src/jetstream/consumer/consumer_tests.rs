@@ -219,7 +219,22 @@ fn pull_request_bodies_decode_with_nats_server_validation() {
         PullRequest::decode(b"{nope"),
         Err(PullRequestError::BadJson)
     );
-    assert_eq!(PullRequest::decode(b"12x"), Err(PullRequestError::BadJson));
+    // Captured: `0` and `abc` get no answer from nats-server 2.15.1 (they wait for one).
+    assert_eq!(PullRequest::decode(b"abc").unwrap().batch, 1);
+    assert_eq!(
+        PullRequest::decode(br#"{"batch":-3,"no_wait":true}"#)
+            .unwrap()
+            .batch,
+        1
+    );
+    // Captured: a negative expiry is answered with 408 at once.
+    let past = PullRequest::decode(br#"{"batch":1,"expires":-5,"no_wait":true}"#).unwrap();
+    assert_eq!(past.expires_ns, 1);
+    // Captured: a heartbeat without expiry is too large.
+    assert_eq!(
+        PullRequest::decode(br#"{"batch":1,"no_wait":true,"idle_heartbeat":1000000000}"#),
+        Err(PullRequestError::HeartbeatTooLarge)
+    );
 }
 
 #[test]

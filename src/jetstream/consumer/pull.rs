@@ -38,7 +38,9 @@ impl PullRequestError {
     /// The status header block sent to the request's inbox.
     pub fn status(&self) -> Vec<u8> {
         match self {
-            PullRequestError::BadJson => status_bytes(400, "Bad Request", None),
+            // nats-server appends Go's JSON error text, which serde cannot reproduce; clients
+            // act on the code (any 400 ends a fetch), not on that text.
+            PullRequestError::BadJson => status_bytes(400, "Bad Request - invalid JSON", None),
             PullRequestError::HeartbeatTooLarge => {
                 status_bytes(400, "Bad Request - heartbeat value too large", None)
             }
@@ -68,10 +70,12 @@ impl PullRequest {
             });
         }
         if body[0] != b'{' {
+            // nats-server 2.15.1 answers nothing to `0` or `abc`: the request just waits, as
+            // one for a single message.
             let n: i64 = std::str::from_utf8(body)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or(PullRequestError::BadJson)?;
+                .unwrap_or(1);
             return Ok(PullRequest {
                 batch: n.max(1) as u64,
                 ..PullRequest::default()
@@ -81,7 +85,12 @@ impl PullRequest {
         let pos = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         let req = PullRequest {
             batch: w.batch.unwrap_or(1).max(1) as u64,
-            expires_ns: pos(w.expires),
+            // A negative expiry is already past: nats-server 2.15.1 answers 408 at once, so
+            // it becomes the shortest one the wheel can hold.
+            expires_ns: match w.expires {
+                Some(e) if e < 0 => 1,
+                e => pos(e),
+            },
             no_wait: w.no_wait.unwrap_or(false),
             max_bytes: pos(w.max_bytes),
             idle_heartbeat_ns: pos(w.idle_heartbeat),
