@@ -135,7 +135,7 @@ impl<T> Wheel<T> {
 
     /// Moves the clock to `now_ms` and appends the payload of every timer with a deadline at
     /// or before it to `fired` (in deadline order across slots; any order within a ms).
-    /// Returns how many fired. A `now_ms` behind the clock fires only past-due inserts.
+    /// Returns how many fired. A `now_ms` behind the clock fires nothing and leaves it.
     pub fn advance(&mut self, now_ms: u64, fired: &mut Vec<T>) -> usize {
         let before = fired.len();
         while let Some((level, slot, start)) = self.next_slot() {

@@ -160,3 +160,13 @@ fn matches_a_btreemap_model_under_random_operations() {
         }
     }
 }
+
+#[test]
+fn advance_behind_the_clock_fires_nothing_and_keeps_the_clock() {
+    let mut wheel = Wheel::new(0);
+    assert!(fire(&mut wheel, 500).is_empty());
+    wheel.insert(100, 1);
+    assert!(fire(&mut wheel, 400).is_empty());
+    assert_eq!(wheel.elapsed_ms(), 500);
+    assert_eq!(fire(&mut wheel, 500), vec![1]);
+}
