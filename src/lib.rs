@@ -50,3 +50,4 @@ pub mod subject;
 pub mod sublist;
 pub mod system;
 pub mod tls;
+pub mod wheel;

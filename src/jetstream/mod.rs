@@ -2,4 +2,5 @@
 //! the shard owns the state and drives it with bytes and the time it read.
 
 pub mod api;
+pub mod consumer;
 pub mod streams;

@@ -1,0 +1,44 @@
+//! Sans-io state of one JetStream consumer on one stream: what to deliver next, what is
+//! pending acknowledgement, when to redeliver, and the wire forms around it (the `$JS.ACK`
+//! reply subject and ack payloads in [`ack`], pull requests, their queue and status messages
+//! in [`pull`]).
+//!
+//! No clock, no sockets, no glommio: time comes in as `now_ms`, timers go into a
+//! `Wheel<ConsumerTimer>` that the shard owns and passes in, and messages are reached through
+//! the [`StreamView`] trait the store implements. Timers carry `consumer_id` so one wheel
+//! serves every consumer on a shard; the shard routes a fired timer back to
+//! [`state::ConsumerState::on_timer`] or to the waiting queue.
+
+pub mod ack;
+pub mod persist;
+pub mod pull;
+pub mod state;
+
+/// What a consumer's timer means when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsumerTimer {
+    pub consumer_id: u64,
+    pub kind: TimerKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Ack wait (or backoff step, or NAK delay) of a pending stream sequence ran out.
+    AckWait { stream_seq: u64 },
+    /// A waiting pull request expired: answer `408 Request Timeout`.
+    PullExpiry { request_id: u64 },
+    /// A waiting pull request's idle heartbeat is due: send `100 Idle Heartbeat`.
+    PullHeartbeat { request_id: u64 },
+}
+
+/// The stream index the store implements; the consumer never scans messages itself.
+pub trait StreamView {
+    /// Messages with sequence ≥ `from_seq` matching `filter` (`None` = all subjects).
+    fn num_pending(&self, filter: Option<&str>, from_seq: u64) -> u64;
+    /// The first sequence ≥ `from_seq` matching `filter`.
+    fn next(&self, from_seq: u64, filter: Option<&str>) -> Option<u64>;
+}
+
+#[cfg(test)]
+#[path = "consumer_tests.rs"]
+mod tests;
