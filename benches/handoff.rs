@@ -161,6 +161,7 @@ fn deliver(frame: &Bytes, spans: &MsgSpans) -> Item {
         plain: true,
         queues: Default::default(),
         hops: 0,
+        to: None,
     })
 }
 

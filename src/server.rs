@@ -216,6 +216,9 @@ async fn run_shard(
     // Streams are opened (and their subjects announced to the other shards) before the
     // first connection is taken.
     shard.js_start();
+    if shard.js.borrow().is_some() {
+        runtime::spawn(crate::shard::js_consumers::run_timers(shard.clone()));
+    }
     shard.flush();
     if let Some(intake) = start.intake {
         runtime::spawn(shard_io::run_intake(shard.clone(), intake));

@@ -13,8 +13,9 @@
 //! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +28,12 @@ use super::api::info::{
 };
 use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublishState};
 use super::api::ApiEnv;
+use super::consumer::ConsumerTimer;
+use super::consumers::{Consumer, Out};
+use crate::account::AccountId;
 use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
 use crate::subject;
+use crate::wheel::Wheel;
 
 /// Segment size of a stream's log.
 const SEGMENT_BYTES_MAX: u32 = 8 * 1024 * 1024;
@@ -44,11 +49,13 @@ pub struct Stream {
     pub config: StreamConfig,
     pub created: UnixNanos,
     /// `get_msg` reads through `&self`; the log's reads need `&mut` (a file read).
-    log: RefCell<Box<dyn MessageLog>>,
+    pub(crate) log: RefCell<Box<dyn MessageLog>>,
+    /// The stream's consumers by name (see `consumers.rs`).
+    pub consumers: BTreeMap<String, Consumer>,
     dedup: publish::DedupTable,
     last_msg_id: String,
     /// Appended to since the last commit.
-    dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 /// What a publish into a stream produced: the reply to send (after the commit when
@@ -63,9 +70,21 @@ pub struct AccountStreams {
     /// `<store_dir>/jetstream/<account>`; None: nothing is written (tests).
     root: Option<PathBuf>,
     /// fdatasync at every commit (`sync_interval: always`).
-    sync_always: bool,
+    pub(crate) sync_always: bool,
     pub streams: BTreeMap<String, Stream>,
     pub env: ApiEnv,
+    /// The account these streams belong to (the high bits of its consumers' ids).
+    pub account_id: AccountId,
+    /// The last consumer id counter handed out.
+    pub(crate) consumer_seq: u64,
+    /// Consumer id → (stream, consumer), for fired timers.
+    pub(crate) consumer_ids: HashMap<u64, (String, String)>,
+    /// The shard's timer wheel, shared by every account's streams on it.
+    pub wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
+    /// Messages to send, drained by the shard after every call.
+    pub outbox: Vec<Out>,
+    /// Streams written to by the last commit: their consumers may deliver.
+    pub(crate) kicked: Vec<String>,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -75,12 +94,24 @@ fn store_err(e: store::StoreError) -> ApiError {
 impl AccountStreams {
     /// Opens the account's streams from `root` (recovering each), or none without a root.
     /// Problems are logged and the stream skipped, never fatal.
-    pub fn open(root: Option<PathBuf>, sync_always: bool, env: ApiEnv) -> AccountStreams {
+    pub fn open(
+        root: Option<PathBuf>,
+        sync_always: bool,
+        env: ApiEnv,
+        account_id: AccountId,
+        wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
+    ) -> AccountStreams {
         let mut me = AccountStreams {
             root,
             sync_always,
             streams: BTreeMap::new(),
             env,
+            account_id,
+            consumer_seq: 0,
+            consumer_ids: HashMap::new(),
+            wheel,
+            outbox: Vec::new(),
+            kicked: Vec::new(),
         };
         let Some(root) = me.root.clone() else {
             return me;
@@ -103,7 +134,7 @@ impl AccountStreams {
         me
     }
 
-    fn stream_dir(&self, name: &str) -> Option<PathBuf> {
+    pub(crate) fn stream_dir(&self, name: &str) -> Option<PathBuf> {
         self.root.as_ref().map(|r| r.join("streams").join(name))
     }
 
@@ -136,6 +167,7 @@ impl AccountStreams {
             dedup: publish::DedupTable::default(),
             last_msg_id: String::new(),
             dirty: false,
+            consumers: BTreeMap::new(),
         })
     }
 
@@ -322,6 +354,9 @@ impl AccountStreams {
         let mut ok = true;
         for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
             s.dirty = false;
+            if !s.consumers.is_empty() {
+                self.kicked.push(name.clone());
+            }
             if let Err(e) = s.log.borrow_mut().flush() {
                 log::error!("JetStream: writing stream {name:?} failed: {e}");
                 ok = false;
@@ -356,6 +391,7 @@ impl AccountStreams {
             last_ts: st.last_ts_ns,
             num_subjects: st.num_subjects,
             num_deleted: st.num_deleted,
+            consumer_count: s.consumers.len() as u64,
             ..StreamState::default()
         };
         if st.msgs == 0 {
@@ -434,6 +470,7 @@ impl StreamBackend for AccountStreams {
                 dedup: publish::DedupTable::default(),
                 last_msg_id: String::new(),
                 dirty: false,
+                consumers: BTreeMap::new(),
             },
         );
         Ok(())

@@ -82,15 +82,35 @@ impl Shard {
         frame: &Bytes,
         msg: &MsgSpans,
     ) -> bool {
+        self.route_to(account, from, frame, msg, None)
+    }
+
+    /// A JetStream delivery: routed to the subscribers of `to` (a pull request's inbox, a
+    /// push consumer's deliver subject) while the message keeps its own subject, as
+    /// nats-server delivers stream messages. Never captured by a stream again.
+    pub fn deliver_as(&self, account: AccountId, to: &Bytes, m: &Msg) -> bool {
+        self.route_to(account, None, &m.frame, &m.spans, Some(to))
+    }
+
+    fn route_to(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        frame: &Bytes,
+        msg: &MsgSpans,
+        to: Option<&Bytes>,
+    ) -> bool {
         let out = Outgoing::new(frame, msg);
         let view = out.view;
+        let target: &[u8] = to.map_or(view.subject, |t| &t[..]);
+        let capture = self.js_capture.get() && to.is_none();
         if !self.multi() {
-            let m = self.match_local(account, view.subject);
+            let m = self.match_local(account, target);
             let mut delivered = self.deliver_plain(from, &out, &m);
             for g in &m.queues {
                 delivered |= self.deliver_queue(account, from, &out, &g.name, &m);
             }
-            if self.js_capture.get() {
+            if capture {
                 delivered |= self.js_capture_msg(account, from, &view);
             }
             return delivered;
@@ -99,7 +119,7 @@ impl Shard {
             .interest
             .borrow_mut()
             .table(account)
-            .match_subject(view.subject);
+            .match_subject(target);
         if im.plain.is_empty() && im.queues.is_empty() {
             return false;
         }
@@ -121,7 +141,7 @@ impl Shard {
                     delivered = true;
                     break;
                 }
-                let m = local.get_or_insert_with(|| self.match_local(account, view.subject));
+                let m = local.get_or_insert_with(|| self.match_local(account, target));
                 if self.deliver_queue(account, from, &out, &g.name, m) {
                     delivered = true;
                     break;
@@ -131,18 +151,18 @@ impl Shard {
             }
         }
         if plain_mask & (1 << self.id) != 0 {
-            let m = local.get_or_insert_with(|| self.match_local(account, view.subject));
+            let m = local.get_or_insert_with(|| self.match_local(account, target));
             delivered |= self.deliver_plain(from, &out, m);
-            if self.js_capture.get() {
+            if capture {
                 delivered |= self.js_capture_msg(account, from, &view);
             }
         }
         let remote_plain = plain_mask & !(1 << self.id);
-        for to in 0..self.shards {
-            let plain = remote_plain & (1 << to) != 0;
+        for shard in 0..self.shards {
+            let plain = remote_plain & (1 << shard) != 0;
             let queues: SmallVec<[Bytes; 1]> = picks
                 .iter()
-                .filter(|(s, _)| *s == to)
+                .filter(|(s, _)| *s == shard)
                 .map(|&(_, q)| q.clone())
                 .collect();
             if plain || !queues.is_empty() {
@@ -156,8 +176,9 @@ impl Shard {
                     plain,
                     queues,
                     hops: 0,
+                    to: to.cloned(),
                 };
-                self.push_item(to, Item::Deliver(d));
+                self.push_item(shard, Item::Deliver(d));
             }
         }
         delivered
@@ -324,10 +345,11 @@ impl Shard {
     /// Delivers a message another shard routed here.
     pub fn deliver_remote(&self, d: Delivery) {
         let out = Outgoing::new(&d.msg.frame, &d.msg.spans);
-        let m = self.match_local(d.account, out.view.subject);
+        let target: &[u8] = d.to.as_ref().map_or(out.view.subject, |t| &t[..]);
+        let m = self.match_local(d.account, target);
         if d.plain {
             self.deliver_plain(None, &out, &m);
-            if self.js_capture.get() {
+            if self.js_capture.get() && d.to.is_none() {
                 self.js_capture_msg(d.account, None, &out.view);
             }
         }
@@ -346,7 +368,7 @@ impl Shard {
             .interest
             .borrow_mut()
             .table(d.account)
-            .match_subject(d.msg.view().subject);
+            .match_subject(d.to.as_deref().unwrap_or(d.msg.view().subject));
         let Some(g) = im.queues.iter().find(|g| g.name == *q) else {
             return;
         };
@@ -368,6 +390,7 @@ impl Shard {
             plain: false,
             queues,
             hops: d.hops + 1,
+            to: d.to.clone(),
         };
         self.push_item(to, Item::Deliver(fwd));
     }

@@ -14,6 +14,7 @@
 //! `sync_interval: always`) and only then routes the acks. Everything that arrived together
 //! shares the write and the sync; nothing is acknowledged before it is written.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
@@ -25,8 +26,10 @@ use super::mesh::{Item, Msg, MsgSpans};
 use super::Shard;
 use crate::account::AccountId;
 use crate::jetstream::api::{self, ApiEnv, Response};
+use crate::jetstream::consumer::ConsumerTimer;
 use crate::jetstream::streams::AccountStreams;
 use crate::proto::encode::MsgView;
+use crate::wheel::Wheel;
 
 /// The shard that owns every stream.
 pub const JS_SHARD: usize = 0;
@@ -40,11 +43,13 @@ pub struct JsShard {
     sync_always: bool,
     sync_interval_ms: u64,
     last_sync: Instant,
-    accounts: HashMap<AccountId, AccountStreams>,
+    pub(super) accounts: HashMap<AccountId, AccountStreams>,
     /// Subjects registered in the interest table per account.
     registered: HashMap<AccountId, Vec<String>>,
     /// Acks of stored publishes waiting for the next commit: account, reply, ack.
-    pending_acks: Vec<(AccountId, Vec<u8>, Vec<u8>)>,
+    pub(super) pending_acks: Vec<(AccountId, Vec<u8>, Vec<u8>)>,
+    /// The consumers' timers, one wheel for the shard (Unix milliseconds).
+    pub(super) wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
 }
 
 fn now_ns() -> i64 {
@@ -85,6 +90,7 @@ impl Shard {
             accounts: HashMap::new(),
             registered: HashMap::new(),
             pending_acks: Vec::new(),
+            wheel: Rc::new(RefCell::new(Wheel::new(super::js_consumers::clock().ms))),
         });
         let root = store_dir.join("jetstream");
         let Ok(entries) = std::fs::read_dir(&root) else {
@@ -106,7 +112,7 @@ impl Shard {
     }
 
     /// Makes sure account `account`'s streams are open on the owning shard.
-    fn js_account(&self, account: AccountId) {
+    pub(super) fn js_account(&self, account: AccountId) {
         let mut js = self.js.borrow_mut();
         let Some(js) = js.as_mut() else { return };
         if js.accounts.contains_key(&account) {
@@ -117,22 +123,31 @@ impl Shard {
         env.server_name = self.identity.server_name.clone();
         env.max_payload_bytes = self.opts.borrow().limits.max_payload_bytes;
         let root = js.store_dir.join("jetstream").join(&*name);
-        let streams = AccountStreams::open(Some(root), js.sync_always, env);
-        for s in streams.streams.keys() {
+        let mut streams =
+            AccountStreams::open(Some(root), js.sync_always, env, account, js.wheel.clone());
+        let names: Vec<String> = streams.streams.keys().cloned().collect();
+        for s in &names {
             log::info!("JetStream: restored stream {s:?} of account {name:?}");
+            streams.restore_consumers(s, super::js_consumers::clock());
         }
         js.accounts.insert(account, streams);
     }
 
     /// Registers the subjects of `account`'s streams as interest of this shard (and drops
     /// the ones no stream has any more), so every shard routes them here.
-    fn js_sync_interest(&self, account: AccountId) {
+    pub(super) fn js_sync_interest(&self, account: AccountId) {
         let now: Vec<String> = {
             let js = self.js.borrow();
             let Some(js) = js.as_ref() else { return };
             js.accounts
                 .get(&account)
-                .map(AccountStreams::subjects)
+                .map(|a| {
+                    let mut subjects = a.subjects();
+                    if a.streams.values().any(|s| !s.consumers.is_empty()) {
+                        subjects.push(super::js_consumers::ACK_INTEREST.to_string());
+                    }
+                    subjects
+                })
                 .unwrap_or_default()
         };
         let before = {
@@ -219,10 +234,14 @@ impl Shard {
             Response::None => return,
             Response::Json(j) => (Vec::new(), j),
             Response::Message { headers, payload } => (headers, payload),
-            // No consumers yet: a consumer request is answered as an API nobody serves.
-            Response::NoResponders | Response::Consumer => {
+            Response::Consumer => {
+                if self.js_consumer_request(account, view) {
+                    self.js_sync_interest(account);
+                    return;
+                }
                 (b"NATS/1.0 503\r\n\r\n".to_vec(), Vec::new())
             }
+            Response::NoResponders => (b"NATS/1.0 503\r\n\r\n".to_vec(), Vec::new()),
         };
         if view.reply.is_empty() {
             return;
@@ -242,6 +261,9 @@ impl Shard {
         let _ = from;
         if !self.js_capture.get() {
             return false;
+        }
+        if view.subject.starts_with(super::js_consumers::ACK_PREFIX) {
+            return self.js_ack(account, view);
         }
         {
             let mut js = self.js.borrow_mut();
@@ -286,6 +308,7 @@ impl Shard {
             let mut ok = true;
             for streams in js.accounts.values_mut() {
                 ok &= streams.commit();
+                ok &= streams.persist_consumers();
             }
             if !js.sync_always && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
                 js.last_sync = Instant::now();
@@ -307,5 +330,6 @@ impl Shard {
             let m = Msg::build(&reply, b"", b"", &ack);
             self.publish_in_account(account, &m);
         }
+        self.js_deliver_ready();
     }
 }

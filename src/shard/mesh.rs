@@ -59,6 +59,9 @@ pub struct Delivery {
     pub queues: SmallVec<[Bytes; 1]>,
     /// How many times the delivery was passed on because its queue member had left.
     pub hops: u8,
+    /// Route by this subject instead of the message's own (a JetStream delivery to an
+    /// inbox or deliver subject, shown with the stream message's subject).
+    pub to: Option<Bytes>,
 }
 
 /// Where the parts of a published message lie in the frame that holds it. `Copy`, so the

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod interest;
 pub mod io;
 pub mod jetstream;
+pub mod js_consumers;
 pub mod mesh;
 pub mod outq;
 pub mod stats;
@@ -103,6 +104,8 @@ pub struct Shard {
     pub js_capture: Cell<bool>,
     /// Stored publishes wait for the next commit.
     pub js_pending: Cell<bool>,
+    /// Wakes the JetStream timer task (a timer may now be due sooner).
+    pub js_wake: Notify,
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
     pub outbox: RefCell<Vec<Outbox>>,
@@ -161,6 +164,7 @@ impl Shard {
             js: RefCell::new(None),
             js_capture: Cell::new(false),
             js_pending: Cell::new(false),
+            js_wake: Notify::default(),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),

@@ -383,6 +383,77 @@ impl Log {
         self.walk(from, latest, |id| wanted.binary_search(&id).is_ok())
     }
 
+    /// How many live messages at or after `from` match `filter` (`>` or empty: any), for a
+    /// consumer's `num_pending`. Whole segments and subjects whose first message is at or
+    /// after `from` are counted from their counters; only the slots of the segment holding
+    /// `from` (or, with a filter, of subjects that straddle `from`) are walked.
+    pub fn count_from(&self, from: u64, filter: &[u8]) -> u64 {
+        let from = from.max(self.first_seq);
+        if from > self.last_seq {
+            return 0;
+        }
+        if filter.is_empty() || filter == b">" {
+            if from <= self.first_seq {
+                return self.msgs;
+            }
+            let mut n = 0;
+            for seg in &self.segments {
+                if seg.end_seq() <= from {
+                    continue;
+                }
+                if seg.first_seq >= from {
+                    n += seg.live_msgs;
+                } else {
+                    let skip = (from - seg.first_seq) as usize;
+                    n += seg.slots[skip..].iter().filter(|s| s.live()).count() as u64;
+                }
+            }
+            return n;
+        }
+        let mut n = 0;
+        let mut straddling = Vec::new();
+        let mut latest = 0;
+        for (id, _, st) in self.subjects.matching(filter) {
+            if st.last_seq < from {
+                continue;
+            }
+            if st.first_seq >= from {
+                n += st.msgs;
+            } else {
+                straddling.push(id);
+                latest = latest.max(st.last_seq);
+            }
+        }
+        if straddling.is_empty() {
+            return n;
+        }
+        straddling.sort_unstable();
+        let start = self
+            .segments
+            .partition_point(|s| s.first_seq <= from)
+            .saturating_sub(1);
+        for seg in &self.segments[start..] {
+            let skip = from.saturating_sub(seg.first_seq) as usize;
+            for (i, slot) in seg.slots.iter().enumerate().skip(skip) {
+                if seg.first_seq + i as u64 > latest {
+                    return n;
+                }
+                if slot.live() && straddling.binary_search(&slot.subject).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// The live subjects matching `filter` with their counts and first and last sequences.
+    pub fn subjects_matching<'a>(
+        &'a self,
+        filter: &'a [u8],
+    ) -> impl Iterator<Item = (u32, &'a [u8], &'a super::SubjectState)> + 'a {
+        self.subjects.matching(filter)
+    }
+
     /// The highest live sequence whose subject matches `filter`.
     pub fn last_by_subject(&self, filter: &[u8]) -> Option<u64> {
         self.subjects

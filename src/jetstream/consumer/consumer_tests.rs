@@ -11,12 +11,12 @@ struct FakeStream {
 }
 
 impl StreamView for FakeStream {
-    fn num_pending(&self, _filter: Option<&str>, from_seq: u64) -> u64 {
+    fn num_pending(&self, _filters: &[String], from_seq: u64) -> u64 {
         (from_seq.max(1)..=self.last)
             .filter(|s| !self.gaps.contains(s))
             .count() as u64
     }
-    fn next(&self, from_seq: u64, _filter: Option<&str>) -> Option<u64> {
+    fn next(&self, from_seq: u64, _filters: &[String]) -> Option<u64> {
         (from_seq.max(1)..=self.last).find(|s| !self.gaps.contains(s))
     }
 }

@@ -33,10 +33,10 @@ pub enum TimerKind {
 
 /// The stream index the store implements; the consumer never scans messages itself.
 pub trait StreamView {
-    /// Messages with sequence ≥ `from_seq` matching `filter` (`None` = all subjects).
-    fn num_pending(&self, filter: Option<&str>, from_seq: u64) -> u64;
-    /// The first sequence ≥ `from_seq` matching `filter`.
-    fn next(&self, from_seq: u64, filter: Option<&str>) -> Option<u64>;
+    /// Messages with sequence ≥ `from_seq` matching any of `filters` (empty = all subjects).
+    fn num_pending(&self, filters: &[String], from_seq: u64) -> u64;
+    /// The first sequence ≥ `from_seq` matching any of `filters` (empty = all subjects).
+    fn next(&self, from_seq: u64, filters: &[String]) -> Option<u64>;
 }
 
 #[cfg(test)]

@@ -227,6 +227,11 @@ impl WaitingQueue {
         Ok(id)
     }
 
+    /// The waiting requests, head first.
+    pub fn iter(&self) -> impl Iterator<Item = &Waiting> {
+        self.queue.iter()
+    }
+
     /// The request at the head, which the next message goes to.
     pub fn front_mut(&mut self) -> Option<&mut Waiting> {
         self.queue.front_mut()

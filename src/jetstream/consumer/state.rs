@@ -36,7 +36,8 @@ pub struct ConsumerLimits {
     pub backoff_ms: Vec<u64>,
     /// `None` = unlimited.
     pub max_ack_pending: Option<usize>,
-    pub filter: Option<String>,
+    /// Subject filters (`filter_subject` or `filter_subjects`); empty = every subject.
+    pub filters: Vec<String>,
 }
 
 impl Default for ConsumerLimits {
@@ -47,7 +48,7 @@ impl Default for ConsumerLimits {
             max_deliver: None,
             backoff_ms: Vec::new(),
             max_ack_pending: Some(1_000),
-            filter: None,
+            filters: Vec::new(),
         }
     }
 }
@@ -142,7 +143,7 @@ impl ConsumerState {
     }
     /// Messages not yet delivered, from the store's index.
     pub fn num_pending(&self, view: &impl StreamView) -> u64 {
-        view.num_pending(self.limits.filter.as_deref(), self.next_stream_seq)
+        view.num_pending(&self.limits.filters, self.next_stream_seq)
     }
     /// Whether `max_ack_pending` stops new deliveries now.
     pub fn stalled(&self) -> bool {
@@ -204,7 +205,7 @@ impl ConsumerState {
         if self.stalled() {
             return None;
         }
-        let seq = view.next(self.next_stream_seq, self.limits.filter.as_deref())?;
+        let seq = view.next(self.next_stream_seq, &self.limits.filters)?;
         self.next_stream_seq = seq + 1;
         self.delivered_stream_seq = seq;
         self.delivered_consumer_seq += 1;

@@ -1,0 +1,701 @@
+//! The consumers of one account's streams: delivery to pull requests and push subjects,
+//! acknowledgements, redelivery and the timers behind them, over the store's indexes.
+//!
+//! Sans-io like the rest of `jetstream`: time comes in as a [`Clock`], timers go into the
+//! shard's one [`Wheel`] (shared by every account's streams through [`AccountStreams::wheel`]),
+//! and what must be sent comes out as [`Out`] messages in [`AccountStreams::outbox`]; the
+//! shard routes each to the subscribers of `Out::to` (a pull request's inbox, a push
+//! consumer's deliver subject) with the stream message's own subject, as nats-server does.
+//!
+//! Invariants:
+//! * A consumer's id is unique on the shard for the server's lifetime (the account id in
+//!   the high bits, a counter below), so a timer of a deleted consumer finds nothing and is
+//!   dropped; nothing has to be cancelled when a consumer or stream goes.
+//! * Deliveries are taken only from what the log holds after a commit: the shard calls
+//!   [`AccountStreams::deliver_ready`] after the group commit, so a consumer never delivers
+//!   a message that a crash could still take back.
+//! * The pending set is never scanned: what is due comes from the wheel, the floor from
+//!   the ordered pending map (see `consumer::state`).
+
+use std::collections::BTreeSet;
+
+use super::consumer::ack::{self, AckKind, AckSubject};
+use super::consumer::pull::{self, PullRequest, WaitingQueue};
+use super::consumer::state::{AckOutcome, ConsumerLimits, ConsumerState};
+use super::consumer::{ConsumerTimer, StreamView, TimerKind};
+use super::streams::{AccountStreams, Stream};
+use crate::store::{Log, MessageLog};
+
+/// The time a call runs at: `ms` on the wheel's monotonic scale, `ns` Unix wall time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    pub ms: u64,
+    pub ns: i64,
+}
+
+/// A message to send: routed to the subscribers of `to`, shown with `subject`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Out {
+    pub to: Vec<u8>,
+    pub subject: Vec<u8>,
+    pub reply: Vec<u8>,
+    pub headers: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+impl Out {
+    /// A status or control message to an inbox (shown on the inbox itself).
+    pub fn status(to: &[u8], headers: Vec<u8>) -> Out {
+        Out {
+            to: to.to_vec(),
+            subject: to.to_vec(),
+            reply: Vec::new(),
+            headers,
+            payload: Vec::new(),
+        }
+    }
+}
+
+/// Where a new consumer starts (its deliver policy, resolved against the stream at create).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliverStart {
+    All,
+    Last,
+    New,
+    Seq(u64),
+    Time(i64),
+    LastPerSubject,
+}
+
+/// What the engine obeys of a consumer's config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerSpec {
+    pub name: String,
+    /// Durable consumers persist their state beside the stream.
+    pub durable: bool,
+    pub start: DeliverStart,
+    pub limits: ConsumerLimits,
+    pub max_waiting: usize,
+    /// Push consumers deliver here; pull consumers have none.
+    pub deliver_subject: Option<String>,
+    pub headers_only: bool,
+    /// Pull request limits (0: none).
+    pub max_batch: u64,
+    pub max_expires_ns: u64,
+    pub max_request_bytes: u64,
+    /// Delivery paused until then (Unix ns).
+    pub pause_until_ns: Option<i64>,
+}
+
+/// One consumer of a stream.
+pub struct Consumer {
+    pub id: u64,
+    pub spec: ConsumerSpec,
+    /// The config document as the API layer stored it (echoed in INFO and persisted).
+    pub config_json: Vec<u8>,
+    pub created_ns: i64,
+    pub state: ConsumerState,
+    pub waiting: WaitingQueue,
+    /// Until when (Unix ns) delivery is paused.
+    pub paused_until_ns: Option<i64>,
+    pub last_active_ns: Option<i64>,
+    /// When the ack floor last moved (Unix ns).
+    pub last_ack_ns: Option<i64>,
+    /// Whether a push consumer's deliver subject has a subscriber (set by the shard).
+    pub push_active: bool,
+    /// LastPerSubject: the sequences at or below `cutoff` to deliver, then everything after.
+    pub start_set: Option<(BTreeSet<u64>, u64)>,
+    /// State changed since it was last persisted.
+    pub dirty: bool,
+}
+
+/// The consumer's view of its stream's indexes.
+struct View<'a> {
+    log: &'a Log,
+    start_set: Option<&'a (BTreeSet<u64>, u64)>,
+}
+
+impl StreamView for View<'_> {
+    fn num_pending(&self, filters: &[String], from_seq: u64) -> u64 {
+        let count = |from: u64| -> u64 {
+            if filters.is_empty() {
+                self.log.count_from(from, b"")
+            } else {
+                filters
+                    .iter()
+                    .map(|f| self.log.count_from(from, f.as_bytes()))
+                    .sum()
+            }
+        };
+        match self.start_set {
+            Some((set, cutoff)) if from_seq <= *cutoff => {
+                set.range(from_seq..).count() as u64 + count(cutoff + 1)
+            }
+            _ => count(from_seq),
+        }
+    }
+
+    fn next(&self, from_seq: u64, filters: &[String]) -> Option<u64> {
+        if let Some((set, cutoff)) = self.start_set {
+            if from_seq <= *cutoff {
+                if let Some(&s) = set.range(from_seq..).next() {
+                    return Some(s);
+                }
+                return self.next_in_log(cutoff + 1, filters);
+            }
+        }
+        self.next_in_log(from_seq, filters)
+    }
+}
+
+impl View<'_> {
+    fn next_in_log(&self, from: u64, filters: &[String]) -> Option<u64> {
+        if filters.is_empty() {
+            return self.log.next_by_subject(from, b"");
+        }
+        filters
+            .iter()
+            .filter_map(|f| self.log.next_by_subject(from, f.as_bytes()))
+            .min()
+    }
+}
+
+/// What the shard must do after an ack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckResult {
+    /// Not an ack of a consumer here.
+    Unknown,
+    /// Applied (or harmless); `confirm`: answer the ack's reply after the commit.
+    Done { confirm: bool },
+}
+
+impl Stream {
+    fn view_parts(
+        &mut self,
+        name: &str,
+    ) -> Option<(&mut Consumer, std::cell::RefMut<'_, Box<dyn MessageLog>>)> {
+        let c = self.consumers.get_mut(name)?;
+        Some((c, self.log.borrow_mut()))
+    }
+}
+
+impl AccountStreams {
+    /// A fresh consumer id on this shard.
+    pub fn next_consumer_id(&mut self) -> u64 {
+        self.consumer_seq += 1;
+        (u64::from(self.account_id) << 40) | self.consumer_seq
+    }
+
+    /// Resolves a deliver policy to the state a new consumer starts in.
+    pub fn start_consumer(
+        &mut self,
+        stream: &str,
+        spec: ConsumerSpec,
+        config_json: Vec<u8>,
+        now: Clock,
+    ) -> Option<u64> {
+        let id = self.next_consumer_id();
+        let s = self.streams.get_mut(stream)?;
+        let mut log = s.log.borrow_mut();
+        let by_time = match spec.start {
+            DeliverStart::Time(t) => first_at_or_after(&mut **log, t),
+            _ => None,
+        };
+        let l = log.log();
+        let st = l.counters();
+        let filters = &spec.limits.filters;
+        let last_matching = || -> u64 {
+            if filters.is_empty() {
+                st.last_seq
+            } else {
+                filters
+                    .iter()
+                    .filter_map(|f| l.last_by_subject(f.as_bytes()))
+                    .max()
+                    .unwrap_or(st.last_seq)
+            }
+        };
+        let mut start_set = None;
+        let start_seq = match spec.start {
+            DeliverStart::All => st.first_seq,
+            DeliverStart::Last => last_matching().max(1),
+            DeliverStart::New => st.last_seq + 1,
+            DeliverStart::Seq(n) => n,
+            DeliverStart::Time(_) => by_time.unwrap_or(st.last_seq + 1),
+            DeliverStart::LastPerSubject => {
+                let mut set = BTreeSet::new();
+                let pats: Vec<&[u8]> = if filters.is_empty() {
+                    vec![b">"]
+                } else {
+                    filters.iter().map(|f| f.as_bytes()).collect()
+                };
+                for p in pats {
+                    for (_, _, ss) in l.subjects_matching(p) {
+                        set.insert(ss.last_seq);
+                    }
+                }
+                let first = set.first().copied().unwrap_or(st.last_seq + 1);
+                start_set = Some((set, st.last_seq));
+                first
+            }
+        };
+        drop(log);
+        let state = ConsumerState::new(id, spec.limits.clone(), start_seq);
+        let waiting = WaitingQueue::new(id, spec.max_waiting);
+        let name = spec.name.clone();
+        let paused_until_ns = spec.pause_until_ns;
+        s.consumers.insert(
+            name.clone(),
+            Consumer {
+                id,
+                spec,
+                config_json,
+                created_ns: now.ns,
+                state,
+                waiting,
+                paused_until_ns,
+                last_active_ns: None,
+                last_ack_ns: None,
+                push_active: false,
+                start_set,
+                dirty: true,
+            },
+        );
+        self.consumer_ids.insert(id, (stream.to_string(), name));
+        Some(id)
+    }
+
+    /// Removes a consumer; its waiting pull requests get `409 Consumer Deleted`.
+    pub fn remove_consumer(&mut self, stream: &str, name: &str) -> Option<Consumer> {
+        let s = self.streams.get_mut(stream)?;
+        let mut c = s.consumers.remove(name)?;
+        self.consumer_ids.remove(&c.id);
+        let mut wheel = self.wheel.borrow_mut();
+        c.state.stop(&mut wheel);
+        for w in c.waiting.drain(&mut wheel) {
+            self.outbox.push(Out::status(
+                w.reply.as_bytes(),
+                pull::status_consumer_deleted(),
+            ));
+        }
+        Some(c)
+    }
+
+    /// A `CONSUMER.MSG.NEXT` request; false when there is no such consumer.
+    pub fn pull(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        reply: &[u8],
+        body: &[u8],
+        now: Clock,
+    ) -> bool {
+        let Some(c) = self
+            .streams
+            .get(stream)
+            .and_then(|s| s.consumers.get(consumer))
+        else {
+            return false;
+        };
+        if reply.is_empty() {
+            return true;
+        }
+        if c.spec.deliver_subject.is_some() {
+            self.outbox.push(Out::status(
+                reply,
+                pull::status_bytes(409, "Consumer is push based", None),
+            ));
+            return true;
+        }
+        let req = match PullRequest::decode(body) {
+            Ok(r) => r,
+            Err(e) => {
+                self.outbox.push(Out::status(reply, e.status()));
+                return true;
+            }
+        };
+        self.enqueue_pull(stream, consumer, reply, req, now);
+        true
+    }
+
+    /// Checks a decoded pull request against the consumer's limits and queues or answers it.
+    fn enqueue_pull(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        reply: &[u8],
+        req: PullRequest,
+        now: Clock,
+    ) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(consumer))
+        else {
+            return;
+        };
+        let spec = &c.spec;
+        let refuse = if spec.max_batch > 0 && req.batch > spec.max_batch {
+            Some(format!("Exceeded MaxRequestBatch of {}", spec.max_batch))
+        } else if spec.max_expires_ns > 0 && req.expires_ns > spec.max_expires_ns {
+            Some(format!(
+                "Exceeded MaxRequestExpires of {}",
+                crate::gofmt::duration(std::time::Duration::from_nanos(spec.max_expires_ns))
+            ))
+        } else if spec.max_request_bytes > 0 && req.max_bytes > spec.max_request_bytes {
+            Some(format!(
+                "Exceeded MaxRequestMaxBytes of {}",
+                spec.max_request_bytes
+            ))
+        } else {
+            None
+        };
+        if let Some(text) = refuse {
+            self.outbox
+                .push(Out::status(reply, pull::status_bytes(409, &text, None)));
+            return;
+        }
+        c.last_active_ns = Some(now.ns);
+        let no_wait = req.no_wait;
+        let expires = req.expires_ns;
+        let reply_s = String::from_utf8_lossy(reply).into_owned();
+        let pushed = {
+            let mut wheel = self.wheel.borrow_mut();
+            c.waiting.push(now.ms, reply_s, req, &mut wheel)
+        };
+        let Ok(id) = pushed else {
+            self.outbox
+                .push(Out::status(reply, pull::status_exceeded_max_waiting()));
+            return;
+        };
+        self.deliver(stream, consumer, now);
+        // A no-wait request without an expiry that is still queued found nothing (more) to
+        // deliver: it ends with 404 at once (nats-server 2.15.1).
+        if no_wait && expires == 0 {
+            self.end_request(stream, consumer, id, pull::status_no_messages());
+        }
+    }
+
+    fn end_request(&mut self, stream: &str, consumer: &str, id: u64, status: Vec<u8>) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(consumer))
+        else {
+            return;
+        };
+        let mut wheel = self.wheel.borrow_mut();
+        if let Some(w) = c.waiting.remove(id, &mut wheel) {
+            self.outbox.push(Out::status(w.reply.as_bytes(), status));
+        }
+    }
+
+    /// Delivers what consumer `consumer` can deliver now: to its waiting pull requests in
+    /// turn, or to its deliver subject.
+    pub fn deliver(&mut self, stream: &str, consumer: &str, now: Clock) {
+        let Some(s) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let stream_name = s.config.name.clone();
+        let Some((c, mut log)) = s.view_parts(consumer) else {
+            return;
+        };
+        if c.paused_until_ns.is_some_and(|t| t > now.ns) {
+            return;
+        }
+        let push = c.spec.deliver_subject.clone();
+        if push.is_some() && !c.push_active {
+            return;
+        }
+        let mut wheel = self.wheel.borrow_mut();
+        let mut events = Vec::new();
+        let mut exhausted = false;
+        loop {
+            let target: Vec<u8> = match &push {
+                Some(p) => p.clone().into_bytes(),
+                None => match c.waiting.front_mut() {
+                    Some(w) => w.reply.clone().into_bytes(),
+                    None => break,
+                },
+            };
+            let view = View {
+                log: log.log(),
+                start_set: c.start_set.as_ref(),
+            };
+            let Some(d) = c
+                .state
+                .next_delivery(&view, now.ms, &mut wheel, &mut events)
+            else {
+                exhausted = true;
+                break;
+            };
+            let msg = match log.fetch(d.stream_seq) {
+                Ok(Some(m)) => m,
+                _ => {
+                    // Gone since (deleted, purged, aged out): it can never be acked.
+                    c.state.ack(d.stream_seq, &mut wheel);
+                    continue;
+                }
+            };
+            let mut reply = Vec::with_capacity(64);
+            ack::encode_v1(
+                &mut reply,
+                &AckSubject {
+                    domain: None,
+                    account_hash: None,
+                    stream: &stream_name,
+                    consumer,
+                    delivered: d.deliveries,
+                    stream_seq: d.stream_seq,
+                    consumer_seq: d.consumer_seq,
+                    timestamp_ns: msg.ts_ns.max(0) as u64,
+                    pending: d.num_pending,
+                },
+            );
+            let size = (msg.subject.len() + msg.headers.len() + msg.payload.len()) as u64;
+            let (headers, payload) = if c.spec.headers_only {
+                (headers_only(&msg.headers, msg.payload.len()), Vec::new())
+            } else {
+                (msg.headers, msg.payload)
+            };
+            self.outbox.push(Out {
+                to: target,
+                subject: msg.subject,
+                reply,
+                headers,
+                payload,
+            });
+            c.dirty = true;
+            c.last_active_ns = Some(now.ns);
+            if push.is_none() {
+                if let Some(w) = c.waiting.front_mut() {
+                    w.batch_left = w.batch_left.saturating_sub(1);
+                    if w.bytes_left > 0 {
+                        w.bytes_left = w.bytes_left.saturating_sub(size);
+                    }
+                }
+                c.waiting.note_delivery(now.ms, &mut wheel);
+                let _ = c.waiting.rotate_after_delivery(&mut wheel);
+            }
+        }
+        // No-wait requests that got something and find nothing more end with 404.
+        if exhausted && push.is_none() {
+            let done: Vec<u64> = c
+                .waiting
+                .iter()
+                .filter(|w| w.request.no_wait && w.batch_left < w.request.batch)
+                .map(|w| w.id)
+                .collect();
+            for id in done {
+                if let Some(w) = c.waiting.remove(id, &mut wheel) {
+                    self.outbox
+                        .push(Out::status(w.reply.as_bytes(), pull::status_no_messages()));
+                }
+            }
+        }
+        for e in events {
+            log::debug!("JetStream: consumer {consumer:?} of {stream_name:?}: {e:?}");
+        }
+    }
+
+    /// Runs [`deliver`](Self::deliver) for every consumer of `stream`.
+    pub fn deliver_stream(&mut self, stream: &str, now: Clock) {
+        let names: Vec<String> = match self.streams.get(stream) {
+            Some(s) => s.consumers.keys().cloned().collect(),
+            None => return,
+        };
+        for n in names {
+            self.deliver(stream, &n, now);
+        }
+    }
+
+    /// Delivers for the streams written by the last commit.
+    pub fn deliver_ready(&mut self, now: Clock) {
+        for stream in std::mem::take(&mut self.kicked) {
+            self.deliver_stream(&stream, now);
+        }
+    }
+
+    /// A message on `$JS.ACK.…`.
+    pub fn on_ack(
+        &mut self,
+        subject: &[u8],
+        reply: &[u8],
+        payload: &[u8],
+        now: Clock,
+    ) -> AckResult {
+        let Ok(a) = ack::decode(subject) else {
+            return AckResult::Unknown;
+        };
+        let (stream, consumer, sseq) = (a.stream.to_string(), a.consumer.to_string(), a.stream_seq);
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return AckResult::Unknown;
+        };
+        let retention = s.config.retention;
+        let Some(c) = s.consumers.get_mut(&consumer) else {
+            return AckResult::Unknown;
+        };
+        let Ok(kind) = ack::parse_payload(payload) else {
+            return AckResult::Done { confirm: false };
+        };
+        let known = sseq <= c.state.delivered().1;
+        let mut wheel = self.wheel.borrow_mut();
+        let mut events = Vec::new();
+        let mut next = None;
+        let outcome = match kind {
+            AckKind::Ack => c.state.ack(sseq, &mut wheel),
+            AckKind::Nak { delay_ms } => c.state.nak(sseq, delay_ms, now.ms, &mut wheel),
+            AckKind::Progress => c.state.progress(sseq, now.ms, &mut wheel),
+            AckKind::Term { .. } => c.state.term(sseq, &mut wheel, &mut events),
+            AckKind::Next(req) => {
+                let o = c.state.ack(sseq, &mut wheel);
+                next = Some(req);
+                o
+            }
+            AckKind::Unknown => AckOutcome::Ignored,
+        };
+        drop(wheel);
+        if outcome == AckOutcome::Applied {
+            c.dirty = true;
+            c.last_ack_ns = Some(now.ns);
+            if retention == super::api::config::Retention::WorkQueue && acks_message(payload) {
+                let _ = s.log.borrow_mut().delete(sseq, false);
+                s.dirty = true;
+            } else if retention == super::api::config::Retention::Interest && acks_message(payload)
+            {
+                let subject = s
+                    .log
+                    .borrow_mut()
+                    .fetch(sseq)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.subject);
+                let all =
+                    subject.is_some_and(|subj| s.consumers.values().all(|o| o.acked(sseq, &subj)));
+                if all {
+                    let _ = s.log.borrow_mut().delete(sseq, false);
+                    s.dirty = true;
+                }
+            }
+        }
+        if let Some(req) = next {
+            if !reply.is_empty() {
+                self.enqueue_pull(&stream, &consumer, reply, req, now);
+            }
+            return AckResult::Done { confirm: false };
+        }
+        // Redeliveries a NAK queued go out now.
+        self.deliver(&stream, &consumer, now);
+        AckResult::Done {
+            confirm: known && !reply.is_empty(),
+        }
+    }
+
+    /// A timer of consumer `timer.consumer_id` fired.
+    pub fn on_timer(&mut self, timer: ConsumerTimer, now: Clock) {
+        let Some((stream, name)) = self.consumer_ids.get(&timer.consumer_id).cloned() else {
+            return;
+        };
+        let Some(c) = self
+            .streams
+            .get_mut(&stream)
+            .and_then(|s| s.consumers.get_mut(&name))
+        else {
+            return;
+        };
+        match timer.kind {
+            TimerKind::AckWait { .. } => {
+                c.state.on_timer(timer.kind);
+                self.deliver(&stream, &name, now);
+            }
+            TimerKind::PullExpiry { request_id } => {
+                let mut wheel = self.wheel.borrow_mut();
+                if let Some(w) = c.waiting.remove(request_id, &mut wheel) {
+                    self.outbox.push(Out::status(
+                        w.reply.as_bytes(),
+                        pull::status_request_timeout(w.batch_left, w.bytes_left),
+                    ));
+                }
+            }
+            TimerKind::PullHeartbeat { request_id } => {
+                let (cseq, sseq) = c.state.delivered();
+                let mut wheel = self.wheel.borrow_mut();
+                if let Some(inbox) = c.waiting.on_heartbeat(request_id, now.ms, &mut wheel) {
+                    self.outbox.push(Out::status(
+                        inbox.as_bytes(),
+                        pull::status_idle_heartbeat(cseq, sseq),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Consumer {
+    /// `num_pending`: messages left to deliver, from the stream's indexes.
+    pub fn num_pending(&self, log: &dyn MessageLog) -> u64 {
+        let view = View {
+            log: log.log(),
+            start_set: self.start_set.as_ref(),
+        };
+        self.state.num_pending(&view)
+    }
+
+    /// Whether this consumer no longer needs stream message `seq` on `subject` (interest
+    /// retention): it does not want the subject, or it delivered and acked it.
+    fn acked(&self, seq: u64, subject: &[u8]) -> bool {
+        let f = &self.spec.limits.filters;
+        if !f.is_empty()
+            && !f
+                .iter()
+                .any(|p| crate::subject::matches(p.as_bytes(), subject))
+        {
+            return true;
+        }
+        seq <= self.state.delivered().1 && self.state.pending(seq).is_none()
+    }
+}
+
+/// Whether an ack payload takes the message out of the consumer (ack, term, next).
+fn acks_message(payload: &[u8]) -> bool {
+    matches!(
+        ack::parse_payload(payload),
+        Ok(AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_))
+    )
+}
+
+/// `headers_only`: the original headers plus `Nats-Msg-Size`, or a header block of just it.
+fn headers_only(headers: &[u8], size: usize) -> Vec<u8> {
+    let mut h = if headers.is_empty() {
+        b"NATS/1.0\r\n".to_vec()
+    } else {
+        headers[..headers.len().saturating_sub(2)].to_vec()
+    };
+    h.extend_from_slice(format!("Nats-Msg-Size: {size}\r\n\r\n").as_bytes());
+    h
+}
+
+/// The first live sequence stored at or after Unix time `t_ns`: a binary search over
+/// sequences, since the log is in time order.
+fn first_at_or_after(log: &mut dyn MessageLog, t_ns: i64) -> Option<u64> {
+    let st = log.log().counters();
+    let (mut lo, mut hi) = (st.first_seq, st.last_seq + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match log.next_by_subject(mid, b">") {
+            Ok(Some(m)) if m.seq < hi => {
+                if m.ts_ns >= t_ns {
+                    hi = mid;
+                } else {
+                    lo = m.seq + 1;
+                }
+            }
+            _ => hi = mid,
+        }
+    }
+    log.next_by_subject(lo, b">").ok().flatten().map(|m| m.seq)
+}
+
+#[cfg(test)]
+#[path = "consumers_tests.rs"]
+mod tests;

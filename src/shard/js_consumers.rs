@@ -1,0 +1,177 @@
+//! JetStream consumers on the owning shard: pull requests and acks in, deliveries and
+//! status messages out, and the one timer task that drives the shard's wheel.
+//!
+//! The consumer engine (`jetstream::consumers`) is sans-io; this file feeds it the requests
+//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` through the
+//! interest this shard registers for accounts with consumers) and routes what it produced:
+//! each [`Out`] goes to the subscribers of its `to` subject (an inbox or deliver subject,
+//! on any shard) shown with the stream message's subject, through [`Shard::deliver_as`].
+//!
+//! Timers: one task sleeps until the wheel's next deadline or until [`Shard::js_wake`]
+//! says a sooner timer may exist, then advances the wheel and hands each fired timer to
+//! its account's consumers.
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use super::mesh::Msg;
+use super::Shard;
+use crate::account::AccountId;
+use crate::jetstream::consumers::{AckResult, Clock, Out};
+use crate::proto::encode::MsgView;
+use crate::runtime;
+
+/// What shard 0 subscribes to for the acks of an account's consumers.
+pub const ACK_INTEREST: &str = "$JS.ACK.>";
+pub const ACK_PREFIX: &[u8] = b"$JS.ACK.";
+const MSG_NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
+/// The longest the timer task sleeps with no timer armed.
+const IDLE_SLEEP_MAX: Duration = Duration::from_secs(60);
+
+/// Now, as the engine takes it: Unix ms (the wheel's scale) and Unix ns.
+pub fn clock() -> Clock {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    Clock {
+        ms: d.as_millis() as u64,
+        ns: d.as_nanos() as i64,
+    }
+}
+
+impl Shard {
+    /// A `CONSUMER.*` API request the stream layer passed on; false if nobody serves it.
+    pub(super) fn js_consumer_request(&self, account: AccountId, view: &MsgView<'_>) -> bool {
+        let subject = String::from_utf8_lossy(view.subject);
+        let Some(rest) = subject.strip_prefix(MSG_NEXT_PREFIX) else {
+            return false;
+        };
+        let Some((stream, consumer)) = rest.split_once('.') else {
+            return false;
+        };
+        let served = self.with_streams(account, |s| {
+            s.pull(
+                stream,
+                consumer,
+                view.reply,
+                &view.payload[view.hdr_len..],
+                clock(),
+            )
+        });
+        self.js_send_outbox(account);
+        served.unwrap_or(false)
+    }
+
+    /// A message on `$JS.ACK.…` in `account`: true if it was an ack of a consumer here.
+    pub(super) fn js_ack(&self, account: AccountId, view: &MsgView<'_>) -> bool {
+        let r = self.with_streams(account, |s| {
+            s.on_ack(
+                view.subject,
+                view.reply,
+                &view.payload[view.hdr_len..],
+                clock(),
+            )
+        });
+        self.js_send_outbox(account);
+        match r {
+            Some(AckResult::Done { confirm }) => {
+                // The state change is persisted at the commit; the confirmation waits for it.
+                if let Some(js) = self.js.borrow_mut().as_mut() {
+                    let reply = if confirm {
+                        view.reply.to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    js.pending_acks.push((account, reply, Vec::new()));
+                }
+                self.js_pending.set(true);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After the group commit: consumers of the streams just written deliver.
+    pub(super) fn js_deliver_ready(&self) {
+        let accounts: Vec<AccountId> = match self.js.borrow().as_ref() {
+            Some(js) => js.accounts.keys().copied().collect(),
+            None => return,
+        };
+        let now = clock();
+        for a in accounts {
+            self.with_streams(a, |s| s.deliver_ready(now));
+            self.js_send_outbox(a);
+        }
+    }
+
+    /// Runs `f` on `account`'s streams, if JetStream has them open here.
+    pub(super) fn with_streams<R>(
+        &self,
+        account: AccountId,
+        f: impl FnOnce(&mut crate::jetstream::streams::AccountStreams) -> R,
+    ) -> Option<R> {
+        let mut js = self.js.borrow_mut();
+        let streams = js.as_mut()?.accounts.get_mut(&account)?;
+        Some(f(streams))
+    }
+
+    /// Routes what the consumers of `account` produced, and wakes the timer task since the
+    /// same calls may have armed timers.
+    pub(super) fn js_send_outbox(&self, account: AccountId) {
+        let out: Vec<Out> = self
+            .with_streams(account, |s| std::mem::take(&mut s.outbox))
+            .unwrap_or_default();
+        for o in out {
+            let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
+            self.deliver_as(account, &Bytes::from(o.to), &m);
+        }
+        self.js_wake.notify();
+    }
+
+    /// Fires the wheel's due timers.
+    fn js_fire_timers(&self) {
+        let now = clock();
+        let fired = {
+            let js = self.js.borrow();
+            let Some(js) = js.as_ref() else { return };
+            let mut fired = Vec::new();
+            js.wheel.borrow_mut().advance(now.ms, &mut fired);
+            fired
+        };
+        let mut touched: Vec<AccountId> = Vec::new();
+        for t in fired {
+            let account = (t.consumer_id >> 40) as AccountId;
+            self.with_streams(account, |s| s.on_timer(t, now));
+            if !touched.contains(&account) {
+                touched.push(account);
+            }
+        }
+        for a in touched {
+            self.js_send_outbox(a);
+        }
+    }
+
+    fn js_next_deadline(&self) -> Option<u64> {
+        let js = self.js.borrow();
+        let d = js.as_ref()?.wheel.borrow().next_deadline();
+        d
+    }
+}
+
+/// The timer task of the owning shard.
+pub async fn run_timers(shard: Rc<Shard>) {
+    loop {
+        let woken = shard.js_wake.notified();
+        let wait = match shard.js_next_deadline() {
+            Some(at) => Duration::from_millis(at.saturating_sub(clock().ms)),
+            None => IDLE_SLEEP_MAX,
+        };
+        if !wait.is_zero() {
+            runtime::race(runtime::sleep(wait), woken).await;
+        }
+        shard.js_fire_timers();
+        shard.flush();
+    }
+}
