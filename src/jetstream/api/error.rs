@@ -6,6 +6,7 @@
 //! variant that carries a reason (`InvalidConfig`, `InvalidJson`, ...) holds exactly the text
 //! nats-server puts after the constant part.
 
+use super::consumer::ConsumerError;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
 
@@ -110,6 +111,14 @@ pub enum ApiError {
     RequiredApiLevel,
     /// 10193
     ExpectedLastSeqPerSubjectInvalid,
+    /// A consumer-specific refusal (its own code, number and text).
+    Consumer(ConsumerError),
+}
+
+impl From<ConsumerError> for ApiError {
+    fn from(e: ConsumerError) -> Self {
+        ApiError::Consumer(e)
+    }
 }
 
 impl ApiError {
@@ -131,6 +140,7 @@ impl ApiError {
             | RollupFailed(_) => 500,
             NotEnabledForAccount | StoreFailed(_) => 503,
             RequiredApiLevel => 412,
+            Consumer(e) => e.code(),
             _ => 400,
         }
     }
@@ -188,6 +198,7 @@ impl ApiError {
             MessageTtlDisabled => 10166,
             RequiredApiLevel => 10185,
             ExpectedLastSeqPerSubjectInvalid => 10193,
+            Consumer(e) => e.err_code(),
         }
     }
 
@@ -261,6 +272,7 @@ impl fmt::Display for ApiError {
             ExpectedLastSeqPerSubjectInvalid => {
                 "missing sequence for expected last sequence per subject"
             }
+            Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)
     }

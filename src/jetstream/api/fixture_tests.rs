@@ -11,7 +11,16 @@ use serde_json::Value;
 const CAPTURES: &str = include_str!("../../../tests/js_api_fixtures/captures.json");
 
 /// Keys whose values differ from run to run and are compared by type only.
-const VOLATILE_KEYS: &[&str] = &["created", "ts", "first_ts", "last_ts", "time", "leader"];
+const VOLATILE_KEYS: &[&str] = &[
+    "created",
+    "ts",
+    "first_ts",
+    "last_ts",
+    "time",
+    "leader",
+    "last_active",
+    "pause_remaining",
+];
 /// Whole paths likewise: the API counters, and the account usage, which is the store's
 /// business (nats-server counts its internal mirror/source consumers there).
 const VOLATILE_PATHS: &[&str] = &[
@@ -22,7 +31,7 @@ const VOLATILE_PATHS: &[&str] = &[
     ".consumers",
 ];
 
-fn env() -> ApiEnv {
+pub(super) fn env() -> ApiEnv {
     let mut env = ApiEnv::new("2.15.1", 5);
     env.features = Features::all();
     env.server_name = "NATRIX".into();
@@ -30,7 +39,7 @@ fn env() -> ApiEnv {
 }
 
 /// The object keys of a JSON text in document order.
-fn key_sequence(json: &str) -> Vec<String> {
+pub(super) fn key_sequence(json: &str) -> Vec<String> {
     let b = json.as_bytes();
     let (mut keys, mut i) = (Vec::new(), 0);
     while i < b.len() {
@@ -58,7 +67,7 @@ fn same_type(a: &Value, b: &Value) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-fn compare(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
+pub(super) fn compare(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
     let key = path.rsplit('.').next().unwrap_or("");
     if VOLATILE_KEYS.contains(&key) || VOLATILE_PATHS.contains(&path) {
         if !same_type(want, got) {
@@ -103,7 +112,7 @@ fn compare(path: &str, want: &Value, got: &Value, diffs: &mut Vec<String>) {
     }
 }
 
-fn header_block(headers: &Value) -> Vec<u8> {
+pub(super) fn header_block(headers: &Value) -> Vec<u8> {
     let Some(list) = headers.as_array() else {
         return Vec::new();
     };
@@ -123,7 +132,7 @@ fn header_block(headers: &Value) -> Vec<u8> {
 }
 
 /// Our reply in the capture's shape: (status line, headers, payload).
-fn ours(r: Response) -> (Option<String>, Vec<(String, String)>, String) {
+pub(super) fn ours(r: Response) -> (Option<String>, Vec<(String, String)>, String) {
     match r {
         Response::Json(b) => (None, vec![], String::from_utf8(b).unwrap_or_default()),
         Response::Message { headers, payload } => {

@@ -25,7 +25,9 @@ pub const LIST_PAGE_MAX: usize = 256;
 /// The most subjects one STREAM.INFO lists (`JSMaxSubjectDetails`).
 pub const SUBJECT_DETAILS_MAX: usize = 100_000;
 
-/// Answers one request. `hdr` is the request's header block (empty for a plain PUB): a
+/// Answers one request. A `CONSUMER.*` request gives `Response::Consumer` (after the
+/// stream-not-found check): call [`handle_consumer`](super::handle_consumer) for those, or
+/// for every request, as it passes the others here. `hdr` is the request's header block (empty for a plain PUB): a
 /// `Nats-Required-Api-Level` above ours is refused with 412 as nats-server does. `reply`
 /// empty means nobody waits: the request is still carried out, nothing is sent.
 pub fn handle<B: StreamBackend>(
@@ -59,7 +61,7 @@ pub fn handle<B: StreamBackend>(
 
 /// The checks every JSON request passes first, in nats-server's order: the required API
 /// level, then whether JetStream is enabled for the account.
-fn gate(req: &ApiRequest<'_>, hdr: &[u8], env: &ApiEnv) -> Option<(Response, bool)> {
+pub(super) fn gate(req: &ApiRequest<'_>, hdr: &[u8], env: &ApiEnv) -> Option<(Response, bool)> {
     let level = Headers::parse(hdr)
         .ok()
         .and_then(|h| h.get(HDR_REQUIRED_API_LEVEL));
@@ -89,7 +91,7 @@ pub const HDR_REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
 
 /// An error reply with the extra fields nats-server's response type carries even then: the
 /// paging fields (and an empty page) on names/list/info, `purged` on purge.
-fn early_error(req: &ApiRequest<'_>, ty: &str, e: &ApiError) -> (Response, bool) {
+pub(super) fn early_error(req: &ApiRequest<'_>, ty: &str, e: &ApiError) -> (Response, bool) {
     use ApiRequest::*;
     let doc = Doc::new(ty).field("error", e);
     let paged = |d: Doc| d.field("total", &0).field("offset", &0).field("limit", &0);

@@ -1,4 +1,4 @@
-//! The sans-io `$JS.API` layer for streams: request subjects to typed requests
+//! The sans-io `$JS.API` layer for streams (and, in [`consumer`], for consumers): request subjects to typed requests
 //! ([`request`]), `StreamConfig` with nats-server's defaults and checks ([`config`],
 //! [`validate`]), the response documents ([`info`]), the publish-side checks and pub-acks
 //! ([`publish`], [`headers`]), and [`handle`], which answers one API request over a
@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod consumer;
 pub mod error;
 mod handle;
 pub mod headers;
@@ -27,6 +28,7 @@ pub mod validate;
 
 pub use backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, StreamBackend};
 pub use config::StreamConfig;
+pub use consumer::{handle_consumer, ConsumerBackend, ConsumerConfig, ConsumerView};
 pub use error::ApiError;
 pub use handle::handle;
 pub use info::{AccountLimits, AccountUsage, StreamState, StreamView, UnixNanos};
@@ -46,7 +48,9 @@ pub enum Response {
     Json(Vec<u8>),
     /// A message with a header block: a direct-get reply or a status message.
     Message { headers: Vec<u8>, payload: Vec<u8> },
-    /// A `CONSUMER.*` request: the consumer layer answers it.
+    /// A `CONSUMER.*` request. From [`handle`]: call [`handle_consumer`] with the same
+    /// arguments, which answers it. From [`handle_consumer`]: a MSG.NEXT or RESET, which
+    /// the consumer engine answers itself.
     Consumer,
 }
 
@@ -67,6 +71,10 @@ pub struct Features {
     pub msg_schedules: bool,
     pub async_persist: bool,
     pub s2_compression: bool,
+    /// Consumer `priority_groups` / `priority_policy` (pinned client, overflow).
+    pub priority_groups: bool,
+    /// The `flow_control` ack policy of nats-server's sourcing consumers.
+    pub ack_flow_control: bool,
 }
 
 impl Features {
@@ -85,6 +93,8 @@ impl Features {
             msg_schedules: true,
             async_persist: true,
             s2_compression: true,
+            priority_groups: true,
+            ack_flow_control: true,
         }
     }
 }
