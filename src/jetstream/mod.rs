@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod consumer;
+pub mod consumer_backend;
 pub mod consumer_spec;
 pub mod consumer_store;
 pub mod consumers;

@@ -216,7 +216,7 @@ impl Shard {
                 return;
             };
             let mut env = streams.env.clone();
-            let r = api::handle(
+            let r = api::consumer::handle_consumer(
                 &subject,
                 &reply,
                 &view.payload[..view.hdr_len],
