@@ -60,7 +60,12 @@ impl AccountStreams {
         }
     }
 
-    fn current_view(&self, stream: &str, name: &str, now: UnixNanos) -> Result<ConsumerView, ApiError> {
+    fn current_view(
+        &self,
+        stream: &str,
+        name: &str,
+        now: UnixNanos,
+    ) -> Result<ConsumerView, ApiError> {
         let s = self.streams.get(stream).ok_or(ApiError::StreamNotFound)?;
         let c = s.consumers.get(name).ok_or(ApiError::ConsumerNotFound)?;
         Ok(self.view_of(s, c, now))
@@ -93,7 +98,11 @@ impl ConsumerBackend for AccountStreams {
         let clock = clock_at(now);
         self.start_consumer(stream, spec, json, clock)
             .ok_or(ApiError::StreamNotFound)?;
-        if let Some(c) = self.streams.get(stream).and_then(|s| s.consumers.get(&name)) {
+        if let Some(c) = self
+            .streams
+            .get(stream)
+            .and_then(|s| s.consumers.get(&name))
+        {
             self.persist_consumer_meta(stream, c);
         }
         self.deliver(stream, &name, clock);
@@ -111,15 +120,25 @@ impl ConsumerBackend for AccountStreams {
             .ok_or_else(|| ApiError::StreamGeneral("consumer config not understood".into()))?;
         let name = spec.name.clone();
         {
-            let s = self.streams.get_mut(stream).ok_or(ApiError::StreamNotFound)?;
-            let c = s.consumers.get_mut(&name).ok_or(ApiError::ConsumerNotFound)?;
+            let s = self
+                .streams
+                .get_mut(stream)
+                .ok_or(ApiError::StreamNotFound)?;
+            let c = s
+                .consumers
+                .get_mut(&name)
+                .ok_or(ApiError::ConsumerNotFound)?;
             c.state.limits = spec.limits.clone();
             c.paused_until_ns = spec.pause_until_ns;
             c.spec = spec;
             c.config_json = json;
             c.dirty = true;
         }
-        if let Some(c) = self.streams.get(stream).and_then(|s| s.consumers.get(&name)) {
+        if let Some(c) = self
+            .streams
+            .get(stream)
+            .and_then(|s| s.consumers.get(&name))
+        {
             self.persist_consumer_meta(stream, c);
         }
         self.deliver(stream, &name, clock_at(now));
@@ -144,8 +163,14 @@ impl ConsumerBackend for AccountStreams {
         now: UnixNanos,
     ) -> Result<ConsumerView, ApiError> {
         {
-            let s = self.streams.get_mut(stream).ok_or(ApiError::StreamNotFound)?;
-            let c = s.consumers.get_mut(name).ok_or(ApiError::ConsumerNotFound)?;
+            let s = self
+                .streams
+                .get_mut(stream)
+                .ok_or(ApiError::StreamNotFound)?;
+            let c = s
+                .consumers
+                .get_mut(name)
+                .ok_or(ApiError::ConsumerNotFound)?;
             let old: ConsumerConfig = serde_json::from_slice(&c.config_json).unwrap_or_default();
             c.config_json = to_go_json(&paused_config(&old, until));
             c.paused_until_ns = until;

@@ -21,10 +21,24 @@ use std::collections::BTreeSet;
 
 use super::consumer::ack::{self, AckKind, AckSubject};
 use super::consumer::pull::{self, PullRequest, WaitingQueue};
-use super::consumer::state::{AckOutcome, ConsumerLimits, ConsumerState};
+use super::consumer::state::{AckOutcome, ConsumerEvent, ConsumerLimits, ConsumerState};
 use super::consumer::{ConsumerTimer, StreamView, TimerKind};
 use super::streams::{AccountStreams, Stream};
 use crate::store::{Log, MessageLog};
+
+/// The most messages one consumer sends per call; the rest follow on the shard's next turn,
+/// so a push consumer over a long backlog (ack policy none) does not flood one flush.
+const DELIVER_BATCH_MAX: usize = 1024;
+
+/// A unique id for an advisory (nats-server uses a nuid; any unique token will do).
+fn advisory_id() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
 
 /// The time a call runs at: `ms` on the wheel's monotonic scale, `ns` Unix wall time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -410,7 +424,14 @@ impl AccountStreams {
         let mut wheel = self.wheel.borrow_mut();
         let mut events = Vec::new();
         let mut exhausted = false;
+        let mut sent = 0;
         loop {
+            if sent >= DELIVER_BATCH_MAX {
+                // The rest after the shard's next turn (the timer task flushes again).
+                self.kicked.push(stream.to_string());
+                break;
+            }
+            sent += 1;
             let target: Vec<u8> = match &push {
                 Some(p) => p.clone().into_bytes(),
                 None => match c.waiting.front_mut() {
@@ -493,8 +514,70 @@ impl AccountStreams {
                 }
             }
         }
+        drop(wheel);
+        drop(log);
         for e in events {
-            log::debug!("JetStream: consumer {consumer:?} of {stream_name:?}: {e:?}");
+            self.advisory(&stream_name, consumer, e, now);
+        }
+    }
+
+    /// Publishes the advisory for a consumer event in the account.
+    fn advisory(&mut self, stream: &str, consumer: &str, e: ConsumerEvent, now: Clock) {
+        let (kind, ty, body) = match e {
+            ConsumerEvent::MaxDeliveries {
+                stream_seq,
+                deliveries,
+            } => (
+                "MAX_DELIVERIES",
+                "io.nats.jetstream.advisory.v1.max_deliver",
+                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
+            ),
+            ConsumerEvent::Terminated {
+                stream_seq,
+                deliveries,
+            } => (
+                "MSG_TERMINATED",
+                "io.nats.jetstream.advisory.v1.terminated",
+                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
+            ),
+        };
+        let mut doc = serde_json::Map::new();
+        doc.insert("type".into(), ty.into());
+        doc.insert("id".into(), advisory_id().into());
+        doc.insert(
+            "timestamp".into(),
+            crate::gofmt::rfc3339(
+                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
+            )
+            .into(),
+        );
+        doc.insert("stream".into(), stream.into());
+        doc.insert("consumer".into(), consumer.into());
+        if let serde_json::Value::Object(extra) = body {
+            doc.extend(extra);
+        }
+        let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
+        self.outbox.push(Out {
+            to: subject.clone().into_bytes(),
+            subject: subject.into_bytes(),
+            reply: Vec::new(),
+            headers: Vec::new(),
+            payload: serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default(),
+        });
+    }
+
+    /// A push consumer's deliver subject gained or lost its subscribers.
+    pub fn set_push_active(&mut self, stream: &str, consumer: &str, active: bool, now: Clock) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(consumer))
+        else {
+            return;
+        };
+        let was = std::mem::replace(&mut c.push_active, active);
+        if active && !was {
+            self.deliver(stream, consumer, now);
         }
     }
 
@@ -507,6 +590,11 @@ impl AccountStreams {
         for n in names {
             self.deliver(stream, &n, now);
         }
+    }
+
+    /// Whether some consumer stopped at its per-call bound and has more to send.
+    pub fn has_more_to_deliver(&self) -> bool {
+        !self.kicked.is_empty()
     }
 
     /// Delivers for the streams written by the last commit.
@@ -578,6 +666,9 @@ impl AccountStreams {
                 }
             }
         }
+        for e in events {
+            self.advisory(&stream, &consumer, e, now);
+        }
         if let Some(req) = next {
             if !reply.is_empty() {
                 self.enqueue_pull(&stream, &consumer, reply, req, now);
@@ -604,7 +695,12 @@ impl AccountStreams {
             return;
         };
         match timer.kind {
-            TimerKind::AckWait { .. } => {
+            TimerKind::AckWait { stream_seq } => {
+                if let Some(e) = c.state.give_up_if_spent(stream_seq) {
+                    c.dirty = true;
+                    self.advisory(&stream, &name, e, now);
+                    return;
+                }
                 c.state.on_timer(timer.kind);
                 self.deliver(&stream, &name, now);
             }

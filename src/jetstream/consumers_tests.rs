@@ -237,6 +237,11 @@ fn nak_redelivers_at_once_and_term_never_again() {
     assert!(again[0].2.starts_with("$JS.ACK.S.d.2.1."));
     ack(&mut a, &first[1].2, "+TERM", 20);
     ack(&mut a, &again[0].2, "+TERM because", 20);
+    let advisories = sent(&mut a);
+    assert_eq!(advisories.len(), 2, "{advisories:?}");
+    assert!(advisories
+        .iter()
+        .all(|o| o.0 == "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.d"));
     fire(&mut a, 10_000);
     assert!(sent(&mut a).is_empty());
     assert_eq!(a.streams["S"].consumers["d"].state.num_ack_pending(), 0);

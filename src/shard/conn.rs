@@ -455,6 +455,7 @@ impl Shard {
             return self.send_err(c, &ClientError::InvalidSubject);
         }
         c.subs.borrow_mut().insert(sid, key);
+        self.js_interest_changed();
         if self.multi() {
             let ch = self
                 .interest

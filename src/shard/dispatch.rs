@@ -590,6 +590,7 @@ impl Shard {
             return;
         };
         s.client.subs.borrow_mut().remove(&s.sid);
+        self.js_interest_changed();
         s.client.trace(|| {
             let sid = String::from_utf8_lossy(&s.sid);
             trace::op(Dir::Internal, &format!("DELSUB {sid}"))
@@ -623,6 +624,7 @@ impl Shard {
             Item::Deliver(d) => self.deliver_remote(d),
             Item::Interest(ch) => {
                 self.interest.borrow_mut().apply_remote(from, &ch);
+                self.js_interest_changed();
                 return Some(ch.epoch);
             }
             Item::InterestAck { epoch } => {

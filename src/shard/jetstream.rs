@@ -105,6 +105,8 @@ impl Shard {
                 Some(id) => {
                     self.js_account(id);
                     self.js_sync_interest(id);
+                    self.js_push.set(true);
+                    self.js_push_check.set(true);
                 }
                 None => log::warn!("JetStream: no account {name:?} for its stored streams"),
             }
@@ -228,15 +230,18 @@ impl Shard {
             streams.env = env;
             r
         };
-        // Creates, updates and deletes change which subjects this shard captures.
+        // Creates, updates and deletes change which subjects this shard captures, and
+        // which push consumers exist; what they produced goes out.
         self.js_sync_interest(account);
+        self.js_push.set(true);
+        self.js_push_check.set(true);
+        self.js_send_outbox(account);
         let (headers, payload) = match resp {
             Response::None => return,
             Response::Json(j) => (Vec::new(), j),
             Response::Message { headers, payload } => (headers, payload),
             Response::Consumer => {
                 if self.js_consumer_request(account, view) {
-                    self.js_sync_interest(account);
                     return;
                 }
                 (b"NATS/1.0 503\r\n\r\n".to_vec(), Vec::new())

@@ -127,7 +127,67 @@ impl Shard {
             let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
             self.deliver_as(account, &Bytes::from(o.to), &m);
         }
+        // Consumers that stopped at their per-call bound go on at the next commit.
+        if self.with_streams(account, |s| s.has_more_to_deliver()) == Some(true) {
+            self.js_pending.set(true);
+        }
         self.js_wake.notify();
+    }
+
+    /// A subscription came or went here or on another shard: push consumers may have
+    /// gained or lost their deliver subject's interest (checked at the next flush).
+    pub fn js_interest_changed(&self) {
+        if self.js_push.get() {
+            self.js_push_check.set(true);
+        }
+    }
+
+    /// Whether anyone in `account` subscribes to `subject` (on any shard).
+    fn has_interest(&self, account: AccountId, subject: &[u8]) -> bool {
+        if self.multi() {
+            let m = self
+                .interest
+                .borrow_mut()
+                .table(account)
+                .match_subject(subject);
+            !(m.plain.is_empty() && m.queues.is_empty())
+        } else {
+            let m = self.match_local(account, subject);
+            !(m.plain.is_empty() && m.queues.is_empty())
+        }
+    }
+
+    /// Marks each push consumer bound or not by its deliver subject's interest, and lets
+    /// the newly bound ones deliver.
+    pub(super) fn js_refresh_push(&self) {
+        let subjects: Vec<(AccountId, String, String, String)> = match self.js.borrow().as_ref() {
+            Some(js) => js
+                .accounts
+                .iter()
+                .flat_map(|(a, s)| {
+                    s.streams.iter().flat_map(move |(sn, st)| {
+                        st.consumers.iter().filter_map(move |(cn, c)| {
+                            let d = c.spec.deliver_subject.clone()?;
+                            Some((*a, sn.clone(), cn.clone(), d))
+                        })
+                    })
+                })
+                .collect(),
+            None => return,
+        };
+        self.js_push.set(!subjects.is_empty());
+        let now = clock();
+        let mut touched = Vec::new();
+        for (a, stream, consumer, deliver) in subjects {
+            let active = self.has_interest(a, deliver.as_bytes());
+            self.with_streams(a, |s| s.set_push_active(&stream, &consumer, active, now));
+            if !touched.contains(&a) {
+                touched.push(a);
+            }
+        }
+        for a in touched {
+            self.js_send_outbox(a);
+        }
     }
 
     /// Fires the wheel's due timers.

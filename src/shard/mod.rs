@@ -106,6 +106,10 @@ pub struct Shard {
     pub js_pending: Cell<bool>,
     /// Wakes the JetStream timer task (a timer may now be due sooner).
     pub js_wake: Notify,
+    /// Some push consumer exists: interest changes may bind or unbind it.
+    pub js_push: Cell<bool>,
+    /// Interest changed since push consumers were last checked.
+    pub js_push_check: Cell<bool>,
     pub interest: RefCell<Interest>,
     /// Items waiting for each peer's sender task.
     pub outbox: RefCell<Vec<Outbox>>,
@@ -165,6 +169,8 @@ impl Shard {
             js_capture: Cell::new(false),
             js_pending: Cell::new(false),
             js_wake: Notify::default(),
+            js_push: Cell::new(false),
+            js_push_check: Cell::new(false),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
             outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
@@ -251,6 +257,9 @@ impl Shard {
     /// End of a batch: wake each client writer with new bytes once, and each peer sender
     /// with queued items once.
     pub fn flush(&self) {
+        if self.js_push_check.replace(false) {
+            self.js_refresh_push();
+        }
         if self.js_pending.get() {
             self.js_commit();
         }

@@ -331,6 +331,25 @@ impl ConsumerState {
         AckOutcome::Applied
     }
 
+    /// A fired ack wait of a message already delivered `max_deliver` times: it leaves the
+    /// pending set for good (the floor moves over it), as nats-server gives up on it when its
+    /// last ack wait runs out, with the event for the advisory. `None`: not spent.
+    pub fn give_up_if_spent(&mut self, stream_seq: u64) -> Option<ConsumerEvent> {
+        let max = self.limits.max_deliver?;
+        let p = self.pending.get(&stream_seq)?;
+        if p.deliveries < max {
+            return None;
+        }
+        let deliveries = p.deliveries;
+        self.pending.remove(&stream_seq);
+        self.redeliver.remove(&stream_seq);
+        self.move_floor();
+        Some(ConsumerEvent::MaxDeliveries {
+            stream_seq,
+            deliveries,
+        })
+    }
+
     /// A fired `AckWait` timer: the message joins the redelivery queue.
     pub fn on_timer(&mut self, kind: TimerKind) {
         if let TimerKind::AckWait { stream_seq } = kind {
