@@ -42,7 +42,7 @@ struct Js {
 
 fn start_js(tag: &str) -> Js {
     let store = TempDir::new(tag);
-    let server = Server::start_jetstream(1, &store.path, &[]);
+    let server = Server::start_jetstream(2, &store.path, &[]);
     Js {
         server,
         _store: store,

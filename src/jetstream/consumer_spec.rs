@@ -94,6 +94,12 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
         max_expires_ns: pos("max_expires"),
         max_request_bytes: pos("max_bytes"),
         pause_until_ns: time("pause_until"),
+        idle_heartbeat_ms: ms(i("idle_heartbeat").unwrap_or(0)),
+        flow_control: o
+            .get("flow_control")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        inactive_threshold_ms: ms(i("inactive_threshold").unwrap_or(0)),
     })
 }
 

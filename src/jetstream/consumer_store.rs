@@ -189,9 +189,13 @@ impl AccountStreams {
                     push_active: false,
                     start_set: None,
                     dirty: false,
+                    last_delivery_ms: now.ms,
+                    inactive_since_ms: now.ms,
                 },
             );
-            self.consumer_ids.insert(id, (stream.to_string(), name));
+            self.consumer_ids
+                .insert(id, (stream.to_string(), name.clone()));
+            self.arm_consumer_timers(stream, &name, now);
         }
     }
 }

@@ -99,6 +99,11 @@ pub struct ConsumerSpec {
     pub max_request_bytes: u64,
     /// Delivery paused until then (Unix ns).
     pub pause_until_ns: Option<i64>,
+    /// Push consumers: a heartbeat after this long without a delivery (0: none).
+    pub idle_heartbeat_ms: u64,
+    pub flow_control: bool,
+    /// Deleted after this long without pull requests or push interest (0: never).
+    pub inactive_threshold_ms: u64,
 }
 
 /// One consumer of a stream.
@@ -121,6 +126,10 @@ pub struct Consumer {
     pub start_set: Option<(BTreeSet<u64>, u64)>,
     /// State changed since it was last persisted.
     pub dirty: bool,
+    /// When (wheel ms) the last message or heartbeat went to a push consumer.
+    pub last_delivery_ms: u64,
+    /// Since when (wheel ms) the consumer has had no pull request or push interest.
+    pub inactive_since_ms: u64,
 }
 
 /// The consumer's view of its stream's indexes.
@@ -273,10 +282,47 @@ impl AccountStreams {
                 push_active: false,
                 start_set,
                 dirty: true,
+                last_delivery_ms: now.ms,
+                inactive_since_ms: now.ms,
             },
         );
-        self.consumer_ids.insert(id, (stream.to_string(), name));
+        self.consumer_ids
+            .insert(id, (stream.to_string(), name.clone()));
+        self.arm_consumer_timers(stream, &name, now);
         Some(id)
+    }
+
+    /// Arms a new (or restored) consumer's periodic timers: push heartbeats and the
+    /// inactivity check.
+    pub(crate) fn arm_consumer_timers(&mut self, stream: &str, name: &str, now: Clock) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(name))
+        else {
+            return;
+        };
+        c.last_delivery_ms = now.ms;
+        c.inactive_since_ms = now.ms;
+        let mut wheel = self.wheel.borrow_mut();
+        if c.spec.deliver_subject.is_some() && c.spec.idle_heartbeat_ms > 0 {
+            wheel.insert(
+                now.ms + c.spec.idle_heartbeat_ms,
+                ConsumerTimer {
+                    consumer_id: c.id,
+                    kind: TimerKind::PushHeartbeat,
+                },
+            );
+        }
+        if c.spec.inactive_threshold_ms > 0 {
+            wheel.insert(
+                now.ms + c.spec.inactive_threshold_ms,
+                ConsumerTimer {
+                    consumer_id: c.id,
+                    kind: TimerKind::Inactive,
+                },
+            );
+        }
     }
 
     /// Removes a consumer; its waiting pull requests get `409 Consumer Deleted`.
@@ -370,6 +416,7 @@ impl AccountStreams {
             return;
         }
         c.last_active_ns = Some(now.ns);
+        c.inactive_since_ms = now.ms;
         let no_wait = req.no_wait;
         let expires = req.expires_ns;
         let reply_s = String::from_utf8_lossy(reply).into_owned();
@@ -443,6 +490,34 @@ impl AccountStreams {
                 log: log.log(),
                 start_set: c.start_set.as_ref(),
             };
+            // A pull request with a byte budget ends with 409 when the next message does not
+            // fit what is left of it.
+            let budget = match (&push, c.waiting.front_mut()) {
+                (None, Some(w)) if w.request.max_bytes > 0 => {
+                    Some((w.id, w.batch_left, w.bytes_left))
+                }
+                _ => None,
+            };
+            if let Some((id, batch_left, bytes_left)) = budget {
+                if let Some(seq) = c.state.peek_next(&view) {
+                    let size = log.fetch(seq).ok().flatten().map_or(0, |m| {
+                        (m.subject.len() + m.headers.len() + m.payload.len()) as u64
+                    });
+                    if size > bytes_left {
+                        if let Some(w) = c.waiting.remove(id, &mut wheel) {
+                            self.outbox.push(Out::status(
+                                w.reply.as_bytes(),
+                                pull::status_exceeds_max_bytes(batch_left, bytes_left),
+                            ));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let view = View {
+                log: log.log(),
+                start_set: c.start_set.as_ref(),
+            };
             let Some(d) = c
                 .state
                 .next_delivery(&view, now.ms, &mut wheel, &mut events)
@@ -488,6 +563,7 @@ impl AccountStreams {
             });
             c.dirty = true;
             c.last_active_ns = Some(now.ns);
+            c.last_delivery_ms = now.ms;
             if push.is_none() {
                 if let Some(w) = c.waiting.front_mut() {
                     w.batch_left = w.batch_left.saturating_sub(1);
@@ -576,6 +652,9 @@ impl AccountStreams {
             return;
         };
         let was = std::mem::replace(&mut c.push_active, active);
+        if was && !active {
+            c.inactive_since_ms = now.ms;
+        }
         if active && !was {
             self.deliver(stream, consumer, now);
         }
@@ -712,6 +791,42 @@ impl AccountStreams {
                         pull::status_request_timeout(w.batch_left, w.bytes_left),
                     ));
                 }
+            }
+            TimerKind::PushHeartbeat => {
+                let every = c.spec.idle_heartbeat_ms;
+                let due = c.last_delivery_ms + every;
+                let mut wheel = self.wheel.borrow_mut();
+                if now.ms < due {
+                    wheel.insert(due, timer);
+                    return;
+                }
+                wheel.insert(now.ms + every, timer);
+                drop(wheel);
+                c.last_delivery_ms = now.ms;
+                if !c.push_active {
+                    return;
+                }
+                let (cseq, sseq) = c.state.delivered();
+                if let Some(to) = c.spec.deliver_subject.clone() {
+                    self.outbox.push(Out::status(
+                        to.as_bytes(),
+                        pull::status_idle_heartbeat(cseq, sseq),
+                    ));
+                }
+            }
+            TimerKind::Inactive => {
+                let idle = c.waiting.is_empty() && !c.push_active;
+                if !idle {
+                    c.inactive_since_ms = now.ms;
+                }
+                let due = c.inactive_since_ms + c.spec.inactive_threshold_ms;
+                if idle && now.ms >= due {
+                    log::debug!("JetStream: consumer {name:?} of {stream:?} inactive, deleted");
+                    self.remove_consumer(&stream, &name);
+                    self.forget_consumer_files(&stream, &name);
+                    return;
+                }
+                self.wheel.borrow_mut().insert(due.max(now.ms + 1), timer);
             }
             TimerKind::PullHeartbeat { request_id } => {
                 let (cseq, sseq) = c.state.delivered();

@@ -414,3 +414,90 @@ fn a_durable_comes_back_from_disk_with_acked_ones_gone_and_unacked_redelivered()
     assert_eq!(out[0].1, "s.2");
     assert!(out[0].2.starts_with("$JS.ACK.S.d.2.2.5."), "{}", out[0].2);
 }
+
+#[test]
+fn an_idle_ephemeral_goes_after_its_inactive_threshold_and_a_waiting_pull_keeps_it() {
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);
+    consumer(
+        &mut a,
+        "S",
+        r#"{"name":"e","inactive_threshold":1000000000}"#,
+    );
+    consumer(
+        &mut a,
+        "S",
+        r#"{"name":"busy","inactive_threshold":1000000000}"#,
+    );
+    a.pull(
+        "S",
+        "busy",
+        b"in",
+        br#"{"batch":1,"expires":5000000000}"#,
+        at(500),
+    );
+    fire(&mut a, 999);
+    assert!(a.streams["S"].consumers.contains_key("e"));
+    fire(&mut a, 1000);
+    assert!(!a.streams["S"].consumers.contains_key("e"));
+    assert!(
+        a.streams["S"].consumers.contains_key("busy"),
+        "its pull waits"
+    );
+    // The request expires at 5.5 s; a second later the consumer is gone too.
+    fire(&mut a, 5500);
+    assert_eq!(sent(&mut a)[0].2, "NATS/1.0 408 Request Timeout");
+    fire(&mut a, 6400);
+    assert!(a.streams["S"].consumers.contains_key("busy"));
+    fire(&mut a, 6600);
+    assert!(!a.streams["S"].consumers.contains_key("busy"));
+}
+
+#[test]
+fn a_bound_push_consumer_gets_heartbeats_only_when_idle() {
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);
+    consumer(
+        &mut a,
+        "S",
+        r#"{"durable_name":"p","deliver_subject":"dlv","idle_heartbeat":1000000000}"#,
+    );
+    publish(&mut a, "S", "s.a", "x");
+    a.deliver_ready(at(0));
+    assert!(sent(&mut a).is_empty(), "nobody listens yet");
+    a.set_push_active("S", "p", true, at(100));
+    let out = sent(&mut a);
+    assert_eq!(
+        (out.len(), out[0].0.as_str(), out[0].1.as_str()),
+        (1, "dlv", "s.a")
+    );
+    fire(&mut a, 1000);
+    assert!(sent(&mut a).is_empty(), "a delivery 0.9 s ago");
+    fire(&mut a, 1100);
+    let hb = sent(&mut a);
+    assert_eq!(hb.len(), 1);
+    assert_eq!(hb[0].2, "NATS/1.0 100 Idle Heartbeat");
+    a.set_push_active("S", "p", false, at(1200));
+    fire(&mut a, 5000);
+    assert!(sent(&mut a).is_empty(), "no heartbeats into the void");
+}
+
+#[test]
+fn a_pull_with_a_byte_budget_ends_with_409_when_the_next_message_does_not_fit() {
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);
+    publish(&mut a, "S", "s.a", "0123456789");
+    publish(&mut a, "S", "s.b", "0123456789");
+    consumer(&mut a, "S", r#"{"durable_name":"d"}"#);
+    a.pull(
+        "S",
+        "d",
+        b"in",
+        br#"{"batch":5,"max_bytes":20,"expires":9000000000}"#,
+        at(0),
+    );
+    let out = sent(&mut a);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].1, "s.a");
+    assert_eq!(out[1].2, "NATS/1.0 409 Message Size Exceeds MaxBytes");
+}

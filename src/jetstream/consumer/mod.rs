@@ -29,6 +29,10 @@ pub enum TimerKind {
     PullExpiry { request_id: u64 },
     /// A waiting pull request's idle heartbeat is due: send `100 Idle Heartbeat`.
     PullHeartbeat { request_id: u64 },
+    /// A push consumer's idle heartbeat interval ended.
+    PushHeartbeat,
+    /// Time to check whether the consumer has been inactive for its `inactive_threshold`.
+    Inactive,
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.

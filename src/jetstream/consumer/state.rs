@@ -154,6 +154,28 @@ impl ConsumerState {
                 .is_some_and(|max| self.pending.len() >= max)
     }
 
+    /// The stream sequence [`next_delivery`](Self::next_delivery) would pick now, without
+    /// recording anything (for a pull request's byte budget).
+    pub fn peek_next(&self, view: &impl StreamView) -> Option<u64> {
+        for &seq in &self.redeliver {
+            let Some(p) = self.pending.get(&seq) else {
+                continue;
+            };
+            if self
+                .limits
+                .max_deliver
+                .is_some_and(|max| p.deliveries >= max)
+            {
+                continue;
+            }
+            return Some(seq);
+        }
+        if self.stalled() {
+            return None;
+        }
+        view.next(self.next_stream_seq, &self.limits.filters)
+    }
+
     /// Picks and records the next delivery: a due redelivery (lowest stream seq first), else
     /// the next new message unless stalled. Messages past `max_deliver` are dropped from
     /// pending with an event.
