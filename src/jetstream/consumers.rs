@@ -19,26 +19,16 @@
 
 use std::collections::BTreeSet;
 
-use super::consumer::ack::{self, AckKind, AckSubject};
+use super::consumer::ack::{self, AckSubject};
 use super::consumer::pull::{self, PullRequest, WaitingQueue};
-use super::consumer::state::{AckOutcome, ConsumerEvent, ConsumerLimits, ConsumerState};
-use super::consumer::{ConsumerTimer, StreamView, TimerKind};
+use super::consumer::state::{ConsumerLimits, ConsumerState};
+use super::consumer::StreamView;
 use super::streams::{AccountStreams, Stream};
 use crate::store::{Log, MessageLog};
 
 /// The most messages one consumer sends per call; the rest follow on the shard's next turn,
 /// so a push consumer over a long backlog (ack policy none) does not flood one flush.
 const DELIVER_BATCH_MAX: usize = 1024;
-
-/// A unique id for an advisory (nats-server uses a nuid; any unique token will do).
-fn advisory_id() -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::thread_rng();
-    (0..22)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect()
-}
 
 /// The time a call runs at: `ms` on the wheel's monotonic scale, `ns` Unix wall time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -221,7 +211,7 @@ impl AccountStreams {
         let s = self.streams.get_mut(stream)?;
         let mut log = s.log.borrow_mut();
         let by_time = match spec.start {
-            DeliverStart::Time(t) => first_at_or_after(&mut **log, t),
+            DeliverStart::Time(t) => super::expiry::first_at_or_after(&mut **log, t),
             _ => None,
         };
         let l = log.log();
@@ -292,39 +282,6 @@ impl AccountStreams {
         Some(id)
     }
 
-    /// Arms a new (or restored) consumer's periodic timers: push heartbeats and the
-    /// inactivity check.
-    pub(crate) fn arm_consumer_timers(&mut self, stream: &str, name: &str, now: Clock) {
-        let Some(c) = self
-            .streams
-            .get_mut(stream)
-            .and_then(|s| s.consumers.get_mut(name))
-        else {
-            return;
-        };
-        c.last_delivery_ms = now.ms;
-        c.inactive_since_ms = now.ms;
-        let mut wheel = self.wheel.borrow_mut();
-        if c.spec.deliver_subject.is_some() && c.spec.idle_heartbeat_ms > 0 {
-            wheel.insert(
-                now.ms + c.spec.idle_heartbeat_ms,
-                ConsumerTimer {
-                    consumer_id: c.id,
-                    kind: TimerKind::PushHeartbeat,
-                },
-            );
-        }
-        if c.spec.inactive_threshold_ms > 0 {
-            wheel.insert(
-                now.ms + c.spec.inactive_threshold_ms,
-                ConsumerTimer {
-                    consumer_id: c.id,
-                    kind: TimerKind::Inactive,
-                },
-            );
-        }
-    }
-
     /// Removes a consumer; its waiting pull requests get `409 Consumer Deleted`.
     pub fn remove_consumer(&mut self, stream: &str, name: &str) -> Option<Consumer> {
         let s = self.streams.get_mut(stream)?;
@@ -379,7 +336,7 @@ impl AccountStreams {
     }
 
     /// Checks a decoded pull request against the consumer's limits and queues or answers it.
-    fn enqueue_pull(
+    pub(crate) fn enqueue_pull(
         &mut self,
         stream: &str,
         consumer: &str,
@@ -597,51 +554,6 @@ impl AccountStreams {
         }
     }
 
-    /// Publishes the advisory for a consumer event in the account.
-    fn advisory(&mut self, stream: &str, consumer: &str, e: ConsumerEvent, now: Clock) {
-        let (kind, ty, body) = match e {
-            ConsumerEvent::MaxDeliveries {
-                stream_seq,
-                deliveries,
-            } => (
-                "MAX_DELIVERIES",
-                "io.nats.jetstream.advisory.v1.max_deliver",
-                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
-            ),
-            ConsumerEvent::Terminated {
-                stream_seq,
-                deliveries,
-            } => (
-                "MSG_TERMINATED",
-                "io.nats.jetstream.advisory.v1.terminated",
-                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
-            ),
-        };
-        let mut doc = serde_json::Map::new();
-        doc.insert("type".into(), ty.into());
-        doc.insert("id".into(), advisory_id().into());
-        doc.insert(
-            "timestamp".into(),
-            crate::gofmt::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
-            )
-            .into(),
-        );
-        doc.insert("stream".into(), stream.into());
-        doc.insert("consumer".into(), consumer.into());
-        if let serde_json::Value::Object(extra) = body {
-            doc.extend(extra);
-        }
-        let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
-        self.outbox.push(Out {
-            to: subject.clone().into_bytes(),
-            subject: subject.into_bytes(),
-            reply: Vec::new(),
-            headers: Vec::new(),
-            payload: serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default(),
-        });
-    }
-
     /// A push consumer's deliver subject gained or lost its subscribers.
     pub fn set_push_active(&mut self, stream: &str, consumer: &str, active: bool, now: Clock) {
         let Some(c) = self
@@ -671,173 +583,16 @@ impl AccountStreams {
         }
     }
 
-    /// Whether some consumer stopped at its per-call bound and has more to send.
-    pub fn has_more_to_deliver(&self) -> bool {
-        !self.kicked.is_empty()
+    /// Whether a commit is wanted: a consumer stopped at its per-call bound and has more to
+    /// send, or a timer changed a stream (an expiry) outside a publish batch.
+    pub fn wants_commit(&self) -> bool {
+        !self.kicked.is_empty() || self.streams.values().any(|s| s.dirty)
     }
 
     /// Delivers for the streams written by the last commit.
     pub fn deliver_ready(&mut self, now: Clock) {
         for stream in std::mem::take(&mut self.kicked) {
             self.deliver_stream(&stream, now);
-        }
-    }
-
-    /// A message on `$JS.ACK.…`.
-    pub fn on_ack(
-        &mut self,
-        subject: &[u8],
-        reply: &[u8],
-        payload: &[u8],
-        now: Clock,
-    ) -> AckResult {
-        let Ok(a) = ack::decode(subject) else {
-            return AckResult::Unknown;
-        };
-        let (stream, consumer, sseq) = (a.stream.to_string(), a.consumer.to_string(), a.stream_seq);
-        let Some(s) = self.streams.get_mut(&stream) else {
-            return AckResult::Unknown;
-        };
-        let retention = s.config.retention;
-        let Some(c) = s.consumers.get_mut(&consumer) else {
-            return AckResult::Unknown;
-        };
-        let Ok(kind) = ack::parse_payload(payload) else {
-            return AckResult::Done { confirm: false };
-        };
-        let known = sseq <= c.state.delivered().1;
-        let mut wheel = self.wheel.borrow_mut();
-        let mut events = Vec::new();
-        let mut next = None;
-        let outcome = match kind {
-            AckKind::Ack => c.state.ack(sseq, &mut wheel),
-            AckKind::Nak { delay_ms } => c.state.nak(sseq, delay_ms, now.ms, &mut wheel),
-            AckKind::Progress => c.state.progress(sseq, now.ms, &mut wheel),
-            AckKind::Term { .. } => c.state.term(sseq, &mut wheel, &mut events),
-            AckKind::Next(req) => {
-                let o = c.state.ack(sseq, &mut wheel);
-                next = Some(req);
-                o
-            }
-            AckKind::Unknown => AckOutcome::Ignored,
-        };
-        drop(wheel);
-        if outcome == AckOutcome::Applied {
-            c.dirty = true;
-            c.last_ack_ns = Some(now.ns);
-            if retention == super::api::config::Retention::WorkQueue && acks_message(payload) {
-                let _ = s.log.borrow_mut().delete(sseq, false);
-                s.dirty = true;
-            } else if retention == super::api::config::Retention::Interest && acks_message(payload)
-            {
-                let subject = s
-                    .log
-                    .borrow_mut()
-                    .fetch(sseq)
-                    .ok()
-                    .flatten()
-                    .map(|m| m.subject);
-                let all =
-                    subject.is_some_and(|subj| s.consumers.values().all(|o| o.acked(sseq, &subj)));
-                if all {
-                    let _ = s.log.borrow_mut().delete(sseq, false);
-                    s.dirty = true;
-                }
-            }
-        }
-        for e in events {
-            self.advisory(&stream, &consumer, e, now);
-        }
-        if let Some(req) = next {
-            if !reply.is_empty() {
-                self.enqueue_pull(&stream, &consumer, reply, req, now);
-            }
-            return AckResult::Done { confirm: false };
-        }
-        // Redeliveries a NAK queued go out now.
-        self.deliver(&stream, &consumer, now);
-        AckResult::Done {
-            confirm: known && !reply.is_empty(),
-        }
-    }
-
-    /// A timer of consumer `timer.consumer_id` fired.
-    pub fn on_timer(&mut self, timer: ConsumerTimer, now: Clock) {
-        let Some((stream, name)) = self.consumer_ids.get(&timer.consumer_id).cloned() else {
-            return;
-        };
-        let Some(c) = self
-            .streams
-            .get_mut(&stream)
-            .and_then(|s| s.consumers.get_mut(&name))
-        else {
-            return;
-        };
-        match timer.kind {
-            TimerKind::AckWait { stream_seq } => {
-                if let Some(e) = c.state.give_up_if_spent(stream_seq) {
-                    c.dirty = true;
-                    self.advisory(&stream, &name, e, now);
-                    return;
-                }
-                c.state.on_timer(timer.kind);
-                self.deliver(&stream, &name, now);
-            }
-            TimerKind::PullExpiry { request_id } => {
-                let mut wheel = self.wheel.borrow_mut();
-                if let Some(w) = c.waiting.remove(request_id, &mut wheel) {
-                    self.outbox.push(Out::status(
-                        w.reply.as_bytes(),
-                        pull::status_request_timeout(w.batch_left, w.bytes_left),
-                    ));
-                }
-            }
-            TimerKind::PushHeartbeat => {
-                let every = c.spec.idle_heartbeat_ms;
-                let due = c.last_delivery_ms + every;
-                let mut wheel = self.wheel.borrow_mut();
-                if now.ms < due {
-                    wheel.insert(due, timer);
-                    return;
-                }
-                wheel.insert(now.ms + every, timer);
-                drop(wheel);
-                c.last_delivery_ms = now.ms;
-                if !c.push_active {
-                    return;
-                }
-                let (cseq, sseq) = c.state.delivered();
-                if let Some(to) = c.spec.deliver_subject.clone() {
-                    self.outbox.push(Out::status(
-                        to.as_bytes(),
-                        pull::status_idle_heartbeat(cseq, sseq),
-                    ));
-                }
-            }
-            TimerKind::Inactive => {
-                let idle = c.waiting.is_empty() && !c.push_active;
-                if !idle {
-                    c.inactive_since_ms = now.ms;
-                }
-                let due = c.inactive_since_ms + c.spec.inactive_threshold_ms;
-                if idle && now.ms >= due {
-                    log::debug!("JetStream: consumer {name:?} of {stream:?} inactive, deleted");
-                    self.remove_consumer(&stream, &name);
-                    self.forget_consumer_files(&stream, &name);
-                    return;
-                }
-                self.wheel.borrow_mut().insert(due.max(now.ms + 1), timer);
-            }
-            TimerKind::PullHeartbeat { request_id } => {
-                let (cseq, sseq) = c.state.delivered();
-                let mut wheel = self.wheel.borrow_mut();
-                if let Some(inbox) = c.waiting.on_heartbeat(request_id, now.ms, &mut wheel) {
-                    self.outbox.push(Out::status(
-                        inbox.as_bytes(),
-                        pull::status_idle_heartbeat(cseq, sseq),
-                    ));
-                }
-            }
         }
     }
 }
@@ -854,7 +609,7 @@ impl Consumer {
 
     /// Whether this consumer no longer needs stream message `seq` on `subject` (interest
     /// retention): it does not want the subject, or it delivered and acked it.
-    fn acked(&self, seq: u64, subject: &[u8]) -> bool {
+    pub(crate) fn acked(&self, seq: u64, subject: &[u8]) -> bool {
         let f = &self.spec.limits.filters;
         if !f.is_empty()
             && !f
@@ -867,14 +622,6 @@ impl Consumer {
     }
 }
 
-/// Whether an ack payload takes the message out of the consumer (ack, term, next).
-fn acks_message(payload: &[u8]) -> bool {
-    matches!(
-        ack::parse_payload(payload),
-        Ok(AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_))
-    )
-}
-
 /// `headers_only`: the original headers plus `Nats-Msg-Size`, or a header block of just it.
 fn headers_only(headers: &[u8], size: usize) -> Vec<u8> {
     let mut h = if headers.is_empty() {
@@ -884,27 +631,6 @@ fn headers_only(headers: &[u8], size: usize) -> Vec<u8> {
     };
     h.extend_from_slice(format!("Nats-Msg-Size: {size}\r\n\r\n").as_bytes());
     h
-}
-
-/// The first live sequence stored at or after Unix time `t_ns`: a binary search over
-/// sequences, since the log is in time order.
-fn first_at_or_after(log: &mut dyn MessageLog, t_ns: i64) -> Option<u64> {
-    let st = log.log().counters();
-    let (mut lo, mut hi) = (st.first_seq, st.last_seq + 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        match log.next_by_subject(mid, b">") {
-            Ok(Some(m)) if m.seq < hi => {
-                if m.ts_ns >= t_ns {
-                    hi = mid;
-                } else {
-                    lo = m.seq + 1;
-                }
-            }
-            _ => hi = mid,
-        }
-    }
-    log.next_by_subject(lo, b">").ok().flatten().map(|m| m.seq)
 }
 
 #[cfg(test)]

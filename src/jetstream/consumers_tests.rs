@@ -501,3 +501,44 @@ fn a_pull_with_a_byte_budget_ends_with_409_when_the_next_message_does_not_fit() 
     assert_eq!(out[0].1, "s.a");
     assert_eq!(out[1].2, "NATS/1.0 409 Message Size Exceeds MaxBytes");
 }
+
+fn msgs(a: &AccountStreams, stream: &str) -> u64 {
+    a.streams[stream].log.borrow_mut().state().unwrap().msgs
+}
+
+#[test]
+fn a_message_ttl_and_max_age_take_messages_out_on_the_wheel() {
+    let mut a = open(None);
+    stream(
+        &mut a,
+        r#"{"name":"T","subjects":["t.>"],"allow_msg_ttl":true}"#,
+    );
+    let hdr = b"NATS/1.0\r\nNats-TTL: 2s\r\n\r\n";
+    let ack = a.publish("T", "t.a", hdr, b"x", at(0).ns).unwrap().ack;
+    assert!(
+        !String::from_utf8_lossy(&ack).contains("error"),
+        "{}",
+        String::from_utf8_lossy(&ack)
+    );
+    a.publish("T", "t.b", b"", b"y", at(0).ns).unwrap();
+    assert!(a.commit());
+    fire(&mut a, 1999);
+    assert_eq!(msgs(&a, "T"), 2);
+    fire(&mut a, 2000);
+    assert_eq!(msgs(&a, "T"), 1, "the one with a TTL went");
+    assert!(a.wants_commit(), "the delete is written at the next commit");
+
+    stream(
+        &mut a,
+        r#"{"name":"A","subjects":["a.>"],"max_age":1000000000}"#,
+    );
+    a.publish("A", "a.1", b"", b"x", at(3000).ns).unwrap();
+    a.publish("A", "a.2", b"", b"x", at(3500).ns).unwrap();
+    assert!(a.commit());
+    fire(&mut a, 3999);
+    assert_eq!(msgs(&a, "A"), 2);
+    fire(&mut a, 4000);
+    assert_eq!(msgs(&a, "A"), 1);
+    fire(&mut a, 4500);
+    assert_eq!(msgs(&a, "A"), 0);
+}

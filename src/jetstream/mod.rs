@@ -4,7 +4,9 @@
 pub mod api;
 pub mod consumer;
 pub mod consumer_backend;
+pub mod consumer_events;
 pub mod consumer_spec;
 pub mod consumer_store;
 pub mod consumers;
+pub mod expiry;
 pub mod streams;

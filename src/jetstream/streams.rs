@@ -52,6 +52,8 @@ pub struct Stream {
     pub(crate) log: RefCell<Box<dyn MessageLog>>,
     /// The stream's consumers by name (see `consumers.rs`).
     pub consumers: BTreeMap<String, Consumer>,
+    /// A `max_age` timer is in the wheel (see `expiry.rs`).
+    pub(crate) age_timer_armed: bool,
     dedup: publish::DedupTable,
     last_msg_id: String,
     /// Appended to since the last commit.
@@ -79,6 +81,8 @@ pub struct AccountStreams {
     pub(crate) consumer_seq: u64,
     /// Consumer id → (stream, consumer), for fired timers.
     pub(crate) consumer_ids: HashMap<u64, (String, String)>,
+    /// Stream timer id → stream (`expiry.rs`).
+    pub(crate) stream_ids: HashMap<u64, String>,
     /// The shard's timer wheel, shared by every account's streams on it.
     pub wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
     /// Messages to send, drained by the shard after every call.
@@ -109,10 +113,13 @@ impl AccountStreams {
             account_id,
             consumer_seq: 0,
             consumer_ids: HashMap::new(),
+            stream_ids: HashMap::new(),
             wheel,
             outbox: Vec::new(),
             kicked: Vec::new(),
         };
+        // Per-message TTLs expire on the wheel (expiry.rs).
+        me.env.features.msg_ttl = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -168,6 +175,7 @@ impl AccountStreams {
             last_msg_id: String::new(),
             dirty: false,
             consumers: BTreeMap::new(),
+            age_timer_armed: false,
         })
     }
 
@@ -341,6 +349,7 @@ impl AccountStreams {
             s.dedup.record(id, seq, now);
         }
         s.dirty = true;
+        self.arm_expiry(name, seq, accepted.ttl_s, now);
         Some(PubOutcome {
             ack: publish::pub_ack(name, domain.as_deref(), seq),
             after_commit: true,
@@ -471,6 +480,7 @@ impl StreamBackend for AccountStreams {
                 last_msg_id: String::new(),
                 dirty: false,
                 consumers: BTreeMap::new(),
+                age_timer_armed: false,
             },
         );
         Ok(())

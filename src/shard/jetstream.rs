@@ -131,6 +131,7 @@ impl Shard {
         for s in &names {
             log::info!("JetStream: restored stream {s:?} of account {name:?}");
             streams.restore_consumers(s, super::js_consumers::clock());
+            streams.restore_expiry(s, super::js_consumers::clock());
         }
         js.accounts.insert(account, streams);
     }

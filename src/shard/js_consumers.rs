@@ -128,7 +128,7 @@ impl Shard {
             self.deliver_as(account, &Bytes::from(o.to), &m);
         }
         // Consumers that stopped at their per-call bound go on at the next commit.
-        if self.with_streams(account, |s| s.has_more_to_deliver()) == Some(true) {
+        if self.with_streams(account, |s| s.wants_commit()) == Some(true) {
             self.js_pending.set(true);
         }
         self.js_wake.notify();

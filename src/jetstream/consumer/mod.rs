@@ -33,6 +33,11 @@ pub enum TimerKind {
     PushHeartbeat,
     /// Time to check whether the consumer has been inactive for its `inactive_threshold`.
     Inactive,
+    /// Stream timers (`consumer_id` is then the stream's id, see `jetstream/expiry.rs`):
+    /// a message's `Nats-TTL` ran out.
+    MsgTtl { stream_seq: u64 },
+    /// The oldest message reached the stream's `max_age`.
+    MaxAge,
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.

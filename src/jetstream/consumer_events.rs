@@ -1,0 +1,271 @@
+//! The consumer engine's events: acks from clients, fired timers (ack waits, pull expiries and
+//! heartbeats, push heartbeats, inactivity) and the advisories they cause. Split from
+//! `consumers.rs`, whose invariants hold here too.
+
+use super::consumer::ack::{self, AckKind};
+use super::consumer::pull;
+use super::consumer::state::{AckOutcome, ConsumerEvent};
+use super::consumer::{ConsumerTimer, TimerKind};
+use super::consumers::{AckResult, Clock, Out};
+use super::streams::AccountStreams;
+
+impl AccountStreams {
+    /// Arms a new (or restored) consumer's periodic timers: push heartbeats and the
+    /// inactivity check.
+    pub(crate) fn arm_consumer_timers(&mut self, stream: &str, name: &str, now: Clock) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(name))
+        else {
+            return;
+        };
+        c.last_delivery_ms = now.ms;
+        c.inactive_since_ms = now.ms;
+        let mut wheel = self.wheel.borrow_mut();
+        if c.spec.deliver_subject.is_some() && c.spec.idle_heartbeat_ms > 0 {
+            wheel.insert(
+                now.ms + c.spec.idle_heartbeat_ms,
+                ConsumerTimer {
+                    consumer_id: c.id,
+                    kind: TimerKind::PushHeartbeat,
+                },
+            );
+        }
+        if c.spec.inactive_threshold_ms > 0 {
+            wheel.insert(
+                now.ms + c.spec.inactive_threshold_ms,
+                ConsumerTimer {
+                    consumer_id: c.id,
+                    kind: TimerKind::Inactive,
+                },
+            );
+        }
+    }
+
+    /// Publishes the advisory for a consumer event in the account.
+    pub(crate) fn advisory(&mut self, stream: &str, consumer: &str, e: ConsumerEvent, now: Clock) {
+        let (kind, ty, body) = match e {
+            ConsumerEvent::MaxDeliveries {
+                stream_seq,
+                deliveries,
+            } => (
+                "MAX_DELIVERIES",
+                "io.nats.jetstream.advisory.v1.max_deliver",
+                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
+            ),
+            ConsumerEvent::Terminated {
+                stream_seq,
+                deliveries,
+            } => (
+                "MSG_TERMINATED",
+                "io.nats.jetstream.advisory.v1.terminated",
+                serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
+            ),
+        };
+        let mut doc = serde_json::Map::new();
+        doc.insert("type".into(), ty.into());
+        doc.insert("id".into(), advisory_id().into());
+        doc.insert(
+            "timestamp".into(),
+            crate::gofmt::rfc3339(
+                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
+            )
+            .into(),
+        );
+        doc.insert("stream".into(), stream.into());
+        doc.insert("consumer".into(), consumer.into());
+        if let serde_json::Value::Object(extra) = body {
+            doc.extend(extra);
+        }
+        let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
+        self.outbox.push(Out {
+            to: subject.clone().into_bytes(),
+            subject: subject.into_bytes(),
+            reply: Vec::new(),
+            headers: Vec::new(),
+            payload: serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default(),
+        });
+    }
+
+    /// A message on `$JS.ACK.…`.
+    pub fn on_ack(
+        &mut self,
+        subject: &[u8],
+        reply: &[u8],
+        payload: &[u8],
+        now: Clock,
+    ) -> AckResult {
+        let Ok(a) = ack::decode(subject) else {
+            return AckResult::Unknown;
+        };
+        let (stream, consumer, sseq) = (a.stream.to_string(), a.consumer.to_string(), a.stream_seq);
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return AckResult::Unknown;
+        };
+        let retention = s.config.retention;
+        let Some(c) = s.consumers.get_mut(&consumer) else {
+            return AckResult::Unknown;
+        };
+        let Ok(kind) = ack::parse_payload(payload) else {
+            return AckResult::Done { confirm: false };
+        };
+        let known = sseq <= c.state.delivered().1;
+        let mut wheel = self.wheel.borrow_mut();
+        let mut events = Vec::new();
+        let mut next = None;
+        let outcome = match kind {
+            AckKind::Ack => c.state.ack(sseq, &mut wheel),
+            AckKind::Nak { delay_ms } => c.state.nak(sseq, delay_ms, now.ms, &mut wheel),
+            AckKind::Progress => c.state.progress(sseq, now.ms, &mut wheel),
+            AckKind::Term { .. } => c.state.term(sseq, &mut wheel, &mut events),
+            AckKind::Next(req) => {
+                let o = c.state.ack(sseq, &mut wheel);
+                next = Some(req);
+                o
+            }
+            AckKind::Unknown => AckOutcome::Ignored,
+        };
+        drop(wheel);
+        if outcome == AckOutcome::Applied {
+            c.dirty = true;
+            c.last_ack_ns = Some(now.ns);
+            if retention == super::api::config::Retention::WorkQueue && acks_message(payload) {
+                let _ = s.log.borrow_mut().delete(sseq, false);
+                s.dirty = true;
+            } else if retention == super::api::config::Retention::Interest && acks_message(payload)
+            {
+                let subject = s
+                    .log
+                    .borrow_mut()
+                    .fetch(sseq)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.subject);
+                let all =
+                    subject.is_some_and(|subj| s.consumers.values().all(|o| o.acked(sseq, &subj)));
+                if all {
+                    let _ = s.log.borrow_mut().delete(sseq, false);
+                    s.dirty = true;
+                }
+            }
+        }
+        for e in events {
+            self.advisory(&stream, &consumer, e, now);
+        }
+        if let Some(req) = next {
+            if !reply.is_empty() {
+                self.enqueue_pull(&stream, &consumer, reply, req, now);
+            }
+            return AckResult::Done { confirm: false };
+        }
+        // Redeliveries a NAK queued go out now.
+        self.deliver(&stream, &consumer, now);
+        AckResult::Done {
+            confirm: known && !reply.is_empty(),
+        }
+    }
+
+    /// A timer of consumer `timer.consumer_id` fired.
+    pub fn on_timer(&mut self, timer: ConsumerTimer, now: Clock) {
+        if self.on_stream_timer(timer, now) {
+            return;
+        }
+        let Some((stream, name)) = self.consumer_ids.get(&timer.consumer_id).cloned() else {
+            return;
+        };
+        let Some(c) = self
+            .streams
+            .get_mut(&stream)
+            .and_then(|s| s.consumers.get_mut(&name))
+        else {
+            return;
+        };
+        match timer.kind {
+            TimerKind::AckWait { stream_seq } => {
+                if let Some(e) = c.state.give_up_if_spent(stream_seq) {
+                    c.dirty = true;
+                    self.advisory(&stream, &name, e, now);
+                    return;
+                }
+                c.state.on_timer(timer.kind);
+                self.deliver(&stream, &name, now);
+            }
+            TimerKind::PullExpiry { request_id } => {
+                let mut wheel = self.wheel.borrow_mut();
+                if let Some(w) = c.waiting.remove(request_id, &mut wheel) {
+                    self.outbox.push(Out::status(
+                        w.reply.as_bytes(),
+                        pull::status_request_timeout(w.batch_left, w.bytes_left),
+                    ));
+                }
+            }
+            TimerKind::PushHeartbeat => {
+                let every = c.spec.idle_heartbeat_ms;
+                let due = c.last_delivery_ms + every;
+                let mut wheel = self.wheel.borrow_mut();
+                if now.ms < due {
+                    wheel.insert(due, timer);
+                    return;
+                }
+                wheel.insert(now.ms + every, timer);
+                drop(wheel);
+                c.last_delivery_ms = now.ms;
+                if !c.push_active {
+                    return;
+                }
+                let (cseq, sseq) = c.state.delivered();
+                if let Some(to) = c.spec.deliver_subject.clone() {
+                    self.outbox.push(Out::status(
+                        to.as_bytes(),
+                        pull::status_idle_heartbeat(cseq, sseq),
+                    ));
+                }
+            }
+            TimerKind::Inactive => {
+                let idle = c.waiting.is_empty() && !c.push_active;
+                if !idle {
+                    c.inactive_since_ms = now.ms;
+                }
+                let due = c.inactive_since_ms + c.spec.inactive_threshold_ms;
+                if idle && now.ms >= due {
+                    log::debug!("JetStream: consumer {name:?} of {stream:?} inactive, deleted");
+                    self.remove_consumer(&stream, &name);
+                    self.forget_consumer_files(&stream, &name);
+                    return;
+                }
+                self.wheel.borrow_mut().insert(due.max(now.ms + 1), timer);
+            }
+            TimerKind::PullHeartbeat { request_id } => {
+                let (cseq, sseq) = c.state.delivered();
+                let mut wheel = self.wheel.borrow_mut();
+                if let Some(inbox) = c.waiting.on_heartbeat(request_id, now.ms, &mut wheel) {
+                    self.outbox.push(Out::status(
+                        inbox.as_bytes(),
+                        pull::status_idle_heartbeat(cseq, sseq),
+                    ));
+                }
+            }
+            // Stream timers are taken by `on_stream_timer` before this match.
+            TimerKind::MsgTtl { .. } | TimerKind::MaxAge => {}
+        }
+    }
+}
+
+/// A unique id for an advisory (nats-server uses a nuid; any unique token will do).
+fn advisory_id() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// Whether an ack payload takes the message out of the consumer (ack, term, next).
+fn acks_message(payload: &[u8]) -> bool {
+    matches!(
+        ack::parse_payload(payload),
+        Ok(AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_))
+    )
+}
