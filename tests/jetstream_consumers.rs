@@ -494,7 +494,7 @@ async fn acks_move_the_floor_only_over_contiguous_acks() {
         assert_eq!((i.num_ack_pending, i.num_redelivered), (0, 0));
 
         publish(&ctx, "floor.x", "m6").await;
-        let i = info(&mut c).await;
+        let i = tokio_retry_info(&mut c, |i| i.num_pending == 1).await;
         assert_eq!(
             i.num_pending, 1,
             "a new message is pending for the consumer"
@@ -1065,7 +1065,7 @@ async fn deliver_policies_pick_the_first_message_and_num_pending() {
         );
         assert!(fetch_now(&new, 10).await.is_empty());
         publish(&ctx, "dp.b", "b3").await;
-        assert_eq!(payloads(&fetch_now(&new, 10).await), ["b3"]);
+        assert_eq!(payloads(&fetch_wait(&new, 1, ARRIVAL_MAX).await), ["b3"]);
     })
     .await;
 }
@@ -1217,12 +1217,14 @@ async fn interest_stream_removes_a_message_once_every_consumer_acked_it() {
         let two = durable(&stream, "two", pull::Config::default()).await;
         publish(&ctx, "int.x", "m1").await;
         publish(&ctx, "int.x", "m2").await;
-        for m in &fetch_now(&one, 2).await {
+        // The consumers existed before the publishes: a waiting pull, since nats-server may
+        // answer a no_wait pull right after a publish ack before the consumer sees it.
+        for m in &fetch_wait(&one, 2, ARRIVAL_MAX).await {
             ack_confirmed(m).await;
         }
         let state = stream.info().await.expect("info").state.clone();
         assert_eq!(state.messages, 2, "`two` has not acked yet");
-        let got = fetch_now(&two, 2).await;
+        let got = fetch_wait(&two, 2, ARRIVAL_MAX).await;
         assert_eq!(stream_seqs(&got), [1, 2]);
         ack_confirmed(&got[0]).await;
         let state = stream.info().await.expect("info").state.clone();
