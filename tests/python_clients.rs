@@ -43,33 +43,3 @@ fn nats_py_suite_passes_against_natrix() {
 fn nats_py_suite_passes_against_reference_nats_server() {
     run_python_suite(&common::nats_server_bin());
 }
-
-/// tests/py/test_js_consumers.py (JetStream consumers, KV, Object Store through nats-py) against
-/// the server under test: natrix, or nats-server with `NATRIX_TEST_AGAINST_REFERENCE=1`. The
-/// module skips itself unless `NATRIX_PY_CONSUMERS=1`, so the two suite runs above leave it
-/// out until natrix has consumers; this test sets it.
-#[test]
-fn nats_py_consumer_suite_passes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run ./test once, it installs nats-py and pytest",
-        python.display()
-    );
-    let server = common::procs::server_bin();
-    let output = Command::new(&python)
-        .args(["-m", "pytest", "-q", "tests/py/test_js_consumers.py"])
-        .current_dir(root)
-        .env("NATS_SERVER_UNDER_TEST", &server)
-        .env("NATRIX_PY_CONSUMERS", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && !stdout.contains("skipped"),
-        "tests/py/test_js_consumers.py failed against {server} ({}):\n{stdout}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}

@@ -457,8 +457,22 @@ impl AccountStreams {
             };
             if let Some((id, batch_left, bytes_left)) = budget {
                 if let Some(seq) = c.state.peek_next(&view) {
+                    // What the delivery will count: subject, ack reply, headers, payload
+                    // (nats-server's accounting), with the reply's numbers as they will be.
+                    let redelivery = c.state.pending(seq);
+                    let deliveries = redelivery.map_or(1, |p| p.deliveries + 1);
+                    let pending_after = match redelivery {
+                        Some(_) => c.state.num_pending(&view),
+                        None => view.num_pending(&c.spec.limits.filters, seq + 1),
+                    };
+                    let cseq = c.state.delivered().0 + 1;
                     let size = log.fetch(seq).ok().flatten().map_or(0, |m| {
-                        (m.subject.len() + m.headers.len() + m.payload.len()) as u64
+                        let reply = ack_reply_len(
+                            &stream_name,
+                            consumer,
+                            [deliveries, seq, cseq, m.ts_ns.max(0) as u64, pending_after],
+                        );
+                        (m.subject.len() + reply + m.headers.len() + m.payload.len()) as u64
                     });
                     if size > bytes_left {
                         if let Some(w) = c.waiting.remove(id, &mut wheel) {
@@ -505,7 +519,8 @@ impl AccountStreams {
                     pending: d.num_pending,
                 },
             );
-            let size = (msg.subject.len() + msg.headers.len() + msg.payload.len()) as u64;
+            let size =
+                (msg.subject.len() + reply.len() + msg.headers.len() + msg.payload.len()) as u64;
             let (headers, payload) = if c.spec.headers_only {
                 (headers_only(&msg.headers, msg.payload.len()), Vec::new())
             } else {
@@ -620,6 +635,13 @@ impl Consumer {
         }
         seq <= self.state.delivered().1 && self.state.pending(seq).is_none()
     }
+}
+
+/// The length of the v1 ack subject `$JS.ACK.<stream>.<consumer>.<5 numbers>`.
+fn ack_reply_len(stream: &str, consumer: &str, numbers: [u64; 5]) -> usize {
+    let mut buf = itoa::Buffer::new();
+    let digits: usize = numbers.iter().map(|&n| buf.format(n).len()).sum();
+    "$JS.ACK.".len() + stream.len() + 1 + consumer.len() + 5 + digits
 }
 
 /// `headers_only`: the original headers plus `Nats-Msg-Size`, or a header block of just it.

@@ -4,11 +4,7 @@ queue with the durable `task-processors`, a push subscription with a queue group
 bucket, put, get, update by revision, create-if-absent, delete, history, keys, watch) and Object
 Store put / get / info / list / delete.
 
-These need the consumer engine, which natrix is still getting; until it has it the module runs
-only when NATRIX_PY_CONSUMERS=1, which `nats_py_consumer_suite_passes` in
-tests/python_clients.rs sets (against natrix, or nats-server with
-NATRIX_TEST_AGAINST_REFERENCE=1). The rest of tests/py skips it, so the existing nats-py runs
-stay as they were. Each test starts its own server with its store in the test's temp folder."""
+Each test starts its own server with its store in the test's temp folder."""
 
 import asyncio
 import json
@@ -25,12 +21,6 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from harness import CLIENT_TIMEOUT_S, connect, run
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("NATRIX_PY_CONSUMERS") != "1",
-    reason="run by nats_py_consumer_suite_passes (tests/python_clients.rs)",
-)
-
 
 def js_conf(tmp_path):
     store = tmp_path / "js"
