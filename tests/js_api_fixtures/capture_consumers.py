@@ -147,6 +147,16 @@ CASES = [
     ("push_full", API + "CREATE.C_ORD.pushf", cc(ORD, PUSH_FULL), None),
     ("push_full_echo_back", API + "CREATE.C_ORD.pushf", echo_back("pushf"), None),
     ("group_without_deliver_subject", API + "CREATE.C_ORD.gw", cc(ORD, {"deliver_group": "g", "ack_policy": "explicit"}), None),
+    ("ack_fc_push", API + "CREATE.C_ORD.afc", cc(ORD, {"deliver_subject": "dlv.afc", "ack_policy": "flow_control"}), None),
+    ("ack_fc_push_pedantic", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc2", "ack_policy": "flow_control"}, pedantic=True), None),
+    ("ack_fc_push_max_deliver", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc3", "ack_policy": "flow_control", "max_deliver": 3}), None),
+    ("ack_fc_push_ack_wait", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc4", "ack_policy": "flow_control", "ack_wait": S}), None),
+    # a push consumer whose deliver subject has interest (this connection's _INBOX.> sub)
+    ("push_bound_create", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "_INBOX.bound", "deliver_policy": "new", "ack_policy": "explicit"}), None),
+    ("sleep_200ms", "", b"", None),
+    ("push_bound_info", API + "INFO.C_ORD.pb", b"", None),
+    ("push_bound_move", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "dlv.pb2", "deliver_policy": "new", "ack_policy": "explicit"}), None),
+    ("push_bound_same", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "_INBOX.bound", "deliver_policy": "new", "ack_policy": "explicit", "description": "d"}), None),
     # pull rules
     ("pull_hb", API + "CREATE.C_ORD.x1", cc(ORD, {"idle_heartbeat": S}), None),
     ("pull_fc", API + "CREATE.C_ORD.x1", cc(ORD, {"flow_control": True}), None),
@@ -175,6 +185,9 @@ CASES = [
     # other field checks
     ("sample_freq_bad", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "abc"}), None),
     ("sample_freq_negative", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "-5"}), None),
+    ("sample_freq_overflow", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "99999999999999999999%"}), None),
+    ("description_max_ok", API + "CREATE.C_ORD.dmax", cc(ORD, {"description": "d" * 4096}), None),
+    ("name_max_ok", API + "DURABLE.CREATE.C_ORD." + "n" * 255, cc(ORD, {"durable_name": "n" * 255}), None),
     ("description_too_long", API + "CREATE.C_ORD.x1", cc(ORD, {"description": "d" * 4097}), None),
     ("metadata_too_long", API + "CREATE.C_ORD.x1", cc(ORD, {"metadata": {"k": "v" * (128 * 1024)}}), None),
     ("name_too_long", API + "DURABLE.CREATE.C_ORD." + "n" * 256, cc(ORD, {"durable_name": "n" * 256}), None),
@@ -254,6 +267,7 @@ CASES = [
     ("info_empty_object", API + "INFO.C_ORD.d1", b"{}", None),
     ("info_null", API + "INFO.C_ORD.d1", b"null", None),
     ("info_with_body", API + "INFO.C_ORD.d1", j({"x": 1}), None),
+    ("info_whitespace", API + "INFO.C_ORD.d1", b"  ", None),
     ("info_missing", API + "INFO.C_ORD.nope", b"", None),
     ("info_missing_stream", API + "INFO.NOPE.d1", b"", None),
     ("info_required_level_too_high", API + "INFO.C_ORD.d1", b"", [("Nats-Required-Api-Level", "99")]),
@@ -263,6 +277,8 @@ CASES = [
     ("names_offset_past_end", API + "NAMES.C_WQ", j({"offset": 100}), None),
     ("names_offset_negative", API + "NAMES.C_WQ", j({"offset": -2}), None),
     ("names_null", API + "NAMES.C_WQ", b"null", None),
+    ("names_junk_body", API + "NAMES.C_WQ", b"abc", None),
+    ("list_ord", API + "LIST.C_ORD", j({"offset": 20}), None),
     ("names_bad_json", API + "NAMES.C_WQ", b"{", None),
     ("names_missing_stream", API + "NAMES.NOPE", b"", None),
     ("names_empty_stream", API + "NAMES.C_MAX", j({"offset": 1}), None),
@@ -283,6 +299,10 @@ CASES = [
     ("pause_missing_stream", API + "PAUSE.NOPE.d1", b"", None),
     ("pause_bad_json", API + "PAUSE.C_ORD.d1", b"{", None),
     ("pause_bad_time", API + "PAUSE.C_ORD.d1", j({"pause_until": "tomorrow"}), None),
+    ("pause_offset_time", API + "PAUSE.C_ORD.d1", j({"pause_until": "2100-01-01T02:00:00.25+02:00"}), None),
+    ("info_pause_offset_time", API + "INFO.C_ORD.d1", b"", None),
+    ("resume_null_time", API + "PAUSE.C_ORD.d1", j({"pause_until": None}), None),
+    ("create_paused_offset", API + "CREATE.C_ORD.cpo", cc(ORD, {"durable_name": "cpo", "pause_until": "2100-01-01T02:00:00+02:00"}), None),
     ("create_paused", API + "CREATE.C_ORD.cp", cc(ORD, {"durable_name": "cp", "pause_until": "2100-01-01T00:00:00Z"}), None),
     ("create_pause_past", API + "CREATE.C_ORD.cpp", cc(ORD, {"durable_name": "cpp", "pause_until": "2000-01-01T00:00:00Z"}), None),
     # unpin
@@ -321,6 +341,10 @@ def main():
         for name, subject, payload, headers in CASES:
             if callable(payload):
                 payload = payload(echo)
+            if name.startswith("sleep_"):
+                # Lets nats-server's asynchronous interest tracking catch up (push_bound).
+                time.sleep(int(name[6:-2]) / 1000)
+                continue
             sys.stderr.write(name + "\n")
             at_ns = time.time_ns()
             rep = c.request(subject, payload, headers)

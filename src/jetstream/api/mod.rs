@@ -75,6 +75,8 @@ pub struct Features {
     pub priority_groups: bool,
     /// The `flow_control` ack policy of nats-server's sourcing consumers.
     pub ack_flow_control: bool,
+    /// Consumers with more than one subject in `filter_subjects`.
+    pub consumer_multi_filters: bool,
 }
 
 impl Features {
@@ -95,6 +97,7 @@ impl Features {
             s2_compression: true,
             priority_groups: true,
             ack_flow_control: true,
+            consumer_multi_filters: true,
         }
     }
 }

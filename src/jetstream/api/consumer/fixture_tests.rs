@@ -17,7 +17,9 @@ fn consumer_replies_match_nats_server_2_15_1_captures() {
     let cases: Vec<Value> = serde_json::from_str(CAPTURES).expect("consumer_captures.json parses");
     assert!(cases.len() >= 60, "the transcript is there");
     let (mut fake, mut env) = (ConsumerFake::default(), env());
-    let mut failures = Vec::new();
+    // The capturing connection's own subscription.
+    fake.interest.push("_INBOX.>".into());
+    let (mut failures, mut generated) = (Vec::new(), Vec::<String>::new());
     for (i, case) in cases.iter().enumerate() {
         let now = case["at_ns"]
             .as_i64()
@@ -38,10 +40,11 @@ fn consumer_replies_match_nats_server_2_15_1_captures() {
             let want: Value = serde_json::from_str(want_body).unwrap_or_default();
             if let Some(n) = want["name"].as_str() {
                 fake.next_names.push_back(n.to_string());
+                generated.push(n.to_string());
             }
         }
         let hdr = header_block(&case["headers"]);
-        let (status, _, body) = if subject.starts_with("$JS.API.") {
+        let (status, _, mut body) = if subject.starts_with("$JS.API.") {
             ours(handle_consumer(
                 subject, "_INBOX.r", &hdr, &payload, now, &mut fake, &mut env,
             ))
@@ -52,6 +55,11 @@ fn consumer_replies_match_nats_server_2_15_1_captures() {
                 .unwrap_or_default();
             (None, vec![], String::from_utf8(ack).unwrap_or_default())
         };
+        // natrix keeps a generated name in `config.name` (the backend learns the name from
+        // there); nats-server leaves it out of the stored config. Dropped before comparing.
+        for n in &generated {
+            body = body.replace(&format!("\"config\":{{\"name\":\"{n}\","), "\"config\":{");
+        }
         let want_status = reply["status_line"].as_str().map(str::to_string);
         let mut diffs = Vec::new();
         if want_status != status {
@@ -61,18 +69,9 @@ fn consumer_replies_match_nats_server_2_15_1_captures() {
                 serde_json::from_str::<Value>(want_body),
                 serde_json::from_str::<Value>(&body),
             ) {
-                (Ok(w), Ok(mut g)) => {
-                    // natrix keeps a generated name in `config.name` (the backend learns the
-                    // name from there); nats-server leaves it out of the stored config.
-                    if name.contains("generated") {
-                        if let Some(c) = g["config"].as_object_mut() {
-                            c.remove("name");
-                        }
-                    }
+                (Ok(w), Ok(g)) => {
                     compare("", &w, &g, &mut diffs);
-                    let gen = |k: &String| !(name.contains("generated") && k == "name");
-                    let wk: Vec<String> = key_sequence(want_body).into_iter().filter(gen).collect();
-                    let gk: Vec<String> = key_sequence(&body).into_iter().filter(gen).collect();
+                    let (wk, gk) = (key_sequence(want_body), key_sequence(&body));
                     if diffs.is_empty() && wk != gk {
                         diffs.push(format!("key order\n  want {wk:?}\n  got  {gk:?}"));
                     }

@@ -158,6 +158,9 @@ fn unsupported(cfg: &ConsumerConfig, env: &ApiEnv) -> Option<&'static str> {
     if cfg.ack_policy == AckPolicy::FlowControl && !f.ack_flow_control {
         return Some("flow control ack policy is not supported");
     }
+    if cfg.filters().len() > 1 && !f.consumer_multi_filters {
+        return Some("consumers with several filter subjects are not supported");
+    }
     None
 }
 
@@ -269,7 +272,9 @@ fn create<B: ConsumerBackend>(
         if wq && !partition_unique(&cfg.filters(), &others) {
             return Err(E::WorkQueueNotUnique.into());
         }
-        check_update(&old.config, &cfg, old.state.push_bound)?;
+        let bound = old.config.is_push()
+            && (old.state.push_bound || b.has_interest(&old.config.deliver_subject));
+        check_update(&old.config, &cfg, bound)?;
         // nats-server stamps the ephemeral default again when a threshold is dropped, judging
         // "ephemeral" by the old config.
         if cfg.inactive_threshold_ns != old.config.inactive_threshold_ns
