@@ -205,8 +205,11 @@ impl GoTime {
 
     /// Go's `RFC3339Nano` with trailing fraction zeros dropped, `Z` for a zero offset.
     pub fn format(&self) -> String {
-        let offset = FixedOffset::east_opt(self.offset_secs)
-            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+        let Some(offset) =
+            FixedOffset::east_opt(self.offset_secs).or_else(|| FixedOffset::east_opt(0))
+        else {
+            return "0001-01-01T00:00:00Z".into();
+        };
         let Some(utc) = Utc.timestamp_opt(self.secs, self.nanos).single() else {
             return "0001-01-01T00:00:00Z".into();
         };
@@ -581,42 +584,44 @@ impl ConsumerConfig {
             }
             self.max_deliver = -1;
         }
-        let zeroed: [(&mut i64, &str); 7] = [
-            (&mut self.max_waiting, "max_waiting must not be negative"),
-            (&mut self.max_ack_pending, ""),
-            (&mut self.max_batch, "max_batch must not be negative"),
-            (&mut self.max_expires_ns, "max_expires must not be negative"),
-            (&mut self.max_bytes, "max_bytes must not be negative"),
+        // Below their floor these mean "unset"; pedantic mode refuses them instead.
+        let floors: [(&mut i64, i64, &str); 8] = [
+            (&mut self.max_waiting, 0, "max_waiting must not be negative"),
+            (
+                &mut self.max_ack_pending,
+                -1,
+                "max_ack_pending must be set to -1",
+            ),
+            (&mut self.max_batch, 0, "max_batch must not be negative"),
+            (
+                &mut self.max_expires_ns,
+                0,
+                "max_expires must not be negative",
+            ),
+            (&mut self.max_bytes, 0, "max_bytes must not be negative"),
             (
                 &mut self.idle_heartbeat_ns,
+                0,
                 "idle_heartbeat must not be negative",
             ),
             (
                 &mut self.inactive_threshold_ns,
+                0,
                 "inactive_threshold must not be negative",
             ),
+            (
+                &mut self.priority_timeout_ns,
+                0,
+                "priority_timeout must not be negative",
+            ),
         ];
-        for (value, text) in zeroed {
-            if text.is_empty() {
-                // max_ack_pending: anything below -1 is unlimited.
-                if *value < -1 {
-                    if pedantic {
-                        return Err(refuse("max_ack_pending must be set to -1"));
-                    }
-                    *value = -1;
-                }
-            } else if *value < 0 {
+        for (value, floor, text) in floors {
+            if *value < floor {
                 if pedantic {
                     return Err(refuse(text));
                 }
-                *value = 0;
+                *value = floor;
             }
-        }
-        if self.priority_timeout_ns < 0 {
-            if pedantic {
-                return Err(refuse("priority_timeout must not be negative"));
-            }
-            self.priority_timeout_ns = 0;
         }
         if self.deliver_subject.is_empty() && self.max_waiting == 0 {
             self.max_waiting = MAX_WAITING_DEFAULT;
