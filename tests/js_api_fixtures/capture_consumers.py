@@ -7,10 +7,10 @@ function of `echo`, the last `config` each consumer name was answered with, so a
 config can be fed back to CREATE. Usage:
   python3 tests/js_api_fixtures/capture_consumers.py .venv/bin/nats-server
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import json, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from capture import Conn, free_port, j  # noqa: E402
+from capture import j, nats_server  # noqa: E402
 
 SERVER = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_SERVER", "nats-server")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_captures.json")
@@ -325,18 +325,7 @@ CASES = [
 
 
 def main():
-    tmp = tempfile.mkdtemp()
-    port = free_port()
-    proc = subprocess.Popen([SERVER, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        c = Conn(port)
+    with nats_server(SERVER) as c:
         out, echo = [], {}
         for name, subject, payload, headers in CASES:
             if callable(payload):
@@ -366,9 +355,6 @@ def main():
         with open(OUT, "w") as f:
             json.dump(out, f, indent=1)
         print("wrote %d captures to %s" % (len(out), OUT))
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 if __name__ == "__main__":
