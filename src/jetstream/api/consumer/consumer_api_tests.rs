@@ -752,7 +752,9 @@ fn junk_never_panics() {
         "$JS.API.CONSUMER.PAUSE.S.d",
         "$JS.API.CONSUMER.UNPIN.S.d",
     ];
-    let bodies: [&[u8]; 12] = [
+    let bodies: [&[u8]; 14] = [
+        b"{\"pause_until\":\"0001-01-01T00:00:01Z\"}",
+        b"{\"stream_name\":\"S\",\"config\":{\"deliver_policy\":\"by_start_time\",\"opt_start_time\":\"0001-01-01T00:00:01-23:59\"}}",
         b"",
         b"{",
         b"[]",

@@ -494,7 +494,7 @@ fn pause<B: ConsumerBackend>(
     };
     match run(b) {
         Ok(until) => {
-            let remaining = until.map_or(0, |t| (t - now).max(0));
+            let remaining = until.map_or(0, |t| t.saturating_sub(now).max(0));
             Doc::new(ty)
                 .splice(&PauseBody {
                     paused: remaining > 0,
