@@ -28,6 +28,9 @@ pub use error::ConsumerError;
 pub use handle::{handle_consumer, paused_config, LIST_PAGE_MAX, NAMES_PAGE_MAX};
 
 #[cfg(test)]
+#[path = "consumer_config_tests.rs"]
+mod config_tests;
+#[cfg(test)]
 mod fake;
 #[cfg(test)]
 #[path = "fixture_tests.rs"]
