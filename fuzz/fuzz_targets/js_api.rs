@@ -166,9 +166,9 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok(req) = decode::<CreateConsumerRequest>(body) {
         let mut once = req.config;
-        if once.set_defaults(&s, &AccountLimits::default(), false).is_ok() {
+        if once.set_defaults(&s, &AccountLimits::default(), &Default::default(), false).is_ok() {
             let mut twice = once.clone();
-            assert!(twice.set_defaults(&s, &AccountLimits::default(), false).is_ok());
+            assert!(twice.set_defaults(&s, &AccountLimits::default(), &Default::default(), false).is_ok());
             assert_eq!(twice, once, "consumer defaults are idempotent");
         }
     }

@@ -295,12 +295,18 @@ CASES = [
 
 
 @contextlib.contextmanager
-def nats_server(server):
-    """nats-server -js on a temp store dir and a free port, up and accepting; yields a Conn."""
+def nats_server(server, conf=None):
+    """nats-server -js on a temp store dir and a free port (with the config text `conf` if
+    given), up and accepting; yields a Conn."""
     tmp = tempfile.mkdtemp()
     port = free_port()
-    proc = subprocess.Popen([server, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [server, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"]
+    if conf is not None:
+        path = os.path.join(tmp, "server.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        args += ["-c", path]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:

@@ -14,6 +14,14 @@ from capture import j, nats_server  # noqa: E402
 
 SERVER = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_SERVER", "nats-server")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_captures.json")
+LIMITS_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_limit_captures.json")
+
+# Server and account limits (replayed with the same limits in the test's ApiEnv).
+LIMITS_CONF = """
+jetstream { limits { max_ack_pending: 100, max_request_batch: 50 } }
+accounts { A: { jetstream: { max_consumers: 3, max_ack_pending: 20 }, users: [{user: a, password: a}] } }
+no_auth_user: a
+"""
 
 S = 1_000_000_000
 API = "$JS.API.CONSUMER."
@@ -324,37 +332,55 @@ CASES = [
 ]
 
 
+LIMIT_CASES = [
+    ("s_create", "$JS.API.STREAM.CREATE.L", j({"name": "L", "subjects": ["l.>"]}), None),
+    ("default_max_ack_pending_from_account", API + "CREATE.L.a", cc("L", {"durable_name": "a", "ack_policy": "explicit"}), None),
+    ("max_ack_pending_over_account", API + "CREATE.L.x", cc("L", {"ack_policy": "explicit", "max_ack_pending": 30}), None),
+    ("max_ack_pending_over_server", API + "CREATE.L.x", cc("L", {"ack_policy": "explicit", "max_ack_pending": 150}), None),
+    ("push_no_default_batch", API + "CREATE.L.p", cc("L", {"durable_name": "p", "deliver_subject": "dl.p"}), None),
+    ("max_batch_over_server", API + "CREATE.L.x", cc("L", {"max_batch": 60}), None),
+    ("max_batch_pedantic_unset", API + "CREATE.L.x", cc("L", {}, pedantic=True), None),
+    ("max_batch_ok", API + "CREATE.L.b", cc("L", {"durable_name": "b", "max_batch": 10}), None),
+    ("max_consumers_account", API + "CREATE.L.c", cc("L", {"durable_name": "c"}), None),
+    ("update_within_max_consumers", API + "CREATE.L.b", cc("L", {"durable_name": "b", "max_batch": 20}), None),
+    ("account_info", "$JS.API.INFO", b"", None),
+]
+
+
+def run(conn, cases, echo):
+    out = []
+    for name, subject, payload, headers in cases:
+        if callable(payload):
+            payload = payload(echo)
+        if name.startswith("sleep_"):
+            # Lets nats-server's asynchronous interest tracking catch up (push_bound).
+            time.sleep(int(name[6:-2]) / 1000)
+            continue
+        sys.stderr.write(name + "\n")
+        at_ns = time.time_ns()
+        rep = conn.request(subject, payload, headers)
+        if rep["status_line"] is None:
+            try:
+                body = json.loads(rep["payload"])
+                cfg = body.get("config")
+                if isinstance(cfg, dict) and "stream_name" in body:
+                    echo[body["name"]] = dict(cfg)
+                    STREAM_OF[body["name"]] = body["stream_name"]
+            except ValueError:
+                pass
+        out.append({"name": name, "at_ns": at_ns, "subject": subject, "headers": headers,
+                    "payload": payload.decode() if len(payload) < 10000 else "<%d bytes>" % len(payload),
+                    "reply": rep})
+    return out
+
+
 def main():
-    with nats_server(SERVER) as c:
-        out, echo = [], {}
-        for name, subject, payload, headers in CASES:
-            if callable(payload):
-                payload = payload(echo)
-            if name.startswith("sleep_"):
-                # Lets nats-server's asynchronous interest tracking catch up (push_bound).
-                time.sleep(int(name[6:-2]) / 1000)
-                continue
-            sys.stderr.write(name + "\n")
-            at_ns = time.time_ns()
-            rep = c.request(subject, payload, headers)
-            if rep["status_line"] is None:
-                try:
-                    body = json.loads(rep["payload"])
-                    cfg = body.get("config")
-                    if isinstance(cfg, dict) and "stream_name" in body:
-                        cfg = dict(cfg)
-                        md = {k: v for k, v in cfg.get("metadata", {}).items()}
-                        cfg["metadata"] = md
-                        echo[body["name"]] = cfg
-                        STREAM_OF[body["name"]] = body["stream_name"]
-                except ValueError:
-                    pass
-            out.append({"name": name, "at_ns": at_ns, "subject": subject, "headers": headers,
-                        "payload": payload.decode() if len(payload) < 10000 else "<%d bytes>" % len(payload),
-                        "reply": rep})
-        with open(OUT, "w") as f:
+    for cases, conf, path in [(CASES, None, OUT), (LIMIT_CASES, LIMITS_CONF, LIMITS_OUT)]:
+        with nats_server(SERVER, conf) as c:
+            out = run(c, cases, {})
+        with open(path, "w") as f:
             json.dump(out, f, indent=1)
-        print("wrote %d captures to %s" % (len(out), OUT))
+        print("wrote %d captures to %s" % (len(out), path))
 
 
 if __name__ == "__main__":

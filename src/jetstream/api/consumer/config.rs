@@ -13,6 +13,7 @@
 use super::super::config::{nullable, StreamConfig, META_LEVEL, META_REQUIRED_LEVEL, META_VERSION};
 use super::super::error::ApiError;
 use super::super::info::{AccountLimits, UnixNanos};
+use super::super::ServerLimits;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -570,11 +571,12 @@ impl ConsumerConfig {
 
     /// nats-server's `setConsumerConfigDefaults`: out-of-range values to their "unset" form
     /// (or a pedantic refusal), then the defaults from the stream's consumer limits, the
-    /// account limits and nats-server's own.
+    /// server's and the account's limits, and nats-server's own.
     pub fn set_defaults(
         &mut self,
         stream: &StreamConfig,
         account: &AccountLimits,
+        server: &ServerLimits,
         pedantic: bool,
     ) -> Result<(), ApiError> {
         let refuse = |what: &str| ApiError::Pedantic(what.to_string());
@@ -655,10 +657,20 @@ impl ConsumerConfig {
         }
         if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
             let mut pending = MAX_ACK_PENDING_DEFAULT;
-            if account.max_ack_pending > 0 && account.max_ack_pending < pending {
-                pending = account.max_ack_pending;
+            for cap in [server.max_ack_pending, account.max_ack_pending] {
+                if cap > 0 && cap < pending {
+                    pending = cap;
+                }
             }
             self.max_ack_pending = pending;
+        }
+        if self.deliver_subject.is_empty() && self.max_batch == 0 && server.max_request_batch > 0 {
+            if pedantic {
+                return Err(refuse(
+                    "max_request_batch must be set if it's JetStream limits are set",
+                ));
+            }
+            self.max_batch = server.max_request_batch;
         }
         if self.priority_policy == PriorityPolicy::PinnedClient && self.priority_timeout_ns == 0 {
             self.priority_timeout_ns = PINNED_TTL_DEFAULT_NS;

@@ -5,7 +5,7 @@
 
 use super::super::config::{decode, StreamConfig};
 use super::super::info::{AccountLimits, UnixNanos};
-use super::super::{ApiEnv, Features, Response};
+use super::super::{ApiEnv, Features, Response, ServerLimits};
 use super::config::{ConsumerConfig, GoTime};
 use super::fake::ConsumerFake;
 use super::{handle_consumer, ConsumerBackend};
@@ -36,7 +36,13 @@ pub(super) fn cfg(v: Value) -> ConsumerConfig {
 /// The config after defaults, as the layer would store it.
 pub(super) fn defaulted(v: Value, s: &StreamConfig) -> ConsumerConfig {
     let mut c = cfg(v);
-    c.set_defaults(s, &AccountLimits::default(), false).unwrap();
+    c.set_defaults(
+        s,
+        &AccountLimits::default(),
+        &ServerLimits::default(),
+        false,
+    )
+    .unwrap();
     c
 }
 

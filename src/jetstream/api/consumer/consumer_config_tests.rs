@@ -5,7 +5,7 @@
 
 use super::super::config::{decode, Retention, StreamConfig, META_LEVEL, META_VERSION};
 use super::super::info::AccountLimits;
-use super::super::to_go_json;
+use super::super::{to_go_json, ServerLimits};
 use super::config::{AckPolicy, ConsumerConfig, DeliverPolicy, GoTime, PriorityPolicy};
 use super::tests::{cfg, defaulted, stream, S};
 use super::validate::{check_config, check_update, is_valid_group_name, partition_unique};
@@ -62,7 +62,8 @@ fn limits_shape_the_defaults() {
         ..Default::default()
     };
     let mut c = cfg(json!({"ack_policy": "explicit"}));
-    c.set_defaults(&stream("S", &[]), &account, false).unwrap();
+    c.set_defaults(&stream("S", &[]), &account, &ServerLimits::default(), false)
+        .unwrap();
     assert_eq!(c.max_ack_pending, 10);
 }
 
@@ -107,7 +108,12 @@ fn out_of_range_values_are_zeroed_or_refused_when_pedantic() {
     ] {
         let mut c = cfg(json!({ field: -5 }));
         let e = c
-            .set_defaults(&s, &AccountLimits::default(), true)
+            .set_defaults(
+                &s,
+                &AccountLimits::default(),
+                &ServerLimits::default(),
+                true,
+            )
             .unwrap_err();
         assert_eq!(e.err_code(), 10157, "{field}");
         assert_eq!(e.description(), format!("pedantic mode: {text}"));
@@ -134,11 +140,21 @@ fn defaults_are_idempotent_and_every_captured_echo_decodes_to_itself() {
         }
         let mut once = cfg(body["config"].clone());
         once.set_static_metadata();
-        once.set_defaults(&s, &AccountLimits::default(), false)
-            .unwrap();
+        once.set_defaults(
+            &s,
+            &AccountLimits::default(),
+            &ServerLimits::default(),
+            false,
+        )
+        .unwrap();
         let mut twice = once.clone();
         twice
-            .set_defaults(&s, &AccountLimits::default(), false)
+            .set_defaults(
+                &s,
+                &AccountLimits::default(),
+                &ServerLimits::default(),
+                false,
+            )
             .unwrap();
         assert_eq!(once, twice, "idempotent for {}", c["name"]);
         let got: Value = serde_json::from_slice(&to_go_json(&once)).unwrap();
@@ -231,7 +247,7 @@ fn every_check_refuses_with_nats_server_numbers() {
     ];
     for (v, sc, code) in cases {
         let c = defaulted(v.clone(), sc);
-        let e = check_config(&c, sc, &AccountLimits::default())
+        let e = check_config(&c, sc, &AccountLimits::default(), &ServerLimits::default())
             .expect_err(&format!("{v} should be refused"));
         assert_eq!(e.err_code(), code, "{v}: {e}");
     }
@@ -242,19 +258,31 @@ fn every_check_refuses_with_nats_server_numbers() {
         json!({"ack_policy": "explicit", "max_ack_pending": 6}),
         &lim,
     );
-    let e = check_config(&c, &lim, &AccountLimits::default()).unwrap_err();
+    let e = check_config(
+        &c,
+        &lim,
+        &AccountLimits::default(),
+        &ServerLimits::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         e.description(),
         "consumer max ack pending exceeds system limit of 5"
     );
     let c = defaulted(json!({"inactive_threshold": 91 * S}), &lim);
-    let e = check_config(&c, &lim, &AccountLimits::default()).unwrap_err();
+    let e = check_config(
+        &c,
+        &lim,
+        &AccountLimits::default(),
+        &ServerLimits::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         e.description(),
         "consumer inactive threshold exceeds system limit of 1m30s"
     );
     let ok = defaulted(json!({"ack_policy": "explicit", "sample_freq": "50%"}), &s);
-    assert!(check_config(&ok, &s, &AccountLimits::default()).is_ok());
+    assert!(check_config(&ok, &s, &AccountLimits::default(), &ServerLimits::default()).is_ok());
 }
 
 #[test]
@@ -425,5 +453,42 @@ fn policies_decode_like_go() {
     assert_eq!(
         cfg(json!({"ack_policy": "explicit"})).ack_policy,
         AckPolicy::Explicit
+    );
+}
+
+#[test]
+fn server_limits_cap_defaults_and_refuse_beyond_them() {
+    let s = stream("S", &[]);
+    let server = ServerLimits {
+        max_ack_pending: 100,
+        max_request_batch: 50,
+    };
+    let mut pull = cfg(json!({"ack_policy": "explicit"}));
+    pull.set_defaults(&s, &AccountLimits::default(), &server, false)
+        .unwrap();
+    assert_eq!((pull.max_ack_pending, pull.max_batch), (100, 50));
+    let mut push = cfg(json!({"deliver_subject": "d"}));
+    push.set_defaults(&s, &AccountLimits::default(), &server, false)
+        .unwrap();
+    assert_eq!(push.max_batch, 0);
+    let mut big = cfg(json!({"max_batch": 51, "ack_policy": "explicit", "max_ack_pending": 7}));
+    big.set_defaults(&s, &AccountLimits::default(), &server, false)
+        .unwrap();
+    let e = check_config(&big, &s, &AccountLimits::default(), &server).unwrap_err();
+    assert_eq!(
+        e.description(),
+        "consumer max request batch exceeds server limit of 50"
+    );
+    let mut pending = cfg(json!({"ack_policy": "explicit", "max_ack_pending": 101}));
+    pending
+        .set_defaults(&s, &AccountLimits::default(), &server, false)
+        .unwrap();
+    let e = check_config(&pending, &s, &AccountLimits::default(), &server).unwrap_err();
+    assert_eq!(
+        (e.err_code(), e.description().as_str()),
+        (
+            10121,
+            "consumer max ack pending exceeds system limit of 100"
+        )
     );
 }

@@ -6,17 +6,40 @@
 //! ephemerals are fed to the fake's name source, so they come out the same.
 
 use super::super::fixture_tests::{compare, env, header_block, key_sequence, ours};
+use super::super::{ApiEnv, ServerLimits};
 use super::fake::ConsumerFake;
 use super::handle_consumer;
 use serde_json::Value;
 
 const CAPTURES: &str = include_str!("../../../../tests/js_api_fixtures/consumer_captures.json");
+/// Captured with server limits (max_ack_pending 100, max_request_batch 50) and account
+/// limits (max_consumers 3, max_ack_pending 20); see LIMITS_CONF in capture_consumers.py.
+const LIMIT_CAPTURES: &str =
+    include_str!("../../../../tests/js_api_fixtures/consumer_limit_captures.json");
 
 #[test]
 fn consumer_replies_match_nats_server_2_15_1_captures() {
     let cases: Vec<Value> = serde_json::from_str(CAPTURES).expect("consumer_captures.json parses");
     assert!(cases.len() >= 60, "the transcript is there");
-    let (mut fake, mut env) = (ConsumerFake::default(), env());
+    replay(&cases, env());
+}
+
+#[test]
+fn consumer_replies_under_server_and_account_limits_match_nats_server() {
+    let cases: Vec<Value> = serde_json::from_str(LIMIT_CAPTURES).expect("limit captures parse");
+    assert!(cases.len() >= 10, "the transcript is there");
+    let mut env = env();
+    env.limits.max_consumers = 3;
+    env.limits.max_ack_pending = 20;
+    env.server_limits = ServerLimits {
+        max_ack_pending: 100,
+        max_request_batch: 50,
+    };
+    replay(&cases, env);
+}
+
+fn replay(cases: &[Value], mut env: ApiEnv) {
+    let mut fake = ConsumerFake::default();
     // The capturing connection's own subscription.
     fake.interest.push("_INBOX.>".into());
     let (mut failures, mut generated) = (Vec::new(), Vec::<String>::new());

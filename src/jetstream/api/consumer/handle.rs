@@ -246,8 +246,8 @@ fn create<B: ConsumerBackend>(
         }
     }
     cfg.set_static_metadata();
-    cfg.set_defaults(&stream_cfg, &env.limits, req.pedantic)?;
-    check_config(&cfg, &stream_cfg, &env.limits)?;
+    cfg.set_defaults(&stream_cfg, &env.limits, &env.server_limits, req.pedantic)?;
+    check_config(&cfg, &stream_cfg, &env.limits, &env.server_limits)?;
     if let Some(what) = unsupported(&cfg, env) {
         return Err(ApiError::InvalidConfig(what.into()));
     }
