@@ -257,7 +257,17 @@ fn create<B: ConsumerBackend>(
     } else {
         cfg.name.clone()
     };
-    let others = other_configs(b, stream, &key, now);
+    let account_max = env.limits.max_consumers;
+    let mut max = stream_cfg.max_consumers;
+    if max <= 0 || (account_max > 0 && account_max < max) {
+        max = account_max;
+    }
+    // The other consumers' configs matter only for a limit or a work queue.
+    let others = if wq || max > 0 {
+        other_configs(b, stream, &key, now)
+    } else {
+        Vec::new()
+    };
     if let Some(old) = (!key.is_empty())
         .then(|| b.consumer(stream, &key, now))
         .flatten()
@@ -292,11 +302,6 @@ fn create<B: ConsumerBackend>(
         return Err(E::DoesNotExist.into());
     }
     let counted = others.iter().filter(|o| !o.direct && !o.sourcing).count() as i64;
-    let account_max = env.limits.max_consumers;
-    let mut max = stream_cfg.max_consumers;
-    if max <= 0 || (account_max > 0 && account_max < max) {
-        max = account_max;
-    }
     if max > 0 && counted >= max {
         return Err(ApiError::MaximumConsumersLimit);
     }
