@@ -10,7 +10,7 @@ back within 3s. Non-$JS.API subjects are JetStream publishes; their reply is the
 Payloads are text (all our requests and replies are UTF-8).  Usage:
   python3 tests/js_api_fixtures/capture.py /work/main/.venv/bin/nats-server
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import contextlib, json, os, socket, subprocess, sys, tempfile, time
 
 SERVER = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_SERVER", "nats-server")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "captures.json")
@@ -294,11 +294,19 @@ CASES = [
 ]
 
 
-def main():
+@contextlib.contextmanager
+def nats_server(server, conf=None):
+    """nats-server -js on a temp store dir and a free port (with the config text `conf` if
+    given), up and accepting; yields a Conn."""
     tmp = tempfile.mkdtemp()
     port = free_port()
-    proc = subprocess.Popen([SERVER, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [server, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"]
+    if conf is not None:
+        path = os.path.join(tmp, "server.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        args += ["-c", path]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
@@ -306,7 +314,14 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        c = Conn(port)
+        yield Conn(port)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main():
+    with nats_server(SERVER) as c:
         out, echoes = [], {}
         for name, subject, payload, headers in CASES:
             if name == "update_orders_echo":
@@ -341,9 +356,6 @@ def main():
         with open(OUT, "w") as f:
             json.dump(out, f, indent=1)
         print("wrote %d captures to %s" % (len(out), OUT))
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 if __name__ == "__main__":

@@ -7,13 +7,21 @@ function of `echo`, the last `config` each consumer name was answered with, so a
 config can be fed back to CREATE. Usage:
   python3 tests/js_api_fixtures/capture_consumers.py .venv/bin/nats-server
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import json, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from capture import Conn, free_port, j  # noqa: E402
+from capture import j, nats_server  # noqa: E402
 
 SERVER = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("NATS_SERVER", "nats-server")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_captures.json")
+LIMITS_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_limit_captures.json")
+
+# Server and account limits (replayed with the same limits in the test's ApiEnv).
+LIMITS_CONF = """
+jetstream { limits { max_ack_pending: 100, max_request_batch: 50 } }
+accounts { A: { jetstream: { max_consumers: 3, max_ack_pending: 20 }, users: [{user: a, password: a}] } }
+no_auth_user: a
+"""
 
 S = 1_000_000_000
 API = "$JS.API.CONSUMER."
@@ -147,6 +155,16 @@ CASES = [
     ("push_full", API + "CREATE.C_ORD.pushf", cc(ORD, PUSH_FULL), None),
     ("push_full_echo_back", API + "CREATE.C_ORD.pushf", echo_back("pushf"), None),
     ("group_without_deliver_subject", API + "CREATE.C_ORD.gw", cc(ORD, {"deliver_group": "g", "ack_policy": "explicit"}), None),
+    ("ack_fc_push", API + "CREATE.C_ORD.afc", cc(ORD, {"deliver_subject": "dlv.afc", "ack_policy": "flow_control"}), None),
+    ("ack_fc_push_pedantic", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc2", "ack_policy": "flow_control"}, pedantic=True), None),
+    ("ack_fc_push_max_deliver", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc3", "ack_policy": "flow_control", "max_deliver": 3}), None),
+    ("ack_fc_push_ack_wait", API + "CREATE.C_ORD.x1", cc(ORD, {"deliver_subject": "dlv.afc4", "ack_policy": "flow_control", "ack_wait": S}), None),
+    # a push consumer whose deliver subject has interest (this connection's _INBOX.> sub)
+    ("push_bound_create", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "_INBOX.bound", "deliver_policy": "new", "ack_policy": "explicit"}), None),
+    ("sleep_200ms", "", b"", None),
+    ("push_bound_info", API + "INFO.C_ORD.pb", b"", None),
+    ("push_bound_move", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "dlv.pb2", "deliver_policy": "new", "ack_policy": "explicit"}), None),
+    ("push_bound_same", API + "DURABLE.CREATE.C_ORD.pb", cc(ORD, {"durable_name": "pb", "deliver_subject": "_INBOX.bound", "deliver_policy": "new", "ack_policy": "explicit", "description": "d"}), None),
     # pull rules
     ("pull_hb", API + "CREATE.C_ORD.x1", cc(ORD, {"idle_heartbeat": S}), None),
     ("pull_fc", API + "CREATE.C_ORD.x1", cc(ORD, {"flow_control": True}), None),
@@ -175,6 +193,9 @@ CASES = [
     # other field checks
     ("sample_freq_bad", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "abc"}), None),
     ("sample_freq_negative", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "-5"}), None),
+    ("sample_freq_overflow", API + "CREATE.C_ORD.x1", cc(ORD, {"sample_freq": "99999999999999999999%"}), None),
+    ("description_max_ok", API + "CREATE.C_ORD.dmax", cc(ORD, {"description": "d" * 4096}), None),
+    ("name_max_ok", API + "DURABLE.CREATE.C_ORD." + "n" * 255, cc(ORD, {"durable_name": "n" * 255}), None),
     ("description_too_long", API + "CREATE.C_ORD.x1", cc(ORD, {"description": "d" * 4097}), None),
     ("metadata_too_long", API + "CREATE.C_ORD.x1", cc(ORD, {"metadata": {"k": "v" * (128 * 1024)}}), None),
     ("name_too_long", API + "DURABLE.CREATE.C_ORD." + "n" * 256, cc(ORD, {"durable_name": "n" * 256}), None),
@@ -254,6 +275,7 @@ CASES = [
     ("info_empty_object", API + "INFO.C_ORD.d1", b"{}", None),
     ("info_null", API + "INFO.C_ORD.d1", b"null", None),
     ("info_with_body", API + "INFO.C_ORD.d1", j({"x": 1}), None),
+    ("info_whitespace", API + "INFO.C_ORD.d1", b"  ", None),
     ("info_missing", API + "INFO.C_ORD.nope", b"", None),
     ("info_missing_stream", API + "INFO.NOPE.d1", b"", None),
     ("info_required_level_too_high", API + "INFO.C_ORD.d1", b"", [("Nats-Required-Api-Level", "99")]),
@@ -263,6 +285,8 @@ CASES = [
     ("names_offset_past_end", API + "NAMES.C_WQ", j({"offset": 100}), None),
     ("names_offset_negative", API + "NAMES.C_WQ", j({"offset": -2}), None),
     ("names_null", API + "NAMES.C_WQ", b"null", None),
+    ("names_junk_body", API + "NAMES.C_WQ", b"abc", None),
+    ("list_ord", API + "LIST.C_ORD", j({"offset": 20}), None),
     ("names_bad_json", API + "NAMES.C_WQ", b"{", None),
     ("names_missing_stream", API + "NAMES.NOPE", b"", None),
     ("names_empty_stream", API + "NAMES.C_MAX", j({"offset": 1}), None),
@@ -283,6 +307,10 @@ CASES = [
     ("pause_missing_stream", API + "PAUSE.NOPE.d1", b"", None),
     ("pause_bad_json", API + "PAUSE.C_ORD.d1", b"{", None),
     ("pause_bad_time", API + "PAUSE.C_ORD.d1", j({"pause_until": "tomorrow"}), None),
+    ("pause_offset_time", API + "PAUSE.C_ORD.d1", j({"pause_until": "2100-01-01T02:00:00.25+02:00"}), None),
+    ("info_pause_offset_time", API + "INFO.C_ORD.d1", b"", None),
+    ("resume_null_time", API + "PAUSE.C_ORD.d1", j({"pause_until": None}), None),
+    ("create_paused_offset", API + "CREATE.C_ORD.cpo", cc(ORD, {"durable_name": "cpo", "pause_until": "2100-01-01T02:00:00+02:00"}), None),
     ("create_paused", API + "CREATE.C_ORD.cp", cc(ORD, {"durable_name": "cp", "pause_until": "2100-01-01T00:00:00Z"}), None),
     ("create_pause_past", API + "CREATE.C_ORD.cpp", cc(ORD, {"durable_name": "cpp", "pause_until": "2000-01-01T00:00:00Z"}), None),
     # unpin
@@ -304,47 +332,55 @@ CASES = [
 ]
 
 
-def main():
-    tmp = tempfile.mkdtemp()
-    port = free_port()
-    proc = subprocess.Popen([SERVER, "-js", "-sd", tmp, "-p", str(port), "-a", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
+LIMIT_CASES = [
+    ("s_create", "$JS.API.STREAM.CREATE.L", j({"name": "L", "subjects": ["l.>"]}), None),
+    ("default_max_ack_pending_from_account", API + "CREATE.L.a", cc("L", {"durable_name": "a", "ack_policy": "explicit"}), None),
+    ("max_ack_pending_over_account", API + "CREATE.L.x", cc("L", {"ack_policy": "explicit", "max_ack_pending": 30}), None),
+    ("max_ack_pending_over_server", API + "CREATE.L.x", cc("L", {"ack_policy": "explicit", "max_ack_pending": 150}), None),
+    ("push_no_default_batch", API + "CREATE.L.p", cc("L", {"durable_name": "p", "deliver_subject": "dl.p"}), None),
+    ("max_batch_over_server", API + "CREATE.L.x", cc("L", {"max_batch": 60}), None),
+    ("max_batch_pedantic_unset", API + "CREATE.L.x", cc("L", {}, pedantic=True), None),
+    ("max_batch_ok", API + "CREATE.L.b", cc("L", {"durable_name": "b", "max_batch": 10}), None),
+    ("max_consumers_account", API + "CREATE.L.c", cc("L", {"durable_name": "c"}), None),
+    ("update_within_max_consumers", API + "CREATE.L.b", cc("L", {"durable_name": "b", "max_batch": 20}), None),
+    ("account_info", "$JS.API.INFO", b"", None),
+]
+
+
+def run(conn, cases, echo):
+    out = []
+    for name, subject, payload, headers in cases:
+        if callable(payload):
+            payload = payload(echo)
+        if name.startswith("sleep_"):
+            # Lets nats-server's asynchronous interest tracking catch up (push_bound).
+            time.sleep(int(name[6:-2]) / 1000)
+            continue
+        sys.stderr.write(name + "\n")
+        at_ns = time.time_ns()
+        rep = conn.request(subject, payload, headers)
+        if rep["status_line"] is None:
             try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        c = Conn(port)
-        out, echo = [], {}
-        for name, subject, payload, headers in CASES:
-            if callable(payload):
-                payload = payload(echo)
-            sys.stderr.write(name + "\n")
-            at_ns = time.time_ns()
-            rep = c.request(subject, payload, headers)
-            if rep["status_line"] is None:
-                try:
-                    body = json.loads(rep["payload"])
-                    cfg = body.get("config")
-                    if isinstance(cfg, dict) and "stream_name" in body:
-                        cfg = dict(cfg)
-                        md = {k: v for k, v in cfg.get("metadata", {}).items()}
-                        cfg["metadata"] = md
-                        echo[body["name"]] = cfg
-                        STREAM_OF[body["name"]] = body["stream_name"]
-                except ValueError:
-                    pass
-            out.append({"name": name, "at_ns": at_ns, "subject": subject, "headers": headers,
-                        "payload": payload.decode() if len(payload) < 10000 else "<%d bytes>" % len(payload),
-                        "reply": rep})
-        with open(OUT, "w") as f:
+                body = json.loads(rep["payload"])
+                cfg = body.get("config")
+                if isinstance(cfg, dict) and "stream_name" in body:
+                    echo[body["name"]] = dict(cfg)
+                    STREAM_OF[body["name"]] = body["stream_name"]
+            except ValueError:
+                pass
+        out.append({"name": name, "at_ns": at_ns, "subject": subject, "headers": headers,
+                    "payload": payload.decode() if len(payload) < 10000 else "<%d bytes>" % len(payload),
+                    "reply": rep})
+    return out
+
+
+def main():
+    for cases, conf, path in [(CASES, None, OUT), (LIMIT_CASES, LIMITS_CONF, LIMITS_OUT)]:
+        with nats_server(SERVER, conf) as c:
+            out = run(c, cases, {})
+        with open(path, "w") as f:
             json.dump(out, f, indent=1)
-        print("wrote %d captures to %s" % (len(out), OUT))
-    finally:
-        proc.terminate()
-        proc.wait()
+        print("wrote %d captures to %s" % (len(out), path))
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ pub struct Features {
     pub priority_groups: bool,
     /// The `flow_control` ack policy of nats-server's sourcing consumers.
     pub ack_flow_control: bool,
+    /// Consumers with more than one subject in `filter_subjects`.
+    pub consumer_multi_filters: bool,
 }
 
 impl Features {
@@ -95,14 +97,26 @@ impl Features {
             s2_compression: true,
             priority_groups: true,
             ack_flow_control: true,
+            consumer_multi_filters: true,
         }
     }
+}
+
+/// The server's `jetstream { limits { ... } }` that bound consumers; 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerLimits {
+    /// The most `max_ack_pending` a consumer may have (also caps the default of 1000).
+    pub max_ack_pending: i64,
+    /// The most `max_batch` a pull consumer may have (and its default when unset).
+    pub max_request_batch: i64,
 }
 
 /// The account and server facts the API answers with, and its request counters.
 #[derive(Debug, Clone)]
 pub struct ApiEnv {
     pub limits: AccountLimits,
+    /// The server-wide consumer limits.
+    pub server_limits: ServerLimits,
     /// Reported as `api.level` and `_nats.level`.
     pub api_level: u32,
     /// Reported as `_nats.ver`.
@@ -127,6 +141,7 @@ impl ApiEnv {
     pub fn new(server_version: &str, api_level: u32) -> Self {
         ApiEnv {
             limits: AccountLimits::default(),
+            server_limits: ServerLimits::default(),
             api_level,
             server_version: server_version.to_string(),
             server_name: String::new(),

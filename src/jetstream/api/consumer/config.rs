@@ -13,6 +13,7 @@
 use super::super::config::{nullable, StreamConfig, META_LEVEL, META_REQUIRED_LEVEL, META_VERSION};
 use super::super::error::ApiError;
 use super::super::info::{AccountLimits, UnixNanos};
+use super::super::ServerLimits;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -205,8 +206,11 @@ impl GoTime {
 
     /// Go's `RFC3339Nano` with trailing fraction zeros dropped, `Z` for a zero offset.
     pub fn format(&self) -> String {
-        let offset = FixedOffset::east_opt(self.offset_secs)
-            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+        let Some(offset) =
+            FixedOffset::east_opt(self.offset_secs).or_else(|| FixedOffset::east_opt(0))
+        else {
+            return "0001-01-01T00:00:00Z".into();
+        };
         let Some(utc) = Utc.timestamp_opt(self.secs, self.nanos).single() else {
             return "0001-01-01T00:00:00Z".into();
         };
@@ -567,11 +571,12 @@ impl ConsumerConfig {
 
     /// nats-server's `setConsumerConfigDefaults`: out-of-range values to their "unset" form
     /// (or a pedantic refusal), then the defaults from the stream's consumer limits, the
-    /// account limits and nats-server's own.
+    /// server's and the account's limits, and nats-server's own.
     pub fn set_defaults(
         &mut self,
         stream: &StreamConfig,
         account: &AccountLimits,
+        server: &ServerLimits,
         pedantic: bool,
     ) -> Result<(), ApiError> {
         let refuse = |what: &str| ApiError::Pedantic(what.to_string());
@@ -581,42 +586,44 @@ impl ConsumerConfig {
             }
             self.max_deliver = -1;
         }
-        let zeroed: [(&mut i64, &str); 7] = [
-            (&mut self.max_waiting, "max_waiting must not be negative"),
-            (&mut self.max_ack_pending, ""),
-            (&mut self.max_batch, "max_batch must not be negative"),
-            (&mut self.max_expires_ns, "max_expires must not be negative"),
-            (&mut self.max_bytes, "max_bytes must not be negative"),
+        // Below their floor these mean "unset"; pedantic mode refuses them instead.
+        let floors: [(&mut i64, i64, &str); 8] = [
+            (&mut self.max_waiting, 0, "max_waiting must not be negative"),
+            (
+                &mut self.max_ack_pending,
+                -1,
+                "max_ack_pending must be set to -1",
+            ),
+            (&mut self.max_batch, 0, "max_batch must not be negative"),
+            (
+                &mut self.max_expires_ns,
+                0,
+                "max_expires must not be negative",
+            ),
+            (&mut self.max_bytes, 0, "max_bytes must not be negative"),
             (
                 &mut self.idle_heartbeat_ns,
+                0,
                 "idle_heartbeat must not be negative",
             ),
             (
                 &mut self.inactive_threshold_ns,
+                0,
                 "inactive_threshold must not be negative",
             ),
+            (
+                &mut self.priority_timeout_ns,
+                0,
+                "priority_timeout must not be negative",
+            ),
         ];
-        for (value, text) in zeroed {
-            if text.is_empty() {
-                // max_ack_pending: anything below -1 is unlimited.
-                if *value < -1 {
-                    if pedantic {
-                        return Err(refuse("max_ack_pending must be set to -1"));
-                    }
-                    *value = -1;
-                }
-            } else if *value < 0 {
+        for (value, floor, text) in floors {
+            if *value < floor {
                 if pedantic {
                     return Err(refuse(text));
                 }
-                *value = 0;
+                *value = floor;
             }
-        }
-        if self.priority_timeout_ns < 0 {
-            if pedantic {
-                return Err(refuse("priority_timeout must not be negative"));
-            }
-            self.priority_timeout_ns = 0;
         }
         if self.deliver_subject.is_empty() && self.max_waiting == 0 {
             self.max_waiting = MAX_WAITING_DEFAULT;
@@ -650,10 +657,20 @@ impl ConsumerConfig {
         }
         if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
             let mut pending = MAX_ACK_PENDING_DEFAULT;
-            if account.max_ack_pending > 0 && account.max_ack_pending < pending {
-                pending = account.max_ack_pending;
+            for cap in [server.max_ack_pending, account.max_ack_pending] {
+                if cap > 0 && cap < pending {
+                    pending = cap;
+                }
             }
             self.max_ack_pending = pending;
+        }
+        if self.deliver_subject.is_empty() && self.max_batch == 0 && server.max_request_batch > 0 {
+            if pedantic {
+                return Err(refuse(
+                    "max_request_batch must be set if it's JetStream limits are set",
+                ));
+            }
+            self.max_batch = server.max_request_batch;
         }
         if self.priority_policy == PriorityPolicy::PinnedClient && self.priority_timeout_ns == 0 {
             self.priority_timeout_ns = PINNED_TTL_DEFAULT_NS;

@@ -70,6 +70,8 @@ pub enum ConsumerError {
     MaxDeliverBackoff,
     /// 10121, with the limit.
     MaxAckPendingExcess(i64),
+    /// 10125, with the limit.
+    MaxRequestBatchExceeded(i64),
     /// 10127
     NameContainsPathSeparators,
     /// 10131
@@ -165,6 +167,7 @@ impl ConsumerError {
             MaxRequestExpiresTooSmall => 10115,
             MaxDeliverBackoff => 10116,
             MaxAckPendingExcess(_) => 10121,
+            MaxRequestBatchExceeded(_) => 10125,
             NameContainsPathSeparators => 10127,
             CreateFilterSubjectMismatch => 10131,
             DurableAndNameMismatch => 10132,
@@ -242,6 +245,9 @@ impl fmt::Display for ConsumerError {
             MaxDeliverBackoff => "max deliver is required to be > length of backoff values",
             MaxAckPendingExcess(l) => {
                 return write!(f, "consumer max ack pending exceeds system limit of {l}")
+            }
+            MaxRequestBatchExceeded(l) => {
+                return write!(f, "consumer max request batch exceeds server limit of {l}")
             }
             NameContainsPathSeparators => "Consumer name can not contain path separators",
             CreateFilterSubjectMismatch => {

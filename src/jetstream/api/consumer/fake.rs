@@ -29,6 +29,9 @@ pub struct ConsumerFake {
     /// Names handed out by `new_consumer_name` first (a replay feeds the captured ones).
     pub next_names: VecDeque<String>,
     pub generated: u64,
+    /// Subscriptions that exist (patterns), for `has_interest`. `push_bound` stays false, as
+    /// nats-server reports it for interest through a wildcard subscription only.
+    pub interest: Vec<String>,
 }
 
 impl ConsumerFake {
@@ -228,6 +231,12 @@ impl ConsumerBackend for ConsumerFake {
         c.config = paused_config(&c.config, until);
         let c = c.clone();
         Ok(self.view(stream, name, &c, now))
+    }
+
+    fn has_interest(&self, subject: &str) -> bool {
+        self.interest
+            .iter()
+            .any(|p| matches(p.as_bytes(), subject.as_bytes()))
     }
 
     fn new_consumer_name(&mut self) -> String {

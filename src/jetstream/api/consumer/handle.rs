@@ -158,6 +158,9 @@ fn unsupported(cfg: &ConsumerConfig, env: &ApiEnv) -> Option<&'static str> {
     if cfg.ack_policy == AckPolicy::FlowControl && !f.ack_flow_control {
         return Some("flow control ack policy is not supported");
     }
+    if cfg.filters().len() > 1 && !f.consumer_multi_filters {
+        return Some("consumers with several filter subjects are not supported");
+    }
     None
 }
 
@@ -243,8 +246,8 @@ fn create<B: ConsumerBackend>(
         }
     }
     cfg.set_static_metadata();
-    cfg.set_defaults(&stream_cfg, &env.limits, req.pedantic)?;
-    check_config(&cfg, &stream_cfg, &env.limits)?;
+    cfg.set_defaults(&stream_cfg, &env.limits, &env.server_limits, req.pedantic)?;
+    check_config(&cfg, &stream_cfg, &env.limits, &env.server_limits)?;
     if let Some(what) = unsupported(&cfg, env) {
         return Err(ApiError::InvalidConfig(what.into()));
     }
@@ -254,7 +257,17 @@ fn create<B: ConsumerBackend>(
     } else {
         cfg.name.clone()
     };
-    let others = other_configs(b, stream, &key, now);
+    let account_max = env.limits.max_consumers;
+    let mut max = stream_cfg.max_consumers;
+    if max <= 0 || (account_max > 0 && account_max < max) {
+        max = account_max;
+    }
+    // The other consumers' configs matter only for a limit or a work queue.
+    let others = if wq || max > 0 {
+        other_configs(b, stream, &key, now)
+    } else {
+        Vec::new()
+    };
     if let Some(old) = (!key.is_empty())
         .then(|| b.consumer(stream, &key, now))
         .flatten()
@@ -269,7 +282,9 @@ fn create<B: ConsumerBackend>(
         if wq && !partition_unique(&cfg.filters(), &others) {
             return Err(E::WorkQueueNotUnique.into());
         }
-        check_update(&old.config, &cfg, old.state.push_bound)?;
+        let bound = old.config.is_push()
+            && (old.state.push_bound || b.has_interest(&old.config.deliver_subject));
+        check_update(&old.config, &cfg, bound)?;
         // nats-server stamps the ephemeral default again when a threshold is dropped, judging
         // "ephemeral" by the old config.
         if cfg.inactive_threshold_ns != old.config.inactive_threshold_ns
@@ -287,11 +302,6 @@ fn create<B: ConsumerBackend>(
         return Err(E::DoesNotExist.into());
     }
     let counted = others.iter().filter(|o| !o.direct && !o.sourcing).count() as i64;
-    let account_max = env.limits.max_consumers;
-    let mut max = stream_cfg.max_consumers;
-    if max <= 0 || (account_max > 0 && account_max < max) {
-        max = account_max;
-    }
     if max > 0 && counted >= max {
         return Err(ApiError::MaximumConsumersLimit);
     }
@@ -489,7 +499,7 @@ fn pause<B: ConsumerBackend>(
     };
     match run(b) {
         Ok(until) => {
-            let remaining = until.map_or(0, |t| (t - now).max(0));
+            let remaining = until.map_or(0, |t| t.saturating_sub(now).max(0));
             Doc::new(ty)
                 .splice(&PauseBody {
                     paused: remaining > 0,

@@ -120,7 +120,7 @@ impl<'a> ConsumerInfoBody<'a> {
             num_pending: st.num_pending,
             push_bound: v.config.is_push() && st.push_bound,
             paused: until.is_some(),
-            pause_remaining: until.map_or(0, |t| t - now),
+            pause_remaining: until.map_or(0, |t| t.saturating_sub(now)),
             ts: now,
             priority_groups: v
                 .config

@@ -19,7 +19,7 @@ mod handle;
 pub mod info;
 pub mod validate;
 
-pub use backend::{ConsumerBackend, ConsumerStateView, ConsumerView, SeqInfo};
+pub use backend::{engine_limits, ConsumerBackend, ConsumerStateView, ConsumerView, SeqInfo};
 pub use config::{
     AckPolicy, ConsumerAction, ConsumerConfig, CreateConsumerRequest, DeliverPolicy, GoTime,
     PriorityPolicy, ReplayPolicy,
@@ -27,6 +27,9 @@ pub use config::{
 pub use error::ConsumerError;
 pub use handle::{handle_consumer, paused_config, LIST_PAGE_MAX, NAMES_PAGE_MAX};
 
+#[cfg(test)]
+#[path = "consumer_config_tests.rs"]
+mod config_tests;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]

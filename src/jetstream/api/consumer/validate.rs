@@ -10,6 +10,7 @@ use super::super::error::ApiError;
 use super::super::info::AccountLimits;
 use super::super::request::is_valid_name;
 use super::super::validate::{collide, is_subset};
+use super::super::ServerLimits;
 use super::config::{
     AckPolicy, ConsumerConfig, DeliverPolicy, PriorityPolicy, FLOW_CONTROL_HEARTBEAT_NS,
 };
@@ -69,11 +70,12 @@ fn sampling_error(freq: &str) -> Option<String> {
     }
 }
 
-/// `checkConsumerCfg` against the stream's config and the account's limits.
+/// `checkConsumerCfg` against the stream's config and the server's and account's limits.
 pub fn check_config(
     c: &ConsumerConfig,
     stream: &StreamConfig,
     account: &AccountLimits,
+    server: &ServerLimits,
 ) -> Result<(), ApiError> {
     if !c.name.is_empty() && !is_valid_name(&c.name) {
         return Err(invalid(
@@ -107,7 +109,10 @@ pub fn check_config(
     if c.is_push() {
         check_push(c, stream)?;
     } else {
-        check_pull(c, stream)?;
+        check_pull(c, stream, server)?;
+    }
+    if server.max_ack_pending > 0 && c.max_ack_pending > server.max_ack_pending {
+        return Err(E::MaxAckPendingExcess(server.max_ack_pending).into());
     }
     if account.max_ack_pending > 0 && c.max_ack_pending > account.max_ack_pending {
         return Err(E::MaxAckPendingExcess(account.max_ack_pending).into());
@@ -201,7 +206,11 @@ fn check_push(c: &ConsumerConfig, stream: &StreamConfig) -> Result<(), ApiError>
     Ok(())
 }
 
-fn check_pull(c: &ConsumerConfig, stream: &StreamConfig) -> Result<(), ApiError> {
+fn check_pull(
+    c: &ConsumerConfig,
+    stream: &StreamConfig,
+    server: &ServerLimits,
+) -> Result<(), ApiError> {
     if c.ack_policy == AckPolicy::None && stream.retention == Retention::WorkQueue {
         return Err(E::PullRequiresAck.into());
     }
@@ -216,6 +225,9 @@ fn check_pull(c: &ConsumerConfig, stream: &StreamConfig) -> Result<(), ApiError>
     }
     if c.max_expires_ns != 0 && c.max_expires_ns < MAX_EXPIRES_MIN_NS {
         return Err(E::MaxRequestExpiresTooSmall.into());
+    }
+    if server.max_request_batch > 0 && c.max_batch > server.max_request_batch {
+        return Err(E::MaxRequestBatchExceeded(server.max_request_batch).into());
     }
     Ok(())
 }
