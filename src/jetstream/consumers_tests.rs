@@ -493,7 +493,7 @@ fn a_pull_with_a_byte_budget_ends_with_409_when_the_next_message_does_not_fit() 
         "S",
         "d",
         b"in",
-        br#"{"batch":5,"max_bytes":20,"expires":9000000000}"#,
+        br#"{"batch":5,"max_bytes":50,"expires":9000000000}"#,
         at(0),
     );
     let out = sent(&mut a);

@@ -118,8 +118,9 @@ impl AccountStreams {
             outbox: Vec::new(),
             kicked: Vec::new(),
         };
-        // Per-message TTLs expire on the wheel (expiry.rs).
+        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters.
         me.env.features.msg_ttl = true;
+        me.env.features.consumer_multi_filters = true;
         let Some(root) = me.root.clone() else {
             return me;
         };

@@ -90,32 +90,3 @@ pub trait ConsumerBackend: StreamBackend {
         Ok(())
     }
 }
-
-/// The parts of a stored config the consumer engine's state machine obeys
-/// (`jetstream::consumer::state::ConsumerLimits`), in its units (milliseconds, `None` for
-/// unlimited). The flow-control ack policy acks like `all`, as in nats-server. `None` when the
-/// config has several filter subjects, which the engine's single `filter` can not hold (the
-/// layer refuses those unless `Features::consumer_multi_filters` is on).
-pub fn engine_limits(
-    c: &ConsumerConfig,
-) -> Option<crate::jetstream::consumer::state::ConsumerLimits> {
-    use super::config::AckPolicy as Api;
-    use crate::jetstream::consumer::state::{AckPolicy, ConsumerLimits};
-    let filters = c.filters();
-    if filters.len() > 1 {
-        return None;
-    }
-    let ms = |ns: i64| (ns.max(0) / 1_000_000) as u64;
-    Some(ConsumerLimits {
-        ack_policy: match c.ack_policy {
-            Api::None => AckPolicy::None,
-            Api::All | Api::FlowControl => AckPolicy::All,
-            Api::Explicit => AckPolicy::Explicit,
-        },
-        ack_wait_ms: ms(c.ack_wait_ns),
-        max_deliver: (c.max_deliver > 0).then_some(c.max_deliver as u64),
-        backoff_ms: c.backoff_ns.iter().map(|b| ms(*b)).collect(),
-        max_ack_pending: (c.max_ack_pending > 0).then_some(c.max_ack_pending as usize),
-        filter: filters.first().map(|f| f.to_string()),
-    })
-}

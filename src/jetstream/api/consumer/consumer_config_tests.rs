@@ -395,32 +395,6 @@ fn work_queue_partitions_must_not_collide() {
 }
 
 #[test]
-fn engine_limits_are_the_stored_config_in_engine_units() {
-    use crate::jetstream::consumer::state::AckPolicy as Engine;
-    let s = stream("S", &["s.>"]);
-    let c = defaulted(
-        json!({"ack_policy": "explicit", "backoff": [S, 2 * S], "max_deliver": 5, "filter_subject": "s.a"}),
-        &s,
-    );
-    let l = super::engine_limits(&c).unwrap();
-    assert_eq!(l.ack_policy, Engine::Explicit);
-    assert_eq!(
-        (l.ack_wait_ms, l.backoff_ms.clone()),
-        (1000, vec![1000, 2000])
-    );
-    assert_eq!((l.max_deliver, l.max_ack_pending), (Some(5), Some(1000)));
-    assert_eq!(l.filter.as_deref(), Some("s.a"));
-    let unlimited = defaulted(json!({"max_ack_pending": -1}), &s);
-    let l = super::engine_limits(&unlimited).unwrap();
-    assert_eq!(
-        (l.ack_policy, l.max_deliver, l.max_ack_pending),
-        (Engine::None, None, None)
-    );
-    let multi = defaulted(json!({"filter_subjects": ["s.a", "s.b"]}), &s);
-    assert!(super::engine_limits(&multi).is_none());
-}
-
-#[test]
 fn group_names_follow_nats_server_pattern() {
     for ok in ["g", "A-z_0/9=", "sixteen_chars_ab"] {
         assert!(is_valid_group_name(ok), "{ok}");

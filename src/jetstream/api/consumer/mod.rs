@@ -19,7 +19,7 @@ mod handle;
 pub mod info;
 pub mod validate;
 
-pub use backend::{engine_limits, ConsumerBackend, ConsumerStateView, ConsumerView, SeqInfo};
+pub use backend::{ConsumerBackend, ConsumerStateView, ConsumerView, SeqInfo};
 pub use config::{
     AckPolicy, ConsumerAction, ConsumerConfig, CreateConsumerRequest, DeliverPolicy, GoTime,
     PriorityPolicy, ReplayPolicy,
