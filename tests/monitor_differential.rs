@@ -25,6 +25,11 @@ const OMITTABLE: &[(&str, &str)] = &[
         "natrix's addition beside qgroup in /subsz, under the name seed 003's queue-group \
          monitor reads; nats-server has no such key",
     ),
+    (
+        "subscriptions_list[].pending_msgs",
+        "natrix's addition in /subsz: messages queued to the subscription and not yet written \
+         to its socket, which seed 003's monitor reads; nats-server has no such key",
+    ),
 ];
 
 fn omittable() -> Vec<&'static str> {

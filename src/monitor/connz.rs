@@ -196,6 +196,7 @@ pub fn sub_details(c: &ConnSnapshot, with_account: bool) -> Vec<SubDetail> {
             subject: s.subject.clone(),
             qgroup: s.queue.clone(),
             queue: String::new(),
+            pending_msgs: None,
             sid: s.sid.clone(),
             msgs: s.msgs,
             max: s.max,

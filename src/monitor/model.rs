@@ -217,6 +217,10 @@ pub struct SubDetail {
     /// monitor reads (`sub.queue`); nats-server sends no such key.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub queue: String,
+    /// natrix's addition in `/subsz` only (seed 003's monitor reads `sub.pending_msgs`):
+    /// messages queued to the subscription and not yet written to its socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_msgs: Option<u64>,
     pub sid: String,
     pub msgs: u64,
     #[serde(skip_serializing_if = "is_zero")]

@@ -164,6 +164,10 @@ pub struct SubSnapshot {
     pub msgs: u64,
     /// Auto-unsubscribe limit; 0 = none.
     pub max: u64,
+    /// Messages queued to it and not yet written to its connection's socket (counted
+    /// since the connection's outbound queue was last empty, so an upper bound while a
+    /// write is under way and 0 once everything is written).
+    pub pending_msgs: u64,
 }
 
 /// Subject index figures, summed over shards the way nats-server sums them over accounts.

@@ -39,8 +39,17 @@ pub fn subsz(snap: &Snapshot, o: &SubszOptions) -> Subsz {
     conns.sort_by_key(|c| c.cid);
     let mut list: Vec<_> = conns
         .into_iter()
-        .flat_map(|c| sub_details(c, true))
-        // natrix's addition: `queue` beside nats-server's `qgroup` (seed 003's monitor).
+        .flat_map(|c| {
+            sub_details(c, true)
+                .into_iter()
+                .zip(&c.subscriptions)
+                .map(|(mut d, s)| {
+                    d.pending_msgs = Some(s.pending_msgs);
+                    d
+                })
+        })
+        // natrix's additions: `queue` beside nats-server's `qgroup` and `pending_msgs`
+        // (seed 003's monitor reads both).
         .map(|mut s| {
             s.queue = s.qgroup.clone();
             s

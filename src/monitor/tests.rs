@@ -96,7 +96,7 @@ const LEFT_OUT: &[&str] = &["feature_flags"];
 
 /// Keys natrix adds beside nats-server's: `queue` next to `qgroup` in subscription details
 /// (seed 003's monitor reads it).
-const NATRIX_ADDITIONS: &[&str] = &["queue"];
+const NATRIX_ADDITIONS: &[&str] = &["queue", "pending_msgs"];
 
 /// `text` without natrix's additions (each is a line of its own in the pretty layout, and
 /// never an object's last key, so dropping the line keeps the JSON valid).
@@ -141,6 +141,7 @@ fn sub(subject: &str, queue: &str, sid: &str, msgs: u64, max: u64) -> SubSnapsho
         sid: sid.into(),
         msgs,
         max,
+        pending_msgs: 0,
     }
 }
 

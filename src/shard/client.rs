@@ -91,6 +91,8 @@ pub struct Client {
     pub writer_wake: Notify,
     /// Notified each time the writer has handed a batch to the socket.
     pub drained: Notify,
+    /// Counts the times the writer emptied the outbound queue onto the socket.
+    pub drain_epoch: Cell<u64>,
     /// The client is in its shard's stalled list (its outbound buffer passed the stall mark).
     pub stalled: Cell<bool>,
     /// Notified once, when closing starts (the pinger waits on it).
@@ -149,6 +151,7 @@ impl Client {
             flush_on_close: Cell::new(false),
             writer_wake: Notify::default(),
             drained: Notify::default(),
+            drain_epoch: Cell::new(0),
             stalled: Cell::new(false),
             closed_wake: Notify::default(),
             pings_out: Cell::new(0),

@@ -445,6 +445,8 @@ impl Shard {
             queue: queue.clone(),
             max_msgs: 0,
             delivered: 0,
+            queued: 0,
+            queued_epoch: 0,
         });
         if self
             .with_sublist(account, |l| l.insert(&subject, queue.as_ref(), key))

@@ -545,6 +545,12 @@ impl Shard {
             .set(self.stats.out_bytes.get() + view.payload.len() as u64);
         self.mark_dirty(c);
         s.delivered += 1;
+        let epoch = c.drain_epoch.get();
+        if s.queued_epoch != epoch {
+            s.queued_epoch = epoch;
+            s.queued = 0;
+        }
+        s.queued += 1;
         Some(s.max_msgs > 0 && s.delivered >= s.max_msgs)
     }
 

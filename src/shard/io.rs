@@ -433,7 +433,11 @@ async fn run_writer(shard: Rc<Shard>, c: Rc<Client>, mut stream: WriteHalf) {
         }
         c.drained.notify();
         match r {
-            Ok(()) => {}
+            Ok(()) => {
+                if c.out.borrow().is_empty() {
+                    c.drain_epoch.set(c.drain_epoch.get() + 1);
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 log::info!(
                     "{} - Slow Consumer Detected: WriteDeadline of {} exceeded",

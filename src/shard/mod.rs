@@ -62,6 +62,10 @@ pub struct Subscription {
     /// Auto-unsubscribe after this many messages; 0 = no limit.
     pub max_msgs: u64,
     pub delivered: u64,
+    /// Messages queued to it since its client's outbound queue was last written out
+    /// (counted for `drain_epoch` of the client; `/subsz`'s `pending_msgs`).
+    pub queued: u64,
+    pub queued_epoch: u64,
 }
 
 /// Server-wide facts every shard needs, fixed at start.

@@ -112,6 +112,11 @@ impl Shard {
                     sid: String::from_utf8_lossy(&s.sid).into_owned(),
                     msgs: s.delivered,
                     max: s.max_msgs,
+                    pending_msgs: if s.queued_epoch == c.drain_epoch.get() {
+                        s.queued
+                    } else {
+                        0
+                    },
                 })
                 .collect()
         } else {
