@@ -45,6 +45,7 @@ pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+pub mod stan;
 pub mod store;
 pub mod subject;
 pub mod sublist;
