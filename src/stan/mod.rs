@@ -9,7 +9,8 @@
 //! Files: [`proto`] (the protobuf messages), [`errors`] (the exact error texts), [`limits`]
 //! (options, limits and defaults), [`channel`] (logs and names), `client` (the registry),
 //! `subs` (subscription state and delivery), `server` (the request handlers and timers),
-//! `session` (connect, heartbeats, pings, ghosts, close).
+//! `subscribe` (subscription, unsubscribe and ack requests), `session` (connect, heartbeats,
+//! pings, ghosts, close).
 //!
 //! Invariants:
 //! * Outputs are published in the order they were produced, on one NATS connection of the
@@ -35,6 +36,7 @@ pub mod proto;
 mod server;
 mod session;
 mod subs;
+mod subscribe;
 
 pub use channel::{
     valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
