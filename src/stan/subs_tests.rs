@@ -436,3 +436,21 @@ fn dropped_pending_message_is_implicitly_acked() {
     let out = h.advance(1000);
     assert_eq!(seq_list(&out, "in"), [3]);
 }
+
+#[test]
+fn client_close_moves_queue_pending_at_once_and_removes_plain_subs() {
+    let mut h = H::new();
+    h.connect(1, "a");
+    h.connect(2, "b");
+    sub(&mut h, "a", "foo", "in.a", |r| r.q_group = "q".into());
+    sub(&mut h, "a", "foo", "in.plain", |_| {});
+    sub(&mut h, "b", "foo", "in.b", |r| r.q_group = "q".into());
+    with_msgs(&mut h, "foo", 2);
+    // §3.5: a's queue member leaves with seq 1, handed to b in the close's own step.
+    let (r, out) = h.close("a");
+    assert_eq!(r.error, "");
+    assert_eq!(seqs(&out, "in.b"), [(1, true, 1)]);
+    let info = h.s.channel("foo").expect("ch");
+    assert_eq!(info.subs.len(), 1, "the plain sub is gone");
+    assert_eq!(info.subs[0].client_id, "b");
+}
