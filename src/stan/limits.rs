@@ -43,18 +43,26 @@ pub struct ChannelOverride {
     pub inactivity_max_ms: i64,
 }
 
-/// Why a limits configuration was refused (nats-streaming-server's start-up texts).
+/// Why options were refused (nats-streaming-server's start-up texts for the limits).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LimitsError {
+pub enum OptionsError {
+    /// Empty, or not usable as subject tokens (wildcards, spaces, empty tokens).
+    InvalidClusterId(String),
+    InvalidDiscoverPrefix(String),
     InvalidChannelName(String),
-    TooManyLiterals { literals: u64, channels_max: u64 },
+    TooManyLiterals {
+        literals: u64,
+        channels_max: u64,
+    },
 }
 
-impl std::fmt::Display for LimitsError {
+impl std::fmt::Display for OptionsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LimitsError::InvalidChannelName(n) => write!(f, "invalid channel name {n:?}"),
-            LimitsError::TooManyLiterals {
+            OptionsError::InvalidClusterId(c) => write!(f, "invalid cluster ID {c:?}"),
+            OptionsError::InvalidDiscoverPrefix(p) => write!(f, "invalid discover prefix {p:?}"),
+            OptionsError::InvalidChannelName(n) => write!(f, "invalid channel name {n:?}"),
+            OptionsError::TooManyLiterals {
                 literals,
                 channels_max,
             } => write!(
@@ -87,16 +95,16 @@ impl Default for StoreLimits {
 
 impl StoreLimits {
     /// The checks nats-streaming-server makes at start-up.
-    pub fn validate(&self) -> Result<(), LimitsError> {
+    pub fn validate(&self) -> Result<(), OptionsError> {
         let mut literals = 0;
         for (name, _) in &self.per_channel {
             if !valid_pattern(name) {
-                return Err(LimitsError::InvalidChannelName(name.clone()));
+                return Err(OptionsError::InvalidChannelName(name.clone()));
             }
             if valid_channel(name) {
                 literals += 1;
                 if self.channels_max > 0 && literals > self.channels_max {
-                    return Err(LimitsError::TooManyLiterals {
+                    return Err(OptionsError::TooManyLiterals {
                         literals,
                         channels_max: self.channels_max,
                     });
@@ -199,6 +207,25 @@ pub struct StanOptions {
     /// natrix: how long the probe at the end of the grace period waits for an answer.
     pub ghost_probe_timeout_ms: u64,
     pub limits: StoreLimits,
+}
+
+impl StanOptions {
+    /// The checks made before a service starts.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        let subject_ok = |s: &str| valid_channel(s) && !s.bytes().any(|b| b.is_ascii_whitespace());
+        if !subject_ok(&self.cluster_id) {
+            return Err(OptionsError::InvalidClusterId(self.cluster_id.clone()));
+        }
+        if !subject_ok(&self.discover_prefix) {
+            return Err(OptionsError::InvalidDiscoverPrefix(
+                self.discover_prefix.clone(),
+            ));
+        }
+        if !subject_ok(&self.server_token) || self.server_token.contains('.') {
+            return Err(OptionsError::InvalidClusterId(self.server_token.clone()));
+        }
+        self.limits.validate()
+    }
 }
 
 impl Default for StanOptions {

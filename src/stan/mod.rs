@@ -42,7 +42,7 @@ pub use channel::{
     valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
 };
 pub use errors::StanError;
-pub use limits::{ChannelLimits, ChannelOverride, LimitsError, StanOptions, StoreLimits};
+pub use limits::{ChannelLimits, ChannelOverride, OptionsError, StanOptions, StoreLimits};
 pub use server::{ChannelInfo, ClientInfo, StanServer, SubInfo};
 
 use crate::wheel::Wheel;

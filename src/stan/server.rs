@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use super::channel::{valid_channel, ChannelFactory, ChannelStore, MemChannels};
 use super::client::Clients;
 use super::errors::StanError;
-use super::limits::{ChannelLimits, LimitsError, StanOptions};
+use super::limits::{ChannelLimits, OptionsError, StanOptions};
 use super::proto::{self, CtrlMsg, PubAck, PubMsg};
 use super::session::Request;
 use super::subs::{self, Ctx, SubStore};
@@ -153,8 +153,8 @@ pub struct StanServer<F: ChannelFactory = MemChannels> {
 impl<F: ChannelFactory> StanServer<F> {
     /// A service with no clients or channels; its internal subscriptions are the first
     /// outputs.
-    pub fn new(opts: StanOptions, factory: F, now_ms: u64) -> Result<Self, LimitsError> {
-        opts.limits.validate()?;
+    pub fn new(opts: StanOptions, factory: F, now_ms: u64) -> Result<Self, OptionsError> {
+        opts.validate()?;
         let subj = Subjects::new(&opts);
         let mut fx = Fx {
             out: Vec::new(),

@@ -300,3 +300,23 @@ fn ghost_that_answers_the_probe_is_kept() {
     let c = h.s.client("c").expect("kept");
     assert_eq!((c.disconnected, c.conn), (false, 9));
 }
+
+#[test]
+fn options_with_unusable_subjects_are_refused() {
+    for (cid, prefix) in [
+        ("", "_STAN.discover"),
+        ("a b", "_STAN.discover"),
+        ("a.*", "_STAN.discover"),
+        ("ok", "x..y"),
+    ] {
+        let o = StanOptions {
+            cluster_id: cid.into(),
+            discover_prefix: prefix.into(),
+            ..opts()
+        };
+        assert!(
+            StanServer::new(o, MemChannels, 0).is_err(),
+            "{cid:?} {prefix:?}"
+        );
+    }
+}
