@@ -25,13 +25,7 @@ fn publish_is_stored_acked_by_guid_and_delivered() {
     );
     assert_eq!(m.timestamp, h.now_ns());
     // §4.5: the subscriber may see it before the publisher sees the ack.
-    let order: Vec<&str> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Publish { subject, .. } => Some(subject.as_str()),
-            _ => None,
-        })
-        .collect();
+    let order = published_subjects(&out);
     assert_eq!(order, ["in", "acks"]);
     for i in 2..=3 {
         h.publish(1, "c", "ticket:created", b"x");

@@ -68,15 +68,7 @@ impl<F: ChannelFactory> StanServer<F> {
             return self.register(req, reply, conn);
         }
         let (hb_inbox, generation) = (old.hb_inbox.clone(), old.generation);
-        let token = self.token();
-        let timeout = self.fx.now_ms + self.opts.dup_probe_timeout_ms;
-        let reply_subject = format!("{}{token}", self.subj.reply_prefix);
-        self.fx.publish(&hb_inbox, &reply_subject, Vec::new());
         self.dup_probes.insert(req.client_id.clone());
-        let timer = self
-            .fx
-            .wheel
-            .insert(timeout, Timer::RequestTimeout { token });
         let kind = RequestKind::DupProbe {
             client: req.client_id.clone(),
             generation,
@@ -84,7 +76,7 @@ impl<F: ChannelFactory> StanServer<F> {
             reply: reply.to_string(),
             conn,
         };
-        self.requests.insert(token, Request { kind, timer });
+        self.request(&hb_inbox, self.opts.dup_probe_timeout_ms, kind);
     }
 
     fn connect_error(&mut self, reply: &str, err: &StanError) {
@@ -154,25 +146,31 @@ impl<F: ChannelFactory> StanServer<F> {
     }
 
     pub(crate) fn heartbeat_due(&mut self, id: &str, generation: u64) {
-        let token = self.token();
-        let timeout = self.fx.now_ms + self.opts.hb_timeout_ms;
         let Some(c) = self.clients.live_mut(id, generation) else {
             return;
         };
         c.hb_timer = None;
-        c.hb_request = Some(token);
         let hb_inbox = c.hb_inbox.clone();
-        let reply = format!("{}{token}", self.subj.reply_prefix);
-        self.fx.publish(&hb_inbox, &reply, Vec::new());
-        let timer = self
-            .fx
-            .wheel
-            .insert(timeout, Timer::RequestTimeout { token });
         let kind = RequestKind::Heartbeat {
             client: id.to_string(),
             generation,
         };
+        let token = self.request(&hb_inbox, self.opts.hb_timeout_ms, kind);
+        if let Some(c) = self.clients.live_mut(id, generation) {
+            c.hb_request = Some(token);
+        }
+    }
+
+    /// Sends an empty request to `subject` with a reply on the core's prefix, and arms its
+    /// timeout; returns its token.
+    fn request(&mut self, subject: &str, timeout_ms: u64, kind: RequestKind) -> u64 {
+        let token = self.token();
+        let reply = format!("{}{token}", self.subj.reply_prefix);
+        self.fx.publish(subject, &reply, Vec::new());
+        let at = self.fx.now_ms + timeout_ms;
+        let timer = self.fx.wheel.insert(at, Timer::RequestTimeout { token });
         self.requests.insert(token, Request { kind, timer });
+        token
     }
 
     /// An answer on the reply prefix: to a heartbeat or a probe.
@@ -365,8 +363,6 @@ impl<F: ChannelFactory> StanServer<F> {
     }
 
     pub(crate) fn ghost_due(&mut self, id: &str, generation: u64) {
-        let token = self.token();
-        let timeout = self.fx.now_ms + self.opts.ghost_probe_timeout_ms;
         let Some(c) = self.clients.live_mut(id, generation) else {
             return;
         };
@@ -374,19 +370,15 @@ impl<F: ChannelFactory> StanServer<F> {
         if !c.disconnected {
             return;
         }
-        c.ghost_probe = Some(token);
         let hb_inbox = c.hb_inbox.clone();
-        let reply = format!("{}{token}", self.subj.reply_prefix);
-        self.fx.publish(&hb_inbox, &reply, Vec::new());
-        let timer = self
-            .fx
-            .wheel
-            .insert(timeout, Timer::RequestTimeout { token });
         let kind = RequestKind::GhostProbe {
             client: id.to_string(),
             generation,
         };
-        self.requests.insert(token, Request { kind, timer });
+        let token = self.request(&hb_inbox, self.opts.ghost_probe_timeout_ms, kind);
+        if let Some(c) = self.clients.live_mut(id, generation) {
+            c.ghost_probe = Some(token);
+        }
     }
 
     /// `id` was heard on `conn`: follow a NATS reconnect, and end a ghost's grace period.

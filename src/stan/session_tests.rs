@@ -222,13 +222,7 @@ fn a_publish_before_close_is_acked_before_the_close_response() {
     });
     h.s.on_message(1, b"_STAN.close.test-cluster", b"r.close", &close, now, ns);
     let out = h.s.take_outputs();
-    let order: Vec<&str> = out
-        .iter()
-        .filter_map(|o| match o {
-            Output::Publish { subject, .. } => Some(subject.as_str()),
-            _ => None,
-        })
-        .collect();
+    let order = published_subjects(&out);
     assert_eq!(order, ["acks", "r.close"]);
 }
 

@@ -106,13 +106,7 @@ fn subscription_response_precedes_the_backlog() {
     h.connect(1, "c");
     let (_, out) = sub(&mut h, "c", "foo", "in", |r| r.start_position = 4);
     // §4.3: the response is the first output, the messages follow.
-    let subjects: Vec<String> = out
-        .iter()
-        .filter_map(|o| match o {
-            super::Output::Publish { subject, .. } => Some(subject.clone()),
-            _ => None,
-        })
-        .collect();
+    let subjects = published_subjects(&out);
     assert_eq!(subjects, ["r.sub", "in", "in", "in"]);
 }
 

@@ -235,3 +235,13 @@ pub fn seq_list(out: &[Output], inbox: &str) -> Vec<u64> {
 pub fn request_reply(out: &[Output], subject: &str) -> Option<String> {
     publishes(out, subject).map(|(r, _)| r.clone()).next()
 }
+
+/// The subjects published, in order.
+pub fn published_subjects(out: &[Output]) -> Vec<&str> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Publish { subject, .. } => Some(subject.as_str()),
+            _ => None,
+        })
+        .collect()
+}
