@@ -248,6 +248,11 @@ impl<F: ChannelFactory> StanServer<F> {
         }
     }
 
+    /// How many timers are armed (heartbeats, request timeouts, ack waits, limits).
+    pub fn timers_armed(&self) -> usize {
+        self.fx.wheel.len()
+    }
+
     /// When [`StanServer::on_timer`] must next be called.
     pub fn next_deadline(&self) -> Option<u64> {
         self.fx.wheel.next_deadline()

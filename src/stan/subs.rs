@@ -396,7 +396,11 @@ pub(crate) fn ack_expired<S: ChannelStore>(
     let Some(sub) = ss.subs.get_mut(&sub_id) else {
         return;
     };
-    sub.ack_timer = None;
+    // From the timer this handle has fired (the cancel is a no-op); called directly (a
+    // queue hand-over) it is still armed and is replaced below.
+    if let Some(h) = sub.ack_timer.take() {
+        ctx.fx.wheel.cancel(h);
+    }
     if sub.pending.is_empty() || sub.client_id.is_empty() {
         return;
     }

@@ -197,10 +197,11 @@ fn queue_member_unsubscribing_hands_its_pending_to_the_others_at_once() {
     assert_eq!(err, "");
     // §4.7: redelivered to b right away, flagged.
     assert_eq!(seqs(&out, "in.b"), [(1, true, 1), (3, true, 1)]);
-    // b acks seq 1; seq 3 keeps its count.
     let info = h.s.channel("foo").expect("ch");
     assert_eq!(info.subs.len(), 1);
     assert_eq!(info.subs[0].pending_count, 4);
+    // Heartbeats of a, b and p, and one ack timer for b: the hand-over left no stale timer.
+    assert_eq!(h.s.timers_armed(), 4);
 }
 
 #[test]
