@@ -314,3 +314,23 @@ fn options_with_unusable_subjects_are_refused() {
         );
     }
 }
+
+#[test]
+fn a_ping_from_a_client_with_failed_heartbeats_brings_the_next_heartbeat_forward() {
+    let mut o = opts();
+    o.hb_interval_ms = 10_000;
+    o.hb_timeout_ms = 100;
+    let mut h = H::with(o);
+    h.connect(1, "c");
+    h.advance(10_100);
+    assert_eq!(h.s.client("c").expect("c").failed_hbs, 1);
+    // §3.3: the ping resets the heartbeat timer to 1 ms.
+    let ping = encode(&Ping {
+        conn_id: b"conn-c".to_vec(),
+    });
+    h.send(1, "_STAN.discover.test-cluster.pings", "pinbox", &ping);
+    let out = h.advance(1);
+    let reply_to = request_reply(&out, "hb.c").expect("heartbeat at once");
+    h.send(1, &reply_to, "", b"");
+    assert_eq!(h.s.client("c").expect("c").failed_hbs, 0);
+}
