@@ -228,7 +228,8 @@ fn send_to_group(
     let sub = ss.subs.get_mut(&pick)?;
     let (sent, _) = send_to_sub(ctx, sub, Some(&mut g.rdlv), msg, redelivered, force);
     if sent {
-        g.last_sent = g.last_sent.max(sub.last_sent);
+        // `msg.seq` too: delivery always moves forward, even onto a seq already pending.
+        g.last_sent = g.last_sent.max(sub.last_sent).max(msg.seq);
     }
     Some((pick, sent))
 }
@@ -274,6 +275,7 @@ pub(crate) fn send_available<S: ChannelStore>(
             break;
         };
         let (sent, more) = send_to_sub(ctx, sub, None, &m, false, false);
+        sub.last_sent = sub.last_sent.max(if sent { m.seq } else { 0 });
         if !sent || !more {
             break;
         }
@@ -311,8 +313,8 @@ pub(crate) fn send_available_to_group<S: ChannelStore>(
 
 /// Sends new messages to every active subscription of the channel.
 pub(crate) fn deliver_all<S: ChannelStore>(ctx: &mut Ctx<'_>, store: &mut S, ss: &mut SubStore) {
-    let psubs = ss.psubs.clone();
-    for id in psubs {
+    for i in 0..ss.psubs.len() {
+        let id = ss.psubs[i];
         send_available(ctx, store, ss, id);
     }
     let groups: Vec<String> = ss.groups.keys().cloned().collect();
