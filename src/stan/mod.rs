@@ -6,6 +6,22 @@
 //! [`StanServer::next_deadline`] says when the driver must call [`StanServer::on_timer`].
 //! Channel logs are behind [`ChannelStore`] (the storage engine's memory or file backend).
 //!
+//! A driver's loop, in short:
+//!
+//! ```
+//! use natrix::stan::{MemChannels, Output, StanOptions, StanServer};
+//! let mut stan = StanServer::new(StanOptions::default(), MemChannels, 0).expect("options");
+//! // A bad ConnectRequest from NATS connection 7, at 5 ms (Unix time in ns beside it).
+//! stan.on_message(7, b"_STAN.discover.test-cluster", b"_INBOX.r", &[0xff], 5, 5_000_000);
+//! let out = stan.take_outputs(); // the internal subscriptions, then the error response
+//! assert!(matches!(&out[0], Output::Subscribe { .. }));
+//! assert!(matches!(out.last(), Some(Output::Publish { subject, .. }) if subject == "_INBOX.r"));
+//! stan.on_connection_closed(7, 6);
+//! if let Some(at_ms) = stan.next_deadline() {
+//!     stan.on_timer(at_ms); // then publish take_outputs() again
+//! }
+//! ```
+//!
 //! Files: [`proto`] (the protobuf messages), [`errors`] (the exact error texts), [`limits`]
 //! (options, limits and defaults), [`channel`] (logs and names), `client` (the registry),
 //! `subs` (subscription state and delivery), `server` (the request handlers and timers),
@@ -17,8 +33,10 @@
 //!   driver; so a SubscriptionResponse always precedes the first MsgProto on its inbox, and a
 //!   ConnectResponse/CloseResponse follows everything it depends on.
 //! * [`StanServer::take_outputs`] flushes every channel appended to since the last call
-//!   before it returns anything: a PubAck (which it places last) never precedes its store
-//!   write, and deliveries of a batch are not published before the batch is durable.
+//!   before it returns anything: a PubAck (queued after the deliveries of its message) never
+//!   precedes its store write, and nothing of a batch is published before the batch was
+//!   written. A failed flush puts the store's error in the batch's PubAcks (its deliveries
+//!   still go out, as the messages are in the log's memory).
 //! * A client ID is registered at most once; each registration has a generation, and a
 //!   timer or pending request of an earlier generation is ignored.
 //! * Every pending message of a subscription is in both its by-sequence and by-expiry maps,
