@@ -17,7 +17,8 @@
 //! - [`store`]: the sans-io storage engine (records, segments, indexes, recovery) with its
 //!   file and memory backends; [`jetstream`]: [`jetstream::api`] answers `$JS.API` requests
 //!   and decides publishes (expectations, dedup, pub-acks), [`jetstream::streams`] keeps an
-//!   account's streams over the store.
+//!   account's streams over the store; [`stan`]: the sans-io NATS Streaming core on the same
+//!   store and timer wheel.
 //! - [`runtime`]: the only module that names glommio: executors, pinning, channels, timers.
 //! - [`server`]: starts the shards and the listeners; [`control`], [`lifecycle`],
 //!   [`logger`]: the control plane (signals, reload, lame duck mode, pid file, logs), with
@@ -45,6 +46,7 @@ pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+pub mod stan;
 pub mod store;
 pub mod subject;
 pub mod sublist;
