@@ -126,8 +126,14 @@ fn refuse_fixed(old: &Options, new: &Options) -> Result<(), ReloadError> {
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
     let port = |p: Option<u16>| p.unwrap_or(0).to_string();
     let lame = |ms: u64| gofmt::duration(Duration::from_millis(ms));
-    let fixed: [(&'static str, String, String); 11] = [
+    let fixed: [(&'static str, String, String); 12] = [
         ("ServerName", text(&old.server_name), text(&new.server_name)),
+        (
+            // nats-server shows the configured name, empty for the default.
+            "SystemAccount",
+            text(&old.auth.accounts.system_account),
+            text(&new.auth.accounts.system_account),
+        ),
         ("Host", old.host.clone(), new.host.clone()),
         (
             "Port",
@@ -331,6 +337,12 @@ mod tests {
         assert_eq!(
             changes(&base(), &o).unwrap_err().to_string(),
             "config reload not supported for HTTPPort: old=0, new=18223"
+        );
+        let mut o = base();
+        o.auth.accounts.system_account = Some("B".into());
+        assert_eq!(
+            changes(&base(), &o).unwrap_err().to_string(),
+            "config reload not supported for SystemAccount: old=, new=B"
         );
     }
 
