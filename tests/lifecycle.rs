@@ -431,30 +431,6 @@ async fn sighup_reloads_users_and_max_payload_and_connections_stay_up() {
         .expect("the test ran over its time limit");
 }
 
-/// Sends SIGHUP and waits for the reload's outcome: the log lines it added, up to
-/// "Reloaded server configuration" or the "Failed to reload" error.
-fn reload_and_read(server: &Server) -> Vec<String> {
-    let before = server.log().lines().count();
-    server.signal(libc::SIGHUP);
-    eventually(WAIT, || {
-        let log = server.log();
-        let added: Vec<String> = log.lines().skip(before).map(String::from).collect();
-        let done = added.iter().any(|l| {
-            l.contains("Reloaded server configuration")
-                || l.contains("Failed to reload server configuration")
-        });
-        done.then(|| {
-            // Past the "[pid] date time " prefix.
-            added
-                .iter()
-                .map(|l| l.find(" [").map_or(l.as_str(), |i| &l[i + 1..]).to_string())
-                .map(|l| l.split(" (sha256:").next().unwrap_or_default().to_string())
-                .collect()
-        })
-    })
-    .unwrap_or_else(|| panic!("no reload outcome in the log:\n{}", server.log()))
-}
-
 #[test]
 fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
     let (dir, server, mut client) =
@@ -462,7 +438,7 @@ fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
 
     dir.write("r.conf", "max_payload: 1024\nlame_duck_duration: \"40s\"\n");
     assert_eq!(
-        reload_and_read(&server),
+        server.reload_and_read(),
         [
             r#"[INF] Trapped "hangup" signal"#,
             "[ERR] Failed to reload server configuration: config reload not supported for \
@@ -477,7 +453,7 @@ fn reload_refuses_what_nats_server_cannot_change_and_names_what_it_changed() {
         "max_payload: 2048\nlame_duck_duration: \"2m\"\nwrite_deadline: \"3s\"\nping_max: 5\n",
     );
     assert_eq!(
-        reload_and_read(&server),
+        server.reload_and_read(),
         [
             r#"[INF] Trapped "hangup" signal"#,
             "[INF] Reloaded: authorization users",
@@ -503,7 +479,7 @@ fn reload_turns_tls_on_for_new_clients_while_plain_ones_stay() {
         common::procs::cert_str("server-key.pem")
     );
     dir.write("t.conf", &tls);
-    let lines = reload_and_read(&server);
+    let lines = server.reload_and_read();
     assert!(
         lines.contains(&"[INF] Reloaded: tls = enabled".to_string()),
         "{lines:?}"
@@ -513,7 +489,7 @@ fn reload_turns_tls_on_for_new_clients_while_plain_ones_stay() {
     plain.sync(b"SUB plain.still 1\r\n");
 
     dir.write("t.conf", "max_payload: 1024\n");
-    let lines = reload_and_read(&server);
+    let lines = server.reload_and_read();
     assert!(
         lines.contains(&"[INF] Reloaded: tls = disabled".to_string()),
         "{lines:?}"

@@ -7,32 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::procs::{eventually, Server, TempDir};
+use common::procs::{Server, TempDir};
 use common::RawClient;
 
-const WAIT: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(300);
-
-fn reload_and_read(server: &Server) -> Vec<String> {
-    let before = server.log().lines().count();
-    server.signal(libc::SIGHUP);
-    eventually(WAIT, || {
-        let log = server.log();
-        let added: Vec<String> = log.lines().skip(before).map(String::from).collect();
-        let done = added.iter().any(|l| {
-            l.contains("Reloaded server configuration")
-                || l.contains("Failed to reload server configuration")
-        });
-        done.then(|| {
-            added
-                .iter()
-                .map(|l| l.find(" [").map_or(l.as_str(), |i| &l[i + 1..]).to_string())
-                .map(|l| l.split(" (sha256:").next().unwrap_or_default().to_string())
-                .collect()
-        })
-    })
-    .unwrap_or_else(|| panic!("no reload outcome in the log:\n{}", server.log()))
-}
 
 fn login(server: &Server, user: &str) -> RawClient {
     let mut c = server.raw();
@@ -66,7 +44,7 @@ fn a_reload_rewires_mappings_and_imports_for_open_connections() {
     b.expect(b"MSG from_a.x 1 1\r\n1\r\n");
 
     dir.write("a.conf", &accounts_conf("orders.two", "other", ""));
-    let lines = reload_and_read(&server);
+    let lines = server.reload_and_read();
     assert!(
         lines.contains(&"[INF] Reloaded: accounts".to_string()),
         "{lines:?}"
@@ -92,7 +70,7 @@ fn a_reload_that_changes_the_system_account_is_refused() {
         "s.conf",
         &accounts_conf("orders.one", "from_a", "system_account: S\n"),
     );
-    let lines = reload_and_read(&server);
+    let lines = server.reload_and_read();
     assert_eq!(
         lines.last().map(String::as_str),
         Some(

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::consumer::pull::WaitingQueue;
 use super::consumer::state::ConsumerState;
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
@@ -169,33 +168,8 @@ impl AccountStreams {
                 }
                 continue;
             };
-            let Some(s) = self.streams.get_mut(stream) else {
-                return;
-            };
-            let waiting = WaitingQueue::new(id, spec.max_waiting);
-            let paused_until_ns = spec.pause_until_ns;
-            s.consumers.insert(
-                name.clone(),
-                Consumer {
-                    id,
-                    spec,
-                    config_json,
-                    created_ns: created,
-                    state,
-                    waiting,
-                    paused_until_ns,
-                    last_active_ns: None,
-                    last_ack_ns: None,
-                    push_active: false,
-                    start_set: None,
-                    dirty: false,
-                    last_delivery_ms: now.ms,
-                    inactive_since_ms: now.ms,
-                },
-            );
-            self.consumer_ids
-                .insert(id, (stream.to_string(), name.clone()));
-            self.arm_consumer_timers(stream, &name, now);
+            let c = Consumer::new(id, spec, config_json, created, state, now);
+            self.add_consumer(stream, c, now);
         }
     }
 }

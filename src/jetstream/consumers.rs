@@ -254,32 +254,22 @@ impl AccountStreams {
         };
         drop(log);
         let state = ConsumerState::new(id, spec.limits.clone(), start_seq);
-        let waiting = WaitingQueue::new(id, spec.max_waiting);
-        let name = spec.name.clone();
-        let paused_until_ns = spec.pause_until_ns;
-        s.consumers.insert(
-            name.clone(),
-            Consumer {
-                id,
-                spec,
-                config_json,
-                created_ns: now.ns,
-                state,
-                waiting,
-                paused_until_ns,
-                last_active_ns: None,
-                last_ack_ns: None,
-                push_active: false,
-                start_set,
-                dirty: true,
-                last_delivery_ms: now.ms,
-                inactive_since_ms: now.ms,
-            },
-        );
-        self.consumer_ids
-            .insert(id, (stream.to_string(), name.clone()));
-        self.arm_consumer_timers(stream, &name, now);
+        let mut c = Consumer::new(id, spec, config_json, now.ns, state, now);
+        c.start_set = start_set;
+        c.dirty = true;
+        self.add_consumer(stream, c, now);
         Some(id)
+    }
+
+    /// Puts a consumer in its stream and arms its timers.
+    pub(crate) fn add_consumer(&mut self, stream: &str, c: Consumer, now: Clock) {
+        let Some(s) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let (id, name) = (c.id, c.spec.name.clone());
+        s.consumers.insert(name.clone(), c);
+        self.consumer_ids.insert(id, (stream.to_string(), name.clone()));
+        self.arm_consumer_timers(stream, &name, now);
     }
 
     /// Removes a consumer; its waiting pull requests get `409 Consumer Deleted`.
@@ -613,6 +603,33 @@ impl AccountStreams {
 }
 
 impl Consumer {
+    /// A consumer with `state`, not yet bound, active or dirty.
+    pub fn new(
+        id: u64,
+        spec: ConsumerSpec,
+        config_json: Vec<u8>,
+        created_ns: i64,
+        state: ConsumerState,
+        now: Clock,
+    ) -> Consumer {
+        Consumer {
+            id,
+            waiting: WaitingQueue::new(id, spec.max_waiting),
+            paused_until_ns: spec.pause_until_ns,
+            spec,
+            config_json,
+            created_ns,
+            state,
+            last_active_ns: None,
+            last_ack_ns: None,
+            push_active: false,
+            start_set: None,
+            dirty: false,
+            last_delivery_ms: now.ms,
+            inactive_since_ms: now.ms,
+        }
+    }
+
     /// `num_pending`: messages left to deliver, from the stream's indexes.
     pub fn num_pending(&self, log: &dyn MessageLog) -> u64 {
         let view = View {

@@ -173,6 +173,30 @@ impl Server {
     }
 
     /// Sends `sig` to the server.
+    /// Sends SIGHUP and waits for the reload's outcome: the log lines it added (past the
+    /// `[pid] date time ` prefix, the config hash cut), up to "Reloaded server configuration"
+    /// or the "Failed to reload" error.
+    pub fn reload_and_read(&self) -> Vec<String> {
+        let before = self.log().lines().count();
+        self.signal(libc::SIGHUP);
+        eventually(RELOAD_MAX, || {
+            let log = self.log();
+            let added: Vec<String> = log.lines().skip(before).map(String::from).collect();
+            let done = added.iter().any(|l| {
+                l.contains("Reloaded server configuration")
+                    || l.contains("Failed to reload server configuration")
+            });
+            done.then(|| {
+                added
+                    .iter()
+                    .map(|l| l.find(" [").map_or(l.as_str(), |i| &l[i + 1..]).to_string())
+                    .map(|l| l.split(" (sha256:").next().unwrap_or_default().to_string())
+                    .collect()
+            })
+        })
+        .unwrap_or_else(|| panic!("no reload outcome in the log:\n{}", self.log()))
+    }
+
     pub fn signal(&self, sig: i32) {
         send_signal(self.pid(), sig);
     }
@@ -284,6 +308,9 @@ impl Drop for TempDir {
 }
 
 /// Runs `f` until it returns `Some`, every 20 ms, for at most `within`.
+/// How long a reload may take to show its outcome in the log.
+pub const RELOAD_MAX: Duration = Duration::from_secs(10);
+
 pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + within;
     loop {
