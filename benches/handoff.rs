@@ -162,6 +162,7 @@ fn deliver(frame: &Bytes, spans: &MsgSpans) -> Item {
         queues: Default::default(),
         hops: 0,
         to: None,
+        origin: 0,
     })
 }
 
@@ -186,6 +187,7 @@ async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(I
                 Item::InterestAck { .. }
                 | Item::Interest(_)
                 | Item::JsApi { .. }
+                | Item::ConnClosed { .. }
                 | Item::ServiceReply { .. } => return,
             }
         }

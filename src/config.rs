@@ -163,6 +163,8 @@ pub struct Options {
     pub lame_duck_grace_period_ms: u64,
     /// `-js` / `jetstream { }`: JetStream on, with these settings.
     pub jetstream: Option<JetStreamOptions>,
+    /// NATS Streaming, when nats-streaming-server's flags or a `streaming {}` block ask for it.
+    pub streaming: Option<StreamingOptions>,
     /// `-sd` / `store_dir`: where JetStream keeps its files (also settable in the block).
     pub store_dir: Option<PathBuf>,
     /// Settings that were accepted but do nothing in natrix (flags and config keys of
@@ -181,6 +183,46 @@ pub struct JetStreamOptions {
     pub max_memory_bytes: i64,
     pub max_file_bytes: i64,
     pub domain: Option<String>,
+}
+
+/// NATS Streaming's options (nats-streaming-server's flags and `streaming {}` keys); limits
+/// left `None` keep nats-streaming-server's defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamingOptions {
+    pub cluster_id: String,
+    pub discover_prefix: String,
+    /// `-st FILE`: channels in files under `dir`.
+    pub file_store: bool,
+    pub dir: Option<PathBuf>,
+    pub hb_interval_ms: u64,
+    pub hb_timeout_ms: u64,
+    pub hb_fail_count: u32,
+    pub channels_max: Option<u64>,
+    pub subs_max: Option<u64>,
+    pub msgs_max: Option<u64>,
+    pub bytes_max: Option<u64>,
+    pub age_max_ms: Option<u64>,
+    pub inactivity_max_ms: Option<u64>,
+}
+
+impl Default for StreamingOptions {
+    fn default() -> Self {
+        StreamingOptions {
+            cluster_id: "test-cluster".into(),
+            discover_prefix: "_STAN.discover".into(),
+            file_store: false,
+            dir: None,
+            hb_interval_ms: 30_000,
+            hb_timeout_ms: 10_000,
+            hb_fail_count: 10,
+            channels_max: None,
+            subs_max: None,
+            msgs_max: None,
+            bytes_max: None,
+            age_max_ms: None,
+            inactivity_max_ms: None,
+        }
+    }
 }
 
 /// nats-server's default `sync_interval`.
@@ -278,6 +320,7 @@ impl Default for Options {
             lame_duck_duration_ms: 120_000,
             lame_duck_grace_period_ms: 10_000,
             jetstream: None,
+            streaming: None,
             store_dir: None,
             warnings: Vec::new(),
         }

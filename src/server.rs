@@ -219,6 +219,12 @@ async fn run_shard(
     if shard.js.borrow().is_some() {
         runtime::spawn(crate::shard::js_consumers::run_timers(shard.clone()));
     }
+    if let Err(e) = shard.stan_start() {
+        log::error!("NATS Streaming not started: {e}");
+    }
+    if shard.stan.borrow().is_some() {
+        runtime::spawn(crate::shard::stan::run_timers(shard.clone()));
+    }
     shard.flush();
     if let Some(intake) = start.intake {
         runtime::spawn(shard_io::run_intake(shard.clone(), intake));

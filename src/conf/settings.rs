@@ -29,6 +29,7 @@ mod accounts;
 mod auth;
 mod errors;
 pub mod mappings;
+mod streaming;
 
 pub use errors::{
     Block, LoadError, SettingError, SettingErrorKind, SettingsErrors, Warning, WarningKind,
@@ -354,6 +355,7 @@ impl Settings<'_> {
             "authorization" => self.authorization(e),
             "accounts" => self.accounts(e),
             "jetstream" => self.jetstream(e),
+            "streaming" => self.streaming(e),
             "store_dir" | "storedir" => {
                 if let Some(d) = self.string(e) {
                     self.opts.store_dir = Some(d.into());

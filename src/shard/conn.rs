@@ -507,6 +507,7 @@ impl Shard {
             self.client_event(c, Some(reason));
         }
         self.clients.borrow_mut().try_remove(c.slot);
+        self.stan_connection_closed(c.cid);
     }
 
     fn remove_all_subs(&self, c: &Rc<Client>) {

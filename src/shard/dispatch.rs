@@ -104,6 +104,7 @@ impl Shard {
         let view = out.view;
         let target: &[u8] = to.map_or(view.subject, |t| &t[..]);
         let capture = self.js_capture.get() && to.is_none();
+        let origin = from.map_or(0, |c| c.cid);
         if !self.multi() {
             let m = self.match_local(account, target);
             let mut delivered = self.deliver_plain(from, &out, &m);
@@ -112,6 +113,9 @@ impl Shard {
             }
             if capture {
                 delivered |= self.js_capture_msg(account, from, &view);
+            }
+            if self.stan_capture.get() && to.is_none() {
+                delivered |= self.stan_capture_msg(account, origin, &view);
             }
             return delivered;
         }
@@ -156,6 +160,9 @@ impl Shard {
             if capture {
                 delivered |= self.js_capture_msg(account, from, &view);
             }
+            if self.stan_capture.get() && to.is_none() {
+                delivered |= self.stan_capture_msg(account, origin, &view);
+            }
         }
         let remote_plain = plain_mask & !(1 << self.id);
         for shard in 0..self.shards {
@@ -177,6 +184,7 @@ impl Shard {
                     queues,
                     hops: 0,
                     to: to.cloned(),
+                    origin,
                 };
                 self.push_item(shard, Item::Deliver(d));
             }
@@ -352,6 +360,9 @@ impl Shard {
             if self.js_capture.get() && d.to.is_none() {
                 self.js_capture_msg(d.account, None, &out.view);
             }
+            if self.stan_capture.get() && d.to.is_none() {
+                self.stan_capture_msg(d.account, d.origin, &out.view);
+            }
         }
         for q in &d.queues {
             if !self.deliver_queue(d.account, None, &out, q, &m) && d.hops < QUEUE_REROUTE_HOPS_MAX
@@ -391,6 +402,7 @@ impl Shard {
             queues,
             hops: d.hops + 1,
             to: d.to.clone(),
+            origin: d.origin,
         };
         self.push_item(to, Item::Deliver(fwd));
     }
@@ -638,6 +650,7 @@ impl Shard {
                 self.interest_acked.notify();
             }
             Item::JsApi { account, msg } => self.js_api(account, &msg.view()),
+            Item::ConnClosed { cid } => self.stan_connection_closed(cid),
             Item::ServiceReply { exporter, msg } => {
                 if let Some((_, token)) = reply::parse(exporter, msg.view().subject) {
                     self.service_answer(exporter, &token, None, &msg.view(), 0);

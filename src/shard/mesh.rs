@@ -31,6 +31,8 @@ pub enum Item {
         account: crate::account::AccountId,
         msg: Msg,
     },
+    /// A connection closed on the sender (for NATS Streaming on the receiver).
+    ConnClosed { cid: u64 },
     /// An answer on an `_R_.` subject of `exporter` for a request the receiver routed.
     ServiceReply {
         exporter: crate::account::AccountId,
@@ -62,6 +64,9 @@ pub struct Delivery {
     /// Route by this subject instead of the message's own (a JetStream delivery to an
     /// inbox or deliver subject, shown with the stream message's subject).
     pub to: Option<Bytes>,
+    /// The cid of the connection that published it (0: the server), for NATS Streaming,
+    /// which must know which connection a client's requests come from.
+    pub origin: u64,
 }
 
 /// Where the parts of a published message lie in the frame that holds it. `Copy`, so the

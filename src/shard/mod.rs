@@ -19,6 +19,7 @@ pub mod jetstream;
 pub mod js_consumers;
 pub mod mesh;
 pub mod outq;
+pub mod stan;
 pub mod stats;
 pub mod system;
 pub mod transport;
@@ -110,6 +111,15 @@ pub struct Shard {
     pub js_pending: Cell<bool>,
     /// Wakes the JetStream timer task (a timer may now be due sooner).
     pub js_wake: Notify,
+    /// NATS Streaming's core, on shard 0 (see `stan.rs`).
+    pub stan: RefCell<Option<stan::StanDriver>>,
+    /// The core's internal subjects: routed messages matching them go to it.
+    pub stan_subjects: RefCell<Vec<Bytes>>,
+    pub stan_capture: Cell<bool>,
+    /// The core has outputs to send at the end of the batch.
+    pub stan_pending: Cell<bool>,
+    /// Wakes the STAN timer task.
+    pub stan_wake: Notify,
     /// Some push consumer exists: interest changes may bind or unbind it.
     pub js_push: Cell<bool>,
     /// Interest changed since push consumers were last checked.
@@ -173,6 +183,11 @@ impl Shard {
             js_capture: Cell::new(false),
             js_pending: Cell::new(false),
             js_wake: Notify::default(),
+            stan: RefCell::new(None),
+            stan_subjects: RefCell::new(Vec::new()),
+            stan_capture: Cell::new(false),
+            stan_pending: Cell::new(false),
+            stan_wake: Notify::default(),
             js_push: Cell::new(false),
             js_push_check: Cell::new(false),
             interest: RefCell::new(Interest::new(id, shards, cache)),
@@ -266,6 +281,9 @@ impl Shard {
         }
         if self.js_pending.get() {
             self.js_commit();
+        }
+        if self.stan_pending.get() {
+            self.stan_flush();
         }
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         for c in &dirty {

@@ -459,3 +459,25 @@ fn nats_server_accepts_the_same_fixtures() {
         assert!(text.contains(expected), "{text}");
     }
 }
+
+#[test]
+fn the_streaming_block_reads_nats_streaming_server_keys() {
+    let (o, warnings) = apply_text(
+        "streaming {\n  id: ticketing\n  store: file\n  dir: \"/data/stan\"\n  hb_interval: \"5s\"\n  \
+         hb_fail_count: 3\n  store_limits {\n    max_channels: 7\n    max_msgs: 100\n    \
+         max_bytes: 1MB\n    max_age: \"1h\"\n  }\n}\n",
+    )
+    .expect("a valid streaming block");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let s = o.streaming.expect("streaming on");
+    assert_eq!(s.cluster_id, "ticketing");
+    assert!(s.file_store);
+    assert_eq!(s.dir.as_deref(), Some(std::path::Path::new("/data/stan")));
+    assert_eq!((s.hb_interval_ms, s.hb_fail_count), (5000, 3));
+    assert_eq!(
+        (s.channels_max, s.msgs_max, s.bytes_max, s.age_max_ms),
+        (Some(7), Some(100), Some(1024 * 1024), Some(3_600_000))
+    );
+    assert!(apply_text("streaming { store: sql }").is_err());
+    assert!(apply_text("streaming { cluster { node_id: a } }").is_err());
+}

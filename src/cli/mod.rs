@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+pub mod streaming;
+
 use crate::config::{
     Options, OptionsError, TlsConfig, SHARDS_MAX, SPIN_BEFORE_PARK_US_MAX, TLS_TIMEOUT_MS_DEFAULT,
 };
@@ -142,6 +144,8 @@ pub struct Cli {
     #[arg(short = 'v', long = "version")]
     pub version: bool,
     #[command(flatten)]
+    pub streaming: streaming::StreamingFlags,
+    #[command(flatten)]
     pub not_supported: NotSupportedFlags,
 }
 
@@ -276,7 +280,11 @@ where
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
             None => (text.clone(), None),
         };
-        let rewritten = if let Some(&(_, to)) = GO_SHORT_ALIASES.iter().find(|a| a.0 == flag) {
+        let rewritten = if let Some(&(_, to)) = GO_SHORT_ALIASES
+            .iter()
+            .chain(streaming::STREAMING_SHORT_ALIASES)
+            .find(|a| a.0 == flag)
+        {
             to.to_owned()
         } else if flag.len() > 2
             && flag.starts_with('-')
@@ -454,6 +462,9 @@ impl Cli {
         if let Some(d) = &self.not_supported.store_dir {
             o.store_dir = Some(d.into());
         }
+        self.streaming
+            .apply(&mut o.streaming)
+            .map_err(CliError::Flag)?;
         if let Some(a) = self.addr {
             o.host = a;
         }
@@ -659,6 +670,59 @@ mod tests {
         assert!(parse(&["--shards", "65"]).is_err());
         assert!(parse(&["-p", "70000"]).is_err());
         assert!(parse(&["--max_payload", "10", "--max_pending", "5"]).is_err());
+    }
+
+    #[test]
+    fn nats_streaming_server_flags_turn_streaming_on() {
+        assert!(parse_go(&["-p", "4222"]).unwrap().streaming.is_none());
+        let o = parse_go(&[
+            "-cid",
+            "ticketing",
+            "-st",
+            "FILE",
+            "--dir",
+            "/tmp/st",
+            "-hbi",
+            "5s",
+            "-hbt",
+            "5s",
+            "-hbf",
+            "2",
+            "-mc",
+            "10",
+            "-msu",
+            "20",
+            "-mm",
+            "30",
+            "-mb",
+            "1KB",
+            "-ma",
+            "1h",
+            "-mi",
+            "2m",
+            "-SD",
+            "-m",
+            "8222",
+        ])
+        .unwrap();
+        let s = o.streaming.expect("streaming on");
+        assert_eq!(s.cluster_id, "ticketing");
+        assert!(s.file_store);
+        assert_eq!(s.dir.as_deref(), Some(std::path::Path::new("/tmp/st")));
+        assert_eq!(
+            (s.hb_interval_ms, s.hb_timeout_ms, s.hb_fail_count),
+            (5000, 5000, 2)
+        );
+        assert_eq!(
+            (s.channels_max, s.subs_max, s.msgs_max, s.bytes_max),
+            (Some(10), Some(20), Some(30), Some(1024))
+        );
+        assert_eq!(
+            (s.age_max_ms, s.inactivity_max_ms),
+            (Some(3_600_000), Some(120_000))
+        );
+        assert_eq!(o.monitor.http_port, Some(8222));
+        assert!(parse_go(&["-st", "SQL"]).is_err());
     }
 
     #[test]

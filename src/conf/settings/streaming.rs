@@ -1,0 +1,86 @@
+//! The `streaming { ... }` block of nats-streaming-server's config file: `cluster_id` (also
+//! `id`, `cid`), `discover_prefix`, `store`, `dir`, `hb_interval`, `hb_timeout`,
+//! `hb_fail_count` and `store_limits { max_channels, max_subs, max_msgs, max_bytes, max_age,
+//! max_inactivity }`. Clustering, partitioning, SQL and encryption are refused as not
+//! supported; per-channel limits (`store_limits.channels`) too, for now.
+
+use super::{millis, Block, Settings};
+use crate::conf::{Entry, Kind};
+use crate::config::StreamingOptions;
+
+impl Settings<'_> {
+    pub(super) fn streaming(&mut self, e: &Entry) {
+        let Kind::Map(m) = &e.value.kind else {
+            return self.wrong_type(e, "a map");
+        };
+        let mut o = self.opts.streaming.clone().unwrap_or_default();
+        for k in m {
+            match k.key.to_ascii_lowercase().as_str() {
+                "cluster_id" | "id" | "cid" => {
+                    if let Some(s) = self.string(k) {
+                        o.cluster_id = s;
+                    }
+                }
+                "discover_prefix" => {
+                    if let Some(s) = self.string(k) {
+                        o.discover_prefix = s;
+                    }
+                }
+                "store" | "store_type" | "st" => {
+                    if let Some(s) = self.string(k) {
+                        match s.to_ascii_lowercase().as_str() {
+                            "memory" => o.file_store = false,
+                            "file" => o.file_store = true,
+                            _ => self.not_supported_error(k),
+                        }
+                    }
+                }
+                "dir" | "datastore" => o.dir = self.string(k).map(Into::into),
+                "hb_interval" | "hbi" => {
+                    if let Some(d) = self.duration_or_seconds(k) {
+                        o.hb_interval_ms = millis(d);
+                    }
+                }
+                "hb_timeout" | "hbt" => {
+                    if let Some(d) = self.duration_or_seconds(k) {
+                        o.hb_timeout_ms = millis(d);
+                    }
+                }
+                "hb_fail_count" | "hbf" => {
+                    if let Some(n) = self.integer(k) {
+                        o.hb_fail_count = n.clamp(0, u32::MAX as i64) as u32;
+                    }
+                }
+                "store_limits" | "limits" => self.streaming_limits(k, &mut o),
+                "ft_group" | "cluster" | "partitioning" | "sql_options" | "sql" | "encrypt"
+                | "encryption_key" | "encryption_cipher" | "replace_durables" => {
+                    self.not_supported_error(k)
+                }
+                "file_options" | "file" | "debug" | "sd" | "trace" | "sv" => {}
+                _ => self.unknown(k, Block::Top),
+            }
+        }
+        self.opts.streaming = Some(o);
+    }
+
+    fn streaming_limits(&mut self, e: &Entry, o: &mut StreamingOptions) {
+        let Kind::Map(m) = &e.value.kind else {
+            return self.wrong_type(e, "a map");
+        };
+        let count = |n: i64| n.max(0) as u64;
+        for k in m {
+            match k.key.to_ascii_lowercase().as_str() {
+                "max_channels" | "mc" => o.channels_max = self.integer(k).map(count),
+                "max_subs" | "max_subscriptions" | "msu" => o.subs_max = self.integer(k).map(count),
+                "max_msgs" | "mm" => o.msgs_max = self.integer(k).map(count),
+                "max_bytes" | "mb" => o.bytes_max = self.bytes(k).map(|b| b as u64),
+                "max_age" | "ma" => o.age_max_ms = self.duration_or_seconds(k).map(millis),
+                "max_inactivity" | "mi" => {
+                    o.inactivity_max_ms = self.duration_or_seconds(k).map(millis)
+                }
+                "channels" | "channels_limits" => self.not_supported_error(k),
+                _ => self.unknown(k, Block::Top),
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! NATS Streaming on the shards: shard 0 runs the sans-io STAN core (`crate::stan`) and moves
+//! bytes between it and the routing path, as `jetstream.rs` does for streams.
+//!
+//! * The core's internal subjects (`_STAN.discover.<cluster>`, `_STAN.pub.<token>.>`, ...)
+//!   are registered in the interest table like a subscriber on shard 0, so a request
+//!   published on any shard reaches it batched; shard 0 hands each to the core with the id of
+//!   the NATS connection that sent it (`Delivery::origin` carries that across shards).
+//! * When a connection closes on any shard, shard 0 hears of it (`Item::ConnClosed`) and the
+//!   core starts that client's grace period: no ghost clients.
+//! * The core's outputs are taken at the end of each batch (`Shard::flush`): the core writes
+//!   its channels first, then the PubAcks and deliveries go out in order.
+//! * One task sleeps until the core's next deadline (or `stan_wake`) and runs its timers.
+//!
+//! STAN lives in the global account `$G`, as nats-streaming-server's embedded server has it.
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::mesh::{Item, Msg};
+use super::Shard;
+use crate::account::GLOBAL_ACCOUNT;
+use crate::config::StreamingOptions;
+use crate::proto::encode::MsgView;
+use crate::runtime;
+use crate::stan::{ConnId, FileChannels, MemChannels, Output, StanOptions, StanServer};
+
+/// The shard that runs NATS Streaming.
+pub const STAN_SHARD: usize = 0;
+/// The longest the timer task sleeps with nothing due.
+const IDLE_SLEEP_MAX: Duration = Duration::from_secs(60);
+/// Length of the per-start server token in the core's inboxes.
+const SERVER_TOKEN_CHARS: usize = 22;
+
+/// The core over the store the options chose.
+pub enum StanDriver {
+    Memory(StanServer<MemChannels>),
+    File(StanServer<FileChannels>),
+}
+
+macro_rules! with_core {
+    ($d:expr, $s:ident => $body:expr) => {
+        match $d {
+            StanDriver::Memory($s) => $body,
+            StanDriver::File($s) => $body,
+        }
+    };
+}
+
+fn now() -> (u64, i64) {
+    let d = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_millis() as u64, d.as_nanos() as i64)
+}
+
+fn server_token() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..SERVER_TOKEN_CHARS)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// The core's options from natrix's.
+pub fn stan_options(o: &StreamingOptions) -> StanOptions {
+    let mut s = StanOptions {
+        cluster_id: o.cluster_id.clone(),
+        discover_prefix: o.discover_prefix.clone(),
+        server_token: server_token(),
+        hb_interval_ms: o.hb_interval_ms,
+        hb_timeout_ms: o.hb_timeout_ms,
+        hb_fail_count: o.hb_fail_count,
+        ..StanOptions::default()
+    };
+    let l = &mut s.limits;
+    if let Some(n) = o.channels_max {
+        l.channels_max = n;
+    }
+    if let Some(n) = o.subs_max {
+        l.channel.subs_max = n;
+    }
+    if let Some(n) = o.msgs_max {
+        l.channel.msgs_max = n;
+    }
+    if let Some(n) = o.bytes_max {
+        l.channel.bytes_max = n;
+    }
+    if let Some(n) = o.age_max_ms {
+        l.channel.age_max_ms = n;
+    }
+    if let Some(n) = o.inactivity_max_ms {
+        l.channel.inactivity_max_ms = n;
+    }
+    s
+}
+
+impl Shard {
+    /// Starts NATS Streaming on shard 0 when the options ask for it. Errors (bad options,
+    /// an unusable directory) are returned for the server to report at start.
+    pub fn stan_start(&self) -> Result<(), String> {
+        let Some(o) = self.opts().streaming.clone() else {
+            return Ok(());
+        };
+        if self.id != STAN_SHARD {
+            return Ok(());
+        }
+        let opts = stan_options(&o);
+        let (ms, _) = now();
+        log::info!(
+            "Starting nats-streaming-server[{}] (natrix)",
+            opts.cluster_id
+        );
+        let driver = if o.file_store {
+            let root = o
+                .dir
+                .clone()
+                .unwrap_or_else(|| self.opts().js_store_dir().join("streaming"));
+            log::info!("STREAM: Store type: FILE, directory: {:?}", root.display());
+            std::fs::create_dir_all(&root).map_err(|e| format!("streaming dir: {e}"))?;
+            StanDriver::File(
+                StanServer::new(opts, FileChannels { root }, ms).map_err(|e| e.to_string())?,
+            )
+        } else {
+            log::info!("STREAM: Store type: MEMORY");
+            StanDriver::Memory(StanServer::new(opts, MemChannels, ms).map_err(|e| e.to_string())?)
+        };
+        *self.stan.borrow_mut() = Some(driver);
+        self.stan_pending.set(true);
+        Ok(())
+    }
+
+    /// Whether a message on `subject` is for the STAN core.
+    fn stan_wants(&self, subject: &[u8]) -> bool {
+        self.stan_subjects
+            .borrow()
+            .iter()
+            .any(|p| crate::subject::matches(p, subject))
+    }
+
+    /// A message routed here (shard 0) that may be a STAN request; `origin` is the sending
+    /// connection's cid (0: the server itself). Returns whether the core took it.
+    pub fn stan_capture_msg(&self, account: u32, origin: u64, view: &MsgView<'_>) -> bool {
+        if account != GLOBAL_ACCOUNT || !self.stan_wants(view.subject) {
+            return false;
+        }
+        let (ms, ns) = now();
+        let mut stan = self.stan.borrow_mut();
+        let Some(d) = stan.as_mut() else {
+            return false;
+        };
+        let payload = &view.payload[view.hdr_len..];
+        with_core!(d, s => s.on_message(origin as ConnId, view.subject, view.reply, payload, ms, ns));
+        self.stan_pending.set(true);
+        true
+    }
+
+    /// A connection closed here: tell the STAN core (on shard 0) so a client it connected is
+    /// not left a ghost.
+    pub fn stan_connection_closed(&self, cid: u64) {
+        if self.opts.borrow().streaming.is_none() {
+            return;
+        }
+        if self.id != STAN_SHARD {
+            self.push_item(STAN_SHARD, Item::ConnClosed { cid });
+            return;
+        }
+        let (ms, _) = now();
+        if let Some(d) = self.stan.borrow_mut().as_mut() {
+            with_core!(d, s => s.on_connection_closed(cid as ConnId, ms));
+        }
+        self.stan_pending.set(true);
+    }
+
+    /// At the end of a batch: what the core produced goes out (after its channel writes).
+    pub fn stan_flush(&self) {
+        self.stan_pending.set(false);
+        let outputs = {
+            let mut stan = self.stan.borrow_mut();
+            let Some(d) = stan.as_mut() else { return };
+            with_core!(d, s => s.take_outputs())
+        };
+        for o in outputs {
+            match o {
+                Output::Publish {
+                    subject,
+                    reply,
+                    payload,
+                } => {
+                    let m = Msg::build(subject.as_bytes(), reply.as_bytes(), b"", &payload);
+                    self.publish_in_account(GLOBAL_ACCOUNT, &m);
+                }
+                Output::Subscribe { subject } => self.stan_subscribe(Bytes::from(subject), true),
+                Output::Unsubscribe { subject } => self.stan_subscribe(Bytes::from(subject), false),
+            }
+        }
+        self.stan_wake.notify();
+    }
+
+    fn stan_subscribe(&self, subject: Bytes, add: bool) {
+        {
+            let mut subs = self.stan_subjects.borrow_mut();
+            if add {
+                if subs.contains(&subject) {
+                    return;
+                }
+                subs.push(subject.clone());
+            } else {
+                subs.retain(|s| *s != subject);
+            }
+            self.stan_capture.set(!subs.is_empty());
+        }
+        if !self.multi() {
+            return;
+        }
+        let ch = if add {
+            self.interest
+                .borrow_mut()
+                .local_add(GLOBAL_ACCOUNT, &subject, None)
+        } else {
+            self.interest
+                .borrow_mut()
+                .local_remove(GLOBAL_ACCOUNT, &subject, None)
+        };
+        if let Some(ch) = ch {
+            self.broadcast_interest(ch);
+        }
+    }
+
+    fn stan_timers(&self) {
+        let (ms, _) = now();
+        if let Some(d) = self.stan.borrow_mut().as_mut() {
+            with_core!(d, s => s.on_timer(ms));
+        }
+        self.stan_pending.set(true);
+    }
+
+    fn stan_next_deadline(&self) -> Option<u64> {
+        let stan = self.stan.borrow();
+        let d = stan.as_ref()?;
+        with_core!(d, s => s.next_deadline())
+    }
+}
+
+/// The STAN timer task of shard 0.
+pub async fn run_timers(shard: Rc<Shard>) {
+    loop {
+        let woken = shard.stan_wake.notified();
+        let wait = match shard.stan_next_deadline() {
+            Some(at) => Duration::from_millis(at.saturating_sub(now().0)),
+            None => IDLE_SLEEP_MAX,
+        };
+        if !wait.is_zero() {
+            runtime::race(runtime::sleep(wait), woken).await;
+        }
+        shard.stan_timers();
+        shard.flush();
+    }
+}
