@@ -5,6 +5,10 @@
 //!
 //! Dropping a [`Scene`] kills and reaps every node process still running, then the server, so
 //! a failing test leaves nothing behind.
+//!
+//! `tests/stan_wire.rs` uses only the server half, so the node half may be unused there.
+
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
