@@ -389,6 +389,52 @@ fn killed_listener_restarted_with_the_same_client_id_gets_the_waiting_events_2_s
     killed_listener_restarted_with_the_same_client_id_gets_the_waiting_events(2);
 }
 
+/// The tutorial variant (§9.1, idea 21): the restarted listener comes up with a new random
+/// client id, so no duplicate probe replaces the killed one; natrix drops it when its NATS
+/// connection is gone (after the grace period for a reconnect), and its waiting events reach
+/// the new listener in under 5 s from the kill (nats-streaming-server: the 30 s ack wait).
+#[test]
+fn killed_listener_restarted_with_a_random_client_id_gets_the_waiting_events() {
+    let mut scene = Scene::start(1, &[]);
+    let ghost = scene.listener("orders-old", &[FAILING]);
+    scene.publish(3, 1);
+    scene.wait_until("the doomed listener holds 3 unacked events", |s| {
+        s.count(ghost, |x| x.contains(" could not process event #")) >= 3
+    });
+    let killed_at = scene.signal(ghost, libc::SIGKILL);
+    scene.wait_for_exit(ghost);
+    let next = scene.spawn("restarted listener (random id)", "listener.js", &[], &[]);
+    scene.wait_until_within(
+        "the restarted listener gets the 3 waiting events",
+        Duration::from_secs(20),
+        |s| {
+            let got = received(s, next, None);
+            (1..=3).all(|n| got.contains(&n))
+        },
+    );
+    let last = (1..=3)
+        .filter_map(|n| scene.when(next, |x| x.contains(&format!(" received event #{n}"))))
+        .max()
+        .expect("seen");
+    let took = last.duration_since(killed_at);
+    println!(
+        "ghost (random client id): the waiting events reached the restarted listener {} ms \
+         after SIGKILL",
+        took.as_millis()
+    );
+    assert_eq!(
+        received(&scene, next, Some(false)),
+        Vec::<u64>::new(),
+        "every waiting event comes flagged redelivered\n{}",
+        scene.transcript()
+    );
+    assert!(
+        took < GHOST_REDELIVERY_MAX,
+        "took {took:?} (limit {GHOST_REDELIVERY_MAX:?})\n{}",
+        scene.transcript()
+    );
+}
+
 /// Issue 12 point 3 and §4.7: a queue member holding an unacked event (ack wait 30 s) is
 /// SIGKILLed; the surviving member gets it, flagged redelivered, in under 5 s.
 #[test]
@@ -489,6 +535,79 @@ fn closed_queue_member_events_move_to_the_other_member_at_once() {
         scene.transcript()
     );
     scene.assert_no_stderr();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and heartbeats (nats-streaming-server's flags)
+
+/// `-mm 3` (§5.1, §5.2 max_msgs: drop the oldest; idea 28): 5 events published, every PubAck
+/// clean, and a deliver-all-available listener gets #3..#5 only.
+#[test]
+fn max_msgs_keeps_the_newest_events() {
+    let mut scene = Scene::start(1, &["-mm", "3"]);
+    scene.publish(5, 1);
+    let l = scene.listener("orders-limited", &[]);
+    scene.wait_for_line(l, "Listener orders-limited acked event #5");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        received(&scene, l, None),
+        [3, 4, 5],
+        "\n{}",
+        scene.transcript()
+    );
+    scene.assert_no_stderr();
+}
+
+/// `-hbi 1s -hbt 1s -hbf 2` (§3.3, idea 6): a queue member frozen with SIGSTOP keeps its TCP
+/// connection but answers no heartbeat; after its failures pass the fail count it is closed
+/// server-side and its unacked event (ack wait 30 s) moves to the other member: not before a
+/// few heartbeat rounds, and long before the ack wait.
+#[test]
+fn frozen_queue_member_is_dropped_by_heartbeats_and_its_events_move() {
+    let mut scene = Scene::start(1, &["-hbi", "1s", "-hbt", "1s", "-hbf", "2"]);
+    let frozen = scene.listener("orders-frozen", &[FAILING]);
+    let alive = scene.listener("orders-awake", &[]);
+    scene.publish(3, 1);
+    scene.wait_until("3 events across the group", |s| {
+        s.count(frozen, |x| x.contains(" received event #"))
+            + s.count(alive, |x| x.contains(" acked event #"))
+            >= 3
+    });
+    let held = received(&scene, frozen, Some(false));
+    assert!(
+        !held.is_empty(),
+        "the frozen member got no event\n{}",
+        scene.transcript()
+    );
+    let stopped_at = scene.signal(frozen, libc::SIGSTOP);
+    scene.wait_until_within(
+        "the awake member gets what the frozen one held",
+        Duration::from_secs(25),
+        |s| {
+            let again = received(s, alive, Some(true));
+            held.iter().all(|n| again.contains(n))
+        },
+    );
+    let last = held
+        .iter()
+        .filter_map(|n| {
+            scene.when(alive, |x| {
+                x.contains(&format!(" received event #{n} (redelivered"))
+            })
+        })
+        .max()
+        .expect("seen");
+    let took = last.duration_since(stopped_at);
+    println!(
+        "frozen member: its events moved {} ms after SIGSTOP",
+        took.as_millis()
+    );
+    scene.signal(frozen, libc::SIGCONT);
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "took {took:?}: want after 2+ failed heartbeats (1 s apart), before the 30 s ack wait\n{}",
+        scene.transcript()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
