@@ -282,19 +282,63 @@ pub fn start_system_service(ctx: Arc<MonitorContext>, server_name: String, host:
     let spawned = std::thread::Builder::new()
         .name("natrix-system".into())
         .spawn(move || {
-            for req in rx {
-                let answer = system_answer(&ctx, &server_name, &host, &req);
-                let Some(payload) = answer else { continue };
-                let (account, reply) = (req.reply_account, req.reply);
-                ctx.control.post(
-                    req.shard,
-                    Box::new(move |s| s.publish_internal(account, &reply, &payload)),
-                );
+            // `$SYS.SERVER.<id>.STATSZ` every period, starting at 250 ms and doubling up to
+            // 10 s, as nats-server's heartbeatStatsz does.
+            let mut period = STATSZ_PERIOD_FIRST;
+            let mut next = std::time::Instant::now() + period;
+            loop {
+                let wait = next.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(req) => {
+                        let answer = system_answer(&ctx, &server_name, &host, &req);
+                        let Some(payload) = answer else { continue };
+                        let (account, reply) = (req.reply_account, req.reply);
+                        ctx.control.post(
+                            req.shard,
+                            Box::new(move |s| s.publish_internal(account, &reply, &payload)),
+                        );
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        send_statsz(&ctx, &server_name, &host);
+                        period = (period * 2).min(STATSZ_PERIOD_MAX);
+                        next = std::time::Instant::now() + period;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
             }
         });
     if let Err(e) = spawned {
         log::error!("Error starting the system account service: {e}");
     }
+}
+
+/// The first period of the STATSZ event, doubled after each event up to the last.
+const STATSZ_PERIOD_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+const STATSZ_PERIOD_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Publishes the server's statsz on `$SYS.SERVER.<id>.STATSZ` in the system account, if it
+/// has one (the same document as the `$SYS.REQ.SERVER.PING.STATSZ` answer).
+fn send_statsz(ctx: &MonitorContext, server_name: &str, host: &str) {
+    let Some(sys) = ctx.control.live().auth.accounts.system() else {
+        return;
+    };
+    let r = answer(ctx, "/varz", "");
+    if r.status != 200 {
+        return;
+    }
+    let Ok(varz) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+        return;
+    };
+    let payload = crate::system::envelope(
+        &server_block(ctx, server_name, host),
+        "statsz",
+        &crate::system::statsz_from_varz(&varz),
+    );
+    let subject = format!("$SYS.SERVER.{}.STATSZ", ctx.server_id);
+    ctx.control.post(
+        0,
+        Box::new(move |s| s.publish_internal(sys, subject.as_bytes(), &payload)),
+    );
 }
 
 /// The answer to one `$SYS` request; None where nats-server stays silent.

@@ -597,3 +597,30 @@ fn every_account_gets_the_four_implicit_system_imports() {
         assert_eq!(d["subscriptions"], internal, "{acc}: {v}");
     }
 }
+
+#[test]
+fn statsz_events_come_periodically_to_a_system_subscriber() {
+    let s = start_main();
+    let mut sys = login(&s, "sys", "sys");
+    sys.sync(b"SUB $SYS.SERVER.*.STATSZ 1\r\n");
+    let ev = read_msg(&mut sys);
+    assert!(
+        ev.subject.starts_with("$SYS.SERVER.") && ev.subject.ends_with(".STATSZ"),
+        "{ev:?}"
+    );
+    let v: Value = serde_json::from_str(&ev.payload).expect("statsz JSON");
+    assert_eq!(
+        keys(&v),
+        ["server", "statsz"].map(String::from).into(),
+        "{v}"
+    );
+    assert_server_block(&v, "STATSZ event");
+    assert!(v["statsz"]["connections"].as_u64() >= Some(1), "{v}");
+    assert_eq!(
+        ev.subject,
+        format!(
+            "$SYS.SERVER.{}.STATSZ",
+            v["server"]["id"].as_str().unwrap_or("?")
+        )
+    );
+}

@@ -18,8 +18,40 @@ pub struct AccountConfig {
     pub imports: Vec<ImportConfig>,
     /// `jetstream: enabled` (or a limits map) for this account.
     pub jetstream: bool,
+    /// The limits of a `jetstream { max_mem, max_file, ... }` map.
+    pub jetstream_limits: JetStreamLimits,
     /// `mappings { }` inside the account.
     pub mappings: Vec<crate::mapping::Mapping>,
+}
+
+/// An account's JetStream limits (`jetstream { max_mem: 1G, max_file: 10G, max_streams: 10,
+/// max_consumers: 100, max_ack_pending: 1000, mem_max_stream_bytes, disk_max_stream_bytes,
+/// max_bytes_required }`); -1 is unlimited, as nats-server reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JetStreamLimits {
+    pub max_memory_bytes: i64,
+    pub max_storage_bytes: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    pub memory_max_stream_bytes: i64,
+    pub storage_max_stream_bytes: i64,
+    pub max_bytes_required: bool,
+}
+
+impl Default for JetStreamLimits {
+    fn default() -> Self {
+        JetStreamLimits {
+            max_memory_bytes: -1,
+            max_storage_bytes: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: false,
+        }
+    }
 }
 
 /// `{stream: "a.>"}` or `{service: "svc.>", response_type: stream, ...}`.

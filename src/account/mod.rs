@@ -69,6 +69,7 @@ pub struct Account {
     /// Some account imports a service of this one: its `_R_.` replies must be looked at.
     pub exports_services: bool,
     pub jetstream: bool,
+    pub jetstream_limits: config::JetStreamLimits,
     /// The account was in an earlier config and is gone: nobody can log into it.
     pub removed: bool,
     /// Subject mappings applied to what clients publish in this account (and to requests a
@@ -295,6 +296,7 @@ impl Accounts {
                 service_routes: Vec::new(),
                 exports_services: false,
                 jetstream: false,
+                jetstream_limits: config::JetStreamLimits::default(),
                 removed: !present[i],
                 mappings: Mappings::default(),
             })
@@ -318,6 +320,7 @@ impl Accounts {
         for a in &config.accounts {
             let me = by_name[a.name.as_str()];
             list[me as usize].jetstream = a.jetstream;
+            list[me as usize].jetstream_limits = a.jetstream_limits;
             list[me as usize].mappings = Mappings::new(&a.mappings, None);
             let mut stream_subjects: Vec<(&str, &str)> = Vec::new();
             let mut service_locals: Vec<(String, &str, &str)> = Vec::new();

@@ -9,6 +9,7 @@ use super::api::consumer::{
 use super::api::error::ApiError;
 use super::api::info::UnixNanos;
 use super::api::to_go_json;
+use super::consumer::{ConsumerTimer, TimerKind};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
 use super::streams::{AccountStreams, Stream};
@@ -174,6 +175,15 @@ impl ConsumerBackend for AccountStreams {
             let old: ConsumerConfig = serde_json::from_slice(&c.config_json).unwrap_or_default();
             c.config_json = to_go_json(&paused_config(&old, until));
             c.paused_until_ns = until;
+            if let Some(t) = until.filter(|t| *t > now) {
+                self.wheel.borrow_mut().insert(
+                    (t / 1_000_000) as u64 + 1,
+                    ConsumerTimer {
+                        consumer_id: c.id,
+                        kind: TimerKind::PauseEnd,
+                    },
+                );
+            }
         }
         if let Some(c) = self.streams.get(stream).and_then(|s| s.consumers.get(name)) {
             self.persist_consumer_meta(stream, c);

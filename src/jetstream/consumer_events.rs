@@ -32,6 +32,15 @@ impl AccountStreams {
                 },
             );
         }
+        if let Some(until) = c.paused_until_ns.filter(|t| *t > now.ns) {
+            wheel.insert(
+                (until / 1_000_000) as u64 + 1,
+                ConsumerTimer {
+                    consumer_id: c.id,
+                    kind: TimerKind::PauseEnd,
+                },
+            );
+        }
         if c.spec.inactive_threshold_ms > 0 {
             wheel.insert(
                 now.ms + c.spec.inactive_threshold_ms,
@@ -246,6 +255,7 @@ impl AccountStreams {
                     ));
                 }
             }
+            TimerKind::PauseEnd => self.deliver(&stream, &name, now),
             // Stream timers are taken by `on_stream_timer` before this match.
             TimerKind::MsgTtl { .. } | TimerKind::MaxAge => {}
         }

@@ -542,3 +542,29 @@ fn a_message_ttl_and_max_age_take_messages_out_on_the_wheel() {
     fire(&mut a, 4500);
     assert_eq!(msgs(&a, "A"), 0);
 }
+
+#[test]
+fn a_paused_consumer_holds_deliveries_until_its_pause_ends_on_the_wheel() {
+    use crate::jetstream::api::consumer::ConsumerBackend;
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);
+    consumer(&mut a, "S", r#"{"durable_name":"d"}"#);
+    let until = at(1000).ns;
+    a.pause_consumer("S", "d", Some(until), at(0).ns).unwrap();
+    a.pull(
+        "S",
+        "d",
+        b"in",
+        br#"{"batch":1,"expires":9000000000}"#,
+        at(10),
+    );
+    publish(&mut a, "S", "s.a", "x");
+    a.deliver_ready(at(20));
+    assert!(sent(&mut a).is_empty(), "paused");
+    fire(&mut a, 999);
+    assert!(sent(&mut a).is_empty());
+    fire(&mut a, 1001);
+    let out = sent(&mut a);
+    assert_eq!(out.len(), 1, "resumed at pause_until: {out:?}");
+    assert_eq!(out[0].1, "s.a");
+}

@@ -244,6 +244,7 @@ impl AccountStreams {
     ) -> Option<PubOutcome> {
         let domain = self.env.domain.clone();
         let max_payload_bytes = self.env.max_payload_bytes;
+        let over_account_limit = self.over_account_limit(name, subj.len() + hdr.len() + data.len());
         let s = self.streams.get_mut(name)?;
         let reply = |ack: Vec<u8>| {
             Some(PubOutcome {
@@ -284,6 +285,12 @@ impl AccountStreams {
         };
         let accepted = match decision {
             PublishDecision::Reject(e) => return reply(publish::pub_error(name, &e)),
+            PublishDecision::Store(_) if over_account_limit => {
+                return reply(publish::pub_error(
+                    name,
+                    &ApiError::AccountResourcesExceeded,
+                ))
+            }
             PublishDecision::Duplicate { seq } => {
                 return reply(publish::pub_ack_duplicate(name, domain.as_deref(), seq))
             }
@@ -355,6 +362,29 @@ impl AccountStreams {
             ack: publish::pub_ack(name, domain.as_deref(), seq),
             after_commit: true,
         })
+    }
+
+    /// Whether storing `msg_bytes` more in stream `name` would take the account past its
+    /// JetStream memory or storage limit (nats-server: 10002 on the publish). Sums only when
+    /// the account has such a limit.
+    fn over_account_limit(&self, name: &str, msg_bytes: usize) -> bool {
+        let Some(s) = self.streams.get(name) else {
+            return false;
+        };
+        let (limit, storage) = match s.config.storage {
+            Storage::Memory => (self.env.limits.max_memory, Storage::Memory),
+            Storage::File => (self.env.limits.max_storage, Storage::File),
+        };
+        if limit <= 0 {
+            return false;
+        }
+        let used: u64 = self
+            .streams
+            .values()
+            .filter(|s| s.config.storage == storage)
+            .map(|s| s.log.borrow().log().counters().bytes)
+            .sum();
+        used + (msg_bytes + store::record::HEADER_BYTES) as u64 > limit as u64
     }
 
     /// Group commit: flushes every stream appended to since the last commit (one write

@@ -124,6 +124,19 @@ impl Shard {
         let mut env = ApiEnv::new(crate::proto::info::NATS_FEATURE_VERSION, JS_API_LEVEL);
         env.server_name = self.identity.server_name.clone();
         env.max_payload_bytes = self.opts.borrow().limits.max_payload_bytes;
+        if let Some(a) = self.auth().accounts.get(account) {
+            let l = a.jetstream_limits;
+            env.limits = crate::jetstream::api::AccountLimits {
+                max_memory: l.max_memory_bytes,
+                max_storage: l.max_storage_bytes,
+                max_streams: l.max_streams,
+                max_consumers: l.max_consumers,
+                max_ack_pending: l.max_ack_pending,
+                memory_max_stream_bytes: l.memory_max_stream_bytes,
+                storage_max_stream_bytes: l.storage_max_stream_bytes,
+                max_bytes_required: l.max_bytes_required,
+            };
+        }
         let root = js.store_dir.join("jetstream").join(&*name);
         let mut streams =
             AccountStreams::open(Some(root), js.sync_always, env, account, js.wheel.clone());

@@ -173,6 +173,9 @@ impl Settings<'_> {
                         Kind::Map(_) => true,
                         _ => false,
                     };
+                    if let Kind::Map(m) = &k.value.kind {
+                        acc.jetstream_limits = self.jetstream_limits(m);
+                    }
                 }
                 // Known to nats-server, not (yet) to natrix: refusing is the safe side.
                 "mappings" | "maps" => acc.mappings = self.mappings(k),
@@ -345,5 +348,47 @@ impl Settings<'_> {
             .iter()
             .filter_map(|i| i.as_str().map(str::to_owned))
             .collect()
+    }
+}
+
+impl Settings<'_> {
+    /// An account's `jetstream { ... }` limits map (nats-server's parseJetStreamForAccount).
+    fn jetstream_limits(
+        &mut self,
+        m: &crate::conf::Map,
+    ) -> crate::account::config::JetStreamLimits {
+        let mut l = crate::account::config::JetStreamLimits::default();
+        let size = |s: &mut Self, k: &Entry| -> i64 {
+            match &k.value.kind {
+                Kind::Integer(n) => *n,
+                _ => s
+                    .bytes(k)
+                    .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            }
+        };
+        for k in m {
+            match k.key.to_ascii_lowercase().as_str() {
+                "max_memory" | "max_mem" | "mem" | "memory" => l.max_memory_bytes = size(self, k),
+                "max_storage" | "max_file" | "max_store" | "disk" | "store" | "storage" => {
+                    l.max_storage_bytes = size(self, k)
+                }
+                "max_streams" | "streams" => l.max_streams = self.integer(k).unwrap_or(-1),
+                "max_consumers" | "consumers" => l.max_consumers = self.integer(k).unwrap_or(-1),
+                "max_ack_pending" => l.max_ack_pending = self.integer(k).unwrap_or(-1),
+                "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                    l.memory_max_stream_bytes = size(self, k)
+                }
+                "disk_max_stream_bytes" | "store_max_stream_bytes" | "storage_max_stream_bytes" => {
+                    l.storage_max_stream_bytes = size(self, k)
+                }
+                "max_bytes_required" | "max_stream_bytes_required" => {
+                    l.max_bytes_required = self.boolean(k).unwrap_or(false)
+                }
+                "enabled" | "enable" => {}
+                "tiers" | "cluster_traffic" => self.not_supported_error(k),
+                _ => self.unknown(k, Block::Top),
+            }
+        }
+        l
     }
 }

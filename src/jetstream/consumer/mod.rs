@@ -33,6 +33,8 @@ pub enum TimerKind {
     PushHeartbeat,
     /// Time to check whether the consumer has been inactive for its `inactive_threshold`.
     Inactive,
+    /// A pause (`pause_until`) ends: delivery resumes.
+    PauseEnd,
     /// Stream timers (`consumer_id` is then the stream's id, see `jetstream/expiry.rs`):
     /// a message's `Nats-TTL` ran out.
     MsgTtl { stream_seq: u64 },
