@@ -17,6 +17,7 @@
 //! * The pending set is never scanned: what is due comes from the wheel, the floor from
 //!   the ordered pending map (see `consumer::state`).
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use super::consumer::ack::{self, AckSubject};
@@ -116,6 +117,10 @@ pub struct Consumer {
     pub start_set: Option<(BTreeSet<u64>, u64)>,
     /// State changed since it was last persisted.
     pub dirty: bool,
+    /// `num_pending`, kept up to date.
+    pub pending_cache: PendingCache,
+    /// A durable's open state file (opened at its first write).
+    pub state_file: Option<super::consumer_store::StateFile>,
     /// When (wheel ms) the last message or heartbeat went to a push consumer.
     pub last_delivery_ms: u64,
     /// Since when (wheel ms) the consumer has had no pull request or push interest.
@@ -126,20 +131,61 @@ pub struct Consumer {
 struct View<'a> {
     log: &'a Log,
     start_set: Option<&'a (BTreeSet<u64>, u64)>,
+    /// The consumer's [`PendingCache`].
+    cache: &'a PendingCache,
+    /// The last `next` answer: (from, found), so the count after a delivery follows from
+    /// the cached one without a walk.
+    last_next: Cell<Option<(u64, u64)>>,
+}
+
+/// A consumer's `num_pending` kept up to date instead of counted for each delivery:
+/// `(from, n)` says `n` live messages at or after `from` match its filters. Deliveries step it
+/// (see `View`), appends and single deletes adjust it, bulk removals (purge, limits, age)
+/// drop it, and the next count fills it again from the log.
+#[derive(Debug, Default)]
+pub struct PendingCache(Cell<Option<(u64, u64)>>);
+
+impl PendingCache {
+    pub fn invalidate(&self) {
+        self.0.set(None);
+    }
+
+    /// A message `seq` was appended, or (`added` false) deleted while live.
+    pub fn changed(&self, seq: u64, subject: &[u8], filters: &[String], added: bool) {
+        let Some((from, n)) = self.0.get() else {
+            return;
+        };
+        if seq < from
+            || !(filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|f| crate::subject::matches(f.as_bytes(), subject)))
+        {
+            return;
+        }
+        let n = if added { n + 1 } else { n.saturating_sub(1) };
+        self.0.set(Some((from, n)));
+    }
 }
 
 impl StreamView for View<'_> {
     fn num_pending(&self, filters: &[String], from_seq: u64) -> u64 {
-        let count = |from: u64| -> u64 {
-            if filters.is_empty() {
-                self.log.count_from(from, b"")
-            } else {
-                filters
-                    .iter()
-                    .map(|f| self.log.count_from(from, f.as_bytes()))
-                    .sum()
+        if self.start_set.is_none() {
+            match (self.cache.0.get(), self.last_next.get()) {
+                (Some((from, n)), _) if from == from_seq => return n,
+                // `next(from)` found `s`: nothing matching lies in `from..s`, and `s` matches.
+                (Some((from, n)), Some((f, s))) if f == from && from_seq == s + 1 => {
+                    let n = n.saturating_sub(1);
+                    self.cache.0.set(Some((from_seq, n)));
+                    return n;
+                }
+                _ => {}
             }
-        };
+            let n = self.count(filters, from_seq);
+            self.cache.0.set(Some((from_seq, n)));
+            return n;
+        }
+        let count = |from: u64| self.count(filters, from);
         match self.start_set {
             Some((set, cutoff)) if from_seq <= *cutoff => {
                 set.range(from_seq..).count() as u64 + count(cutoff + 1)
@@ -149,6 +195,11 @@ impl StreamView for View<'_> {
     }
 
     fn next(&self, from_seq: u64, filters: &[String]) -> Option<u64> {
+        if self.start_set.is_none() {
+            let found = self.next_in_log(from_seq, filters);
+            self.last_next.set(found.map(|s| (from_seq, s)));
+            return found;
+        }
         if let Some((set, cutoff)) = self.start_set {
             if from_seq <= *cutoff {
                 if let Some(&s) = set.range(from_seq..).next() {
@@ -161,7 +212,31 @@ impl StreamView for View<'_> {
     }
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    fn of(
+        log: &'a Log,
+        start_set: Option<&'a (BTreeSet<u64>, u64)>,
+        cache: &'a PendingCache,
+    ) -> View<'a> {
+        View {
+            log,
+            start_set,
+            cache,
+            last_next: Cell::new(None),
+        }
+    }
+
+    fn count(&self, filters: &[String], from: u64) -> u64 {
+        if filters.is_empty() {
+            self.log.count_from(from, b"")
+        } else {
+            filters
+                .iter()
+                .map(|f| self.log.count_from(from, f.as_bytes()))
+                .sum()
+        }
+    }
+
     fn next_in_log(&self, from: u64, filters: &[String]) -> Option<u64> {
         if filters.is_empty() {
             return self.log.next_by_subject(from, b"");
@@ -268,7 +343,8 @@ impl AccountStreams {
         };
         let (id, name) = (c.id, c.spec.name.clone());
         s.consumers.insert(name.clone(), c);
-        self.consumer_ids.insert(id, (stream.to_string(), name.clone()));
+        self.consumer_ids
+            .insert(id, (stream.to_string(), name.clone()));
         self.arm_consumer_timers(stream, &name, now);
     }
 
@@ -433,10 +509,7 @@ impl AccountStreams {
                     None => break,
                 },
             };
-            let view = View {
-                log: log.log(),
-                start_set: c.start_set.as_ref(),
-            };
+            let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
             // A pull request with a byte budget ends with 409 when the next message does not
             // fit what is left of it.
             let budget = match (&push, c.waiting.front_mut()) {
@@ -475,10 +548,7 @@ impl AccountStreams {
                     }
                 }
             }
-            let view = View {
-                log: log.log(),
-                start_set: c.start_set.as_ref(),
-            };
+            let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
             let Some(d) = c
                 .state
                 .next_delivery(&view, now.ms, &mut wheel, &mut events)
@@ -625,6 +695,8 @@ impl Consumer {
             push_active: false,
             start_set: None,
             dirty: false,
+            pending_cache: PendingCache::default(),
+            state_file: None,
             last_delivery_ms: now.ms,
             inactive_since_ms: now.ms,
         }
@@ -632,10 +704,7 @@ impl Consumer {
 
     /// `num_pending`: messages left to deliver, from the stream's indexes.
     pub fn num_pending(&self, log: &dyn MessageLog) -> u64 {
-        let view = View {
-            log: log.log(),
-            start_set: self.start_set.as_ref(),
-        };
+        let view = View::of(log.log(), self.start_set.as_ref(), &self.pending_cache);
         self.state.num_pending(&view)
     }
 

@@ -118,7 +118,10 @@ impl AccountStreams {
         match timer.kind {
             TimerKind::MsgTtl { stream_seq } => {
                 let gone = s.log.borrow_mut().delete(stream_seq, false);
-                s.dirty |= gone.unwrap_or(false);
+                if gone.unwrap_or(false) {
+                    s.dirty = true;
+                    s.invalidate_pending();
+                }
             }
             TimerKind::MaxAge => {
                 s.age_timer_armed = false;
@@ -142,6 +145,7 @@ impl AccountStreams {
                 drop(log);
                 if purged > 0 {
                     s.dirty = true;
+                    s.invalidate_pending();
                 }
                 if left > 0 {
                     let last = s.log.borrow().log().counters().last_seq;

@@ -70,7 +70,7 @@ pub struct PubOutcome {
 /// The streams of one account.
 pub struct AccountStreams {
     /// `<store_dir>/jetstream/<account>`; None: nothing is written (tests).
-    root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// fdatasync at every commit (`sync_interval: always`).
     pub(crate) sync_always: bool,
     pub streams: BTreeMap<String, Stream>,
@@ -93,6 +93,16 @@ pub struct AccountStreams {
 
 fn store_err(e: store::StoreError) -> ApiError {
     ApiError::StoreFailed(e.to_string())
+}
+
+impl Stream {
+    /// Messages went in bulk (purge, limits, age, a delete by the API): every consumer counts
+    /// its `num_pending` again on next use.
+    pub(crate) fn invalidate_pending(&self) {
+        for c in self.consumers.values() {
+            c.pending_cache.invalidate();
+        }
+    }
 }
 
 impl AccountStreams {
@@ -326,6 +336,13 @@ impl AccountStreams {
             Ok(seq) => seq,
             Err(e) => return reply(publish::pub_error(name, &store_err(e))),
         };
+        for k in s.consumers.values() {
+            k.pending_cache
+                .changed(seq, subj.as_bytes(), &k.spec.limits.filters, true);
+        }
+        if accepted.rollup.is_some() {
+            s.invalidate_pending();
+        }
         match accepted.rollup {
             Some(Rollup::All) => {
                 let _ = log.purge(&Purge {
@@ -348,8 +365,10 @@ impl AccountStreams {
             msgs_per_subject_max: (c.max_msgs_per_subject > 0)
                 .then_some(c.max_msgs_per_subject as u64),
         };
-        if limits != store::Limits::default() {
-            let _ = log.enforce(&limits, Some(subj.as_bytes()));
+        if limits != store::Limits::default()
+            && log.enforce(&limits, Some(subj.as_bytes())).unwrap_or(0) > 0
+        {
+            s.invalidate_pending();
         }
         drop(log);
         s.last_msg_id = accepted.msg_id.clone().unwrap_or_default();
@@ -536,6 +555,7 @@ impl StreamBackend for AccountStreams {
             fs.write_meta(&json).map_err(store_err)?;
         }
         s.config = config;
+        s.invalidate_pending();
         Ok(())
     }
 
@@ -549,6 +569,7 @@ impl StreamBackend for AccountStreams {
 
     fn purge(&mut self, name: &str, req: &PurgeRequest) -> Result<u64, ApiError> {
         let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
+        s.invalidate_pending();
         let n = s
             .log
             .borrow_mut()
@@ -600,6 +621,7 @@ impl StreamBackend for AccountStreams {
         if !deleted {
             return Err(ApiError::SequenceNotFound(seq));
         }
+        s.invalidate_pending();
         s.dirty = true;
         Ok(())
     }
