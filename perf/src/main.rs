@@ -143,9 +143,9 @@ fn main() -> ExitCode {
         batch: cli.batch.max(1),
         ack_sync: cli.ack_sync,
         publishers: cli.publishers.max(1),
+        server_pid: cli.server_pid,
     };
     let server_cpu = || cli.server_pid.and_then(|pid| process_cpu_s(pid).ok());
-    let (server_before, own_before) = (server_cpu(), own_cpu_s());
     let outcome = match workload::run(cli.workload, params) {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -154,6 +154,9 @@ fn main() -> ExitCode {
         }
     };
     let (server_after, own_after) = (server_cpu(), own_cpu_s());
+    // From when the clock started: connecting and any setup (a stream's pre-fill) before it
+    // are not the run's.
+    let (server_before, own_before) = outcome.cpu_at_start;
 
     let secs = |end: u64| end.saturating_sub(outcome.start_ns) as f64 / 1e9;
     let elapsed_s = secs(outcome.pub_end_ns.max(outcome.last_delivery_ns));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::measure::{histogram, now_ns, sleep_until};
+use crate::measure::{histogram, now_ns, own_cpu_s, process_cpu_s, sleep_until};
 use crate::proto::{stamp_of, Conn, Event, Fill, Frames, Scanner};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -63,6 +63,8 @@ pub struct Params {
     pub ack_sync: bool,
     /// jsworkqueue: publishers beside the --clients pullers.
     pub publishers: usize,
+    /// The server's pid, to read its CPU time when the clock starts.
+    pub server_pid: Option<u32>,
 }
 
 /// What the clients saw. Times are on [`now_ns`]'s clock.
@@ -76,6 +78,9 @@ pub struct Outcome {
     pub latency: Histogram<u64>,
     /// Ack round trips (JetStream double acks), empty for other workloads.
     pub ack_latency: Histogram<u64>,
+    /// CPU seconds used so far when the clock started: the server's (with a pid) and this
+    /// process's. Setup before it (a JetStream stream's pre-fill) is not the run's.
+    pub cpu_at_start: (Option<f64>, f64),
     pub error: Option<String>,
 }
 
@@ -93,6 +98,7 @@ pub(crate) struct Shared {
     start_ns: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     ack_latency: Mutex<Histogram<u64>>,
+    cpu_at_start: Mutex<(Option<f64>, f64)>,
     error: Mutex<Option<String>>,
 }
 
@@ -109,6 +115,7 @@ impl Shared {
             start_ns: AtomicU64::new(0),
             latency: Mutex::new(histogram()),
             ack_latency: Mutex::new(histogram()),
+            cpu_at_start: Mutex::new((None, 0.0)),
             error: Mutex::new(None),
         })
     }
@@ -116,6 +123,11 @@ impl Shared {
     /// Starts the clock and releases the client threads waiting in [`ready`]. Returns the
     /// start time.
     pub(crate) fn start_clock(&self) -> u64 {
+        let server_cpu = self
+            .params
+            .server_pid
+            .and_then(|pid| process_cpu_s(pid).ok());
+        *self.cpu_at_start.lock().expect("cpu lock") = (server_cpu, own_cpu_s());
         let start_ns = now_ns();
         self.start_ns.store(start_ns, Ordering::Relaxed);
         self.deadline_ns.store(
@@ -143,6 +155,7 @@ impl Shared {
             last_delivery_ns: taken.iter().map(|t| t.last_ns).max().unwrap_or(start_ns),
             latency: self.latency.lock().expect("latency lock").clone(),
             ack_latency: self.ack_latency.lock().expect("latency lock").clone(),
+            cpu_at_start: *self.cpu_at_start.lock().expect("cpu lock"),
             error: self.error.lock().expect("error lock").take(),
         }
     }
