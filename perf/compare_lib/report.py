@@ -457,7 +457,7 @@ def write_latency_plot(meta: dict, runs: list[dict], path: Path) -> bool:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(f"Latency percentiles, median round of {meta['rounds']} — commit {meta['commit']['short']}",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (4.2 * rows)))  # room for the suptitle
     fig.savefig(path)
     plt.close(fig)
     return True
