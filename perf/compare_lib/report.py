@@ -18,7 +18,7 @@ OVERLAP_MARK = "~"
 # natrix-bench workloads whose point is latency at a fixed request rate: their msgs/s is the
 # rate we asked for, so the "median run" is picked by p99 latency instead.
 FIXED_RATE_KINDS = ("reqrep-open",)
-LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open")
+LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume")
 
 
 def read_jsonl(path: Path) -> tuple[dict, list[dict]]:
@@ -72,6 +72,11 @@ class Cell:
 
     def latency_median(self, key: str) -> float | None:
         vals = self.latency_values(key)
+        return statistics.median(vals) if vals else None
+
+    def ack_latency_median(self, key: str) -> float | None:
+        vals = [r["ack_latency_us"][key] for r in self.results
+                if r.get("ack_latency_us") and r["ack_latency_us"].get(key) is not None]
         return statistics.median(vals) if vals else None
 
     def median_run(self) -> dict | None:
@@ -174,6 +179,11 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
         header += [f"{short[n]} / faster nats" for n in ours]
     header.append("MB/s (" + " / ".join(short[s] for s in servers) + ")")
     header += [f"p50 / p99 µs {short[s]}" for s in servers]
+    with_acks = any(c.latency_median("p50") is not None and c.results and
+                    any(r.get("ack_latency_us") for r in c.results)
+                    for k, c in cells.items() if k[0] == layout_key)
+    if with_acks:
+        header += [f"ack p50 / p99 µs {short[s]}" for s in servers]
     header += [f"server ns/msg {short[s]}" for s in servers]
     if references:
         header += [f"ns/msg {short[n]} / leaner nats" for n in ours]
@@ -211,6 +221,12 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
             p50 = cell.latency_median("p50") if cell else None
             p99 = cell.latency_median("p99") if cell else None
             row.append("–" if p50 is None or p99 is None else f"{_num(p50)} / {_num(p99)}")
+        if with_acks:
+            for s in servers:
+                cell = row_cells[s]
+                p50 = cell.ack_latency_median("p50") if cell else None
+                p99 = cell.ack_latency_median("p99") if cell else None
+                row.append("–" if p50 is None or p99 is None else f"{_num(p50)} / {_num(p99)}")
         # server CPU per message
         for s in servers:
             cell = row_cells[s]
@@ -265,7 +281,11 @@ def legend(meta: dict) -> list[str]:
         "difference is within the run-to-run noise.",
         "- MB/s: payload bytes only.",
         "- p50 / p99 µs: medians over rounds of natrix-bench's latency percentiles "
-        "(payloads carry their send time; reqrep: round trip; reqrep-open: from the scheduled send time).",
+        "(payloads carry their send time; reqrep: round trip; reqrep-open: from the scheduled send time; "
+        "JetStream: jspub from the publish to its ack, jsconsume from the pull request to each message, "
+        "jsworkqueue from the publish to the delivery; jspush has none).",
+        "- ack p50 / p99 µs (JetStream tables): round trips of what the server acknowledges back: "
+        "the double ack's confirmation (pull + double ack) and the publish acks (work queue).",
         "- server ns/msg: server user+system CPU time during the run per delivered message "
         "(per published one for pub), from /proc/PID/stat. ns/msg ratio below 1 = natrix uses less CPU.",
         f"- `{CLIENT_BOUND_MARK}`: natrix-bench was the bottleneck in the median run "
@@ -312,12 +332,18 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
     limits = meta["limits"]
     out.append(f"- limits, the same for every server: max_payload {limits['max_payload']} B, "
                f"max_pending {limits['max_pending']} B")
+    if any(w.get("js_sync") for w in meta["workloads"]):
+        out.append("- JetStream rows: every run on a fresh file store (`-js -sd <tempdir>`, removed after "
+                   "the run), natrix and nats-server only; `sync_interval always` rows give both servers a "
+                   "config file with `jetstream { sync_interval: always }`, the other rows their defaults")
     out.append(f"- rounds: {meta['rounds']}; message counts scaled by {meta['scale']}; "
                f"natrix-bench `--timeout {meta['bench']['timeout_s']}`")
     out += ["", "Layouts:", ""]
     for layout in meta["layouts"]:
+        shards = f"`--shards {layout['shards']}`" if layout["shards"] else "its default shards"
+        procs = f"`GOMAXPROCS={layout['gomaxprocs']}`" if layout["gomaxprocs"] else "its default GOMAXPROCS"
         out.append(f"- **{layout['key']}: {layout['title']}** — servers `taskset -c {layout['server_cpus']}` "
-                   f"(natrix `--shards {layout['shards']}`, nats-server `GOMAXPROCS={layout['gomaxprocs']}`); "
+                   f"(natrix {shards}, nats-server {procs}); "
                    "natrix-bench " + (f"`--cpus {layout['bench_cpus']}`" if layout["bench_cpus"] else "unpinned"))
     out += ["", "Workloads (one natrix-bench invocation each):", "", "| workload | natrix-bench arguments |", "|---|---|"]
     for w in meta["workloads"]:
@@ -381,6 +407,8 @@ def write_latency_plot(meta: dict, runs: list[dict], path: Path) -> bool:
     panels = []
     for w in workloads:
         for l in layouts:
+            if not any(k[0] == l["key"] and k[1] == w["name"] for k in cells):
+                continue  # this row does not run in this layout
             series = []
             for s in meta["servers_order"]:
                 cell = cells.get((l["key"], w["name"], s))
@@ -398,8 +426,11 @@ def write_latency_plot(meta: dict, runs: list[dict], path: Path) -> bool:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    rows, cols = len(workloads), len(layouts)
+    cols = len(layouts) if len(layouts) > 1 else min(2, len(panels))
+    rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.2 * rows), squeeze=False)
+    for i in range(len(panels), rows * cols):
+        axes[i // cols][i % cols].set_visible(False)
     for i, (w, l, series) in enumerate(panels):
         ax = axes[i // cols][i % cols]
         top = 1.0
@@ -426,7 +457,7 @@ def write_latency_plot(meta: dict, runs: list[dict], path: Path) -> bool:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(f"Latency percentiles, median round of {meta['rounds']} — commit {meta['commit']['short']}",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (4.2 * rows)))  # room for the suptitle
     fig.savefig(path)
     plt.close(fig)
     return True

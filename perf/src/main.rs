@@ -3,6 +3,8 @@
 //! HDR histograms, the server's CPU time per delivered message, and its own CPU use, so that a
 //! run where the generator was the bottleneck says so. See perf/README.md.
 
+mod jetstream;
+mod js_api;
 mod measure;
 mod proto;
 mod workload;
@@ -59,6 +61,18 @@ struct Cli {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// JetStream publishers: unacknowledged messages at most (1 = synchronous publish).
+    #[arg(long, default_value_t = 256)]
+    window: usize,
+    /// Pull consumers: messages asked for per pull request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// jsconsume: ack as a request and wait for every confirmation of a batch.
+    #[arg(long)]
+    ack_sync: bool,
+    /// jsworkqueue: publishers beside the --clients pullers.
+    #[arg(long, default_value_t = 2)]
+    publishers: usize,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -99,6 +113,7 @@ struct Report {
     mb_per_s: f64,
     latency_us: Option<Latency>,
     latency_percentiles: Option<Vec<[f64; 2]>>,
+    ack_latency_us: Option<Latency>,
     server_cpu_s: Option<f64>,
     server_ns_per_msg: Option<f64>,
     client_cpu_s: f64,
@@ -111,7 +126,7 @@ struct Report {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let clients = cli.clients.unwrap_or(match cli.workload {
-        Workload::Fanout | Workload::Queue | Workload::Manypub => 4,
+        Workload::Fanout | Workload::Queue | Workload::Manypub | Workload::Jsworkqueue => 4,
         _ => 1,
     });
     let params = Params {
@@ -124,9 +139,13 @@ fn main() -> ExitCode {
         rate: cli.rate,
         cpus: cli.cpus.clone(),
         timeout: Duration::from_secs(cli.timeout),
+        window: cli.window.max(1),
+        batch: cli.batch.max(1),
+        ack_sync: cli.ack_sync,
+        publishers: cli.publishers.max(1),
+        server_pid: cli.server_pid,
     };
     let server_cpu = || cli.server_pid.and_then(|pid| process_cpu_s(pid).ok());
-    let (server_before, own_before) = (server_cpu(), own_cpu_s());
     let outcome = match workload::run(cli.workload, params) {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -135,6 +154,9 @@ fn main() -> ExitCode {
         }
     };
     let (server_after, own_after) = (server_cpu(), own_cpu_s());
+    // From when the clock started: connecting and any setup (a stream's pre-fill) before it
+    // are not the run's.
+    let (server_before, own_before) = outcome.cpu_at_start;
 
     let secs = |end: u64| end.saturating_sub(outcome.start_ns) as f64 / 1e9;
     let elapsed_s = secs(outcome.pub_end_ns.max(outcome.last_delivery_ns));
@@ -179,6 +201,7 @@ fn main() -> ExitCode {
         mb_per_s: msgs_per_s * cli.size as f64 / 1e6,
         latency_us: Latency::of(&outcome.latency),
         latency_percentiles: percentiles(&outcome.latency),
+        ack_latency_us: Latency::of(&outcome.ack_latency),
         server_cpu_s,
         server_ns_per_msg: server_cpu_s
             .filter(|_| per_msg > 0)
@@ -228,6 +251,12 @@ fn print_report(r: &Report) {
         println!(
             "  latency µs     p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  p99.99 {:.1}  max {:.1}  ({} samples)",
             l.p50, l.p90, l.p99, l.p99_9, l.p99_99, l.max, l.count
+        );
+    }
+    if let Some(l) = &r.ack_latency_us {
+        println!(
+            "  ack round trip p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} samples)",
+            l.p50, l.p90, l.p99, l.p99_9, l.max, l.count
         );
     }
     if let (Some(cpu), Some(per)) = (r.server_cpu_s, r.server_ns_per_msg) {

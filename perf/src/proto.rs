@@ -25,6 +25,16 @@ impl Conn {
     /// Connects, reads INFO and sends CONNECT (not verbose, no echo), then checks with
     /// PING/PONG that the server accepted it.
     pub fn open(addr: &str, name: &str) -> io::Result<Conn> {
+        Conn::connect(addr, name, false)
+    }
+
+    /// [`Conn::open`] with headers on, as JetStream needs: pull requests end with header-only
+    /// status messages (`NATS/1.0 408 Request Timeout`).
+    pub fn open_headers(addr: &str, name: &str) -> io::Result<Conn> {
+        Conn::connect(addr, name, true)
+    }
+
+    fn connect(addr: &str, name: &str, headers: bool) -> io::Result<Conn> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -36,7 +46,7 @@ impl Conn {
         let server_version = info["version"].as_str().unwrap_or("?").to_string();
         let connect = serde_json::json!({
             "verbose": false, "pedantic": false, "lang": "rust", "version": "natrix-bench",
-            "name": name, "protocol": 0, "echo": false, "headers": false,
+            "name": name, "protocol": 0, "echo": false, "headers": headers,
         });
         stream.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())?;
         let reply = read_line(&mut stream)?;
@@ -76,7 +86,11 @@ fn read_line(stream: &mut TcpStream) -> io::Result<String> {
 /// One thing the server sent.
 pub enum Event<'a> {
     Msg {
+        subject: &'a [u8],
         reply: Option<&'a [u8]>,
+        /// Header bytes at the start of `payload` (0 for MSG).
+        headers: usize,
+        /// Headers and body together, as they came.
         payload: &'a [u8],
     },
     Ping,
@@ -152,13 +166,20 @@ impl Scanner {
             };
             let line = trim_cr(&data[..nl]);
             let (event, used) = if line.starts_with(b"MSG ") || line.starts_with(b"HMSG ") {
-                let (reply, len) = parse_msg_line(line)?;
+                let head = parse_msg_line(line)?;
+                let len = head.len;
                 let total = nl + 1 + len + 2;
                 if data.len() < total {
                     return Ok(());
                 }
                 let payload = &data[nl + 1..nl + 1 + len];
-                (Some(Event::Msg { reply, payload }), total)
+                let event = Event::Msg {
+                    subject: head.subject,
+                    reply: head.reply,
+                    headers: head.headers,
+                    payload,
+                };
+                (Some(event), total)
             } else if line == b"PING" {
                 (Some(Event::Ping), nl + 1)
             } else if line == b"PONG" {
@@ -221,9 +242,19 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <hdr> <total>`:
-/// the reply subject and the number of bytes that follow the line.
-fn parse_msg_line(line: &[u8]) -> io::Result<(Option<&[u8]>, usize)> {
+/// What a MSG or HMSG line says about the frame that follows it.
+#[derive(Debug, PartialEq, Eq)]
+struct MsgHead<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    /// Header bytes (0 for MSG).
+    headers: usize,
+    /// Bytes that follow the line, headers included, before the closing CRLF.
+    len: usize,
+}
+
+/// `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <hdr> <total>`.
+fn parse_msg_line(line: &[u8]) -> io::Result<MsgHead<'_>> {
     let headers = line[0] == b'H';
     let mut args = line.split(|&b| b == b' ').filter(|a| !a.is_empty()).skip(1);
     let mut fields: [&[u8]; 5] = [&[]; 5];
@@ -235,10 +266,32 @@ fn parse_msg_line(line: &[u8]) -> io::Result<(Option<&[u8]>, usize)> {
         fields[n] = arg;
         n += 1;
     }
-    let with_reply = if headers { n == 5 } else { n == 4 };
-    let len = parse_usize(fields[n.checked_sub(1).ok_or_else(|| bad_line(line))?])
-        .ok_or_else(|| bad_line(line))?;
-    Ok((with_reply.then_some(fields[2]), len))
+    let (needed, with_reply) = if headers { (4, n == 5) } else { (3, n == 4) };
+    if n < needed {
+        return Err(bad_line(line));
+    }
+    let len = parse_usize(fields[n - 1]).ok_or_else(|| bad_line(line))?;
+    let hdr = if headers {
+        parse_usize(fields[n - 2])
+            .filter(|&h| h <= len)
+            .ok_or_else(|| bad_line(line))?
+    } else {
+        0
+    };
+    Ok(MsgHead {
+        subject: fields[0],
+        reply: with_reply.then_some(fields[2]),
+        headers: hdr,
+        len,
+    })
+}
+
+/// The status code of a header-only status message (`NATS/1.0 408 Request Timeout`), when
+/// the headers hold one.
+pub fn status_of(headers: &[u8]) -> Option<u16> {
+    let rest = headers.strip_prefix(b"NATS/1.0 ")?;
+    let code = rest.get(..3)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
 }
 
 fn bad_line(line: &[u8]) -> io::Error {
@@ -342,13 +395,77 @@ mod tests {
 
     #[test]
     fn msg_lines() {
-        let (reply, len) = parse_msg_line(b"MSG a.b 1 16").unwrap();
-        assert_eq!((reply, len), (None, 16));
-        let (reply, len) = parse_msg_line(b"MSG a.b 1 _INBOX.x 5").unwrap();
-        assert_eq!((reply, len), (Some(&b"_INBOX.x"[..]), 5));
-        let (reply, len) = parse_msg_line(b"HMSG a 1 r 12 30").unwrap();
-        assert_eq!((reply, len), (Some(&b"r"[..]), 30));
+        let head = parse_msg_line(b"MSG a.b 1 16").unwrap();
+        assert_eq!(
+            (head.subject, head.reply, head.len),
+            (&b"a.b"[..], None, 16)
+        );
+        let head = parse_msg_line(b"MSG a.b 1 _INBOX.x 5").unwrap();
+        assert_eq!(
+            (head.reply, head.headers, head.len),
+            (Some(&b"_INBOX.x"[..]), 0, 5)
+        );
+        let head = parse_msg_line(b"HMSG a 1 r 12 30").unwrap();
+        assert_eq!(
+            (head.reply, head.headers, head.len),
+            (Some(&b"r"[..]), 12, 30)
+        );
+        let head = parse_msg_line(b"HMSG in.1 2 28 28").unwrap();
+        assert_eq!(
+            (head.subject, head.reply, head.headers),
+            (&b"in.1"[..], None, 28)
+        );
         assert!(parse_msg_line(b"MSG a 1 x").is_err());
+        assert!(parse_msg_line(b"MSG a").is_err());
+        assert!(parse_msg_line(b"HMSG a 1 30 12").is_err());
+    }
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(
+            status_of(b"NATS/1.0 408 Request Timeout\r\n\r\n"),
+            Some(408)
+        );
+        assert_eq!(status_of(b"NATS/1.0 404 No Messages\r\n\r\n"), Some(404));
+        assert_eq!(status_of(b"NATS/1.0\r\nNats-Msg-Id: 1\r\n\r\n"), None);
+        assert_eq!(status_of(b""), None);
+    }
+
+    #[test]
+    fn scanner_hands_out_status_and_split_frames() {
+        let wire: &[u8] = b"HMSG in.1 1 28 28\r\nNATS/1.0 408 Request Timeout\r\n\r\n\r\nMSG s 1 $JS.ACK.x 3\r\nabc\r\n";
+        for cut in 0..=wire.len() {
+            let mut scan = Scanner::default();
+            let mut seen = Vec::new();
+            for part in [&wire[..cut], &wire[cut..]] {
+                scan.buf[scan.end..scan.end + part.len()].copy_from_slice(part);
+                scan.end += part.len();
+                scan.drain(|event| {
+                    if let Event::Msg {
+                        subject,
+                        reply,
+                        headers,
+                        payload,
+                    } = event
+                    {
+                        seen.push((
+                            subject.to_vec(),
+                            reply.map(<[u8]>::to_vec),
+                            headers,
+                            status_of(&payload[..headers]),
+                        ));
+                    }
+                    true
+                })
+                .unwrap();
+            }
+            assert_eq!(seen.len(), 2, "cut at {cut}");
+            assert_eq!(seen[0], (b"in.1".to_vec(), None, 28, Some(408)));
+            assert_eq!(
+                seen[1],
+                (b"s".to_vec(), Some(b"$JS.ACK.x".to_vec()), 0, None)
+            );
+        }
     }
 
     #[test]

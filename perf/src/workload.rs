@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::measure::{histogram, now_ns, sleep_until};
+use crate::measure::{histogram, now_ns, own_cpu_s, process_cpu_s, sleep_until};
 use crate::proto::{stamp_of, Conn, Event, Fill, Frames, Scanner};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -24,6 +24,24 @@ pub enum Workload {
     Multisubject,
     Reqrep,
     ReqrepOpen,
+    /// JetStream publish with acks, at most --window unacknowledged.
+    Jspub,
+    /// A pre-filled stream drained by a durable pull consumer, every message acked.
+    Jsconsume,
+    /// A pre-filled stream drained by a push consumer, every message acked.
+    Jspush,
+    /// --publishers publishing to a work-queue stream while --clients pullers share one
+    /// durable: end to end.
+    Jsworkqueue,
+}
+
+impl Workload {
+    pub fn is_jetstream(self) -> bool {
+        matches!(
+            self,
+            Workload::Jspub | Workload::Jsconsume | Workload::Jspush | Workload::Jsworkqueue
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +55,16 @@ pub struct Params {
     pub rate: u64,
     pub cpus: Vec<usize>,
     pub timeout: Duration,
+    /// JetStream publishers: unacknowledged messages at most (1 = synchronous publish).
+    pub window: usize,
+    /// Pull consumers: messages asked for per pull request.
+    pub batch: usize,
+    /// Acks as requests, each confirmed by the server before the next pull.
+    pub ack_sync: bool,
+    /// jsworkqueue: publishers beside the --clients pullers.
+    pub publishers: usize,
+    /// The server's pid, to read its CPU time when the clock starts.
+    pub server_pid: Option<u32>,
 }
 
 /// What the clients saw. Times are on [`now_ns`]'s clock.
@@ -48,27 +76,91 @@ pub struct Outcome {
     pub delivered: u64,
     pub last_delivery_ns: u64,
     pub latency: Histogram<u64>,
+    /// Ack round trips (JetStream double acks), empty for other workloads.
+    pub ack_latency: Histogram<u64>,
+    /// CPU seconds used so far when the clock started: the server's (with a pid) and this
+    /// process's. Setup before it (a JetStream stream's pre-fill) is not the run's.
+    pub cpu_at_start: (Option<f64>, f64),
     pub error: Option<String>,
 }
 
 /// Everything the client threads share.
-struct Shared {
-    params: Params,
+pub(crate) struct Shared {
+    pub(crate) params: Params,
     /// Next index into `params.cpus` for a thread to pin itself to.
     next_cpu: AtomicUsize,
     deadline_ns: AtomicU64,
     /// Set when the run is over (or failed): receivers that wait for more stop.
     done: AtomicBool,
     /// Deliveries counted across queue members.
-    delivered: AtomicU64,
+    pub(crate) delivered: AtomicU64,
     start: Barrier,
     start_ns: AtomicU64,
     latency: Mutex<Histogram<u64>>,
+    ack_latency: Mutex<Histogram<u64>>,
+    cpu_at_start: Mutex<(Option<f64>, f64)>,
     error: Mutex<Option<String>>,
 }
 
 impl Shared {
-    fn pin(&self) {
+    /// For `threads` client threads and the thread that starts the clock.
+    pub(crate) fn new(params: &Params, threads: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            params: params.clone(),
+            next_cpu: AtomicUsize::new(0),
+            deadline_ns: AtomicU64::new(u64::MAX),
+            done: AtomicBool::new(false),
+            delivered: AtomicU64::new(0),
+            start: Barrier::new(threads + 1),
+            start_ns: AtomicU64::new(0),
+            latency: Mutex::new(histogram()),
+            ack_latency: Mutex::new(histogram()),
+            cpu_at_start: Mutex::new((None, 0.0)),
+            error: Mutex::new(None),
+        })
+    }
+
+    /// Starts the clock and releases the client threads waiting in [`ready`]. Returns the
+    /// start time.
+    pub(crate) fn start_clock(&self) -> u64 {
+        let server_cpu = self
+            .params
+            .server_pid
+            .and_then(|pid| process_cpu_s(pid).ok());
+        *self.cpu_at_start.lock().expect("cpu lock") = (server_cpu, own_cpu_s());
+        let start_ns = now_ns();
+        self.start_ns.store(start_ns, Ordering::Relaxed);
+        self.deadline_ns.store(
+            start_ns + self.params.timeout.as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        self.start.wait();
+        start_ns
+    }
+
+    /// The outcome once every client thread has been joined.
+    pub(crate) fn outcome(
+        &self,
+        server_version: String,
+        sent: &[Tally],
+        taken: &[Tally],
+    ) -> Outcome {
+        let start_ns = self.start_ns.load(Ordering::Relaxed);
+        Outcome {
+            server_version,
+            start_ns,
+            published: sent.iter().map(|t| t.count).sum(),
+            pub_end_ns: sent.iter().map(|t| t.last_ns).max().unwrap_or(start_ns),
+            delivered: taken.iter().map(|t| t.count).sum(),
+            last_delivery_ns: taken.iter().map(|t| t.last_ns).max().unwrap_or(start_ns),
+            latency: self.latency.lock().expect("latency lock").clone(),
+            ack_latency: self.ack_latency.lock().expect("latency lock").clone(),
+            cpu_at_start: *self.cpu_at_start.lock().expect("cpu lock"),
+            error: self.error.lock().expect("error lock").take(),
+        }
+    }
+
+    pub(crate) fn pin(&self) {
         if self.params.cpus.is_empty() {
             return;
         }
@@ -78,11 +170,19 @@ impl Shared {
         });
     }
 
-    fn timed_out(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn finish(&self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timed_out(&self) -> bool {
         self.done.load(Ordering::Relaxed) || now_ns() > self.deadline_ns.load(Ordering::Relaxed)
     }
 
-    fn fail(&self, what: String) {
+    pub(crate) fn fail(&self, what: String) {
         let mut error = self.error.lock().expect("error lock");
         if error.is_none() {
             *error = Some(what);
@@ -90,8 +190,16 @@ impl Shared {
         self.done.store(true, Ordering::Relaxed);
     }
 
-    fn merge(&self, h: &Histogram<u64>) {
+    pub(crate) fn merge(&self, h: &Histogram<u64>) {
         self.latency
+            .lock()
+            .expect("latency lock")
+            .add(h)
+            .expect("same histogram bounds");
+    }
+
+    pub(crate) fn merge_acks(&self, h: &Histogram<u64>) {
+        self.ack_latency
             .lock()
             .expect("latency lock")
             .add(h)
@@ -102,9 +210,9 @@ impl Shared {
 /// A client thread's result: the time of its last publish (acknowledged by PONG) or of its
 /// last delivery, and how many messages.
 #[derive(Default, Clone, Copy)]
-struct Tally {
-    count: u64,
-    last_ns: u64,
+pub(crate) struct Tally {
+    pub(crate) count: u64,
+    pub(crate) last_ns: u64,
 }
 
 /// What a receiving thread waits for.
@@ -118,6 +226,9 @@ enum Expect {
 
 /// Runs one workload and reports what the clients saw.
 pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
+    if workload.is_jetstream() {
+        return crate::jetstream::run(workload, params);
+    }
     let clients = params.clients.max(1);
     let msgs = params.msgs;
     let subject = params.subject.clone();
@@ -128,18 +239,9 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
         Workload::Fanout | Workload::Queue => (1, clients),
         Workload::Manypub => (clients, 1),
         Workload::Reqrep | Workload::ReqrepOpen => (clients, 1),
+        _ => unreachable!("JetStream workloads returned above"),
     };
-    let shared = Arc::new(Shared {
-        params: params.clone(),
-        next_cpu: AtomicUsize::new(0),
-        deadline_ns: AtomicU64::new(u64::MAX),
-        done: AtomicBool::new(false),
-        delivered: AtomicU64::new(0),
-        start: Barrier::new(publishers + receivers + 1),
-        start_ns: AtomicU64::new(0),
-        latency: Mutex::new(histogram()),
-        error: Mutex::new(None),
-    });
+    let shared = Shared::new(&params, publishers + receivers);
     let server_version = Conn::open(&params.server, "natrix-bench probe")?.server_version;
 
     let mut senders: Vec<JoinHandle<Tally>> = Vec::new();
@@ -192,55 +294,33 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     }
 
     // Every client is connected and subscribed: start the clock.
-    let start_ns = now_ns();
-    shared.start_ns.store(start_ns, Ordering::Relaxed);
-    shared.deadline_ns.store(
-        start_ns + params.timeout.as_nanos() as u64,
-        Ordering::Relaxed,
-    );
-    shared.start.wait();
+    shared.start_clock();
 
     let sent: Vec<Tally> = senders.into_iter().map(join).collect();
     if matches!(workload, Workload::Reqrep | Workload::ReqrepOpen) {
         // The requesters have all their replies: the responder may stop.
-        shared.done.store(true, Ordering::Relaxed);
+        shared.finish();
     }
     let taken: Vec<Tally> = takers.into_iter().map(join).collect();
-    let published: u64 = sent.iter().map(|t| t.count).sum();
-    let pub_end_ns = sent.iter().map(|t| t.last_ns).max().unwrap_or(start_ns);
-    let (delivered, last_delivery_ns) = match workload {
+    // `sub` has moved the start of the clock to the first message it received.
+    let mut outcome = shared.outcome(server_version, &sent, &taken);
+    if matches!(workload, Workload::Reqrep | Workload::ReqrepOpen) {
         // Round trips completed, as seen by the requesters.
-        Workload::Reqrep | Workload::ReqrepOpen => (published, pub_end_ns),
-        _ => (
-            taken.iter().map(|t| t.count).sum(),
-            taken.iter().map(|t| t.last_ns).max().unwrap_or(start_ns),
-        ),
-    };
-    // `sub` starts its clock at the first message it receives.
-    let start_ns = shared.start_ns.load(Ordering::Relaxed);
-    let error = shared.error.lock().expect("error lock").take();
-    let latency = shared.latency.lock().expect("latency lock").clone();
-    Ok(Outcome {
-        server_version,
-        start_ns,
-        published,
-        pub_end_ns,
-        delivered,
-        last_delivery_ns,
-        latency,
-        error,
-    })
+        outcome.delivered = outcome.published;
+        outcome.last_delivery_ns = outcome.pub_end_ns;
+    }
+    Ok(outcome)
 }
 
 /// `total` split over `parts` as evenly as possible.
-fn split(total: u64, parts: usize) -> Vec<u64> {
+pub(crate) fn split(total: u64, parts: usize) -> Vec<u64> {
     let parts = parts.max(1) as u64;
     (0..parts)
         .map(|i| total / parts + u64::from(i < total % parts))
         .collect()
 }
 
-fn spawn(
+pub(crate) fn spawn(
     shared: &Arc<Shared>,
     body: impl FnOnce(&Shared) -> io::Result<Tally> + Send + 'static,
 ) -> JoinHandle<Tally> {
@@ -257,13 +337,13 @@ fn spawn(
     })
 }
 
-fn join(handle: JoinHandle<Tally>) -> Tally {
+pub(crate) fn join(handle: JoinHandle<Tally>) -> Tally {
     handle.join().unwrap_or_default()
 }
 
 /// Waits at the start barrier. A client that failed to connect must still arrive, or every
 /// other thread would wait for ever; it then returns its error.
-fn ready<T>(shared: &Shared, setup: io::Result<T>) -> io::Result<T> {
+pub(crate) fn ready<T>(shared: &Shared, setup: io::Result<T>) -> io::Result<T> {
     shared.start.wait();
     setup
 }
@@ -397,6 +477,7 @@ fn responder(shared: &Shared, subject: &str) -> io::Result<Tally> {
                 Event::Msg {
                     reply: Some(reply),
                     payload,
+                    ..
                 } => {
                     out.extend_from_slice(b"PUB ");
                     out.extend_from_slice(reply);
