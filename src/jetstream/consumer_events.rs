@@ -170,9 +170,18 @@ impl AccountStreams {
         }
         // Redeliveries a NAK queued go out now.
         self.deliver(&stream, &consumer, now);
-        AckResult::Done {
-            confirm: known && !reply.is_empty(),
+        let confirm = known && !reply.is_empty();
+        if confirm {
+            // A confirmed ack must be on disk (with `sync_interval: always`) before its answer.
+            if let Some(c) = self
+                .streams
+                .get_mut(&stream)
+                .and_then(|s| s.consumers.get_mut(&consumer))
+            {
+                c.sync_needed = true;
+            }
         }
+        AckResult::Done { confirm }
     }
 
     /// A timer of consumer `timer.consumer_id` fired.

@@ -13,9 +13,10 @@
 //! and the one before it is used.
 //!
 //! A snapshot is written at the group commit after the state changed (a delivery, an ack),
-//! before the acks' confirmations go out, and with `sync_interval: always` it is synced too:
-//! a confirmed ack is never lost, and a delivery whose record did not reach the disk is
-//! made again after a restart. The snapshot keeps wall-clock times (the wheel runs on Unix
+//! before the acks' confirmations go out; with `sync_interval: always` it is synced when a
+//! confirmed ack (a double ack) is in it: a confirmed ack is never lost, and a delivery or
+//! plain ack whose record did not reach the disk is redone after a power loss (delivered
+//! again), which is what nats-server does for all of them. The snapshot keeps wall-clock times (the wheel runs on Unix
 //! milliseconds), so ack waits that ran out while the server was down fire at once.
 
 use std::path::{Path, PathBuf};
@@ -176,6 +177,7 @@ impl AccountStreams {
         for (sname, s) in &mut self.streams {
             for c in s.consumers.values_mut().filter(|c| c.dirty) {
                 c.dirty = false;
+                let sync = sync && std::mem::take(&mut c.sync_needed);
                 if !c.spec.durable {
                     continue;
                 }

@@ -127,11 +127,17 @@ impl Shard {
             let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
             self.deliver_as(account, &Bytes::from(o.to), &m);
         }
-        // Consumers that stopped at their per-call bound go on at the next commit.
+        // Consumers that stopped at their per-call bound go on at the next commit, which the
+        // timer task's flush makes; otherwise it is woken only for a sooner deadline.
         if self.with_streams(account, |s| s.wants_commit()) == Some(true) {
             self.js_pending.set(true);
+            self.js_wake.notify();
+        } else if self
+            .js_next_deadline()
+            .is_some_and(|d| d < self.js_sleeping_until.get())
+        {
+            self.js_wake.notify();
         }
-        self.js_wake.notify();
     }
 
     /// A subscription came or went here or on another shard: push consumers may have
@@ -224,10 +230,12 @@ impl Shard {
 pub async fn run_timers(shard: Rc<Shard>) {
     loop {
         let woken = shard.js_wake.notified();
-        let wait = match shard.js_next_deadline() {
+        let next = shard.js_next_deadline();
+        let wait = match next {
             Some(at) => Duration::from_millis(at.saturating_sub(clock().ms)),
             None => IDLE_SLEEP_MAX,
         };
+        shard.js_sleeping_until.set(next.unwrap_or(u64::MAX));
         if !wait.is_zero() {
             runtime::race(runtime::sleep(wait), woken).await;
         }
