@@ -51,6 +51,8 @@ fn snapshot() -> Snapshot {
         connections: vec![conn(1, "foo.bar", ""), conn(2, "foo.*", "q"), conn(3, ">", "")],
         closed: Vec::new(),
         sublist: Default::default(),
+        jetstream: None,
+        streaming: None,
     }
 }
 
