@@ -153,10 +153,20 @@ async fn setup(url: &str) -> async_nats::Client {
 /// comes from a map.
 fn values(v: &Value) -> String {
     let mut out = Vec::new();
-    for k in ["accounts", "streams", "consumers", "messages", "total", "ha_assets"] {
+    for k in [
+        "accounts",
+        "streams",
+        "consumers",
+        "messages",
+        "total",
+        "ha_assets",
+    ] {
         out.push(format!("{k}={}", v[k]));
     }
-    out.push(format!("has config.store_dir={}", v["config"]["store_dir"].is_string()));
+    out.push(format!(
+        "has config.store_dir={}",
+        v["config"]["store_dir"].is_string()
+    ));
     for a in v["account_details"].as_array().into_iter().flatten() {
         out.push(format!("account {} id={}", a["name"], a["id"]));
         for k in ["reserved_memory", "reserved_storage", "accounts"] {

@@ -527,12 +527,12 @@ fn streaming_pages_list_page_and_find_like_nats_streaming_server() {
     assert_eq!(chans["channels"][0]["name"], "foo");
     assert_eq!(chans["channels"][0]["subs_count"], 2);
     assert_eq!(chans["total"], 2);
-    let foo = stan("/streaming/channelsz", "channel=foo", &s);
+    let one_channel = stan("/streaming/channelsz", "channel=foo", &s);
     assert_eq!(
-        (foo["msgs"].clone(), foo["last_seq"].clone()),
+        (one_channel["msgs"].clone(), one_channel["last_seq"].clone()),
         (3.into(), 3.into())
     );
-    assert!(foo.get("subscriptions").is_none());
+    assert!(one_channel.get("subscriptions").is_none());
 }
 
 #[test]
