@@ -254,6 +254,21 @@ fn observe(target: Target) -> Vec<(String, String)> {
         seen.push((format!("{path}: shape"), json_shape(&json, &skip)));
         seen.push((format!("{path}: values"), values(&json)));
     }
+    // /varz carries the same figures under `jetstream`.
+    let varz = http_get(r.http, "/varz").json();
+    let js = &varz["jetstream"];
+    let skip_limits = ["limits.default_max_consumers"];
+    seen.push((
+        "/varz jetstream: shape".into(),
+        json_shape(js, &skip_limits),
+    ));
+    seen.push((
+        "/varz jetstream: values".into(),
+        format!(
+            "accounts={} ha_assets={} strict={}",
+            js["stats"]["accounts"], js["stats"]["ha_assets"], js["config"]["strict"]
+        ),
+    ));
     seen
 }
 

@@ -94,19 +94,19 @@ fn is_false(v: &bool) -> bool {
     !*v
 }
 
-/// The `config` object.
-#[derive(Serialize)]
-pub struct JszConfig<'a> {
+/// The `config` object (also `/varz`'s `jetstream.config`).
+#[derive(Clone, Debug, Serialize)]
+pub struct JszConfig {
     pub max_memory: i64,
     pub max_storage: i64,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub store_dir: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub store_dir: String,
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub sync_interval: u64,
     #[serde(skip_serializing_if = "is_false")]
     pub sync_always: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub domain: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
     /// natrix parses requests strictly, as nats-server does by default.
     pub strict: bool,
 }
@@ -116,7 +116,7 @@ fn is_zero_u64(v: &u64) -> bool {
 }
 
 /// The `limits` object: the server limits applied to consumers.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct JszLimits {
     #[serde(skip_serializing_if = "is_zero_i64")]
     pub max_request_batch: i64,
@@ -125,16 +125,17 @@ pub struct JszLimits {
 }
 
 /// The `api` object.
-#[derive(Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct JszApi {
     pub level: u32,
     pub total: u64,
     pub errors: u64,
 }
 
-/// `/jsz` with JetStream on.
-#[derive(Serialize)]
-pub struct Jsz<'a> {
+/// The server-wide usage figures (nats-server's `JetStreamStats`): the head of `/jsz` and
+/// `/varz`'s `jetstream.stats`.
+#[derive(Clone, Debug, Serialize)]
+pub struct JsStats {
     pub memory: u64,
     pub storage: u64,
     pub reserved_memory: u64,
@@ -142,9 +143,27 @@ pub struct Jsz<'a> {
     pub accounts: usize,
     pub ha_assets: u64,
     pub api: JszApi,
+}
+
+/// `/varz`'s `jetstream`: `{}` with JetStream off.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VarzJetStream {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<JszConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<JsStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<JszLimits>,
+}
+
+/// `/jsz` with JetStream on.
+#[derive(Serialize)]
+pub struct Jsz<'a> {
+    #[serde(flatten)]
+    pub stats: JsStats,
     pub server_id: &'a str,
     pub now: GoTime,
-    pub config: JszConfig<'a>,
+    pub config: JszConfig,
     pub limits: JszLimits,
     pub streams: usize,
     pub consumers: u64,
@@ -231,12 +250,59 @@ fn unix_nanos(snap: &Snapshot) -> UnixNanos {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// The server-wide usage figures, summed over every account.
+pub fn stats(js: &JsSnapshot) -> JsStats {
+    let sum = |f: fn(&JsAccountSnapshot) -> u64| js.accounts.iter().map(f).sum::<u64>();
+    JsStats {
+        memory: sum(|a| a.memory),
+        storage: sum(|a| a.storage),
+        reserved_memory: sum(|a| a.streams_reserved_memory),
+        reserved_storage: sum(|a| a.streams_reserved_storage),
+        accounts: js.accounts.len(),
+        ha_assets: 0,
+        api: JszApi {
+            level: js.api_level,
+            total: sum(|a| a.api_total),
+            errors: sum(|a| a.api_errors),
+        },
+    }
+}
+
+/// The `config` object.
+pub fn config(js: &JsSnapshot) -> JszConfig {
+    JszConfig {
+        max_memory: js.config.max_memory,
+        max_storage: js.config.max_storage,
+        store_dir: js.config.store_dir.clone(),
+        sync_interval: js.config.sync_interval_ns,
+        sync_always: js.config.sync_always,
+        domain: js.config.domain.clone(),
+        strict: true,
+    }
+}
+
+/// The `limits` object.
+pub fn limits(js: &JsSnapshot) -> JszLimits {
+    JszLimits {
+        max_request_batch: js.max_request_batch,
+        max_ack_pending: js.max_ack_pending,
+    }
+}
+
+/// `/varz`'s `jetstream` block: config, stats and limits when JetStream runs.
+pub fn varz(js: Option<&JsSnapshot>) -> VarzJetStream {
+    js.map_or_else(VarzJetStream::default, |js| VarzJetStream {
+        config: Some(config(js)),
+        stats: Some(stats(js)),
+        limits: Some(limits(js)),
+    })
+}
+
 /// Builds the `/jsz` answer from `js` with the options `o`.
 pub fn jsz<'a>(snap: &'a Snapshot, js: &'a JsSnapshot, o: &JszOptions) -> Jsz<'a> {
     let mut accounts: Vec<&JsAccountSnapshot> = js.accounts.iter().collect();
     accounts.sort_by(|a, b| a.name.cmp(&b.name));
     let all_streams = || accounts.iter().flat_map(|a| &a.streams);
-    let sum = |f: fn(&JsAccountSnapshot) -> u64| accounts.iter().map(|a| f(a)).sum::<u64>();
     let chosen: Vec<&JsAccountSnapshot> = match accounts
         .iter()
         .find(|a| !o.acc.is_empty() && a.name == o.acc)
@@ -253,32 +319,11 @@ pub fn jsz<'a>(snap: &'a Snapshot, js: &'a JsSnapshot, o: &JszOptions) -> Jsz<'a
     let now = unix_nanos(snap);
     let server_name = snap.server.server_name.as_str();
     Jsz {
-        memory: sum(|a| a.memory),
-        storage: sum(|a| a.storage),
-        reserved_memory: sum(|a| a.streams_reserved_memory),
-        reserved_storage: sum(|a| a.streams_reserved_storage),
-        accounts: accounts.len(),
-        ha_assets: 0,
-        api: JszApi {
-            level: js.api_level,
-            total: sum(|a| a.api_total),
-            errors: sum(|a| a.api_errors),
-        },
+        stats: stats(js),
         server_id: &snap.server.server_id,
         now: GoTime(snap.server.now),
-        config: JszConfig {
-            max_memory: js.config.max_memory,
-            max_storage: js.config.max_storage,
-            store_dir: &js.config.store_dir,
-            sync_interval: js.config.sync_interval_ns,
-            sync_always: js.config.sync_always,
-            domain: &js.config.domain,
-            strict: true,
-        },
-        limits: JszLimits {
-            max_request_batch: js.max_request_batch,
-            max_ack_pending: js.max_ack_pending,
-        },
+        config: config(js),
+        limits: limits(js),
         streams: all_streams().count(),
         consumers: all_streams().map(|s| s.state.consumer_count).sum(),
         messages: all_streams().map(|s| s.state.messages).sum(),

@@ -16,8 +16,9 @@
 //! | `/accountz` | yes | with `acc` | with `acc` | – | – |
 //! | `/`, `/routez`, `/gatewayz`, `/leafz`, `/healthz` | yes | – | – | – | – |
 //!
-//! `/jsz` also reads the JetStream part (with its consumers for `consumers=true`), and the
-//! `/streaming/` pages ([`streaming`]) the NATS Streaming part; shard 0 alone fills those.
+//! `/jsz`, `/varz` and `/accountz?acc=` also read the JetStream part (`/jsz` with the
+//! consumers for `consumers=true`), and the `/streaming/` pages ([`streaming`]) the NATS
+//! Streaming part; shard 0 alone fills those.
 //!
 //! The server counts each request in `http_req_stats` under [`Endpoint::stats_key`] before it
 //! calls [`handle`], so `/varz` counts itself as in nats-server.
@@ -170,6 +171,7 @@ pub fn needs(path: &str, query: &str) -> Needs {
     match Endpoint::parse(path) {
         Some(Endpoint::Varz) => Needs {
             sublist: true,
+            jetstream: true,
             ..none
         },
         Some(Endpoint::Connz) => match query::connz(&q) {
@@ -195,6 +197,7 @@ pub fn needs(path: &str, query: &str) -> Needs {
         Some(Endpoint::Accountz) if query::accountz(&q).is_some() => Needs {
             sublist: true,
             open_connections: true,
+            jetstream: true,
             ..none
         },
         Some(Endpoint::Accstatz) => Needs {

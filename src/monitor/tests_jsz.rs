@@ -571,3 +571,49 @@ fn streaming_pages_are_404_when_streaming_is_off() {
         assert_eq!(r, Response::not_found(), "{p}");
     }
 }
+
+/// The `"jetstream": {...}` object of a pretty `/varz` text (two-space layout).
+fn varz_jetstream_block(text: &str) -> String {
+    let key = "\n  \"jetstream\": ";
+    let rest = &text[text.find(key).expect("a jetstream key") + key.len()..];
+    if rest.starts_with("{}") {
+        return "{}".into();
+    }
+    rest[..rest.find("\n  }").expect("its end") + 4].to_string()
+}
+
+#[test]
+fn varz_jetstream_has_nats_servers_config_stats_and_limits_when_on() {
+    let want = fixture("js_varz.json").replace(
+        "\"limits\": {\n      \"default_max_consumers\": 1000\n    }",
+        "\"limits\": {}",
+    );
+    let got = body("/varz", "", &js_scenario());
+    let (want, got) = (varz_jetstream_block(&want), varz_jetstream_block(&got));
+    assert!(want.contains("\"stats\""), "{want}");
+    assert_eq!(
+        super::tests::shape(&got),
+        super::tests::shape(&want),
+        "{got}"
+    );
+    let off = body("/varz", "", &scenario());
+    assert_eq!(varz_jetstream_block(&off), "{}", "off: {off}");
+}
+
+#[test]
+fn accountz_says_whether_jetstream_serves_the_account() {
+    let detail = |s: &Snapshot| -> serde_json::Value {
+        serde_json::from_str(&body("/accountz", "acc=$G", s)).unwrap()
+    };
+    let captured: serde_json::Value =
+        serde_json::from_str(&fixture("js_accountz_acc.json")).unwrap();
+    assert_eq!(captured["account_detail"]["jetstream_enabled"], true);
+    assert_eq!(
+        detail(&js_scenario())["account_detail"]["jetstream_enabled"],
+        true
+    );
+    assert_eq!(
+        detail(&scenario())["account_detail"]["jetstream_enabled"],
+        false
+    );
+}

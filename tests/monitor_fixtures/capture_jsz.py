@@ -6,7 +6,7 @@
 Sets up, through the JetStream API (nats-py): stream ORDERS (file, orders.>, 3 messages),
 stream EVENTS (memory, events.*, max_bytes 1048576, 2 messages), durable pull consumer
 ORDERS/pull (1 message fetched, unacked) and durable push consumer EVENTS/push; then writes
-each /jsz variant as the server sent it.
+each /jsz variant, /varz and /accountz?acc=$G as the server sent them.
 """
 
 import asyncio
@@ -17,15 +17,17 @@ import nats
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig, AckPolicy
 
 VARIANTS = {
-    "jsz_enabled": "",
-    "jsz_accounts": "accounts=true",
-    "jsz_streams": "streams=true",
-    "jsz_consumers": "consumers=true",
-    "jsz_config": "consumers=true&config=true",
-    "jsz_acc": "acc=$G&streams=true",
-    "jsz_acc_missing": "acc=nope&accounts=true",
-    "jsz_offset": "accounts=true&offset=1",
-    "jsz_leader_only": "leader-only=true",
+    "jsz_enabled": "/jsz",
+    "jsz_accounts": "/jsz?accounts=true",
+    "jsz_streams": "/jsz?streams=true",
+    "jsz_consumers": "/jsz?consumers=true",
+    "jsz_config": "/jsz?consumers=true&config=true",
+    "jsz_acc": "/jsz?acc=$G&streams=true",
+    "jsz_acc_missing": "/jsz?acc=nope&accounts=true",
+    "jsz_offset": "/jsz?accounts=true&offset=1",
+    "jsz_leader_only": "/jsz?leader-only=true",
+    "js_varz": "/varz",
+    "js_accountz_acc": "/accountz?acc=$G",
 }
 
 
@@ -64,7 +66,7 @@ async def main():
     nc = await setup(port)
     await asyncio.sleep(0.5)
     for name, q in VARIANTS.items():
-        url = f"http://127.0.0.1:{mport}/jsz" + (f"?{q}" if q else "")
+        url = f"http://127.0.0.1:{mport}{q}"
         try:
             body = urllib.request.urlopen(url).read()
             ext = "json"
