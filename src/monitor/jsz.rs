@@ -19,7 +19,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::model::GoTime;
+use super::model::{is_false, is_zero, GoTime};
 use super::query::JszOptions;
 use super::snapshot::Snapshot;
 use crate::jetstream::api::consumer::info::{ConsumerInfoBody, PriorityGroupBody, SeqInfoBody};
@@ -90,10 +90,6 @@ fn is_zero_i64(v: &i64) -> bool {
     *v == 0
 }
 
-fn is_false(v: &bool) -> bool {
-    !*v
-}
-
 /// The `config` object (also `/varz`'s `jetstream.config`).
 #[derive(Clone, Debug, Serialize)]
 pub struct JszConfig {
@@ -101,7 +97,7 @@ pub struct JszConfig {
     pub max_storage: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub store_dir: String,
-    #[serde(skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub sync_interval: u64,
     #[serde(skip_serializing_if = "is_false")]
     pub sync_always: bool,
@@ -109,10 +105,6 @@ pub struct JszConfig {
     pub domain: String,
     /// natrix parses requests strictly, as nats-server does by default.
     pub strict: bool,
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
 }
 
 /// The `limits` object: the server limits applied to consumers.

@@ -27,7 +27,7 @@ impl Serialize for GoTime {
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct Empty {}
 
-fn is_zero(v: &u64) -> bool {
+pub(super) fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
@@ -35,7 +35,7 @@ fn is_zero_usize(v: &usize) -> bool {
     *v == 0
 }
 
-fn is_false(v: &bool) -> bool {
+pub(super) fn is_false(v: &bool) -> bool {
     !*v
 }
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model::GoTime;
+use super::model::{is_zero, GoTime};
 use super::query::Query;
 use super::snapshot::Snapshot;
 use super::{Response, CONTENT_TYPE_HTML, CONTENT_TYPE_TEXT};
@@ -97,10 +97,6 @@ impl StanPage {
             StanPage::IsFtActive => "/streaming/isFTActive",
         }
     }
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
 }
 
 #[derive(Serialize)]
@@ -188,8 +184,9 @@ struct Clientz<'a> {
     subscriptions: BTreeMap<&'a str, Vec<Subscriptionz<'a>>>,
 }
 
+/// The head `clientsz` and `channelsz` share: who answers, and the page.
 #[derive(Serialize)]
-struct Clientsz<'a> {
+struct ListHead<'a> {
     cluster_id: &'a str,
     server_id: &'a str,
     now: GoTime,
@@ -197,6 +194,12 @@ struct Clientsz<'a> {
     limit: usize,
     count: usize,
     total: usize,
+}
+
+#[derive(Serialize)]
+struct Clientsz<'a> {
+    #[serde(flatten)]
+    head: ListHead<'a>,
     clients: Vec<Clientz<'a>>,
 }
 
@@ -214,13 +217,8 @@ struct Channelz<'a> {
 
 #[derive(Serialize)]
 struct Channelsz<'a> {
-    cluster_id: &'a str,
-    server_id: &'a str,
-    now: GoTime,
-    offset: usize,
-    limit: usize,
-    count: usize,
-    total: usize,
+    #[serde(flatten)]
+    head: ListHead<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     names: Vec<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -241,10 +239,26 @@ fn offset_limit(q: &Query) -> (usize, usize) {
     (offset, limit)
 }
 
-/// The `[offset, offset + limit)` window of `len` entries, clamped.
-fn window(offset: usize, limit: usize, len: usize) -> std::ops::Range<usize> {
-    let start = offset.min(len);
-    start..offset.saturating_add(limit).min(len)
+/// The page of `all` that `offset` and `limit` ask for, with the head that describes it.
+fn paged<'a, T>(
+    st: &'a StanSnapshot,
+    q: &Query,
+    now: GoTime,
+    all: &'a [T],
+) -> (ListHead<'a>, &'a [T]) {
+    let (offset, limit) = offset_limit(q);
+    let start = offset.min(all.len());
+    let page = &all[start..offset.saturating_add(limit).min(all.len())];
+    let head = ListHead {
+        cluster_id: &st.cluster_id,
+        server_id: &st.server_id,
+        now,
+        offset,
+        limit,
+        count: page.len(),
+        total: all.len(),
+    };
+    (head, page)
 }
 
 fn sub_json(s: &SubInfo) -> Subscriptionz<'_> {
@@ -410,16 +424,9 @@ pub fn handle(page: StanPage, q: &Query, snap: &Snapshot) -> Response {
                 };
                 super::json::pretty(&client_json(c, subs))
             } else {
-                let (offset, limit) = offset_limit(q);
-                let page = &st.clients[window(offset, limit, st.clients.len())];
+                let (head, page) = paged(st, q, now, &st.clients);
                 super::json::pretty(&Clientsz {
-                    cluster_id: &st.cluster_id,
-                    server_id: &st.server_id,
-                    now,
-                    offset,
-                    limit,
-                    count: page.len(),
-                    total: st.clients.len(),
+                    head,
                     clients: page.iter().map(|c| client_json(c, subs)).collect(),
                 })
             }
@@ -433,16 +440,9 @@ pub fn handle(page: StanPage, q: &Query, snap: &Snapshot) -> Response {
                 };
                 super::json::pretty(&channel_json(c, subs))
             } else {
-                let (offset, limit) = offset_limit(q);
-                let page = &st.channels[window(offset, limit, st.channels.len())];
+                let (head, page) = paged(st, q, now, &st.channels);
                 super::json::pretty(&Channelsz {
-                    cluster_id: &st.cluster_id,
-                    server_id: &st.server_id,
-                    now,
-                    offset,
-                    limit,
-                    count: page.len(),
-                    total: st.channels.len(),
+                    head,
                     names: if subs {
                         Vec::new()
                     } else {
