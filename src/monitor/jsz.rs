@@ -19,7 +19,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::model::{is_false, is_zero, GoTime};
+use super::model::{is_false, is_zero, GoTime, JsApiStats};
 use super::query::JszOptions;
 use super::snapshot::Snapshot;
 use crate::jetstream::api::consumer::info::{ConsumerInfoBody, PriorityGroupBody, SeqInfoBody};
@@ -116,14 +116,6 @@ pub struct JszLimits {
     pub max_ack_pending: i64,
 }
 
-/// The `api` object.
-#[derive(Clone, Debug, Serialize)]
-pub struct JszApi {
-    pub level: u32,
-    pub total: u64,
-    pub errors: u64,
-}
-
 /// The server-wide usage figures (nats-server's `JetStreamStats`): the head of `/jsz` and
 /// `/varz`'s `jetstream.stats`.
 #[derive(Clone, Debug, Serialize)]
@@ -134,7 +126,7 @@ pub struct JsStats {
     pub reserved_storage: u64,
     pub accounts: usize,
     pub ha_assets: u64,
-    pub api: JszApi,
+    pub api: JsApiStats,
 }
 
 /// `/varz`'s `jetstream`: `{}` with JetStream off.
@@ -178,7 +170,7 @@ pub struct AccountDetail<'a> {
     pub accounts: u64,
     pub ha_assets: u64,
     /// An account's `api.level` is 0, as nats-server writes it.
-    pub api: JszApi,
+    pub api: JsApiStats,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stream_detail: Vec<StreamDetail<'a>>,
 }
@@ -252,8 +244,8 @@ pub fn stats(js: &JsSnapshot) -> JsStats {
         reserved_storage: sum(|a| a.streams_reserved_storage),
         accounts: js.accounts.len(),
         ha_assets: 0,
-        api: JszApi {
-            level: js.api_level,
+        api: JsApiStats {
+            level: u64::from(js.api_level),
             total: sum(|a| a.api_total),
             errors: sum(|a| a.api_errors),
         },
@@ -345,7 +337,7 @@ fn account_detail<'a>(
         reserved_storage: a.max_storage as u64,
         accounts: 0,
         ha_assets: 0,
-        api: JszApi {
+        api: JsApiStats {
             level: 0,
             total: a.api_total,
             errors: a.api_errors,
