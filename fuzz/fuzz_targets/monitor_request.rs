@@ -42,6 +42,7 @@ fn snapshot() -> Snapshot {
             sid: cid.to_string(),
             msgs: cid,
             max: 0,
+            pending_msgs: 0,
         }],
         subscription_count: 1,
         closed: None,
