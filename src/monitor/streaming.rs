@@ -11,7 +11,9 @@
 //!   `Channel X not found`;
 //! - `isFTActive` is 200 only for an active fault-tolerance member: a standalone server
 //!   (natrix) answers 204 with no body;
-//! - a subscription's `ack_wait` is in seconds, `max_age`/`max_inactivity` in nanoseconds.
+//! - a subscription's `ack_wait` is in seconds, `max_age`/`max_inactivity` in nanoseconds;
+//! - `storez`'s per-channel limits are shown resolved (what an entry leaves at 0 inherited
+//!   from the wider entries and the globals, a negative value as 0, unlimited).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +24,7 @@ use super::query::Query;
 use super::snapshot::Snapshot;
 use super::{Response, CONTENT_TYPE_HTML, CONTENT_TYPE_TEXT};
 use crate::gofmt;
-use crate::stan::{ChannelInfo, StanStats, StoreLimits, SubInfo};
+use crate::stan::{ChannelInfo, ChannelLimits, StanStats, StoreLimits, SubInfo};
 
 /// Entries one page holds when `limit` is not given (nats-streaming-server's
 /// `defaultMonitorListLimit`).
@@ -312,33 +314,27 @@ fn channel_json(c: &StanChannel, with_subs: bool) -> Channelz<'_> {
     }
 }
 
+/// The store limits; each per-channel entry with what it inherits filled in, as
+/// nats-streaming-server reports them after `StoreLimits.Build()` (0 is unlimited).
 fn limits_json(l: &StoreLimits) -> LimitsJson {
-    let ms_to_ns = |ms: u64| i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
-    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let c = &l.channel;
-    LimitsJson {
-        max_channels: l.channels_max,
-        channel: ChannelLimitsJson {
+    let json = |c: &ChannelLimits| {
+        let ms_to_ns = |ms: u64| i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        ChannelLimitsJson {
             max_msgs: count(c.msgs_max),
             max_bytes: count(c.bytes_max),
             max_age: ms_to_ns(c.age_max_ms),
             max_subscriptions: count(c.subs_max),
             max_inactivity: ms_to_ns(c.inactivity_max_ms),
-        },
+        }
+    };
+    LimitsJson {
+        max_channels: l.channels_max,
+        channel: json(&l.channel),
         channels: l
             .per_channel
             .iter()
-            .map(|(name, o)| {
-                let ns = |ms: i64| ms.saturating_mul(1_000_000);
-                let limits = ChannelLimitsJson {
-                    max_msgs: o.msgs_max,
-                    max_bytes: o.bytes_max,
-                    max_age: ns(o.age_max_ms),
-                    max_subscriptions: o.subs_max,
-                    max_inactivity: ns(o.inactivity_max_ms),
-                };
-                (name.clone(), limits)
-            })
+            .map(|(name, _)| (name.clone(), json(&l.for_channel(name))))
             .collect(),
     }
 }

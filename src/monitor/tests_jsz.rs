@@ -488,6 +488,23 @@ fn streaming_pages_list_page_and_find_like_nats_streaming_server() {
     assert_eq!(storez["limits"]["max_msgs"], 1_000_000);
     assert_eq!(storez["limits"]["max_bytes"], 1_024_000_000);
     assert_eq!(storez["limits"]["max_subscriptions"], 1000);
+    assert!(storez["limits"].get("channels").is_none());
+    let mut with_channels = stan_scenario();
+    let limits = &mut with_channels.streaming.as_mut().unwrap().limits;
+    let entry = |msgs_max, age_max_ms| crate::stan::ChannelOverride {
+        msgs_max,
+        age_max_ms,
+        ..Default::default()
+    };
+    limits.per_channel = vec![
+        ("foo.*".into(), entry(10, 0)),
+        ("foo.bar".into(), entry(0, -1)),
+    ];
+    let channels = stan("/streaming/storez", "", &with_channels)["limits"]["channels"].clone();
+    assert_eq!(channels["foo.*"]["max_msgs"], 10);
+    assert_eq!(channels["foo.*"]["max_subscriptions"], 1000, "inherited");
+    assert_eq!(channels["foo.bar"]["max_msgs"], 10, "from the wider entry");
+    assert_eq!(channels["foo.bar"]["max_age"], 0, "negative is unlimited");
 
     let clients = stan("/streaming/clientsz", "", &s);
     assert_eq!(clients["total"], 2);
