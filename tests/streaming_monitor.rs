@@ -16,8 +16,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use natrix::stan::proto::{
-    self, ConnectRequest, ConnectResponse, MsgProto, PubAck, PubMsg, SubscriptionRequest,
-    SubscriptionResponse,
+    self, CloseRequest, CloseResponse, ConnectRequest, ConnectResponse, MsgProto, PubAck, PubMsg,
+    SubscriptionRequest, SubscriptionResponse,
 };
 use serde_json::Value;
 
@@ -144,8 +144,9 @@ fn start(shards: usize, streaming: bool) -> (TestServer, u16) {
     unreachable!("the loop returns or panics")
 }
 
-/// The scenario of this file's doc, from a fresh connection.
-fn drive(addr: &str) -> Nats {
+/// The scenario of this file's doc, from a fresh connection; returns it and the subject
+/// close requests go to.
+fn drive(addr: &str) -> (Nats, String) {
     let mut n = Nats::connect(addr);
     n.send(b"SUB _INBOX.r.* 1\r\nSUB _INBOX.hb.me 2\r\nSUB _INBOX.d.* 3\r\nPING\r\n");
     n.until(b"PONG\r\n");
@@ -210,7 +211,7 @@ fn drive(addr: &str) -> Nats {
         &sub("bar", "_INBOX.d.2", "workers", "", 0),
     );
     assert_eq!(r.error, "");
-    n
+    (n, cr.close_requests)
 }
 
 fn check_pages(http: u16) {
@@ -288,8 +289,29 @@ fn check_pages(http: u16) {
 fn streaming_pages_report_the_clients_channels_and_subscriptions_of_a_stan_client() {
     for shards in [1, 2] {
         let (server, http) = start(shards, true);
-        let _client = drive(&server.addr());
+        let (mut client, close) = drive(&server.addr());
         check_pages(http);
+
+        // Closed: the durable stays, offline, under the client ID it had; the queue member
+        // (not durable) goes.
+        let body = proto::encode(&CloseRequest {
+            client_id: "me".into(),
+        });
+        let r: CloseResponse = client.request(&close, "close", &body);
+        assert_eq!(r.error, "");
+        let serverz = get(http, "/streaming/serverz");
+        assert_eq!(
+            (serverz["clients"].clone(), serverz["subscriptions"].clone()),
+            (0.into(), 1.into()),
+            "{serverz}"
+        );
+        let clients = get(http, "/streaming/clientsz");
+        assert_eq!(clients["clients"], serde_json::json!([]));
+        let channel = get(http, "/streaming/channelsz?channel=foo&subs=1");
+        let dur = &channel["subscriptions"][0];
+        assert_eq!(dur["is_offline"], true, "{channel}");
+        assert_eq!(dur["client_id"], "me", "{channel}");
+        assert_eq!(dur["durable_name"], "dur", "{channel}");
     }
 }
 
