@@ -221,6 +221,8 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         connections: Vec::new(),
         closed: Vec::new(),
         sublist: Default::default(),
+        jetstream: None,
+        streaming: None,
     };
     let deadline = std::time::Instant::now() + Duration::from_millis(GATHER_TIMEOUT_MS);
     for _ in 0..control.shards() {
@@ -238,6 +240,14 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         snap.sublist.add(&part.sublist);
         snap.connections.extend(part.connections);
         snap.closed.extend(part.closed);
+        snap.jetstream = snap.jetstream.or(part.jetstream);
+        snap.streaming = snap.streaming.or(part.streaming);
+    }
+    if let Some(js) = &mut snap.jetstream {
+        machine_js_limits(&mut js.config);
+    }
+    if let Some(st) = &mut snap.streaming {
+        (st.open_fds, st.max_fds) = descriptors();
     }
     let c = &mut snap.server.counters;
     c.connections = control.connections.load(Ordering::Acquire);
@@ -262,6 +272,59 @@ fn cpu_percent(started: SystemTime) -> Option<f64> {
     }
     let percent = (utime + stime) / ticks as f64 / elapsed * 100.0;
     Some((percent * 100.0).round() / 100.0)
+}
+
+/// JetStream's memory and storage limits where none is configured, as nats-server
+/// estimates them: 3/4 of the machine's memory, and 3/4 of the space available under the
+/// store directory (or 1 TiB when it cannot tell).
+fn machine_js_limits(c: &mut crate::monitor::jsz::JsConfigSnapshot) {
+    /// nats-server's `JetStreamMaxMemDefault` and `JetStreamMaxStoreDefault`.
+    const MEMORY_BYTES_DEFAULT: i64 = 256 * 1024 * 1024;
+    const STORAGE_BYTES_DEFAULT: i64 = 1024 * 1024 * 1024 * 1024;
+    if c.max_memory < 0 {
+        c.max_memory = machine_memory_bytes().map_or(MEMORY_BYTES_DEFAULT, |m| m / 4 * 3);
+    }
+    if c.max_storage < 0 {
+        c.max_storage =
+            disk_available_bytes(&c.store_dir).map_or(STORAGE_BYTES_DEFAULT, |b| b / 4 * 3);
+    }
+}
+
+/// `MemTotal` from /proc/meminfo.
+fn machine_memory_bytes() -> Option<i64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Bytes available to unprivileged users on the file system holding `dir` (or its
+/// nearest existing parent).
+fn disk_available_bytes(dir: &str) -> Option<i64> {
+    let mut path = std::path::Path::new(dir);
+    while !path.exists() {
+        path = path.parent()?;
+    }
+    let c = std::ffi::CString::new(path.to_str()?).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    i64::try_from((st.f_bavail as u64).checked_mul(st.f_frsize as u64)?).ok()
+}
+
+/// Open file descriptors of this process and their soft limit (0, 0 when unknown).
+fn descriptors() -> (u64, u64) {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let max = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (open, max)
 }
 
 /// Resident set size from /proc (Linux), as /varz's `mem`.
@@ -384,7 +447,7 @@ fn system_answer(
             out.extend_from_slice(format!(",\"error\":{err}}}").as_bytes());
             return Some(out);
         }
-        Target::Account(_, AccountEndpoint::Jsz) => {
+        Target::Account(_, AccountEndpoint::Jsz) if ctx.control.live().opts.jetstream.is_none() => {
             let mut out = envelope(&block(), "data", b"null");
             out.pop();
             out.extend_from_slice(
@@ -416,7 +479,25 @@ fn system_answer(
             let detail = v.get("account_detail").cloned().unwrap_or_default();
             Some(envelope(&block(), "data", detail.to_string().as_bytes()))
         }
+        Target::Account(acc, AccountEndpoint::Jsz) => Some(account_jsz(&block(), acc, &r.body)),
         _ => Some(envelope(&block(), "data", &r.body)),
+    }
+}
+
+/// `$SYS.REQ.ACCOUNT.<acc>.JSZ` with JetStream on: the account's entry of `/jsz`'s
+/// `account_details` (nats-server's `JszAccount`), or its error when JetStream does not
+/// serve the account.
+fn account_jsz(block: &crate::system::ServerBlock<'_>, acc: &str, jsz: &[u8]) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_slice(jsz).unwrap_or_default();
+    let found = v["account_details"]
+        .as_array()
+        .and_then(|list| list.iter().find(|d| d["id"] == acc));
+    match found {
+        Some(d) => crate::system::envelope(block, "data", d.to_string().as_bytes()),
+        None => {
+            let text = format!("account {} not jetstream enabled", crate::gofmt::quote(acc));
+            crate::system::error_envelope(block, 500, &text)
+        }
     }
 }
 

@@ -190,7 +190,22 @@ pub fn monitor_query(target: &Target, body: &[u8]) -> Result<(&'static str, Stri
         Target::Server(ServerEndpoint::Leafz) | Target::Account(_, AccountEndpoint::Leafz) => {
             "/leafz"
         }
-        Target::Server(ServerEndpoint::Jsz) | Target::Account(_, AccountEndpoint::Jsz) => "/jsz",
+        Target::Server(ServerEndpoint::Jsz) | Target::Account(_, AccountEndpoint::Jsz) => {
+            // nats-server's JSzOptions names.
+            for (name, key) in [
+                ("acc", "account"),
+                ("accounts", "accounts"),
+                ("streams", "streams"),
+                ("consumers", "consumer"),
+                ("config", "config"),
+                ("leader-only", "leader_only"),
+                ("offset", "offset"),
+                ("limit", "limit"),
+            ] {
+                param(&mut q, name, key);
+            }
+            "/jsz"
+        }
         Target::Server(ServerEndpoint::Healthz) => "/healthz",
         Target::Account(_, AccountEndpoint::Info) => "/accountz",
         Target::Server(ServerEndpoint::Idz)
@@ -200,7 +215,7 @@ pub fn monitor_query(target: &Target, body: &[u8]) -> Result<(&'static str, Stri
     if let Target::Account(acc, ep) = target {
         // An account request is about that account, whatever the body says.
         q.retain(|p| !p.starts_with("acc="));
-        if !acc.is_empty() && *ep != AccountEndpoint::Leafz && *ep != AccountEndpoint::Jsz {
+        if !acc.is_empty() && *ep != AccountEndpoint::Leafz {
             q.push(format!("acc={}", percent(acc)));
         }
         if *ep == AccountEndpoint::Subsz && !q.iter().any(|p| p.starts_with("subs=")) {

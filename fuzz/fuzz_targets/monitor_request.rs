@@ -42,6 +42,7 @@ fn snapshot() -> Snapshot {
             sid: cid.to_string(),
             msgs: cid,
             max: 0,
+            pending_msgs: 0,
         }],
         subscription_count: 1,
         closed: None,
@@ -51,6 +52,8 @@ fn snapshot() -> Snapshot {
         connections: vec![conn(1, "foo.bar", ""), conn(2, "foo.*", "q"), conn(3, ">", "")],
         closed: Vec::new(),
         sublist: Default::default(),
+        jetstream: None,
+        streaming: None,
     }
 }
 

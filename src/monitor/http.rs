@@ -9,7 +9,8 @@
 //! Headers as nats-server sends them: a JSON answer carries `Content-Type: application/json`
 //! and `Access-Control-Allow-Origin: *`; a 400 only `Content-Type: text/plain;
 //! charset=utf-8`; a 404 also `X-Content-Type-Options: nosniff`; all carry `Date` and
-//! `Content-Length`.
+//! `Content-Length`, except a 204 (`/streaming/isFTActive`), which has neither a type nor a
+//! length.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -155,12 +156,17 @@ pub fn encode_response(resp: &Response, date: SystemTime, keep_alive: bool) -> V
     if resp.content_type == super::CONTENT_TYPE_JSON {
         header("Access-Control-Allow-Origin", "*");
     }
-    header("Content-Type", resp.content_type);
+    if !resp.content_type.is_empty() {
+        header("Content-Type", resp.content_type);
+    }
     if resp.status == 404 {
         header("X-Content-Type-Options", "nosniff");
     }
     header("Date", &gofmt::http_date(date));
-    header("Content-Length", &resp.body.len().to_string());
+    // A 204 carries no body and, as Go's net/http sends it, no length.
+    if resp.status != 204 {
+        header("Content-Length", &resp.body.len().to_string());
+    }
     if !keep_alive {
         header("Connection", "close");
     }
@@ -172,6 +178,7 @@ pub fn encode_response(resp: &Response, date: SystemTime, keep_alive: bool) -> V
 fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         404 => "Not Found",
         503 => "Service Unavailable",

@@ -14,7 +14,11 @@
 //! | `/connz` | yes | – | state open/any | state closed/any | with `subs` |
 //! | `/subsz`, `/subscriptionsz` | yes | yes | with `subs=1` | – | with `subs=1` |
 //! | `/accountz` | yes | with `acc` | with `acc` | – | – |
-//! | `/`, `/routez`, `/gatewayz`, `/leafz`, `/healthz`, `/jsz` | yes | – | – | – | – |
+//! | `/`, `/routez`, `/gatewayz`, `/leafz`, `/healthz` | yes | – | – | – | – |
+//!
+//! `/jsz`, `/varz` and `/accountz?acc=` also read the JetStream part (`/jsz` with the
+//! consumers for `consumers=true`), and the `/streaming/` pages ([`streaming`]) the NATS
+//! Streaming part; shard 0 alone fills those.
 //!
 //! The server counts each request in `http_req_stats` under [`Endpoint::stats_key`] before it
 //! calls [`handle`], so `/varz` counts itself as in nats-server.
@@ -23,14 +27,18 @@ mod connz;
 
 pub mod http;
 mod json;
+pub mod jsz;
 pub mod model;
 pub mod query;
 pub mod snapshot;
+pub mod streaming;
 mod subsz;
 pub mod varz;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_jsz;
 
 pub use http::{encode_response, parse_request, HttpError, Request};
 pub use snapshot::{
@@ -97,6 +105,8 @@ pub enum Endpoint {
     Accountz,
     Accstatz,
     Jsz,
+    /// A NATS Streaming page (404 when streaming is off).
+    Streaming(streaming::StanPage),
 }
 
 impl Endpoint {
@@ -114,7 +124,7 @@ impl Endpoint {
             "/accountz" => Endpoint::Accountz,
             "/accstatz" => Endpoint::Accstatz,
             "/jsz" => Endpoint::Jsz,
-            _ => return None,
+            p => return streaming::StanPage::parse(p).map(Endpoint::Streaming),
         })
     }
 
@@ -132,6 +142,7 @@ impl Endpoint {
             Endpoint::Accountz => "/accountz",
             Endpoint::Accstatz => "/accstatz",
             Endpoint::Jsz => "/jsz",
+            Endpoint::Streaming(p) => p.path(),
         }
     }
 }
@@ -145,6 +156,12 @@ pub struct Needs {
     pub closed_connections: bool,
     /// Fill `ConnSnapshot::subscriptions` of the connections gathered.
     pub subscription_lists: bool,
+    /// Fill `Snapshot::jetstream` (shard 0), with each stream's consumers when
+    /// `jetstream_consumers`.
+    pub jetstream: bool,
+    pub jetstream_consumers: bool,
+    /// Fill `Snapshot::streaming` (shard 0).
+    pub streaming: bool,
 }
 
 /// What answering `path?query` will read. A bad query needs nothing (the answer is a 400).
@@ -154,6 +171,7 @@ pub fn needs(path: &str, query: &str) -> Needs {
     match Endpoint::parse(path) {
         Some(Endpoint::Varz) => Needs {
             sublist: true,
+            jetstream: true,
             ..none
         },
         Some(Endpoint::Connz) => match query::connz(&q) {
@@ -162,6 +180,7 @@ pub fn needs(path: &str, query: &str) -> Needs {
                 open_connections: o.state != ConnState::Closed,
                 closed_connections: o.state != ConnState::Open,
                 subscription_lists: o.subs != SubsMode::None,
+                ..none
             },
             Err(_) => none,
         },
@@ -171,17 +190,31 @@ pub fn needs(path: &str, query: &str) -> Needs {
                 open_connections: o.subs,
                 closed_connections: false,
                 subscription_lists: o.subs,
+                ..none
             },
             Err(_) => none,
         },
         Some(Endpoint::Accountz) if query::accountz(&q).is_some() => Needs {
             sublist: true,
             open_connections: true,
+            jetstream: true,
             ..none
         },
         Some(Endpoint::Accstatz) => Needs {
             open_connections: true,
             subscription_lists: true,
+            ..none
+        },
+        Some(Endpoint::Jsz) => match query::jsz(&q) {
+            Ok(o) => Needs {
+                jetstream: true,
+                jetstream_consumers: o.consumers,
+                ..none
+            },
+            Err(_) => none,
+        },
+        Some(Endpoint::Streaming(_)) => Needs {
+            streaming: true,
             ..none
         },
         _ => none,
@@ -256,9 +289,13 @@ fn answer(endpoint: Endpoint, q: &Query, snap: &Snapshot) -> Result<Response, Qu
             json::pretty(&varz::accstatz(snap, unused, &only))
         }
         Endpoint::Jsz => {
-            query::jsz(q)?;
-            json::pretty(&jsz_disabled(snap))
+            let o = query::jsz(q)?;
+            match &snap.jetstream {
+                Some(js) => json::pretty(&jsz::jsz(snap, js, &o)),
+                None => json::pretty(&jsz_disabled(snap)),
+            }
         }
+        Endpoint::Streaming(page) => return Ok(streaming::handle(page, q, snap)),
     };
     Ok(Response::json(body))
 }

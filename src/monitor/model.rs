@@ -3,8 +3,8 @@
 //! (Go's `omitempty`). Checked against `tests/monitor_fixtures/`.
 //!
 //! Only what natrix can fill is modelled: no routes, gateways, leaf nodes, MQTT, websocket,
-//! JetStream, JWTs or OCSP, so those parts have the shape nats-server gives them when the
-//! feature is off (`{}`, `[]`, `0`).
+//! JWTs or OCSP, so those parts have the shape nats-server gives them when the feature is off
+//! (`{}`, `[]`, `0`). JetStream's `/jsz` is in `jsz.rs`; this file keeps its disabled form.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -27,7 +27,7 @@ impl Serialize for GoTime {
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 pub struct Empty {}
 
-fn is_zero(v: &u64) -> bool {
+pub(super) fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
@@ -35,7 +35,7 @@ fn is_zero_usize(v: &usize) -> bool {
     *v == 0
 }
 
-fn is_false(v: &bool) -> bool {
+pub(super) fn is_false(v: &bool) -> bool {
     !*v
 }
 
@@ -80,7 +80,8 @@ pub struct Varz {
     pub leaf: Empty,
     pub mqtt: Empty,
     pub websocket: Empty,
-    pub jetstream: Empty,
+    /// `{}` with JetStream off; its config, stats and limits when it runs.
+    pub jetstream: super::jsz::VarzJetStream,
     /// Seconds.
     pub tls_timeout: f64,
     /// Nanoseconds.

@@ -387,22 +387,52 @@ pub fn healthz(q: &Query) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// `/jsz`: checks its parameters in nats-server's order.
-pub fn jsz(q: &Query) -> Result<(), QueryError> {
-    for k in [
-        "accounts",
-        "streams",
-        "consumers",
-        "direct-consumers",
-        "config",
-    ] {
+/// The options of `/jsz`, with nats-server's implications applied (`consumers` lists
+/// streams; `streams` without `acc` lists accounts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JszOptions {
+    /// `acc`: list this account alone; "" = none chosen.
+    pub acc: String,
+    pub accounts: bool,
+    pub streams: bool,
+    pub consumers: bool,
+    /// Show each stream's and consumer's config.
+    pub config: bool,
+    pub offset: usize,
+    /// Accounts listed at most (0 given: 1024; negative: all).
+    pub limit: usize,
+    pub leader_only: bool,
+}
+
+/// `/jsz`: parses its parameters in nats-server's order.
+pub fn jsz(q: &Query) -> Result<JszOptions, QueryError> {
+    let accounts = q.bool("accounts")?;
+    let streams = q.bool("streams")?;
+    let consumers = q.bool("consumers")?;
+    q.bool("direct-consumers")?;
+    let config = q.bool("config")?;
+    let offset = q.int("offset")?.max(0);
+    let limit = match q.int("limit")? {
+        0 => LIST_LIMIT_DEFAULT,
+        l if l < 0 => usize::MAX,
+        l => usize::try_from(l).unwrap_or(usize::MAX),
+    };
+    let leader_only = q.bool("leader-only")?;
+    for k in ["raft", "stream-leader-only"] {
         q.bool(k)?;
     }
-    q.offset_limit()?;
-    for k in ["leader-only", "raft", "stream-leader-only"] {
-        q.bool(k)?;
-    }
-    Ok(())
+    let acc = q.get("acc").to_string();
+    let streams = streams || consumers;
+    Ok(JszOptions {
+        accounts: accounts || (streams && acc.is_empty()),
+        acc,
+        streams,
+        consumers,
+        config,
+        offset: usize::try_from(offset).unwrap_or(usize::MAX),
+        limit,
+        leader_only,
+    })
 }
 
 /// `/accountz?acc=`: the account asked for, if any.

@@ -31,6 +31,10 @@ pub struct Snapshot {
     pub closed: Vec<ConnSnapshot>,
     /// The subject indexes of all shards, summed.
     pub sublist: SublistStats,
+    /// JetStream as shard 0 sees it; `None` when JetStream is off (or not gathered).
+    pub jetstream: Option<super::jsz::JsSnapshot>,
+    /// NATS Streaming as shard 0 sees it; `None` when streaming is off (or not gathered).
+    pub streaming: Option<super::streaming::StanSnapshot>,
 }
 
 /// Identity, configured figures and counters of the server.

@@ -11,14 +11,14 @@ use super::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/monitor_fixtures");
 
-fn fixture(name: &str) -> String {
+pub(super) fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{FIXTURES}/{name}"))
         .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
 /// A JSON value reduced to its kind, with object keys kept in order.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Shape {
+pub(super) enum Shape {
     Null,
     Bool,
     Num,
@@ -74,11 +74,11 @@ impl<'de> Deserialize<'de> for Shape {
     }
 }
 
-fn shape(text: &str) -> Shape {
+pub(super) fn shape(text: &str) -> Shape {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("bad JSON {e}: {text}"))
 }
 
-fn body(path: &str, query: &str, snap: &Snapshot) -> String {
+pub(super) fn body(path: &str, query: &str, snap: &Snapshot) -> String {
     let r = handle(path, query, snap);
     assert_eq!(
         r.status,
@@ -114,7 +114,7 @@ fn without_natrix_additions(text: &str) -> String {
 
 /// Our answer has the fixture's shape, and is laid out the same way (2-space indent, no
 /// trailing newline) as far as the layout does not depend on values.
-fn assert_like_fixture(path: &str, query: &str, snap: &Snapshot, name: &str) {
+pub(super) fn assert_like_fixture(path: &str, query: &str, snap: &Snapshot, name: &str) {
     let want = fixture(name);
     let got = without_natrix_additions(&body(path, query, snap));
     let mut want_shape = shape(&want);
@@ -219,6 +219,8 @@ pub(super) fn scenario() -> Snapshot {
             matches: 2,
             ..Default::default()
         },
+        jetstream: None,
+        streaming: None,
     }
 }
 

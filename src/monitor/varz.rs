@@ -48,7 +48,7 @@ pub fn varz(snap: &Snapshot) -> Varz {
         leaf: Empty {},
         mqtt: Empty {},
         websocket: Empty {},
-        jetstream: Empty {},
+        jetstream: super::jsz::varz(snap.jetstream.as_ref()),
         tls_timeout: s.tls_timeout.as_secs_f64(),
         write_deadline: nanos(s.write_deadline),
         start: GoTime(s.start),
@@ -132,7 +132,10 @@ pub fn account_detail(snap: &Snapshot, name: &str) -> Result<AccountzDetail, Que
             update_time: GoTime(s.start),
             expired: false,
             complete: true,
-            jetstream_enabled: false,
+            jetstream_enabled: snap
+                .jetstream
+                .as_ref()
+                .is_some_and(|js| js.accounts.iter().any(|a| a.name == name)),
             leafnode_connections: 0,
             client_connections: conns,
             subscriptions: snap.sublist.subscriptions,

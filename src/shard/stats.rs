@@ -1,5 +1,6 @@
 //! What one shard tells the monitor: its connections (open and recently closed), its
-//! subject index figures and its counters, as `monitor::snapshot` data.
+//! subject index figures and its counters, as `monitor::snapshot` data; shard 0 adds
+//! JetStream's and NATS Streaming's parts (`js_monitor.rs`, `stan_monitor.rs`).
 //!
 //! Runs as a control-plane job on the shard (see `control.rs`), between two tasks of the
 //! message path, so it reads the shard's state without any lock; the monitor thread sums
@@ -13,9 +14,11 @@ use std::time::{Instant, SystemTime};
 
 use super::client::{Client, CloseReason};
 use super::Shard;
+use crate::monitor::jsz::JsSnapshot;
 use crate::monitor::snapshot::{
     Closed, ConnSnapshot, Counters, SubSnapshot, SublistStats, TlsSnapshot,
 };
+use crate::monitor::streaming::StanSnapshot;
 use crate::monitor::Needs;
 
 /// Closed connections /connz can list, server-wide (nats-server's `max_closed_clients`).
@@ -28,6 +31,9 @@ pub struct ShardPart {
     pub closed: Vec<ConnSnapshot>,
     pub sublist: SublistStats,
     pub counters: Counters,
+    /// Filled by shard 0 only (`js_monitor.rs`, `stan_monitor.rs`).
+    pub jetstream: Option<JsSnapshot>,
+    pub streaming: Option<StanSnapshot>,
 }
 
 /// nats-server's text for a close reason, as /connz shows it.
@@ -84,6 +90,12 @@ impl Shard {
         }
         if needs.closed_connections {
             part.closed = self.closed.borrow().iter().cloned().collect();
+        }
+        if needs.jetstream {
+            part.jetstream = self.js_monitor(needs.jetstream_consumers);
+        }
+        if needs.streaming {
+            part.streaming = self.stan_monitor();
         }
         part
     }

@@ -120,6 +120,17 @@ pub(crate) struct Fx {
     pub out: Vec<Output>,
     pub wheel: Wheel<Timer>,
     pub now_ms: u64,
+    pub stats: StanStats,
+}
+
+/// Messages in and out since start, as nats-streaming-server counts them for
+/// `/streaming/serverz`: a stored publish counts its data bytes, a delivery its MsgProto's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StanStats {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
 }
 
 impl Fx {

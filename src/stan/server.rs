@@ -13,7 +13,7 @@ use super::limits::{ChannelLimits, OptionsError, StanOptions};
 use super::proto::{self, CtrlMsg, PubAck, PubMsg};
 use super::session::Request;
 use super::subs::{self, Ctx, SubStore};
-use super::{ConnId, Fx, Output, Timer};
+use super::{ConnId, Fx, Output, StanStats, Timer};
 use crate::wheel::{TimerHandle, Wheel};
 
 /// The subjects of one service.
@@ -160,6 +160,7 @@ impl<F: ChannelFactory> StanServer<F> {
             out: Vec::new(),
             wheel: Wheel::new(now_ms),
             now_ms,
+            stats: StanStats::default(),
         };
         for subject in subj.internal() {
             fx.out.push(Output::Subscribe { subject });
@@ -350,6 +351,8 @@ impl<F: ChannelFactory> StanServer<F> {
             return self.pub_ack_now(reply, &pm.guid, &StanError::Store(e.to_string()));
         }
         ch.last_ts_ns = ts;
+        self.fx.stats.in_msgs += 1;
+        self.fx.stats.in_bytes += pm.data.len() as u64;
         let _ = ch.store.enforce(ch.limits.msgs_max, ch.limits.bytes_max);
         ch.last_activity_ms = now_ms;
         let fx = &mut self.fx;
@@ -568,6 +571,25 @@ impl<F: ChannelFactory> StanServer<F> {
         })
     }
 
+    /// The subscriptions of client `id` with the channel of each, in the order it made them.
+    pub fn client_subs(&self, id: &str) -> Vec<(String, SubInfo)> {
+        let Some(c) = self.clients.get(id) else {
+            return Vec::new();
+        };
+        c.subs
+            .iter()
+            .filter_map(|(channel, sub)| {
+                let s = self.channels.get(channel)?.subs.subs.get(sub)?;
+                Some((channel.clone(), sub_info(s)))
+            })
+            .collect()
+    }
+
+    /// Messages in and out since start.
+    pub fn stats(&self) -> StanStats {
+        self.fx.stats
+    }
+
     pub fn channel_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.channels.keys().cloned().collect();
         names.sort();
@@ -583,20 +605,7 @@ impl<F: ChannelFactory> StanServer<F> {
         let subs = ids
             .into_iter()
             .filter_map(|id| ch.subs.subs.get(id))
-            .map(|s| SubInfo {
-                client_id: s.client_id.clone(),
-                inbox: s.inbox.clone(),
-                ack_inbox: s.ack_inbox.clone(),
-                durable_name: s.durable_name.clone(),
-                queue_name: s.qgroup.clone(),
-                is_durable: s.is_durable,
-                is_offline: s.client_id.is_empty(),
-                max_inflight: s.max_inflight,
-                ack_wait_ms: s.ack_wait_ms,
-                last_sent: s.last_sent,
-                pending_count: s.pending.len(),
-                is_stalled: s.stalled,
-            })
+            .map(sub_info)
             .collect();
         Some(ChannelInfo {
             first_seq,
@@ -605,6 +614,29 @@ impl<F: ChannelFactory> StanServer<F> {
             bytes,
             subs,
         })
+    }
+}
+
+/// A subscription as monitoring shows it; an offline durable shows the client ID it had.
+fn sub_info(s: &subs::Sub) -> SubInfo {
+    let client_id = if s.client_id.is_empty() {
+        s.durable_client_id.clone()
+    } else {
+        s.client_id.clone()
+    };
+    SubInfo {
+        client_id,
+        inbox: s.inbox.clone(),
+        ack_inbox: s.ack_inbox.clone(),
+        durable_name: s.durable_name.clone(),
+        queue_name: s.qgroup.clone(),
+        is_durable: s.is_durable,
+        is_offline: s.client_id.is_empty(),
+        max_inflight: s.max_inflight,
+        ack_wait_ms: s.ack_wait_ms,
+        last_sent: s.last_sent,
+        pending_count: s.pending.len(),
+        is_stalled: s.stalled,
     }
 }
 

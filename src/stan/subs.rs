@@ -172,7 +172,10 @@ pub(crate) fn send_to_sub(
         redelivery_count,
         crc32: 0,
     };
-    ctx.fx.publish(&sub.inbox, "", proto::encode(&proto));
+    let encoded = proto::encode(&proto);
+    ctx.fx.stats.out_msgs += 1;
+    ctx.fx.stats.out_bytes += encoded.len() as u64;
+    ctx.fx.publish(&sub.inbox, "", encoded);
     let now = ctx.fx.now_ms;
     if sub.ack_timer.is_none() {
         ctx.arm_ack_timer(sub, now + sub.ack_wait_ms);
