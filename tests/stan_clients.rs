@@ -659,7 +659,6 @@ fn file_store_keeps_events_and_their_sequences_across_kill_9() {
 /// The listener comes back to #4 and #5 only (the events and the group's position survived),
 /// and a new event gets sequence 6.
 #[test]
-#[ignore = "natrix persists STAN channel messages only, not clients and subscriptions (docs/ARCHITECTURE.md); seen: the group starts over at #1 after the restart"]
 fn file_store_keeps_events_and_the_durable_position_across_kill_9() {
     let dir = TempDir::new("stan-file");
     let dir_s = dir.path.to_string_lossy().into_owned();
@@ -712,7 +711,6 @@ fn file_store_keeps_events_and_the_durable_position_across_kill_9() {
 /// listener of the same durable queue group gets those events, flagged redelivered (§5.3 "On
 /// restart").
 #[test]
-#[ignore = "natrix persists STAN channel messages only, not clients and subscriptions (docs/ARCHITECTURE.md); seen: #1 and #2 come back as first deliveries of a new group"]
 fn file_store_redelivers_unacked_events_after_kill_9() {
     let dir = TempDir::new("stan-file-pending");
     let dir_s = dir.path.to_string_lossy().into_owned();

@@ -120,9 +120,23 @@ impl Shard {
                 .unwrap_or_else(|| self.opts().js_store_dir().join("streaming"));
             log::info!("STREAM: Store type: FILE, directory: {:?}", root.display());
             std::fs::create_dir_all(&root).map_err(|e| format!("streaming dir: {e}"))?;
-            StanDriver::File(
-                StanServer::new(opts, FileChannels { root }, ms).map_err(|e| e.to_string())?,
-            )
+            let core =
+                StanServer::new(opts, FileChannels { root }, ms).map_err(|e| e.to_string())?;
+            if let Some(r) = core.recovery() {
+                log::info!(
+                    "STREAM: Recovered {} client(s), {} subscription(s)",
+                    r.clients,
+                    r.subs
+                );
+                if let Some(cut) = r.cut {
+                    log::warn!(
+                        "STREAM: Server state log cut at byte {}: {:?}",
+                        cut.at,
+                        cut.reason
+                    );
+                }
+            }
+            StanDriver::File(core)
         } else {
             log::info!("STREAM: Store type: MEMORY");
             StanDriver::Memory(StanServer::new(opts, MemChannels, ms).map_err(|e| e.to_string())?)

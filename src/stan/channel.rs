@@ -8,8 +8,9 @@
 //! `last`, and timestamps (kept monotonic by the core) are sorted: a lookup by time is a binary
 //! search over sequences.
 
+use super::state_log::{IoStateLog, StateLog, STATE_DIR};
 use crate::store::file::{FileStore, Layout, StdIo};
-use crate::store::{MemStore, MessageLog, StoreError};
+use crate::store::{IoOp, MemStore, MessageLog, StoreError};
 
 /// One stored message of a channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +165,15 @@ pub trait ChannelFactory {
     fn create(&mut self, name: &str) -> Result<Self::Store, StoreError>;
     /// The channel was deleted (max_inactivity): its data may go.
     fn remove(&mut self, name: &str, store: Self::Store);
+    /// The channels already in the store, opened at start (none for memory).
+    fn existing(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// The server-state log (clients, subscriptions, pending), when the store keeps one;
+    /// the core asks once, at start.
+    fn state_log(&mut self) -> Option<Box<dyn StateLog>> {
+        None
+    }
 }
 
 /// Bytes per segment of a channel log (nats-streaming-server's slices are 64 MB; the
@@ -185,8 +195,9 @@ impl ChannelFactory for MemChannels {
     fn remove(&mut self, _name: &str, _store: Self::Store) {}
 }
 
-/// Channels as file logs under `<root>/<escaped name>/` (messages only: client and
-/// subscription state is not persisted yet). Blocking `std::fs`, as the engine's `StdIo`.
+/// Channels as file logs under `<root>/<escaped name>/`, and the server-state log (clients,
+/// subscriptions, pending) under `<root>/.server/`. Blocking `std::fs`, as the engine's
+/// `StdIo`.
 #[derive(Debug)]
 pub struct FileChannels {
     pub root: std::path::PathBuf,
@@ -206,6 +217,26 @@ impl FileChannels {
         }
         out
     }
+
+    /// The channel whose directory is `dir`: the inverse of [`FileChannels::dir_name`], `None`
+    /// for a name it never makes (such as the state directory).
+    pub fn name_from_dir(dir: &str) -> Option<String> {
+        let b = dir.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        let name = String::from_utf8(out).ok()?;
+        (Self::dir_name(&name) == dir && valid_channel(&name)).then_some(name)
+    }
 }
 
 impl ChannelFactory for FileChannels {
@@ -222,6 +253,34 @@ impl ChannelFactory for FileChannels {
         drop(store);
         // Best effort: a channel whose files stay is recovered as a fresh log's history.
         let _ = std::fs::remove_dir_all(self.root.join(Self::dir_name(name)));
+    }
+    fn existing(&mut self) -> Result<Vec<String>, StoreError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    op: IoOp::List,
+                    name: self.root.display().to_string(),
+                    kind: e.kind(),
+                })
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                e.file_type().ok()?.is_dir().then_some(())?;
+                Self::name_from_dir(e.file_name().to_str()?)
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+    fn state_log(&mut self) -> Option<Box<dyn StateLog>> {
+        let io = StdIo {
+            root: self.root.join(STATE_DIR),
+        };
+        Some(Box::new(IoStateLog::new(io)))
     }
 }
 

@@ -28,6 +28,10 @@ pub(crate) struct Client {
     pub disconnected: bool,
     pub ghost_timer: Option<TimerHandle>,
     pub ghost_probe: Option<u64>,
+    /// Brought back from the state log and not heard from since the restart: probed at the
+    /// end of the ghost grace period, and its subscriptions hold their deliveries until it
+    /// answers (their unacked messages go first then).
+    pub recovered: bool,
     /// `(channel, sub id)` of every subscription the client holds.
     pub subs: Vec<(String, u64)>,
 }

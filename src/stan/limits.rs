@@ -73,6 +73,41 @@ impl std::fmt::Display for OptionsError {
     }
 }
 
+/// Why a service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Options(OptionsError),
+    /// The store (its state log or a channel) could not be read or written.
+    Store(crate::store::StoreError),
+    /// The state log was written by a service with another cluster ID.
+    ClusterIdMismatch {
+        given: String,
+        stored: String,
+    },
+}
+
+impl From<OptionsError> for StartError {
+    fn from(e: OptionsError) -> Self {
+        StartError::Options(e)
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Options(e) => e.fmt(f),
+            StartError::Store(e) => write!(f, "streaming store: {e}"),
+            // nats-streaming-server's text.
+            StartError::ClusterIdMismatch { given, stored } => write!(
+                f,
+                "cluster ID {given:?} does not match recovered value of {stored:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 /// Store-wide limits and the per-channel overrides.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreLimits {
@@ -191,7 +226,9 @@ pub struct StanOptions {
     /// `discover_prefix`.
     pub discover_prefix: String,
     /// A token unique to this server start (a NUID from the driver), for the inboxes the core
-    /// makes: its request replies and the subscriptions' ack inboxes.
+    /// makes: its request replies and the subscriptions' ack inboxes. Over a store with a
+    /// state log the ack inboxes keep the token of the store's first start, so clients' acks
+    /// still arrive after a restart.
     pub server_token: String,
     /// `-hbi`: how often the server heartbeats each client.
     pub hb_interval_ms: u64,
@@ -206,6 +243,9 @@ pub struct StanOptions {
     pub ghost_grace_ms: u64,
     /// natrix: how long the probe at the end of the grace period waits for an answer.
     pub ghost_probe_timeout_ms: u64,
+    /// natrix: the state log is rewritten as one snapshot once the frames appended since the
+    /// last snapshot pass both this and the snapshot's size.
+    pub state_compact_bytes_min: u64,
     pub limits: StoreLimits,
 }
 
@@ -240,6 +280,7 @@ impl Default for StanOptions {
             dup_probe_timeout_ms: 500,
             ghost_grace_ms: 3_000,
             ghost_probe_timeout_ms: 500,
+            state_compact_bytes_min: 4 * 1024 * 1024,
             limits: StoreLimits::default(),
         }
     }

@@ -49,10 +49,14 @@
 pub mod channel;
 mod client;
 pub mod errors;
+mod journal;
 pub mod limits;
 pub mod proto;
+mod restore;
 mod server;
 mod session;
+pub mod state;
+pub mod state_log;
 mod subs;
 mod subscribe;
 
@@ -60,8 +64,11 @@ pub use channel::{
     valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
 };
 pub use errors::StanError;
-pub use limits::{ChannelLimits, ChannelOverride, OptionsError, StanOptions, StoreLimits};
-pub use server::{ChannelInfo, ClientInfo, StanServer, SubInfo};
+pub use limits::{
+    ChannelLimits, ChannelOverride, OptionsError, StanOptions, StartError, StoreLimits,
+};
+pub use server::{ChannelInfo, ClientInfo, RecoveryReport, StanServer, SubInfo};
+pub use state_log::{IoStateLog, StateLog};
 
 use crate::wheel::Wheel;
 
@@ -121,6 +128,8 @@ pub(crate) struct Fx {
     pub wheel: Wheel<Timer>,
     pub now_ms: u64,
     pub stats: StanStats,
+    /// Changes for the state log (off without one).
+    pub journal: journal::Journal,
 }
 
 /// Messages in and out since start, as nats-streaming-server counts them for
@@ -147,9 +156,13 @@ impl Fx {
 }
 
 #[cfg(test)]
+mod persist_tests;
+#[cfg(test)]
 mod server_tests;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod subs_tests;
 #[cfg(test)]

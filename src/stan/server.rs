@@ -9,9 +9,12 @@ use std::collections::{HashMap, HashSet};
 use super::channel::{valid_channel, ChannelFactory, ChannelStore, MemChannels};
 use super::client::Clients;
 use super::errors::StanError;
-use super::limits::{ChannelLimits, OptionsError, StanOptions};
+use super::journal::{Journal, StateWriter};
+use super::limits::{ChannelLimits, StanOptions, StartError};
 use super::proto::{self, CtrlMsg, PubAck, PubMsg};
 use super::session::Request;
+use super::state::{self, Ev};
+use super::state_log::StateLog;
 use super::subs::{self, Ctx, SubStore};
 use super::{ConnId, Fx, Output, StanStats, Timer};
 use crate::wheel::{TimerHandle, Wheel};
@@ -35,7 +38,8 @@ pub(crate) struct Subjects {
 }
 
 impl Subjects {
-    fn new(o: &StanOptions) -> Subjects {
+    /// `ack_token` names the ack inboxes: the server token of the first start over a store.
+    fn new(o: &StanOptions, ack_token: &str) -> Subjects {
         let cid = &o.cluster_id;
         let discover = format!("{}.{cid}", o.discover_prefix);
         Subjects {
@@ -48,7 +52,7 @@ impl Subjects {
             subclose: format!("_STAN.subclose.{cid}"),
             close: format!("_STAN.close.{cid}"),
             reply_prefix: format!("_INBOX.{}.", o.server_token),
-            ack_prefix: format!("_INBOX.{}.ack.", o.server_token),
+            ack_prefix: format!("_INBOX.{ack_token}.ack."),
         }
     }
 
@@ -148,24 +152,61 @@ pub struct StanServer<F: ChannelFactory = MemChannels> {
     dirty: Vec<String>,
     /// `now_ns - now_ms * 1e6` at the last message: the wall clock for timers (max_age).
     wall_offset_ns: i64,
+    /// The token of the ack inboxes (kept in the state log across restarts).
+    pub(crate) ack_token: String,
+    pub(crate) state_log: Option<Box<dyn StateLog>>,
+    pub(crate) state_writer: StateWriter,
+    recovery: Option<RecoveryReport>,
+}
+
+/// What recovery found in the state log at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub clients: usize,
+    pub subs: usize,
+    /// Frames of the log applied.
+    pub frames: usize,
+    /// Where the log was cut (a torn tail), if it was.
+    pub cut: Option<state::Cut>,
 }
 
 impl<F: ChannelFactory> StanServer<F> {
-    /// A service with no clients or channels; its internal subscriptions are the first
-    /// outputs.
-    pub fn new(opts: StanOptions, factory: F, now_ms: u64) -> Result<Self, OptionsError> {
+    /// A service over `factory`'s store; its internal subscriptions are the first outputs.
+    /// A store with a state log (the file store) brings back its channels, clients and
+    /// subscriptions (`restore.rs`) and is rewritten as one snapshot before this returns, so
+    /// a torn tail is cut; otherwise the service starts with no clients or channels.
+    pub fn new(opts: StanOptions, mut factory: F, now_ms: u64) -> Result<Self, StartError> {
         opts.validate()?;
-        let subj = Subjects::new(&opts);
+        let mut state_log = factory.state_log();
+        let recovered = match state_log.as_mut() {
+            Some(log) => Some(state::recover(&log.read().map_err(StartError::Store)?)),
+            None => None,
+        };
+        let mut ack_token = opts.server_token.clone();
+        if let Some(r) = &recovered {
+            let stored = &r.state.cluster_id;
+            if !stored.is_empty() && *stored != opts.cluster_id {
+                return Err(StartError::ClusterIdMismatch {
+                    given: opts.cluster_id.clone(),
+                    stored: stored.clone(),
+                });
+            }
+            if !r.state.ack_token.is_empty() {
+                ack_token = r.state.ack_token.clone();
+            }
+        }
+        let subj = Subjects::new(&opts, &ack_token);
         let mut fx = Fx {
             out: Vec::new(),
             wheel: Wheel::new(now_ms),
             now_ms,
             stats: StanStats::default(),
+            journal: Journal::default(),
         };
         for subject in subj.internal() {
             fx.out.push(Output::Subscribe { subject });
         }
-        Ok(StanServer {
+        let mut s = StanServer {
             opts,
             subj,
             factory,
@@ -181,7 +222,35 @@ impl<F: ChannelFactory> StanServer<F> {
             pub_acks: Vec::new(),
             dirty: Vec::new(),
             wall_offset_ns: 0,
-        })
+            ack_token,
+            state_log,
+            state_writer: StateWriter::default(),
+            recovery: None,
+        };
+        if let Some(r) = recovered {
+            for name in s.factory.existing().map_err(StartError::Store)? {
+                s.open_channel(&name).map_err(StartError::Store)?;
+            }
+            let (clients, subs) = s.restore(r.state)?;
+            s.recovery = Some(RecoveryReport {
+                clients,
+                subs,
+                frames: r.frames,
+                cut: r.cut,
+            });
+            s.fx.journal.on = true;
+            s.state_writer.needs_snapshot = true;
+            s.write_state();
+            if let Some(e) = s.state_writer.last_error.take() {
+                return Err(StartError::Store(e));
+            }
+        }
+        Ok(s)
+    }
+
+    /// What recovery found at start (a store with a state log only).
+    pub fn recovery(&self) -> Option<&RecoveryReport> {
+        self.recovery.as_ref()
     }
 
     /// The subjects the driver must subscribe for the core (also the first outputs).
@@ -276,6 +345,9 @@ impl<F: ChannelFactory> StanServer<F> {
                 }
             }
         }
+        // Before anything of the batch is answered: an ack applied here is durable when its
+        // effects (a release of MaxInflight, the next delivery) reach anyone.
+        self.write_state();
         for ack in self.pub_acks.drain(..) {
             let error = failed.get(&ack.channel).cloned().unwrap_or_default();
             let payload = proto::encode(&PubAck {
@@ -418,10 +490,16 @@ impl<F: ChannelFactory> StanServer<F> {
         if max > 0 && self.channels.len() as u64 >= max {
             return Err(StanError::TooManyChannels);
         }
-        let mut store = self
-            .factory
-            .create(name)
-            .map_err(|e| StanError::Store(e.to_string()))?;
+        self.open_channel(name)
+            .map_err(|e| StanError::Store(e.to_string()))
+    }
+
+    /// Opens (or creates) the log of `name`, with no limit check (a recovered channel).
+    pub(crate) fn open_channel(&mut self, name: &str) -> Result<(), crate::store::StoreError> {
+        if self.channels.contains_key(name) {
+            return Ok(());
+        }
+        let mut store = self.factory.create(name)?;
         // A recovered log: new timestamps continue after its last one.
         let (_, last) = store.first_last();
         let last_ts_ns = match store.lookup(last) {
@@ -451,7 +529,8 @@ impl<F: ChannelFactory> StanServer<F> {
                 age_timer: None,
             },
         );
-        self.channels_lc.insert(lc, name.to_string());
+        self.channels_lc
+            .insert(name.to_lowercase(), name.to_string());
         Ok(())
     }
 
@@ -535,6 +614,7 @@ impl<F: ChannelFactory> StanServer<F> {
         };
         self.channels_lc.remove(&name.to_lowercase());
         self.dirty.retain(|d| d != name);
+        self.fx.journal.event(|| Ev::ChannelDel(name.to_string()));
         for (id, sub) in &ch.subs.subs {
             if let Some(h) = sub.ack_timer {
                 self.fx.wheel.cancel(h);

@@ -340,9 +340,14 @@ fn file_channels_keep_messages_across_a_restart_of_the_core() {
         let ack: PubAck = reply(&out, "acks");
         assert_eq!(ack.error, "");
         assert_eq!(seq_list(&out, "in"), expect_first);
+        let close = encode(&CloseRequest {
+            client_id: "c".into(),
+        });
+        s.on_message(1, b"_STAN.close.test-cluster", b"r", &close, 0, EPOCH_NS);
+        let _ = s.take_outputs();
     };
     run(&[1]);
-    // Messages survive; client and subscription state is not persisted yet.
+    // Messages survive; the closed client and its plain subscription do not.
     run(&[1, 2]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,6 +16,7 @@ use super::errors::StanError;
 use super::proto::{self, CloseRequest, CloseResponse, ConnectRequest, ConnectResponse};
 use super::proto::{Ping, PingResponse};
 use super::server::StanServer;
+use super::state::{ClientRec, Ev};
 use super::subs::{self, Ctx};
 use super::{ConnId, Timer};
 use crate::wheel::TimerHandle;
@@ -90,6 +91,16 @@ impl<F: ChannelFactory> StanServer<F> {
     /// Registers the client, starts its heartbeats and answers the connect.
     fn register(&mut self, req: ConnectRequest, reply: &str, conn: ConnId) {
         let id = req.client_id.clone();
+        self.fx.journal.event(|| {
+            Ev::Client(ClientRec {
+                id: id.clone(),
+                hb_inbox: req.heartbeat_inbox.clone(),
+                conn_id: req.conn_id.clone(),
+                protocol: req.protocol,
+                ping_interval: req.ping_interval,
+                ping_max_out: req.ping_max_out,
+            })
+        });
         let generation = self.clients.register(Client {
             id: id.clone(),
             hb_inbox: req.heartbeat_inbox.clone(),
@@ -105,6 +116,7 @@ impl<F: ChannelFactory> StanServer<F> {
             disconnected: false,
             ghost_timer: None,
             ghost_probe: None,
+            recovered: false,
             subs: Vec::new(),
         });
         self.schedule_heartbeat(&id, generation);
@@ -126,7 +138,7 @@ impl<F: ChannelFactory> StanServer<F> {
         self.fx.publish(reply, "", proto::encode(&resp));
     }
 
-    fn schedule_heartbeat(&mut self, id: &str, generation: u64) {
+    pub(crate) fn schedule_heartbeat(&mut self, id: &str, generation: u64) {
         let at = self.fx.now_ms + self.opts.hb_interval_ms;
         let timer = Timer::Heartbeat {
             client: id.to_string(),
@@ -255,7 +267,7 @@ impl<F: ChannelFactory> StanServer<F> {
                 let still = self
                     .clients
                     .live_mut(&client, generation)
-                    .is_some_and(|c| c.disconnected);
+                    .is_some_and(|c| c.disconnected || c.recovered);
                 if still {
                     let _ = self.close_client(&client);
                 }
@@ -314,6 +326,7 @@ impl<F: ChannelFactory> StanServer<F> {
             .clients
             .unregister(id)
             .ok_or(StanError::UnknownClient)?;
+        self.fx.journal.event(|| Ev::ClientDel(id.to_string()));
         for h in [client.hb_timer, client.ghost_timer].into_iter().flatten() {
             self.fx.wheel.cancel(h);
         }
@@ -367,7 +380,7 @@ impl<F: ChannelFactory> StanServer<F> {
             return;
         };
         c.ghost_timer = None;
-        if !c.disconnected {
+        if !c.disconnected && !c.recovered {
             return;
         }
         let hb_inbox = c.hb_inbox.clone();
@@ -381,15 +394,17 @@ impl<F: ChannelFactory> StanServer<F> {
         }
     }
 
-    /// `id` was heard on `conn`: follow a NATS reconnect, and end a ghost's grace period.
+    /// `id` was heard on `conn`: follow a NATS reconnect, end a ghost's grace period, and
+    /// resume a recovered client's subscriptions.
     pub(crate) fn touch(&mut self, id: &str, conn: ConnId) {
         let Some(c) = self.clients.get_mut(id) else {
             return;
         };
         c.conn = conn;
-        if !c.disconnected {
+        if !c.disconnected && !c.recovered {
             return;
         }
+        let resumed = std::mem::take(&mut c.recovered);
         c.disconnected = false;
         let failed = c.failed_hbs > 0;
         if let Some(h) = c.ghost_timer.take() {
@@ -401,6 +416,9 @@ impl<F: ChannelFactory> StanServer<F> {
             }
         }
         self.set_failed_hb(id, failed);
+        if resumed {
+            self.resume_recovered(id);
+        }
     }
 
     /// Marks every subscription of `id` as (not) failing heartbeats.

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::channel::{ChannelMsg, ChannelStore};
 use super::limits::{MOVED_EXPIRY_BACKDATE_MS, REDELIVERY_SLACK_MS};
 use super::proto::{self, MsgProto};
+use super::state::{Ev, SubDel};
 use super::{Fx, Timer};
 use crate::wheel::TimerHandle;
 
@@ -190,6 +191,7 @@ pub(crate) fn send_to_sub(
     }
     sub.last_sent = sub.last_sent.max(msg.seq);
     sub.add_pending(msg.seq, now + sub.ack_wait_ms);
+    ctx.fx.journal.pending(ctx.channel, sub, msg.seq, true);
     if !force && pending + 1 == u64::from(sub.max_inflight) {
         sub.stalled = true;
         return (true, false);
@@ -340,6 +342,7 @@ pub(crate) fn process_ack<S: ChannelStore>(
     };
     let group = sub.qgroup.clone();
     if sub.remove_pending(seq) {
+        ctx.fx.journal.pending(ctx.channel, sub, seq, false);
         if from_user {
             match ss.groups.get_mut(&group) {
                 Some(g) if !group.is_empty() => {
@@ -359,6 +362,7 @@ pub(crate) fn process_ack<S: ChannelStore>(
                 }
                 if let Some(other) = ss.subs.get_mut(&m) {
                     if other.remove_pending(seq) {
+                        ctx.fx.journal.pending(ctx.channel, other, seq, false);
                         g.rdlv.remove(&seq);
                         if other.pending.is_empty() {
                             if let Some(h) = other.ack_timer.take() {
@@ -528,6 +532,29 @@ pub(crate) fn remove<S: ChannelStore>(
     sub_id: u64,
     unsubscribe: bool,
 ) -> Removed {
+    if !ss.subs.contains_key(&sub_id) {
+        return Removed::default();
+    }
+    let r = take_out(ctx, store, ss, sub_id, unsubscribe);
+    match ss.subs.get(&sub_id) {
+        Some(s) if !r.deleted => ctx.fx.journal.sub(ctx.channel, s),
+        _ => ctx.fx.journal.event(|| {
+            Ev::SubDel(SubDel {
+                channel: ctx.channel.to_string(),
+                id: sub_id,
+            })
+        }),
+    }
+    r
+}
+
+fn take_out<S: ChannelStore>(
+    ctx: &mut Ctx<'_>,
+    store: &mut S,
+    ss: &mut SubStore,
+    sub_id: u64,
+    unsubscribe: bool,
+) -> Removed {
     let Some(sub) = ss.subs.get_mut(&sub_id) else {
         return Removed::default();
     };
@@ -586,6 +613,7 @@ pub(crate) fn remove<S: ChannelStore>(
         if let Some(r) = ss.subs.get_mut(&to) {
             r.add_pending(seq, expiry);
             r.last_sent = r.last_sent.max(seq);
+            ctx.fx.journal.pending(ctx.channel, r, seq, true);
             if !receivers.contains(&to) {
                 receivers.push(to);
             }

@@ -268,6 +268,7 @@ fn add_sub<S: ChannelStore>(
         if sub.qgroup.is_empty() {
             ss.psubs.push(id);
         }
+        fx.journal.sub(channel, sub);
         ss.by_ack_inbox.insert(ack_inbox.to_string(), id);
         ss.by_inbox.insert(sr.inbox.clone(), id);
         return Ok(id);
@@ -314,6 +315,7 @@ fn add_sub<S: ChannelStore>(
     }
     ss.by_ack_inbox.insert(ack_inbox.to_string(), new_id);
     ss.by_inbox.insert(sr.inbox.clone(), new_id);
+    fx.journal.sub(channel, &sub);
     ss.subs.insert(new_id, sub);
     Ok(new_id)
 }

@@ -7,8 +7,8 @@ use super::*;
 /// Unix ns at harness time 0.
 pub const EPOCH_NS: i64 = 1_700_000_000_000_000_000;
 
-pub struct H {
-    pub s: StanServer,
+pub struct H<F: ChannelFactory = MemChannels> {
+    pub s: StanServer<F>,
     pub now_ms: u64,
 }
 
@@ -30,6 +30,54 @@ impl H {
         H { s, now_ms: 0 }
     }
 
+    pub fn connect_req(id: &str) -> ConnectRequest {
+        ConnectRequest {
+            client_id: id.into(),
+            heartbeat_inbox: format!("hb.{id}"),
+            protocol: 1,
+            conn_id: format!("conn-{id}").into_bytes(),
+            ping_interval: 5,
+            ping_max_out: 3,
+        }
+    }
+
+    pub fn pub_msg(id: &str, channel: &str, data: &[u8], guid: &str) -> PubMsg {
+        PubMsg {
+            client_id: id.into(),
+            guid: guid.into(),
+            subject: channel.into(),
+            data: data.to_vec(),
+            conn_id: format!("conn-{id}").into_bytes(),
+            ..Default::default()
+        }
+    }
+
+    pub fn sub_req(id: &str, channel: &str, inbox: &str) -> SubscriptionRequest {
+        SubscriptionRequest {
+            client_id: id.into(),
+            subject: channel.into(),
+            inbox: inbox.into(),
+            max_in_flight: 16384,
+            ack_wait_in_secs: 30,
+            ..Default::default()
+        }
+    }
+}
+
+impl H<FileChannels> {
+    /// A core over a file store at `root`, started at `now_ms` (a restart when `root` holds
+    /// an earlier core's files).
+    pub fn file(root: &std::path::Path, o: StanOptions, now_ms: u64) -> H<FileChannels> {
+        let f = FileChannels {
+            root: root.to_path_buf(),
+        };
+        let mut s = StanServer::new(o, f, now_ms).expect("starts");
+        let _ = s.take_outputs();
+        H { s, now_ms }
+    }
+}
+
+impl<F: ChannelFactory> H<F> {
     pub fn now_ns(&self) -> i64 {
         EPOCH_NS + self.now_ms as i64 * 1_000_000
     }
@@ -66,17 +114,6 @@ impl H {
         out
     }
 
-    pub fn connect_req(id: &str) -> ConnectRequest {
-        ConnectRequest {
-            client_id: id.into(),
-            heartbeat_inbox: format!("hb.{id}"),
-            protocol: 1,
-            conn_id: format!("conn-{id}").into_bytes(),
-            ping_interval: 5,
-            ping_max_out: 3,
-        }
-    }
-
     pub fn connect_raw(&mut self, conn: ConnId, req: &ConnectRequest) -> Vec<Output> {
         self.send(
             conn,
@@ -99,17 +136,6 @@ impl H {
         self.send(conn, &subject, "acks", &encode(pm))
     }
 
-    pub fn pub_msg(id: &str, channel: &str, data: &[u8], guid: &str) -> PubMsg {
-        PubMsg {
-            client_id: id.into(),
-            guid: guid.into(),
-            subject: channel.into(),
-            data: data.to_vec(),
-            conn_id: format!("conn-{id}").into_bytes(),
-            ..Default::default()
-        }
-    }
-
     /// Publishes and returns the PubAck and everything else published.
     pub fn publish(
         &mut self,
@@ -120,17 +146,6 @@ impl H {
     ) -> (PubAck, Vec<Output>) {
         let out = self.publish_raw(conn, &H::pub_msg(id, channel, data, "g1"));
         (reply(&out, "acks"), out)
-    }
-
-    pub fn sub_req(id: &str, channel: &str, inbox: &str) -> SubscriptionRequest {
-        SubscriptionRequest {
-            client_id: id.into(),
-            subject: channel.into(),
-            inbox: inbox.into(),
-            max_in_flight: 16384,
-            ack_wait_in_secs: 30,
-            ..Default::default()
-        }
     }
 
     pub fn subscribe_raw(&mut self, conn: ConnId, req: &SubscriptionRequest) -> Vec<Output> {
