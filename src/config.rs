@@ -203,6 +203,19 @@ pub struct StreamingOptions {
     pub bytes_max: Option<u64>,
     pub age_max_ms: Option<u64>,
     pub inactivity_max_ms: Option<u64>,
+    /// `store_limits { channels { "orders.*": { max_msgs: 10 } } }`, in file order.
+    pub per_channel: Vec<(String, ChannelLimitsConfig)>,
+}
+
+/// One channel's limits in `store_limits.channels`: 0 inherits the global limit, a negative
+/// value is unlimited (nats-streaming-server's rules).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelLimitsConfig {
+    pub subs_max: i64,
+    pub msgs_max: i64,
+    pub bytes_max: i64,
+    pub age_max_ms: i64,
+    pub inactivity_max_ms: i64,
 }
 
 impl Default for StreamingOptions {
@@ -221,6 +234,7 @@ impl Default for StreamingOptions {
             bytes_max: None,
             age_max_ms: None,
             inactivity_max_ms: None,
+            per_channel: Vec::new(),
         }
     }
 }

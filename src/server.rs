@@ -39,6 +39,13 @@ pub fn run(opts: Options, reload: Option<Reloader>) -> io::Result<()> {
 
 /// Runs the server until `control.stop` is set.
 pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
+    // NATS Streaming's options are checked before anything starts, as nats-streaming-server
+    // refuses to start on bad limits or a bad cluster ID.
+    if let Some(s) = &opts.streaming {
+        crate::shard::stan::stan_options(s)
+            .validate()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+    }
     // Before the bind: a limit that cannot be raised is no reason not to start.
     let raised = runtime::raise_open_files_limit();
     let listener = TcpListener::bind((opts.host.as_str(), opts.port)).map_err(|e| {

@@ -558,6 +558,45 @@ fn max_msgs_keeps_the_newest_events() {
     scene.assert_no_stderr();
 }
 
+/// `streaming { store_limits { channels { "ticket:created": { max_msgs: 2 } } } }` (§5.2
+/// per-channel overrides): the seed's channel keeps its newest 2, whatever the global limit;
+/// a wildcard that is not a whole token (`ticket:*`) is refused at start.
+#[test]
+fn a_per_channel_limit_from_the_config_file_applies_to_matching_channels() {
+    let dir = TempDir::new("stan-per-channel");
+    let conf = dir.write(
+        "s.conf",
+        "streaming {\n  store_limits {\n    max_msgs: 100\n    channels {\n      \
+         \"ticket:created\": { max_msgs: 2 }\n    }\n  }\n}\n",
+    );
+    let mut scene = Scene::start(1, &["-c", &conf]);
+    scene.publish(5, 1);
+    let l = scene.listener("orders-per-channel", &[]);
+    scene.wait_for_line(l, "Listener orders-per-channel acked event #5");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        received(&scene, l, None),
+        [4, 5],
+        "\n{}",
+        scene.transcript()
+    );
+    scene.assert_no_stderr();
+    let bad = dir.write(
+        "bad.conf",
+        "streaming { store_limits { channels { \"ticket:*\": { max_msgs: 2 } } } }\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natrix"))
+        .args(["-a", "127.0.0.1", "-p", "0", "-c", &bad])
+        .output()
+        .expect("natrix runs");
+    assert!(!out.status.success(), "started with a bad channel name");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ticket:*"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `-hbi 1s -hbt 1s -hbf 2` (§3.3, idea 6): a queue member frozen with SIGSTOP keeps its TCP
 /// connection but answers no heartbeat; after its failures pass the fail count it is closed
 /// server-side and its unacked event (ack wait 30 s) moves to the other member: not before a

@@ -94,6 +94,22 @@ pub fn stan_options(o: &StreamingOptions) -> StanOptions {
     if let Some(n) = o.inactivity_max_ms {
         l.channel.inactivity_max_ms = n;
     }
+    l.per_channel = o
+        .per_channel
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                crate::stan::ChannelOverride {
+                    subs_max: c.subs_max,
+                    msgs_max: c.msgs_max,
+                    bytes_max: c.bytes_max,
+                    age_max_ms: c.age_max_ms,
+                    inactivity_max_ms: c.inactivity_max_ms,
+                },
+            )
+        })
+        .collect();
     s
 }
 

@@ -1,12 +1,12 @@
 //! The `streaming { ... }` block of nats-streaming-server's config file: `cluster_id` (also
 //! `id`, `cid`), `discover_prefix`, `store`, `dir`, `hb_interval`, `hb_timeout`,
 //! `hb_fail_count` and `store_limits { max_channels, max_subs, max_msgs, max_bytes, max_age,
-//! max_inactivity }`. Clustering, partitioning, SQL and encryption are refused as not
-//! supported; per-channel limits (`store_limits.channels`) too, for now.
+//! max_inactivity, channels { "<name or wildcard>": { the same keys } } }`. Clustering,
+//! partitioning, SQL and encryption are refused as not supported.
 
 use super::{millis, Block, Settings};
 use crate::conf::{Entry, Kind};
-use crate::config::StreamingOptions;
+use crate::config::{ChannelLimitsConfig, StreamingOptions};
 
 impl Settings<'_> {
     pub(super) fn streaming(&mut self, e: &Entry) {
@@ -78,9 +78,51 @@ impl Settings<'_> {
                 "max_inactivity" | "mi" => {
                     o.inactivity_max_ms = self.duration_or_seconds(k).map(millis)
                 }
-                "channels" | "channels_limits" => self.not_supported_error(k),
+                "channels" | "channels_limits" => self.streaming_channels(k, o),
                 _ => self.unknown(k, Block::Top),
             }
+        }
+    }
+
+    fn streaming_channels(&mut self, e: &Entry, o: &mut StreamingOptions) {
+        let Kind::Map(m) = &e.value.kind else {
+            return self.wrong_type(e, "a map");
+        };
+        for ch in m {
+            let Kind::Map(keys) = &ch.value.kind else {
+                self.wrong_type(ch, "a map");
+                continue;
+            };
+            let mut l = ChannelLimitsConfig::default();
+            let ms = |d: std::time::Duration| d.as_millis().min(i64::MAX as u128) as i64;
+            for k in keys {
+                match k.key.to_ascii_lowercase().as_str() {
+                    "max_subs" | "max_subscriptions" | "msu" => {
+                        l.subs_max = self.integer(k).unwrap_or(0)
+                    }
+                    "max_msgs" | "mm" => l.msgs_max = self.integer(k).unwrap_or(0),
+                    "max_bytes" | "mb" => {
+                        l.bytes_max = match &k.value.kind {
+                            Kind::Integer(n) => *n,
+                            _ => self.bytes(k).map_or(0, |b| b as i64),
+                        }
+                    }
+                    "max_age" | "ma" => {
+                        l.age_max_ms = match &k.value.kind {
+                            Kind::Integer(n) if *n < 0 => *n,
+                            _ => self.duration_or_seconds(k).map_or(0, ms),
+                        }
+                    }
+                    "max_inactivity" | "mi" => {
+                        l.inactivity_max_ms = match &k.value.kind {
+                            Kind::Integer(n) if *n < 0 => *n,
+                            _ => self.duration_or_seconds(k).map_or(0, ms),
+                        }
+                    }
+                    _ => self.unknown(k, Block::Top),
+                }
+            }
+            o.per_channel.push((ch.key.clone(), l));
         }
     }
 }

@@ -465,7 +465,8 @@ fn the_streaming_block_reads_nats_streaming_server_keys() {
     let (o, warnings) = apply_text(
         "streaming {\n  id: ticketing\n  store: file\n  dir: \"/data/stan\"\n  hb_interval: \"5s\"\n  \
          hb_fail_count: 3\n  store_limits {\n    max_channels: 7\n    max_msgs: 100\n    \
-         max_bytes: 1MB\n    max_age: \"1h\"\n  }\n}\n",
+         max_bytes: 1MB\n    max_age: \"1h\"\n    channels {\n      \"orders.*\": { max_msgs: 10, \
+         max_age: \"1m\" }\n      big: { max_msgs: -1 }\n    }\n  }\n}\n",
     )
     .expect("a valid streaming block");
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -477,6 +478,16 @@ fn the_streaming_block_reads_nats_streaming_server_keys() {
     assert_eq!(
         (s.channels_max, s.msgs_max, s.bytes_max, s.age_max_ms),
         (Some(7), Some(100), Some(1024 * 1024), Some(3_600_000))
+    );
+    assert_eq!(s.per_channel.len(), 2);
+    assert_eq!(s.per_channel[0].0, "orders.*");
+    assert_eq!(
+        (s.per_channel[0].1.msgs_max, s.per_channel[0].1.age_max_ms),
+        (10, 60_000)
+    );
+    assert_eq!(
+        (s.per_channel[1].0.as_str(), s.per_channel[1].1.msgs_max),
+        ("big", -1)
     );
     assert!(apply_text("streaming { store: sql }").is_err());
     assert!(apply_text("streaming { cluster { node_id: a } }").is_err());
