@@ -435,29 +435,36 @@ fn killed_listener_restarted_with_a_random_client_id_gets_the_waiting_events() {
     );
 }
 
-/// Issue 12 point 3 and §4.7: a queue member holding an unacked event (ack wait 30 s) is
-/// SIGKILLed; the surviving member gets it, flagged redelivered, in under 5 s.
-#[test]
-fn killed_queue_member_events_reach_the_survivor_within_5s() {
-    let mut scene = Scene::start(1, &[]);
-    let dead = scene.listener("orders-doomed", &[FAILING]);
-    let alive = scene.listener("orders-alive", &[]);
+/// A queue group of `victim` (never acks) and `survivor`; 3 events published; `sig` sent to
+/// the victim (after `then`, e.g. waiting for its exit); returns the victim's index and how
+/// long after the signal the last event it held reached the survivor, flagged redelivered.
+fn held_events_move(
+    scene: &mut Scene,
+    victim: &str,
+    survivor: &str,
+    sig: i32,
+    within: Duration,
+    then: impl FnOnce(&mut Scene, usize),
+) -> (usize, Duration) {
+    let v = scene.listener(victim, &[FAILING]);
+    let alive = scene.listener(survivor, &[]);
     scene.publish(3, 1);
     scene.wait_until("3 events across the group", |s| {
-        s.count(dead, |x| x.contains(" received event #"))
+        s.count(v, |x| x.contains(" received event #"))
             + s.count(alive, |x| x.contains(" acked event #"))
             >= 3
     });
-    let held = received(&scene, dead, Some(false));
+    let held = received(scene, v, Some(false));
     assert!(
         !held.is_empty(),
-        "the doomed member got no event\n{}",
+        "{victim} got no event\n{}",
         scene.transcript()
     );
-    let killed_at = scene.signal(dead, libc::SIGKILL);
+    let signalled_at = scene.signal(v, sig);
+    then(scene, v);
     scene.wait_until_within(
-        "the survivor gets what the killed one held",
-        Duration::from_secs(20),
+        "the survivor gets what the other member held",
+        within,
         |s| {
             let again = received(s, alive, Some(true));
             held.iter().all(|n| again.contains(n))
@@ -472,10 +479,24 @@ fn killed_queue_member_events_reach_the_survivor_within_5s() {
         })
         .max()
         .expect("seen");
-    let took = last.duration_since(killed_at);
+    (v, last.duration_since(signalled_at))
+}
+
+/// Issue 12 point 3 and §4.7: a queue member holding an unacked event (ack wait 30 s) is
+/// SIGKILLed; the surviving member gets it, flagged redelivered, in under 5 s.
+#[test]
+fn killed_queue_member_events_reach_the_survivor_within_5s() {
+    let mut scene = Scene::start(1, &[]);
+    let (_, took) = held_events_move(
+        &mut scene,
+        "orders-doomed",
+        "orders-alive",
+        libc::SIGKILL,
+        Duration::from_secs(20),
+        |_, _| {},
+    );
     println!(
-        "killed queue member: its {} event(s) reached the survivor {} ms after SIGKILL",
-        held.len(),
+        "killed queue member: its events reached the survivor {} ms after SIGKILL",
         took.as_millis()
     );
     assert!(
@@ -491,40 +512,14 @@ fn killed_queue_member_events_reach_the_survivor_within_5s() {
 #[test]
 fn closed_queue_member_events_move_to_the_other_member_at_once() {
     let mut scene = Scene::start(1, &[]);
-    let leaving = scene.listener("orders-leaving", &[FAILING]);
-    let staying = scene.listener("orders-staying", &[]);
-    scene.publish(3, 1);
-    scene.wait_until("3 events across the group", |s| {
-        s.count(leaving, |x| x.contains(" received event #"))
-            + s.count(staying, |x| x.contains(" acked event #"))
-            >= 3
-    });
-    let held = received(&scene, leaving, Some(false));
-    assert!(
-        !held.is_empty(),
-        "the leaving member got no event\n{}",
-        scene.transcript()
-    );
-    let asked_at = scene.signal(leaving, libc::SIGTERM);
-    scene.wait_for_success(leaving);
-    scene.wait_until_within(
-        "the staying member gets what the other held",
+    let (_, took) = held_events_move(
+        &mut scene,
+        "orders-leaving",
+        "orders-staying",
+        libc::SIGTERM,
         Duration::from_secs(20),
-        |s| {
-            let again = received(s, staying, Some(true));
-            held.iter().all(|n| again.contains(n))
-        },
+        |s, v| s.wait_for_success(v),
     );
-    let last = held
-        .iter()
-        .filter_map(|n| {
-            scene.when(staying, |x| {
-                x.contains(&format!(" received event #{n} (redelivered"))
-            })
-        })
-        .max()
-        .expect("seen");
-    let took = last.duration_since(asked_at);
     println!(
         "closed queue member: its events moved {} ms after SIGTERM",
         took.as_millis()
@@ -604,39 +599,14 @@ fn a_per_channel_limit_from_the_config_file_applies_to_matching_channels() {
 #[test]
 fn frozen_queue_member_is_dropped_by_heartbeats_and_its_events_move() {
     let mut scene = Scene::start(1, &["-hbi", "1s", "-hbt", "1s", "-hbf", "2"]);
-    let frozen = scene.listener("orders-frozen", &[FAILING]);
-    let alive = scene.listener("orders-awake", &[]);
-    scene.publish(3, 1);
-    scene.wait_until("3 events across the group", |s| {
-        s.count(frozen, |x| x.contains(" received event #"))
-            + s.count(alive, |x| x.contains(" acked event #"))
-            >= 3
-    });
-    let held = received(&scene, frozen, Some(false));
-    assert!(
-        !held.is_empty(),
-        "the frozen member got no event\n{}",
-        scene.transcript()
-    );
-    let stopped_at = scene.signal(frozen, libc::SIGSTOP);
-    scene.wait_until_within(
-        "the awake member gets what the frozen one held",
+    let (frozen, took) = held_events_move(
+        &mut scene,
+        "orders-frozen",
+        "orders-awake",
+        libc::SIGSTOP,
         Duration::from_secs(25),
-        |s| {
-            let again = received(s, alive, Some(true));
-            held.iter().all(|n| again.contains(n))
-        },
+        |_, _| {},
     );
-    let last = held
-        .iter()
-        .filter_map(|n| {
-            scene.when(alive, |x| {
-                x.contains(&format!(" received event #{n} (redelivered"))
-            })
-        })
-        .max()
-        .expect("seen");
-    let took = last.duration_since(stopped_at);
     println!(
         "frozen member: its events moved {} ms after SIGSTOP",
         took.as_millis()
