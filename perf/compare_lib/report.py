@@ -340,8 +340,10 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
     if any(w.get("stan") for w in meta["workloads"]):
         out.append("- NATS Streaming rows: natrix serves STAN (`-cid test-cluster`, memory store or "
                    "`-st FILE --dir <tempdir>`) and runs the STAN workload; nats-server, in the same row "
-                   "and rounds, runs the JetStream twin on a fresh file store (`-js -sd <tempdir>`, "
-                   "default sync_interval), so the ratio is natrix's STAN against nats-server's JetStream")
+                   "and rounds, runs the JetStream twin on a fresh file store (`-js -sd <tempdir>`; default "
+                   "sync_interval, or `sync_interval: always` in the rows that say so), so the ratio is "
+                   "natrix's STAN against nats-server's JetStream. natrix's STAN file store fdatasyncs "
+                   "every flush before it acks")
     out.append(f"- rounds: {meta['rounds']}; message counts scaled by {meta['scale']}; "
                f"natrix-bench `--timeout {meta['bench']['timeout_s']}`")
     out += ["", "Layouts:", ""]
