@@ -18,7 +18,7 @@ OVERLAP_MARK = "~"
 # natrix-bench workloads whose point is latency at a fixed request rate: their msgs/s is the
 # rate we asked for, so the "median run" is picked by p99 latency instead.
 FIXED_RATE_KINDS = ("reqrep-open",)
-LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume")
+LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume", "stanpub")
 
 
 def read_jsonl(path: Path) -> tuple[dict, list[dict]]:
@@ -283,7 +283,8 @@ def legend(meta: dict) -> list[str]:
         "- p50 / p99 µs: medians over rounds of natrix-bench's latency percentiles "
         "(payloads carry their send time; reqrep: round trip; reqrep-open: from the scheduled send time; "
         "JetStream: jspub from the publish to its ack, jsconsume from the pull request to each message, "
-        "jsworkqueue from the publish to the delivery; jspush has none).",
+        "jsworkqueue from the publish to the delivery; jspush has none; STAN: stanpub from the publish "
+        "to its PubAck, stansub has none).",
         "- ack p50 / p99 µs (JetStream tables): round trips of what the server acknowledges back: "
         "the double ack's confirmation (pull + double ack) and the publish acks (work queue).",
         "- server ns/msg: server user+system CPU time during the run per delivered message "
@@ -336,6 +337,13 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
         out.append("- JetStream rows: every run on a fresh file store (`-js -sd <tempdir>`, removed after "
                    "the run), natrix and nats-server only; `sync_interval always` rows give both servers a "
                    "config file with `jetstream { sync_interval: always }`, the other rows their defaults")
+    if any(w.get("stan") for w in meta["workloads"]):
+        out.append("- NATS Streaming rows: natrix serves STAN (`-cid test-cluster`, memory store or "
+                   "`-st FILE --dir <tempdir>`) and runs the STAN workload; nats-server, in the same row "
+                   "and rounds, runs the JetStream twin on a fresh file store (`-js -sd <tempdir>`; default "
+                   "sync_interval, or `sync_interval: always` in the rows that say so), so the ratio is "
+                   "natrix's STAN against nats-server's JetStream. natrix's STAN file store fdatasyncs "
+                   "every flush before it acks")
     out.append(f"- rounds: {meta['rounds']}; message counts scaled by {meta['scale']}; "
                f"natrix-bench `--timeout {meta['bench']['timeout_s']}`")
     out += ["", "Layouts:", ""]
@@ -347,7 +355,10 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
                    "natrix-bench " + (f"`--cpus {layout['bench_cpus']}`" if layout["bench_cpus"] else "unpinned"))
     out += ["", "Workloads (one natrix-bench invocation each):", "", "| workload | natrix-bench arguments |", "|---|---|"]
     for w in meta["workloads"]:
-        out.append(f"| {w['title']} | `{' '.join(w['args'])}` |")
+        args = f"`{' '.join(w['args'])}`"
+        if w.get("twin_args"):
+            args = f"natrix: {args}; nats-server: `{' '.join(w['twin_args'])}`"
+        out.append(f"| {w['title']} | {args} |")
     out.append("")
 
     for layout in meta["layouts"]:

@@ -7,6 +7,8 @@ mod jetstream;
 mod js_api;
 mod measure;
 mod proto;
+mod stan;
+mod stan_api;
 mod workload;
 
 use std::process::ExitCode;
@@ -61,7 +63,7 @@ struct Cli {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
-    /// JetStream publishers: unacknowledged messages at most (1 = synchronous publish).
+    /// JetStream and STAN publishers: unacknowledged messages at most (1 = synchronous publish).
     #[arg(long, default_value_t = 256)]
     window: usize,
     /// Pull consumers: messages asked for per pull request.

@@ -33,6 +33,10 @@ pub enum Workload {
     /// --publishers publishing to a work-queue stream while --clients pullers share one
     /// durable: end to end.
     Jsworkqueue,
+    /// NATS Streaming publish with PubAcks, at most --window outstanding.
+    Stanpub,
+    /// A pre-filled STAN channel delivered to a durable subscription, every message acked.
+    Stansub,
 }
 
 impl Workload {
@@ -41,6 +45,10 @@ impl Workload {
             self,
             Workload::Jspub | Workload::Jsconsume | Workload::Jspush | Workload::Jsworkqueue
         )
+    }
+
+    pub fn is_stan(self) -> bool {
+        matches!(self, Workload::Stanpub | Workload::Stansub)
     }
 }
 
@@ -55,7 +63,7 @@ pub struct Params {
     pub rate: u64,
     pub cpus: Vec<usize>,
     pub timeout: Duration,
-    /// JetStream publishers: unacknowledged messages at most (1 = synchronous publish).
+    /// JetStream and STAN publishers: unacknowledged messages at most (1 = synchronous publish).
     pub window: usize,
     /// Pull consumers: messages asked for per pull request.
     pub batch: usize,
@@ -229,6 +237,9 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     if workload.is_jetstream() {
         return crate::jetstream::run(workload, params);
     }
+    if workload.is_stan() {
+        return crate::stan::run(workload, params);
+    }
     let clients = params.clients.max(1);
     let msgs = params.msgs;
     let subject = params.subject.clone();
@@ -239,7 +250,7 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
         Workload::Fanout | Workload::Queue => (1, clients),
         Workload::Manypub => (clients, 1),
         Workload::Reqrep | Workload::ReqrepOpen => (clients, 1),
-        _ => unreachable!("JetStream workloads returned above"),
+        _ => unreachable!("JetStream and STAN workloads returned above"),
     };
     let shared = Shared::new(&params, publishers + receivers);
     let server_version = Conn::open(&params.server, "natrix-bench probe")?.server_version;
