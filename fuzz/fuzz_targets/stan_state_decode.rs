@@ -21,7 +21,7 @@ impl StateLog for MemLog {
     fn read(&mut self) -> Result<Vec<u8>, StoreError> {
         Ok(self.0.borrow().clone())
     }
-    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    fn append(&mut self, bytes: &[u8], _sync: bool) -> Result<(), StoreError> {
         self.0.borrow_mut().extend_from_slice(bytes);
         Ok(())
     }

@@ -156,8 +156,16 @@ impl<F: ChannelFactory> StanServer<F> {
             Ok(())
         } else {
             let mut frame = Vec::new();
-            state::encode_frame(self.journal_events(), &mut frame);
-            log.append(&frame).map(|()| {
+            let events = self.journal_events();
+            // Clients and subscriptions coming and going are synced before their answers go
+            // out; a frame of only delivery and ack progress is written, not synced (after a
+            // crash of the machine those messages are delivered again; a killed process loses
+            // nothing, the page cache has the write).
+            let sync = events
+                .iter()
+                .any(|e| !matches!(e, Ev::Progress(_) | Ev::Group(_)));
+            state::encode_frame(events, &mut frame);
+            log.append(&frame, sync).map(|()| {
                 self.state_writer.appended_bytes += frame.len() as u64;
             })
         };

@@ -18,8 +18,8 @@ pub const STATE_TMP_FILE: &str = "state.tmp";
 pub trait StateLog {
     /// The whole file, empty when there is none yet.
     fn read(&mut self) -> Result<Vec<u8>, StoreError>;
-    /// Appends `bytes` and makes them durable before returning.
-    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Appends `bytes`; with `sync`, makes them durable before returning.
+    fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), StoreError>;
     /// Replaces the whole file with `bytes` atomically (durable, then renamed over it).
     fn replace(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
 }
@@ -53,10 +53,13 @@ impl<Io: StoreIo> StateLog for IoStateLog<Io> {
         }
     }
 
-    fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), StoreError> {
         self.io
             .append(STATE_FILE, bytes)
             .map_err(err(IoOp::Append, STATE_FILE))?;
+        if !sync {
+            return Ok(());
+        }
         self.io
             .sync(STATE_FILE)
             .map_err(err(IoOp::Sync, STATE_FILE))
