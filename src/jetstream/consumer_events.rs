@@ -89,7 +89,7 @@ impl AccountStreams {
         }
         let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
         self.outbox.push(Out {
-            to: subject.clone().into_bytes(),
+            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
             subject: subject.into_bytes(),
             reply: Vec::new(),
             headers: Vec::new(),
@@ -120,6 +120,10 @@ impl AccountStreams {
             return AckResult::Done { confirm: false };
         };
         let known = sseq <= c.state.delivered().1;
+        // `+NXT` answers with messages, not with a confirmation.
+        let confirm = known && !reply.is_empty() && !matches!(kind, AckKind::Next(_));
+        // Ack, term and next take the message out of the consumer (retention may remove it).
+        let takes_message = matches!(kind, AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_));
         let mut wheel = self.wheel.borrow_mut();
         let mut events = Vec::new();
         let mut next = None;
@@ -136,14 +140,17 @@ impl AccountStreams {
             AckKind::Unknown => AckOutcome::Ignored,
         };
         drop(wheel);
+        if confirm {
+            // A confirmed ack must be on disk (with `sync_interval: always`) before its answer.
+            c.sync_needed = true;
+        }
         if outcome == AckOutcome::Applied {
             c.dirty = true;
             c.last_ack_ns = Some(now.ns);
-            if retention == super::api::config::Retention::WorkQueue && acks_message(payload) {
+            if retention == super::api::config::Retention::WorkQueue && takes_message {
                 let _ = s.log.borrow_mut().delete(sseq, false);
                 s.dirty = true;
-            } else if retention == super::api::config::Retention::Interest && acks_message(payload)
-            {
+            } else if retention == super::api::config::Retention::Interest && takes_message {
                 let subject = s
                     .log
                     .borrow_mut()
@@ -170,17 +177,6 @@ impl AccountStreams {
         }
         // Redeliveries a NAK queued go out now.
         self.deliver(&stream, &consumer, now);
-        let confirm = known && !reply.is_empty();
-        if confirm {
-            // A confirmed ack must be on disk (with `sync_interval: always`) before its answer.
-            if let Some(c) = self
-                .streams
-                .get_mut(&stream)
-                .and_then(|s| s.consumers.get_mut(&consumer))
-            {
-                c.sync_needed = true;
-            }
-        }
         AckResult::Done { confirm }
     }
 
@@ -279,12 +275,4 @@ fn advisory_id() -> String {
     (0..22)
         .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
         .collect()
-}
-
-/// Whether an ack payload takes the message out of the consumer (ack, term, next).
-fn acks_message(payload: &[u8]) -> bool {
-    matches!(
-        ack::parse_payload(payload),
-        Ok(AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_))
-    )
 }

@@ -41,7 +41,8 @@ pub struct Clock {
 /// A message to send: routed to the subscribers of `to`, shown with `subject`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Out {
-    pub to: Vec<u8>,
+    /// Shared by every delivery to the same inbox or deliver subject.
+    pub to: bytes::Bytes,
     pub subject: Vec<u8>,
     pub reply: Vec<u8>,
     pub headers: Vec<u8>,
@@ -52,7 +53,7 @@ impl Out {
     /// A status or control message to an inbox (shown on the inbox itself).
     pub fn status(to: &[u8], headers: Vec<u8>) -> Out {
         Out {
-            to: to.to_vec(),
+            to: bytes::Bytes::copy_from_slice(to),
             subject: to.to_vec(),
             reply: Vec::new(),
             headers,
@@ -491,7 +492,11 @@ impl AccountStreams {
         if c.paused_until_ns.is_some_and(|t| t > now.ns) {
             return;
         }
-        let push = c.spec.deliver_subject.clone();
+        let push = c
+            .spec
+            .deliver_subject
+            .as_ref()
+            .map(|p| bytes::Bytes::copy_from_slice(p.as_bytes()));
         if push.is_some() && !c.push_active {
             return;
         }
@@ -499,6 +504,8 @@ impl AccountStreams {
         let mut events = Vec::new();
         let mut exhausted = false;
         let mut sent = 0;
+        // The current pull request's inbox, made once per request, not per message.
+        let mut inbox: Option<(u64, bytes::Bytes)> = None;
         loop {
             if sent >= DELIVER_BATCH_MAX {
                 // The rest after the shard's next turn (the timer task flushes again).
@@ -506,10 +513,17 @@ impl AccountStreams {
                 break;
             }
             sent += 1;
-            let target: Vec<u8> = match &push {
-                Some(p) => p.clone().into_bytes(),
+            let target = match &push {
+                Some(p) => p.clone(),
                 None => match c.waiting.front_mut() {
-                    Some(w) => w.reply.clone().into_bytes(),
+                    Some(w) => match &inbox {
+                        Some((id, b)) if *id == w.id => b.clone(),
+                        _ => {
+                            let b = bytes::Bytes::copy_from_slice(w.reply.as_bytes());
+                            inbox = Some((w.id, b.clone()));
+                            b
+                        }
+                    },
                     None => break,
                 },
             };

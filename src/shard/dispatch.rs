@@ -103,7 +103,6 @@ impl Shard {
         let out = Outgoing::new(frame, msg);
         let view = out.view;
         let target: &[u8] = to.map_or(view.subject, |t| &t[..]);
-        let capture = self.js_capture.get() && to.is_none();
         let origin = from.map_or(0, |c| c.cid);
         if !self.multi() {
             let m = self.match_local(account, target);
@@ -111,11 +110,8 @@ impl Shard {
             for g in &m.queues {
                 delivered |= self.deliver_queue(account, from, &out, &g.name, &m);
             }
-            if capture {
-                delivered |= self.js_capture_msg(account, from, &view);
-            }
-            if self.stan_capture.get() && to.is_none() {
-                delivered |= self.stan_capture_msg(account, origin, &view);
+            if to.is_none() {
+                delivered |= self.capture(account, from, origin, &view);
             }
             return delivered;
         }
@@ -157,11 +153,8 @@ impl Shard {
         if plain_mask & (1 << self.id) != 0 {
             let m = local.get_or_insert_with(|| self.match_local(account, target));
             delivered |= self.deliver_plain(from, &out, m);
-            if capture {
-                delivered |= self.js_capture_msg(account, from, &view);
-            }
-            if self.stan_capture.get() && to.is_none() {
-                delivered |= self.stan_capture_msg(account, origin, &view);
+            if to.is_none() {
+                delivered |= self.capture(account, from, origin, &view);
             }
         }
         let remote_plain = plain_mask & !(1 << self.id);
@@ -350,6 +343,26 @@ impl Shard {
         delivered | self.route_across_accounts(account, from, &m.frame, &m.spans, hops, via_service)
     }
 
+    /// The server's own subscribers on this shard (JetStream's streams and acks, NATS
+    /// Streaming's subjects): whether one took the message. `origin` is the publishing
+    /// connection's cid (0: the server).
+    fn capture(
+        &self,
+        account: AccountId,
+        from: Option<&Rc<Client>>,
+        origin: u64,
+        view: &MsgView<'_>,
+    ) -> bool {
+        let mut taken = false;
+        if self.js_capture.get() {
+            taken |= self.js_capture_msg(account, from, view);
+        }
+        if self.stan_capture.get() {
+            taken |= self.stan_capture_msg(account, origin, view);
+        }
+        taken
+    }
+
     /// Delivers a message another shard routed here.
     pub fn deliver_remote(&self, d: Delivery) {
         let out = Outgoing::new(&d.msg.frame, &d.msg.spans);
@@ -357,11 +370,8 @@ impl Shard {
         let m = self.match_local(d.account, target);
         if d.plain {
             self.deliver_plain(None, &out, &m);
-            if self.js_capture.get() && d.to.is_none() {
-                self.js_capture_msg(d.account, None, &out.view);
-            }
-            if self.stan_capture.get() && d.to.is_none() {
-                self.stan_capture_msg(d.account, d.origin, &out.view);
+            if d.to.is_none() {
+                self.capture(d.account, None, d.origin, &out.view);
             }
         }
         for q in &d.queues {

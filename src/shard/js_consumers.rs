@@ -14,8 +14,6 @@
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-
 use super::mesh::Msg;
 use super::Shard;
 use crate::account::AccountId;
@@ -125,7 +123,7 @@ impl Shard {
             .unwrap_or_default();
         for o in out {
             let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
-            self.deliver_as(account, &Bytes::from(o.to), &m);
+            self.deliver_as(account, &o.to, &m);
         }
         // Consumers that stopped at their per-call bound go on at the next commit, which the
         // timer task's flush makes; otherwise it is woken only for a sooner deadline.
