@@ -1,12 +1,14 @@
 //! Cross-shard hand-off cost per message: what it takes to move a published message from one
-//! shard to another over the mesh the broker runs on (`runtime::mesh`, bounded channels that
-//! carry `ShardMsg::Batch(Vec<Item>)`), streaming, in batches of 1, 16 and 256 items.
+//! shard to another over the links the broker runs on (`shard::links`, lock-free queues of
+//! `Batch`es and a bell per shard), streaming, in batches of 1, 16 and 256 items.
 //!
 //! Two executors are started once with `runtime::run_executors`, which pins them one per core
 //! as it pins the broker's shards, and they serve every sample. The producer shard builds each
 //! `Item::Deliver` as a publishing shard does: a `Msg` holding one reference count on the read
 //! frame its PUB came from, plus the parsed spans. Items go onto an outbox `Vec`. When it holds
-//! `batch` items it is taken whole and sent, as `run_sender` takes a peer's outbox. The
+//! `batch` items it is taken whole and sent, as `Shard::flush` sends a peer's outbox, and the
+//! producer waits, as a reader does, while the consumer has more than the broker's limits in
+//! flight. The
 //! consumer shard takes each item apart and drops it. That drop gives the frame's count back
 //! and frees the batch's `Vec` on the other core. Matching and encoding on the receiving shard
 //! are left out, because `sublist` and `encode` measure them.
@@ -25,8 +27,9 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use natrix::config::Limits;
 use natrix::proto::parser::{parse_op, Op, ParseLimits};
-use natrix::runtime::{self, Mesh, Receivers, Senders};
-use natrix::shard::mesh::{Delivery, Item, Msg, MsgSpans, ShardMsg};
+use natrix::runtime::{self, BellRx};
+use natrix::shard::links::{Batch, Links};
+use natrix::shard::mesh::{Delivery, Item, Msg, MsgSpans};
 
 // The broker's allocator: the consumer frees what the producer allocated, on another core.
 #[global_allocator]
@@ -61,31 +64,26 @@ struct Shards {
 
 impl Shards {
     fn start() -> Shards {
-        let limits = Limits::default();
-        // Every clone of the mesh is made on this thread (runtime.rs: the clones share an `Rc`).
-        let mesh: Mesh<ShardMsg> = runtime::mesh(2, limits.shard_channel_batches_max);
-        let meshes = Arc::new(Mutex::new(vec![mesh.clone(), mesh]));
+        let (links, rxs) = Links::new(2).expect("links");
+        let rxs: Arc<Mutex<Vec<Option<BellRx>>>> =
+            Arc::new(Mutex::new(rxs.into_iter().map(Some).collect()));
         let (commands, command_rx) = mpsc::channel();
         let (started_tx, started) = mpsc::channel();
         let (finished_tx, finished) = mpsc::channel();
         let command_rx = Arc::new(Mutex::new(Some(command_rx)));
         let thread = std::thread::spawn(move || {
-            runtime::run_executors(2, std::time::Duration::ZERO, move |_| {
-                let mesh = meshes
-                    .lock()
-                    .expect("mesh lock")
-                    .pop()
-                    .expect("one mesh each");
+            runtime::run_executors(2, std::time::Duration::ZERO, move |i| {
+                let rx = rxs.lock().expect("bells")[i].take().expect("one bell each");
                 let (command_rx, started_tx, finished_tx) =
                     (command_rx.clone(), started_tx.clone(), finished_tx.clone());
+                let links = links.clone();
                 async move {
-                    let (senders, mut receivers) = mesh.join().await.expect("mesh join");
-                    // Roles by mesh position, as the broker numbers its shards.
-                    if senders.peer_id() == 0 {
+                    let shard = Shard { links, rx };
+                    if i == 0 {
                         let commands = command_rx.lock().expect("lock").take().expect("one");
-                        produce(&senders, &commands, &started_tx).await;
+                        produce(shard, &commands, &started_tx).await;
                     } else {
-                        consume(&mut receivers, &finished_tx).await;
+                        consume(shard, &finished_tx).await;
                     }
                 }
             })
@@ -118,13 +116,28 @@ impl Shards {
     }
 }
 
+/// One side's view of the links: the links and its end of its bell.
+struct Shard {
+    links: Arc<Links>,
+    rx: BellRx,
+}
+
 /// Shard 0: serves commands until told to quit, then tells shard 1. Blocking on the command
 /// channel stalls this executor, which is fine: nothing else runs on it between samples.
-async fn produce(
-    senders: &Senders<ShardMsg>,
-    commands: &mpsc::Receiver<Command>,
-    started: &mpsc::Sender<Instant>,
-) {
+async fn produce(shard: Shard, commands: &mpsc::Receiver<Command>, started: &mpsc::Sender<Instant>) {
+    let links = shard.links.clone();
+    let mut bell = shard.rx.bind(links.bell(0));
+    let limits = Limits::default();
+    let send = |items: Vec<Item>| {
+        links.send(
+            0,
+            1,
+            Batch {
+                items,
+                payload_bytes: 0,
+            },
+        )
+    };
     let (frames, spans) = frames();
     while let Ok(Command::Run { messages, batch }) = commands.recv() {
         let _ = started.send(Instant::now());
@@ -138,16 +151,20 @@ async fn produce(
                 outbox.push(deliver(frame, spans));
                 sent += 1;
                 if outbox.len() == batch {
-                    send(senders, std::mem::take(&mut outbox)).await;
+                    send(std::mem::take(&mut outbox));
+                    while links.over(0, 1, limits.shard_outbox_items_max, usize::MAX) {
+                        bell.wait(|| links.has_news(0)).await;
+                        links.take_drained(0);
+                    }
                 }
             }
         }
         outbox.push(Item::InterestAck {
             epoch: EPOCH_RUN_END,
         });
-        send(senders, outbox).await;
+        send(outbox);
     }
-    send(senders, vec![Item::InterestAck { epoch: EPOCH_QUIT }]).await;
+    send(vec![Item::InterestAck { epoch: EPOCH_QUIT }]);
 }
 
 /// A delivery to every plain subscriber of the destination, as `dispatch` queues it.
@@ -168,12 +185,18 @@ fn deliver(frame: &Bytes, spans: &MsgSpans) -> Item {
 
 /// Shard 1: takes each item apart and drops it, and reports the end of each run, until told
 /// to quit.
-async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(Instant, u64)>) {
-    let (_, rx) = receivers.streams().pop().expect("a peer");
+async fn consume(shard: Shard, finished: &mpsc::Sender<(Instant, u64)>) {
+    let links = shard.links.clone();
+    let mut bell = shard.rx.bind(links.bell(1));
     let mut delivered = 0u64;
-    while let Some(msg) = rx.recv().await {
-        let ShardMsg::Batch(items) = msg;
-        for item in items {
+    loop {
+        links.take_fresh(0, 1);
+        let Some(batch) = links.pop(0, 1) else {
+            bell.wait(|| links.has_news(1)).await;
+            continue;
+        };
+        let n = batch.items.len();
+        for item in batch.items {
             match item {
                 Item::Deliver(d) => {
                     black_box(d.msg.view().subject);
@@ -191,12 +214,7 @@ async fn consume(receivers: &mut Receivers<ShardMsg>, finished: &mpsc::Sender<(I
                 | Item::ServiceReply { .. } => return,
             }
         }
-    }
-}
-
-async fn send(senders: &Senders<ShardMsg>, items: Vec<Item>) {
-    if senders.send_to(1, ShardMsg::Batch(items)).await.is_err() {
-        panic!("shard 1 hung up");
+        links.applied(0, 1, n, 0);
     }
 }
 
@@ -265,8 +283,7 @@ fn bench_handoff(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     // Short, so the whole bench stays well under two minutes on a shared machine; each sample
-    // still streams enough messages that a late wake-up of the consumer (glommio's heartbeat
-    // bounds it to 5 ms) is a small part of it.
+    // still streams enough messages that waking the consumer is a small part of it.
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))

@@ -35,12 +35,11 @@ pub struct Limits {
     /// natrix: the largest read buffer of a connection (it starts at 512 bytes and grows to
     /// this under load; `shard/io.rs`).
     pub read_buffer_bytes: usize,
-    /// natrix: batches that may wait in one shard-to-shard channel.
-    pub shard_channel_batches_max: usize,
-    /// natrix: items queued for one destination shard before the connections of the source
-    /// shard stop reading (back-pressure).
+    /// natrix: items sent to one destination shard and not yet applied there before the
+    /// connections of the source shard stop reading (back-pressure).
     pub shard_outbox_items_max: usize,
-    /// natrix: payload bytes queued for one destination shard before the same happens.
+    /// natrix: payload bytes sent to one destination shard and not yet applied there before
+    /// the same happens.
     pub shard_outbox_bytes_max: usize,
     /// Longest a producer (a reader or a shard receiver) waits in one pass for consumers
     /// above the stall mark to drain (nats-server: 10 ms).
@@ -69,7 +68,6 @@ impl Default for Limits {
             ping_max: 2,
             first_ping_ms: 2_000,
             read_buffer_bytes: 64 * 1024,
-            shard_channel_batches_max: 16,
             shard_outbox_items_max: 64 * 1024,
             shard_outbox_bytes_max: 4 * 1024 * 1024,
             producer_stall_max_ms: 10,
@@ -119,7 +117,6 @@ impl Limits {
         for (name, v) in [
             ("max_control_line", self.max_control_line_bytes),
             ("read buffer", self.read_buffer_bytes),
-            ("shard channel size", self.shard_channel_batches_max),
             ("ping_interval", self.ping_interval_ms as usize),
         ] {
             if v == 0 {

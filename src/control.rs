@@ -1,9 +1,11 @@
 //! The server's control plane: what the signal thread, the monitoring thread and the shards
 //! share, none of it on the message path.
 //!
-//! Shards never block on it. Each shard's control task looks at it every
-//! [`CONTROL_POLL_MS`]: an atomic load for the stop and lame-duck flags and the config
-//! generation, and a lock only when a request is waiting for that shard. Requests are
+//! Shards never block on it. Each shard's control task sleeps on its bell, which whatever
+//! changes the control plane rings (a stop, lame duck mode, a reload, a job for that shard),
+//! and then looks: an atomic load for the stop and lame-duck flags and the config
+//! generation, and a lock only when a request is waiting for that shard. An idle server's
+//! shards therefore do not wake for the control plane at all. Requests are
 //! closures run on the shard (to gather monitoring figures), so the monitor asks for exactly
 //! what it needs and the shard answers from its own state, without locks on that state.
 //!
@@ -17,13 +19,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth::Authenticator;
+use crate::runtime::{self, Bell, BellRx, BoundBell};
 use crate::config::Options;
 use crate::shard::Shard;
 
-/// How often a shard looks at the control plane.
+/// The step of the lame-duck eviction schedule, and of the shutdown wait for clients.
 pub const CONTROL_POLL_MS: u64 = 20;
 /// How long a reload waits for every shard to take the new options before it is logged as
-/// done (a shard takes them at its next poll, so far longer means the shard is stuck).
+/// done (a shard takes them as soon as its bell wakes it, so far longer means the shard is
+/// stuck).
 pub const RELOAD_APPLY_MAX_MS: u64 = 2_000;
 
 /// Work for one shard, run on its executor.
@@ -72,9 +76,13 @@ pub struct Control {
     live: Mutex<Arc<Live>>,
     /// The system service's request queue (a thread of its own), once started.
     system: Mutex<Option<std::sync::mpsc::Sender<crate::system::Request>>>,
-    /// Jobs per shard, and a count of all waiting jobs so shards skip the lock when idle.
+    /// Jobs per shard, and a count of each shard's waiting jobs so shards skip the lock when
+    /// idle.
     jobs: Vec<Mutex<Vec<ShardJob>>>,
-    jobs_waiting: AtomicUsize,
+    jobs_waiting: Vec<AtomicUsize>,
+    /// Each shard's bell, rung when something here changes for it.
+    bells: Vec<Arc<Bell>>,
+    bell_rxs: Mutex<Vec<Option<BellRx>>>,
     /// Open client connections, server-wide (for max_connections and /varz).
     pub connections: AtomicUsize,
     pub total_connections: AtomicU64,
@@ -83,8 +91,14 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(shards: usize, live: Live) -> Control {
-        Control {
+    pub fn new(shards: usize, live: Live) -> std::io::Result<Control> {
+        let (mut bells, mut bell_rxs) = (Vec::new(), Vec::new());
+        for _ in 0..shards {
+            let (bell, rx) = runtime::bell()?;
+            bells.push(bell);
+            bell_rxs.push(Some(rx));
+        }
+        Ok(Control {
             stop: AtomicBool::new(false),
             ldm: AtomicBool::new(false),
             ldm_shards_done: AtomicUsize::new(0),
@@ -92,13 +106,46 @@ impl Control {
             applied: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             live: Mutex::new(Arc::new(live)),
             jobs: (0..shards).map(|_| Mutex::new(Vec::new())).collect(),
-            jobs_waiting: AtomicUsize::new(0),
+            jobs_waiting: (0..shards).map(|_| AtomicUsize::new(0)).collect(),
+            bells,
+            bell_rxs: Mutex::new(bell_rxs),
             connections: AtomicUsize::new(0),
             total_connections: AtomicU64::new(0),
             started: SystemTime::now(),
             system: Mutex::new(None),
             config_loaded: Mutex::new(SystemTime::now()),
+        })
+    }
+
+    /// Shard `shard`'s end of its bell, bound to the calling executor (once; `None` after).
+    pub fn bind_bell(&self, shard: usize) -> Option<BoundBell> {
+        let rx = self.bell_rxs.lock().ok()?.get_mut(shard)?.take()?;
+        Some(rx.bind(self.bells[shard].clone()))
+    }
+
+    /// Wakes every shard's control task.
+    pub fn ring_all(&self) {
+        for b in &self.bells {
+            b.ring();
         }
+    }
+
+    /// Whether shard `shard` has something to look at: a stop, lame duck mode it has not
+    /// started, a generation it has not taken, or a job.
+    pub fn has_news(&self, shard: usize, generation: u64, ldm_started: bool) -> bool {
+        self.stopping()
+            || (!ldm_started && self.ldm.load(Ordering::Acquire))
+            || self.generation.load(Ordering::Acquire) != generation
+            || self
+                .jobs_waiting
+                .get(shard)
+                .is_some_and(|n| n.load(Ordering::Acquire) > 0)
+    }
+
+    /// Asks every shard to stop.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.ring_all();
     }
 
     pub fn shards(&self) -> usize {
@@ -123,7 +170,9 @@ impl Control {
         if let Ok(mut t) = self.config_loaded.lock() {
             *t = SystemTime::now();
         }
-        self.generation.fetch_add(1, Ordering::Release) + 1
+        let generation = self.generation.fetch_add(1, Ordering::Release) + 1;
+        self.ring_all();
+        generation
     }
 
     /// Shard `shard` has taken the options of `generation`.
@@ -172,21 +221,26 @@ impl Control {
         if let Some(q) = self.jobs.get(shard) {
             if let Ok(mut q) = q.lock() {
                 q.push(job);
-                self.jobs_waiting.fetch_add(1, Ordering::Release);
+                self.jobs_waiting[shard].fetch_add(1, Ordering::Release);
             }
+            self.bells[shard].ring();
         }
     }
 
     /// Takes the jobs waiting for `shard` (none without touching the lock when idle).
     pub fn take_jobs(&self, shard: usize) -> Vec<ShardJob> {
-        if self.jobs_waiting.load(Ordering::Acquire) == 0 {
+        if self
+            .jobs_waiting
+            .get(shard)
+            .is_none_or(|n| n.load(Ordering::Acquire) == 0)
+        {
             return Vec::new();
         }
         let Some(Ok(mut q)) = self.jobs.get(shard).map(|q| q.lock()) else {
             return Vec::new();
         };
         let jobs = std::mem::take(&mut *q);
-        self.jobs_waiting.fetch_sub(jobs.len(), Ordering::AcqRel);
+        self.jobs_waiting[shard].fetch_sub(jobs.len(), Ordering::AcqRel);
         jobs
     }
 
@@ -223,6 +277,7 @@ mod tests {
             shards,
             Live::new(Options::default()).expect("default options"),
         )
+        .expect("bells")
     }
 
     #[test]

@@ -81,7 +81,7 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 
 fn stop(control: &Control) {
     log::info!("Initiating Shutdown...");
-    control.stop.store(true, Ordering::Release);
+    control.request_stop();
 }
 
 /// Reads the options again and installs them when nats-server would (see [`reload`]); a
@@ -137,6 +137,7 @@ fn enter_lame_duck(control: &Control) {
     if control.ldm.swap(true, Ordering::AcqRel) {
         return;
     }
+    control.ring_all();
     log::info!("Entering lame duck mode, stop accepting new clients");
 }
 
@@ -156,8 +157,15 @@ pub async fn watch_control(shard: &Rc<Shard>) {
     let control = shard.control.clone();
     let mut generation = control.generation.load(Ordering::Acquire);
     let mut ldm_started = false;
+    let mut bell = control.bind_bell(shard.id);
     while !control.stopping() {
-        runtime::sleep(Duration::from_millis(CONTROL_POLL_MS)).await;
+        match &mut bell {
+            Some(b) => {
+                b.wait(|| control.has_news(shard.id, generation, ldm_started))
+                    .await
+            }
+            None => runtime::sleep(Duration::from_millis(CONTROL_POLL_MS)).await,
+        }
         for job in control.take_jobs(shard.id) {
             job(shard);
         }

@@ -1,9 +1,10 @@
-//! The only module that names glommio: executors and their pinning, the shard mesh, sockets,
-//! timers, and a single-threaded notification; also the accept thread that feeds the shards
-//! and the open-files limit. A change of runtime touches this file.
+//! The only module that names glommio: executors and their pinning, sockets, timers, a
+//! single-threaded notification and a cross-thread doorbell; also the accept thread that
+//! feeds the shards and the open-files limit. A change of runtime touches this file.
 //!
 //! Invariants: every executor runs one shard; `Notify` is `!Send` (it lives on one shard) and
-//! never holds a borrow across an await; the listening socket never enters io_uring (see
+//! never holds a borrow across an await; a [`Bell`] rung after its owner armed it wakes the
+//! owner (a socket byte the owner's ring waits on), and costs nothing while the owner runs; the listening socket never enters io_uring (see
 //! "Listener, accept thread and descriptor limits" below); a connection has one descriptor,
 //! shared through [`Socket`], whose borrows last one poll.
 
@@ -13,22 +14,14 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::{LocalExecutorBuilder, Placement};
 
-pub use glommio::channels::channel_mesh::{Receivers, Senders};
 pub use glommio::net::{AcceptedTcpStream as Accepted, TcpStream as Stream};
-
-/// The full mesh of bounded channels between shards.
-pub type Mesh<T> = MeshBuilder<T, Full>;
-
-pub fn mesh<T: Send + 'static>(shards: usize, channel_batches_max: usize) -> Mesh<T> {
-    MeshBuilder::full(shards, channel_batches_max)
-}
 
 /// Runs a detached task on the current shard.
 pub fn spawn<F: Future<Output = ()> + 'static>(f: F) {
@@ -53,13 +46,6 @@ pub async fn yield_now() {
 pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
     futures_lite::future::or(a, b).await
 }
-
-/// Period of each executor's heartbeat timer. glommio 0.9 checks its cross-executor channels
-/// on every turn of its reactor, but a wake-up sent to an executor that is just going to
-/// sleep is occasionally lost (seen as a 2-shard start that hung in the mesh handshake, 3 in
-/// 1000 starts). A timer turns the reactor over regularly, so a lost wake-up costs at most
-/// this long instead of a hang.
-const HEARTBEAT_MS: u64 = 5;
 
 /// Starts `shards` executors, pinned one per core when there are enough cores (more shards
 /// than cores run unpinned, so tests can exercise 4 shards on 2 cores). `run(i)` builds
@@ -99,16 +85,11 @@ where
             // SQEs constantly, and 3 shards on 2 cores then hung in its cancellation loop at
             // start (2 of 200 starts under load; 0 of 700 with the default 100 ms). Read
             // batches are bounded by the read buffer, so turns stay short without it.
+            // No heartbeat timer: nothing here relies on glommio's cross-executor wake-ups
+            // (shards ring each other's [`Bell`]s), so an idle shard sleeps until a socket,
+            // a bell or one of its own timers wakes it.
             .spawn(move || async move {
-                let running = std::rc::Rc::new(Cell::new(true));
-                let beat = running.clone();
-                spawn(async move {
-                    while beat.get() {
-                        sleep(Duration::from_millis(HEARTBEAT_MS)).await;
-                    }
-                });
                 run(i).await;
-                running.set(false);
                 let _ = done.send(());
             })
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -550,5 +531,85 @@ impl Future for Notified<'_> {
             waiters.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+// ---- Bells: waking a shard from another thread ----
+//
+// A bell is a socket pair and a flag. The owner arms the flag before it sleeps and then
+// waits for a byte on its end; whoever rings it writes a byte only if the flag was armed
+// (and disarms it), so a ring costs one atomic swap while the owner is running and one write
+// while it sleeps. The owner checks for work after arming and before waiting, so a ring
+// that saw the flag unarmed cannot be missed: either the owner's check sees the work, or
+// the ring sees the flag armed. The byte wakes the executor through io_uring like any
+// socket, which glommio never loses (its own cross-executor channels were seen to lose a
+// wake-up sent to an executor that was just going to sleep).
+
+/// The ringing end of a shard's bell; any thread may ring it.
+#[derive(Debug)]
+pub struct Bell {
+    tx: std::os::unix::net::UnixStream,
+    armed: AtomicBool,
+}
+
+/// The owner's end of a bell, before it is bound to the owner's executor.
+#[derive(Debug)]
+pub struct BellRx {
+    rx: OwnedFd,
+}
+
+/// A new bell: the ringing end to share, and the owner's end.
+pub fn bell() -> io::Result<(Arc<Bell>, BellRx)> {
+    let (tx, rx) = std::os::unix::net::UnixStream::pair()?;
+    // A full socket already holds bytes the owner will read: a ring never waits.
+    tx.set_nonblocking(true)?;
+    Ok((
+        Arc::new(Bell {
+            tx,
+            armed: AtomicBool::new(false),
+        }),
+        BellRx { rx: rx.into() },
+    ))
+}
+
+impl Bell {
+    /// Wakes the owner if it sleeps (or is about to).
+    pub fn ring(&self) {
+        use std::io::Write;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            // WouldBlock: bytes are already waiting, the owner will wake.
+            let _ = (&self.tx).write(&[1]);
+        }
+    }
+}
+
+/// A bell bound to its owner's executor.
+pub struct BoundBell {
+    bell: Arc<Bell>,
+    rx: glommio::net::UnixStream,
+}
+
+impl BellRx {
+    /// Binds the owner's end to the calling executor (call it on the owner's shard).
+    pub fn bind(self, bell: Arc<Bell>) -> BoundBell {
+        // SAFETY: the descriptor is one end of a socket pair we own.
+        let rx = unsafe { glommio::net::UnixStream::from_raw_fd(self.rx.into_raw_fd()) };
+        BoundBell { bell, rx }
+    }
+}
+
+impl BoundBell {
+    /// Sleeps until the bell rings, unless `work()` (checked after arming) says there is
+    /// something to do already.
+    pub async fn wait(&mut self, work: impl Fn() -> bool) {
+        use futures_lite::AsyncReadExt;
+        self.bell.armed.store(true, Ordering::SeqCst);
+        if !work() {
+            // The ringing end lives in `self.bell`, so the socket never reaches its end; an
+            // error only means this wait ends early (the caller looks for work again).
+            let mut bytes = [0u8; 64];
+            let _ = self.rx.read(&mut bytes).await;
+        }
+        self.bell.armed.store(false, Ordering::SeqCst);
     }
 }

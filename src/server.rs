@@ -1,8 +1,10 @@
-//! Starts the broker: binds the listener, starts one shard per executor, joins them in a
-//! mesh, and stops them gracefully when the control plane says so (signals: `lifecycle`).
+//! Starts the broker: binds the listener, starts one shard per executor, links them
+//! (`shard/links.rs`), and stops them gracefully when the control plane says so (signals:
+//! `lifecycle`).
 //!
-//! Invariants: bind errors are reported before any shard starts; "Server is ready" is logged
-//! only once every shard has joined the mesh; on stop the listener closes first, then
+//! Invariants: bind errors are reported before any shard starts; the links exist before
+//! any shard runs, so what a shard sends a peer that has not started yet waits for it; on
+//! stop the listener closes first, then
 //! every client gets what was queued for it, then the process exits 0.
 
 use std::io;
@@ -16,10 +18,10 @@ use crate::control::{Control, Live};
 use crate::lifecycle;
 use crate::monitor_http;
 use crate::proto::info::{new_server_id, NATRIX_VERSION, NATS_FEATURE_VERSION};
-use crate::runtime::{self, Mesh};
+use crate::runtime;
 use crate::shard::client::CloseReason;
 use crate::shard::io as shard_io;
-use crate::shard::mesh::ShardMsg;
+use crate::shard::links::Links;
 use crate::shard::{ServerIdentity, Shard};
 
 /// How long a stopping shard waits for its clients' last bytes to go out.
@@ -32,7 +34,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Options, String> + Send>;
 /// shard has stopped. `reload` reads the options again on SIGHUP.
 pub fn run(opts: Options, reload: Option<Reloader>) -> io::Result<()> {
     let live = Live::new(opts.clone()).map_err(io::Error::other)?;
-    let control = Arc::new(Control::new(opts.shards, live));
+    let control = Arc::new(Control::new(opts.shards, live)?);
     lifecycle::spawn_signal_thread(control.clone(), reload)?;
     run_with(opts, control)
 }
@@ -125,20 +127,18 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
     // mesh is joined.
     runtime::spawn_accept_thread(listener, to_shards)?;
     let listen_control = Arc::new(Mutex::new(Some(listen_control)));
-    // glommio's MeshBuilder shares an `Rc` between its clones, so every clone is made here,
-    // on one thread, and each shard takes its own out of the vector without cloning.
-    let meshes: Vec<Option<Mesh<ShardMsg>>> = if opts.shards > 1 {
-        let mesh = runtime::mesh(opts.shards, opts.limits.shard_channel_batches_max);
-        (0..opts.shards).map(|_| Some(mesh.clone())).collect()
+    let links: Vec<Option<(Arc<Links>, runtime::BellRx)>> = if opts.shards > 1 {
+        let (links, rxs) = Links::new(opts.shards)?;
+        rxs.into_iter().map(|rx| Some((links.clone(), rx))).collect()
     } else {
         vec![None]
     };
-    let meshes = Arc::new(Mutex::new(meshes));
+    let links = Arc::new(Mutex::new(links));
     let opts = Arc::new(opts);
     let shards = opts.shards;
     let spin = opts.spin_before_park();
     runtime::run_executors(shards, spin, move |i| {
-        let mesh = meshes
+        let link = links
             .lock()
             .ok()
             .and_then(|mut m| m.get_mut(i).and_then(Option::take));
@@ -154,7 +154,8 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
         let (opts, identity, control) = (opts.clone(), identity.clone(), control.clone());
         async move {
             let start = ShardStart {
-                mesh,
+                id: i,
+                link,
                 intake,
                 listen_control,
             };
@@ -175,10 +176,11 @@ struct IdentityParts {
     port: u16,
 }
 
-/// What one shard takes at its start: its place in the mesh, its end of the accept
-/// thread's hand-off, and (shard 0) the descriptor that shuts the listener.
+/// What one shard takes at its start: its id, the links and its end of its bell, its end of
+/// the accept thread's hand-off, and (shard 0) the descriptor that shuts the listener.
 struct ShardStart {
-    mesh: Option<Mesh<ShardMsg>>,
+    id: usize,
+    link: Option<(Arc<Links>, runtime::BellRx)>,
     intake: Option<runtime::Intake>,
     listen_control: Option<std::os::fd::OwnedFd>,
 }
@@ -189,16 +191,7 @@ async fn run_shard(
     start: ShardStart,
     control: Arc<Control>,
 ) -> io::Result<()> {
-    let (id, links) = match start.mesh {
-        Some(mesh) => {
-            let (senders, receivers) = mesh
-                .join()
-                .await
-                .map_err(|_| io::Error::other("joining the shard mesh failed"))?;
-            (senders.peer_id(), Some((Rc::new(senders), receivers)))
-        }
-        None => (0, None),
-    };
+    let id = start.id;
     let identity = Rc::new(ServerIdentity {
         server_id: identity.server_id.clone(),
         server_name: identity.server_name.clone(),
@@ -211,14 +204,10 @@ async fn run_shard(
         Rc::new((*opts).clone()),
         identity,
         control.clone(),
+        start.link.as_ref().map(|(l, _)| l.clone()),
     ));
-    let mut receivers = None;
-    if let Some((s, mut r)) = links {
-        shard_io::spawn_receivers(&shard, &mut r);
-        for to in (0..opts.shards).filter(|&to| to != id) {
-            runtime::spawn(shard_io::run_sender(shard.clone(), to, s.clone()));
-        }
-        receivers = Some(r);
+    if let Some((links, rx)) = start.link {
+        shard_io::spawn_links(&shard, links, rx);
     }
     // Streams are opened (and their subjects announced to the other shards) before the
     // first connection is taken.
@@ -258,6 +247,5 @@ async fn run_shard(
     while shard.client_count() > 0 && t0.elapsed() < Duration::from_millis(SHUTDOWN_FLUSH_MAX_MS) {
         runtime::sleep(Duration::from_millis(10)).await;
     }
-    drop(receivers);
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! its client from the shard, so cleanup happens exactly once.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -15,7 +16,8 @@ use rand::Rng;
 
 use super::client::{Client, CloseReason};
 use super::conn::Flow;
-use super::mesh::{Item, ShardId, ShardMsg};
+use super::links::Links;
+use super::mesh::{Item, ShardId};
 use super::outq::Chunk;
 use super::transport::{self, ReadHalf, WriteHalf};
 use super::Shard;
@@ -23,7 +25,7 @@ use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::parser::{self, Op, ParseLimits};
 use crate::proto::trace::{self, Dir};
-use crate::runtime::{self, Direction, Receivers, Senders, Socket, Stream};
+use crate::runtime::{self, Direction, Notify, Socket, Stream};
 
 /// Room below which the read buffer is replaced before the next read (at most half the
 /// current size, so a small buffer is not replaced after every read).
@@ -269,8 +271,12 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
             return;
         }
         shard.flush();
-        while shard.outbox_full() && !c.is_closing() {
-            shard.outbox_drained.notified().await;
+        loop {
+            let drained = shard.outbox_drained.notified();
+            if c.is_closing() || !shard.outbox_full() {
+                break;
+            }
+            drained.await;
         }
     }
 }
@@ -548,35 +554,44 @@ pub async fn run_listen_guard(shard: Rc<Shard>) {
     }
 }
 
-/// Hands each batch queued for peer `to` to its channel, in order.
-pub async fn run_sender(shard: Rc<Shard>, to: ShardId, senders: Rc<Senders<ShardMsg>>) {
-    loop {
-        let wake = shard.outbox_wake[to].notified();
-        let batch = shard.take_outbox(to);
-        if batch.is_empty() {
-            if shard.stopping.get() && shard.client_count() == 0 {
-                return;
-            }
-            wake.await;
-            continue;
-        }
-        if senders.send_to(to, ShardMsg::Batch(batch)).await.is_err() {
-            return;
-        }
-        shard.outbox_drained.notify();
+/// Serves this shard's end of the links: one task per peer applies that peer's batches in
+/// order, and one task sleeps on the shard's bell and wakes the peer tasks whose queues got
+/// batches (and the readers waiting for a peer to drain).
+pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
+    let me = shard.id;
+    let peers: Vec<ShardId> = (0..shard.shards).filter(|&p| p != me).collect();
+    let wake: Rc<Vec<Notify>> = Rc::new((0..shard.shards).map(|_| Notify::default()).collect());
+    for &from in &peers {
+        runtime::spawn(run_link(shard.clone(), links.clone(), from, wake.clone()));
     }
+    let shard = shard.clone();
+    runtime::spawn(async move {
+        let mut bell = rx.bind(links.bell(me));
+        loop {
+            for &from in &peers {
+                if links.take_fresh(from, me) {
+                    wake[from].notify();
+                }
+            }
+            if links.take_drained(me) {
+                shard.outbox_drained.notify();
+            }
+            bell.wait(|| links.has_news(me)).await;
+        }
+    });
 }
 
-/// Applies what peers send: batches of items.
-pub fn spawn_receivers(shard: &Rc<Shard>, receivers: &mut Receivers<ShardMsg>) {
-    for (from, rx) in receivers.streams() {
-        let shard = shard.clone();
-        runtime::spawn(async move {
-            while let Some(msg) = rx.recv().await {
-                let ShardMsg::Batch(items) = msg;
-                apply_batch(&shard, from, items).await;
-            }
-        });
+/// Applies the batches peer `from` sends, in order.
+async fn run_link(shard: Rc<Shard>, links: Arc<Links>, from: ShardId, wake: Rc<Vec<Notify>>) {
+    let me = shard.id;
+    loop {
+        let woken = wake[from].notified();
+        while let Some(batch) = links.pop(from, me) {
+            let (items, bytes) = (batch.items.len(), batch.payload_bytes);
+            apply_batch(&shard, from, batch.items).await;
+            links.applied(from, me, items, bytes);
+        }
+        woken.await;
     }
 }
 

@@ -1,9 +1,9 @@
-//! What shards say to each other: one message enum over bounded channels.
+//! What shards say to each other: items, sent in batches over the links (`links.rs`).
 //!
-//! Invariants: a source shard sends at most one [`ShardMsg::Batch`] per destination per
-//! flush, from a single sender task per destination, so the items from one shard reach
-//! another in the order they were queued (an interest change queued before a delivery is
-//! applied before it). Items own their bytes through `Bytes` (a reference count on the
+//! Invariants: a source shard sends at most one batch per destination per flush, and the
+//! links keep each pair's batches in order, so the items from one shard reach another in the
+//! order they were queued (an interest change queued before a delivery is applied before
+//! it). Items own their bytes through `Bytes` (a reference count on the
 //! publisher's read buffer, never a copy of the payload).
 
 use bytes::Bytes;
@@ -13,11 +13,6 @@ use crate::proto::encode::MsgView;
 use crate::proto::parser::Span;
 
 pub type ShardId = usize;
-
-pub enum ShardMsg {
-    /// Items queued by the source shard since its last flush, in order.
-    Batch(Vec<Item>),
-}
 
 pub enum Item {
     /// Deliver a message published on the source shard.

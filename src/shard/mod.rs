@@ -3,7 +3,7 @@
 //! A shard owns its connections for life, their subscriptions, its subject index, its replica
 //! of the cross-shard interest table, and one outbox per peer. Nothing here is shared with
 //! another thread: state sits in `RefCell`s that are never borrowed across an `.await`, and
-//! other shards are reached only through [`mesh::ShardMsg`] batches.
+//! other shards are reached only through batches of [`mesh::Item`]s over [`links::Links`].
 //!
 //! Module map: [`client`] (per-connection state), [`conn`] (what each client op does),
 //! [`dispatch`] (where a published message goes), [`interest`] (the cross-shard table),
@@ -18,6 +18,7 @@ pub mod io;
 pub mod jetstream;
 pub mod js_consumers;
 pub mod js_monitor;
+pub mod links;
 pub mod mesh;
 pub mod outq;
 pub mod stan;
@@ -129,11 +130,11 @@ pub struct Shard {
     /// Interest changed since push consumers were last checked.
     pub js_push_check: Cell<bool>,
     pub interest: RefCell<Interest>,
-    /// Items waiting for each peer's sender task.
+    /// Items queued for each peer since the last flush.
     pub outbox: RefCell<Vec<Outbox>>,
-    /// Wakes the sender task of each peer.
-    pub outbox_wake: Vec<Notify>,
-    /// A sender task handed a batch to its channel.
+    /// The links to the other shards (none with one shard).
+    pub links: Option<Arc<links::Links>>,
+    /// A peer applied batches this shard was waiting on (readers stalled by back-pressure).
     pub outbox_drained: Notify,
     /// A peer acknowledged interest changes.
     pub interest_acked: Notify,
@@ -172,6 +173,7 @@ impl Shard {
         opts: Rc<Options>,
         identity: Rc<ServerIdentity>,
         control: Arc<Control>,
+        links: Option<Arc<links::Links>>,
     ) -> Self {
         let cache = opts.limits.sublist_cache_entries_max;
         Shard {
@@ -197,7 +199,7 @@ impl Shard {
             js_push_check: Cell::new(false),
             interest: RefCell::new(Interest::new(id, shards, cache)),
             outbox: RefCell::new((0..shards).map(|_| Outbox::default()).collect()),
-            outbox_wake: (0..shards).map(|_| Notify::default()).collect(),
+            links,
             outbox_drained: Notify::default(),
             interest_acked: Notify::default(),
             dirty: RefCell::new(Vec::new()),
@@ -278,8 +280,8 @@ impl Shard {
         }
     }
 
-    /// End of a batch: wake each client writer with new bytes once, and each peer sender
-    /// with queued items once.
+    /// End of a batch: wake each client writer with new bytes once, and send each peer what
+    /// was queued for it as one batch.
     pub fn flush(&self) {
         if self.js_push_check.replace(false) {
             self.js_refresh_push();
@@ -303,27 +305,38 @@ impl Shard {
             *d = dirty;
         }
         drop(d);
-        let outbox = self.outbox.borrow();
-        for (to, o) in outbox.iter().enumerate() {
-            if !o.items.is_empty() {
-                self.outbox_wake[to].notify();
+        if let Some(links) = &self.links {
+            let mut outbox = self.outbox.borrow_mut();
+            for (to, o) in outbox.iter_mut().enumerate() {
+                if !o.items.is_empty() {
+                    let o = std::mem::take(o);
+                    let batch = links::Batch {
+                        items: o.items,
+                        payload_bytes: o.payload_bytes,
+                    };
+                    links.send(self.id, to, batch);
+                }
             }
         }
     }
 
-    /// Takes everything queued for peer `to`.
-    pub fn take_outbox(&self, to: ShardId) -> Vec<Item> {
-        std::mem::take(&mut self.outbox.borrow_mut()[to]).items
-    }
-
-    /// Whether some peer's outbox is over its bound in items or payload bytes, so local
-    /// readers should wait.
+    /// Whether what this shard has sent some peer and the peer has not applied yet is over
+    /// the bound in items or payload bytes, so local readers should wait (for
+    /// [`Shard::outbox_drained`]: the peer that brings it back under says so).
     pub fn outbox_full(&self) -> bool {
+        let Some(links) = &self.links else {
+            return false;
+        };
         let opts = self.opts.borrow();
         let limits = &opts.limits;
-        self.outbox.borrow().iter().any(|o| {
-            o.items.len() > limits.shard_outbox_items_max
-                || o.payload_bytes > limits.shard_outbox_bytes_max
+        (0..self.shards).any(|to| {
+            to != self.id
+                && links.over(
+                    self.id,
+                    to,
+                    limits.shard_outbox_items_max,
+                    limits.shard_outbox_bytes_max,
+                )
         })
     }
 
