@@ -124,7 +124,11 @@ struct Shard {
 
 /// Shard 0: serves commands until told to quit, then tells shard 1. Blocking on the command
 /// channel stalls this executor, which is fine: nothing else runs on it between samples.
-async fn produce(shard: Shard, commands: &mpsc::Receiver<Command>, started: &mpsc::Sender<Instant>) {
+async fn produce(
+    shard: Shard,
+    commands: &mpsc::Receiver<Command>,
+    started: &mpsc::Sender<Instant>,
+) {
     let links = shard.links.clone();
     let mut bell = shard.rx.bind(links.bell(0));
     let limits = Limits::default();

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth::Authenticator;
-use crate::runtime::{self, Bell, BellRx, BoundBell};
 use crate::config::Options;
+use crate::runtime::{self, Bell, BellRx, BoundBell};
 use crate::shard::Shard;
 
 /// The step of the lame-duck eviction schedule, and of the shutdown wait for clients.

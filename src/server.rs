@@ -129,7 +129,9 @@ pub fn run_with(opts: Options, control: Arc<Control>) -> io::Result<()> {
     let listen_control = Arc::new(Mutex::new(Some(listen_control)));
     let links: Vec<Option<(Arc<Links>, runtime::BellRx)>> = if opts.shards > 1 {
         let (links, rxs) = Links::new(opts.shards)?;
-        rxs.into_iter().map(|rx| Some((links.clone(), rx))).collect()
+        rxs.into_iter()
+            .map(|rx| Some((links.clone(), rx)))
+            .collect()
     } else {
         vec![None]
     };

@@ -25,7 +25,7 @@ use crate::proto::encode;
 use crate::proto::errors::ClientError;
 use crate::proto::parser::{self, Op, ParseLimits};
 use crate::proto::trace::{self, Dir};
-use crate::runtime::{self, Direction, Notify, Socket, Stream};
+use crate::runtime::{self, Direction, Socket, Stream};
 
 /// Room below which the read buffer is replaced before the next read (at most half the
 /// current size, so a small buffer is not replaced after every read).
@@ -554,46 +554,58 @@ pub async fn run_listen_guard(shard: Rc<Shard>) {
     }
 }
 
-/// Serves this shard's end of the links: one task per peer applies that peer's batches in
-/// order, and one task sleeps on the shard's bell and wakes the peer tasks whose queues got
-/// batches (and the readers waiting for a peer to drain).
+/// Serves this shard's end of the links: one task applies every peer's batches, each
+/// peer's in order, and sleeps on the shard's bell when there are none (waking the readers
+/// that wait for a peer to drain when it rings for that). One task rather than one per peer
+/// saves a task switch per batch; the price is that a batch stalled for a slow consumer
+/// (bounded by `producer_stall_max_ms`) delays the batches of the other peers behind it, as
+/// it delays this shard's own readers.
+///
+/// After news the task keeps looking for more, every [`LINK_POLL_US`], for the idle-polling
+/// time (`--spin_us`) before it arms the bell and sleeps: while traffic flows, senders then
+/// find the bell unarmed and push without a system call, and the look costs no system call
+/// either (glommio keeps timers in user space and its own polling fires them).
 pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
-    let me = shard.id;
-    let peers: Vec<ShardId> = (0..shard.shards).filter(|&p| p != me).collect();
-    let wake: Rc<Vec<Notify>> = Rc::new((0..shard.shards).map(|_| Notify::default()).collect());
-    for &from in &peers {
-        runtime::spawn(run_link(shard.clone(), links.clone(), from, wake.clone()));
-    }
     let shard = shard.clone();
     runtime::spawn(async move {
+        let me = shard.id;
+        let peers: Vec<ShardId> = (0..shard.shards).filter(|&p| p != me).collect();
         let mut bell = rx.bind(links.bell(me));
+        let spin = shard.opts().spin_before_park();
+        let mut last_news = Instant::now();
         loop {
-            for &from in &peers {
-                if links.take_fresh(from, me) {
-                    wake[from].notify();
-                }
-            }
+            let mut news = false;
             if links.take_drained(me) {
                 shard.outbox_drained.notify();
+                news = true;
+            }
+            for &from in &peers {
+                if !links.take_fresh(from, me) {
+                    continue;
+                }
+                news = true;
+                while let Some(batch) = links.pop(from, me) {
+                    let (items, bytes) = (batch.items.len(), batch.payload_bytes);
+                    apply_batch(&shard, from, batch.items).await;
+                    links.applied(from, me, items, bytes);
+                }
+            }
+            let now = Instant::now();
+            if news {
+                last_news = now;
+            }
+            if now.duration_since(last_news) < spin {
+                runtime::sleep(Duration::from_micros(LINK_POLL_US)).await;
+                continue;
             }
             bell.wait(|| links.has_news(me)).await;
+            last_news = Instant::now();
         }
     });
 }
 
-/// Applies the batches peer `from` sends, in order.
-async fn run_link(shard: Rc<Shard>, links: Arc<Links>, from: ShardId, wake: Rc<Vec<Notify>>) {
-    let me = shard.id;
-    loop {
-        let woken = wake[from].notified();
-        while let Some(batch) = links.pop(from, me) {
-            let (items, bytes) = (batch.items.len(), batch.payload_bytes);
-            apply_batch(&shard, from, batch.items).await;
-            links.applied(from, me, items, bytes);
-        }
-        woken.await;
-    }
-}
+/// How often the links task looks for batches while it polls (see [`spawn_links`]).
+const LINK_POLL_US: u64 = 5;
 
 async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
     let mut epoch = None;

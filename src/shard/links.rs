@@ -121,8 +121,7 @@ impl Links {
     pub fn over(&self, from: ShardId, to: ShardId, items_max: usize, bytes_max: usize) -> bool {
         let p = self.pair(from, to);
         let over = |p: &Pair| {
-            p.items.load(Ordering::SeqCst) > items_max
-                || p.bytes.load(Ordering::SeqCst) > bytes_max
+            p.items.load(Ordering::SeqCst) > items_max || p.bytes.load(Ordering::SeqCst) > bytes_max
         };
         if !over(p) {
             return false;
@@ -178,7 +177,10 @@ mod tests {
         assert_eq!(links.pop(0, 1).map(|b| b.items.len()), Some(1));
         assert_eq!(links.pop(0, 1).map(|b| b.items.len()), Some(2));
         assert!(links.pop(0, 1).is_none());
-        assert!(links.pop(1, 0).is_none(), "the other direction is its own queue");
+        assert!(
+            links.pop(1, 0).is_none(),
+            "the other direction is its own queue"
+        );
     }
 
     #[test]
