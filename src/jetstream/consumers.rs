@@ -24,6 +24,7 @@ use super::consumer::ack::{self, AckSubject};
 use super::consumer::pull::{self, PullRequest, WaitingQueue};
 use super::consumer::state::{ConsumerLimits, ConsumerState};
 use super::consumer::StreamView;
+use super::consumer_flow::{Flow, Gate};
 use super::streams::{AccountStreams, Stream};
 use crate::store::{Log, MessageLog};
 
@@ -94,6 +95,12 @@ pub struct ConsumerSpec {
     /// Push consumers: a heartbeat after this long without a delivery (0: none).
     pub idle_heartbeat_ms: u64,
     pub flow_control: bool,
+    /// Push or pull: deliveries paced to this many bits per second (0: not paced).
+    pub rate_limit_bps: u64,
+    /// `replay_policy: original`: messages spaced by the gaps between their timestamps.
+    pub replay_original: bool,
+    /// `sample_freq` in percent: the share of acks reported as metrics.
+    pub sample_pct: u32,
     /// Deleted after this long without pull requests or push interest (0: never).
     pub inactive_threshold_ms: u64,
 }
@@ -130,6 +137,8 @@ pub struct Consumer {
     pub last_delivery_ms: u64,
     /// Since when (wheel ms) the consumer has had no pull request or push interest.
     pub inactive_since_ms: u64,
+    /// Flow control, rate, replay pacing and ack sampling (`consumer_flow.rs`).
+    pub flow: Flow,
 }
 
 /// The consumer's view of its stream's indexes.
@@ -342,10 +351,13 @@ impl AccountStreams {
     }
 
     /// Puts a consumer in its stream and arms its timers.
-    pub(crate) fn add_consumer(&mut self, stream: &str, c: Consumer, now: Clock) {
+    pub(crate) fn add_consumer(&mut self, stream: &str, mut c: Consumer, now: Clock) {
+        let burst = self.rate_burst_bytes(stream);
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };
+        let last_seq = s.log.borrow().log().counters().last_seq;
+        c.flow = Flow::new(&c.spec, last_seq, burst);
         let (id, name) = (c.id, c.spec.name.clone());
         s.consumers.insert(name.clone(), c);
         self.consumer_ids
@@ -527,6 +539,28 @@ impl AccountStreams {
                     None => break,
                 },
             };
+            // Flow control, rate and replay pacing (`consumer_flow.rs`).
+            let next = if c.flow.needs_peek() {
+                let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
+                let cseq = c.state.delivered().0 + 1;
+                c.state.peek_next(&view).and_then(|seq| {
+                    let m = log.fetch(seq).ok().flatten()?;
+                    let ts = m.ts_ns.max(0) as u64;
+                    let reply = ack_reply_len(&stream_name, consumer, [1, seq, cseq, ts, 0]);
+                    let size = m.subject.len() + reply + m.headers.len() + m.payload.len();
+                    Some((size as u64, m.ts_ns))
+                })
+            } else {
+                None
+            };
+            match c.flow.gate(next, now.ms) {
+                Gate::Open => {}
+                Gate::Stalled => break,
+                Gate::Until(at) => {
+                    c.flow.arm_resume(c.id, at, &mut wheel);
+                    break;
+                }
+            }
             let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
             // A pull request with a byte budget ends with 409 when the next message does not
             // fit what is left of it.
@@ -604,13 +638,27 @@ impl AccountStreams {
             } else {
                 (msg.headers, msg.payload)
             };
+            let push_size = (target.len() + reply.len() + headers.len() + payload.len()) as u64;
+            let names = (stream_name.as_str(), consumer);
+            let fc = c
+                .flow
+                .delivered(names, (size, push_size), msg.ts_ns, now.ms);
             self.outbox.push(Out {
-                to: target,
+                to: target.clone(),
                 subject: msg.subject,
                 reply,
                 headers,
                 payload,
             });
+            if let Some(fc_reply) = fc {
+                self.outbox.push(Out {
+                    subject: target.to_vec(),
+                    to: target,
+                    reply: fc_reply.into_bytes(),
+                    headers: super::consumer_flow::FLOW_CONTROL_REQUEST.to_vec(),
+                    payload: Vec::new(),
+                });
+            }
             c.dirty = true;
             c.last_active_ns = Some(now.ns);
             c.last_delivery_ms = now.ms;
@@ -624,6 +672,9 @@ impl AccountStreams {
                 c.waiting.note_delivery(now.ms, &mut wheel);
                 let _ = c.waiting.rotate_after_delivery(&mut wheel);
             }
+        }
+        if exhausted {
+            c.flow.caught_up(c.state.next_stream_seq);
         }
         // No-wait requests that got something and find nothing more end with 404.
         if exhausted && push.is_none() {
@@ -718,6 +769,7 @@ impl Consumer {
             sync_needed: false,
             last_delivery_ms: now.ms,
             inactive_since_ms: now.ms,
+            flow: Flow::default(),
         }
     }
 
@@ -762,4 +814,4 @@ fn headers_only(headers: &[u8], size: usize) -> Vec<u8> {
 
 #[cfg(test)]
 #[path = "consumers_tests.rs"]
-mod tests;
+pub(crate) mod tests;

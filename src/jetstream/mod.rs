@@ -5,6 +5,7 @@ pub mod api;
 pub mod consumer;
 pub mod consumer_backend;
 pub mod consumer_events;
+pub mod consumer_flow;
 pub mod consumer_spec;
 pub mod consumer_store;
 pub mod consumers;
