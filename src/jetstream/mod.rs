@@ -8,6 +8,7 @@ pub mod consumer_events;
 pub mod consumer_flow;
 pub mod consumer_spec;
 pub mod consumer_store;
+pub mod consumer_view;
 pub mod consumers;
 pub mod expiry;
 pub mod streams;
