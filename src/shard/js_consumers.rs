@@ -2,8 +2,9 @@
 //! status messages out, and the one timer task that drives the shard's wheel.
 //!
 //! The consumer engine (`jetstream::consumers`) is sans-io; this file feeds it the requests
-//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` through the
-//! interest this shard registers for accounts with consumers) and routes what it produced:
+//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` and the
+//! flow-control answers on `$JS.FC.…` through the interest this shard registers for accounts
+//! with consumers) and routes what it produced:
 //! each [`Out`] goes to the subscribers of its `to` subject (an inbox or deliver subject,
 //! on any shard) shown with the stream message's subject, through [`Shard::deliver_as`].
 //!
