@@ -76,26 +76,15 @@ impl AccountStreams {
         let mut doc = serde_json::Map::new();
         doc.insert("type".into(), ty.into());
         doc.insert("id".into(), advisory_id().into());
-        doc.insert(
-            "timestamp".into(),
-            crate::gofmt::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
-            )
-            .into(),
-        );
+        doc.insert("timestamp".into(), Out::event_time(now).into());
         doc.insert("stream".into(), stream.into());
         doc.insert("consumer".into(), consumer.into());
         if let serde_json::Value::Object(extra) = body {
             doc.extend(extra);
         }
         let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
-        self.outbox.push(Out {
-            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
-            subject: subject.into_bytes(),
-            reply: Vec::new(),
-            headers: Vec::new(),
-            payload: serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default(),
-        });
+        let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
+        self.outbox.push(Out::event(subject, payload));
     }
 
     /// A message on `$JS.ACK.…`.

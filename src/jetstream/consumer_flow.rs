@@ -398,9 +398,7 @@ impl AccountStreams {
         let doc = AckMetric {
             kind: "io.nats.jetstream.metric.v1.consumer_ack",
             id: super::consumer_events::advisory_id(),
-            timestamp: crate::gofmt::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
-            ),
+            timestamp: Out::event_time(now),
             stream,
             consumer,
             consumer_seq: a.consumer_seq,
@@ -409,13 +407,8 @@ impl AccountStreams {
             deliveries: a.deliveries,
         };
         let subject = format!("$JS.EVENT.METRIC.CONSUMER.ACK.{stream}.{consumer}");
-        self.outbox.push(Out {
-            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
-            subject: subject.into_bytes(),
-            reply: Vec::new(),
-            headers: Vec::new(),
-            payload: serde_json::to_vec(&doc).unwrap_or_default(),
-        });
+        let payload = serde_json::to_vec(&doc).unwrap_or_default();
+        self.outbox.push(Out::event(subject, payload));
     }
 
     /// A message on `$JS.FC.…`: true if it answered a consumer's outstanding flow-control

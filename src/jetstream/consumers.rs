@@ -52,6 +52,24 @@ pub struct Out {
 }
 
 impl Out {
+    /// An advisory or metric on its own `subject` (shown on it too).
+    pub fn event(subject: String, payload: Vec<u8>) -> Out {
+        Out {
+            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
+            subject: subject.into_bytes(),
+            reply: Vec::new(),
+            headers: Vec::new(),
+            payload,
+        }
+    }
+
+    /// An event's `timestamp` field at `now`, as nats-server writes it (RFC 3339, ns).
+    pub fn event_time(now: Clock) -> String {
+        crate::gofmt::rfc3339(
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
+        )
+    }
+
     /// A status or control message to an inbox (shown on the inbox itself).
     pub fn status(to: &[u8], headers: Vec<u8>) -> Out {
         Out {
