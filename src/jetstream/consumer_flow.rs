@@ -164,24 +164,16 @@ impl RateLimit {
     }
 }
 
-/// `replay_policy: original` until the consumer catches up with what the stream held when it
-/// started: each message waits for the gap between its timestamp and the previous one's.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `replay_policy: original` until the consumer first finds nothing more to deliver (it has
+/// caught up with the stream): each message waits for the gap between its timestamp and the
+/// previous one's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Replay {
-    /// The stream's last sequence when the consumer started; past it, delivery is instant.
-    pub until_seq: u64,
     /// The stored timestamp (Unix ns) of the last message delivered, and when (wheel ms).
     last: Option<(i64, u64)>,
 }
 
 impl Replay {
-    pub fn new(until_seq: u64) -> Replay {
-        Replay {
-            until_seq,
-            last: None,
-        }
-    }
-
     /// How long (ms) a message stored at `ts_ns` must still wait; 0: now.
     pub fn wait_ms(&self, ts_ns: i64, now_ms: u64) -> u64 {
         let Some((last_ts, sent_ms)) = self.last else {
@@ -223,15 +215,15 @@ pub enum Gate {
 }
 
 impl Flow {
-    /// The pacing `spec` asks for; `last_seq` is the stream's last sequence now (where
-    /// replay ends), `burst_bytes` the rate limiter's burst.
+    /// The pacing `spec` asks for; `last_seq` is the stream's last sequence now (nothing to
+    /// replay when 0), `burst_bytes` the rate limiter's burst.
     pub fn new(spec: &ConsumerSpec, last_seq: u64, burst_bytes: u64) -> Flow {
         let push = spec.deliver_subject.is_some();
         Flow {
             control: (push && spec.flow_control).then(FlowControl::default),
             rate: (spec.rate_limit_bps > 0)
                 .then(|| RateLimit::new(spec.rate_limit_bps, burst_bytes)),
-            replay: (spec.replay_original && last_seq > 0).then(|| Replay::new(last_seq)),
+            replay: (spec.replay_original && last_seq > 0).then(Replay::default),
             sample_pct: spec.sample_pct,
             resume_at_ms: None,
         }
@@ -292,12 +284,11 @@ impl Flow {
             .delivered(push_size, stream, consumer)
     }
 
-    /// The deliver loop stopped with the consumer's next stream sequence `next_seq`: replay
-    /// ends once everything the stream held at the start went out.
-    pub fn caught_up(&mut self, next_seq: u64) {
-        if self.replay.as_ref().is_some_and(|r| next_seq > r.until_seq) {
-            self.replay = None;
-        }
+    /// The deliver loop found nothing more to deliver, and not because of `max_ack_pending`:
+    /// everything the stream held went out, so replay ends and later messages go at once
+    /// (nats-server leaves replay once its next sequence passes the stream's last).
+    pub fn caught_up(&mut self) {
+        self.replay = None;
     }
 
     /// Arms the one resume timer for `at`, unless one as early is armed already.

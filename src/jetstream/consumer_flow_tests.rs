@@ -87,7 +87,7 @@ fn rate_limit_lets_a_full_bucket_go_then_paces_by_the_rate() {
 
 #[test]
 fn replay_waits_for_the_gap_between_stored_timestamps() {
-    let mut r = Replay::new(3);
+    let mut r = Replay::default();
     assert_eq!(r.wait_ms(5_000_000_000, 100), 0, "the first goes at once");
     r.delivered(5_000_000_000, 100);
     assert_eq!(r.wait_ms(5_250_000_000, 100), 250);
@@ -304,4 +304,39 @@ fn no_sample_freq_reports_nothing() {
     let acks: Vec<String> = sent(&mut a).into_iter().map(|o| o.2).collect();
     a.on_ack(acks[0].as_bytes(), b"", b"+ACK", at(20));
     assert!(a.outbox.is_empty());
+}
+
+#[test]
+fn a_filtered_replay_ends_when_nothing_matching_is_left_and_not_on_max_ack_pending() {
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>","o.>"]}"#);
+    let t0 = 1_000_000_000_000;
+    publish_at(&mut a, "s.0", 10, t0);
+    publish_at(&mut a, "s.1", 10, t0 + 200_000_000);
+    publish_at(&mut a, "o.x", 10, t0 + 300_000_000);
+    consumer(
+        &mut a,
+        "S",
+        r#"{"durable_name":"c","deliver_subject":"d","ack_policy":"explicit",
+            "max_ack_pending":1,"filter_subject":"s.>","replay_policy":"original"}"#,
+    );
+    a.set_push_active("S", "c", true, at(0));
+    let first: Vec<String> = sent(&mut a).into_iter().map(|o| o.2).collect();
+    assert_eq!(first.len(), 1);
+    // Held by max_ack_pending, then acked at 500: the gap from the first delivery has
+    // passed, so s.1 goes with the ack; replay is still on until nothing is left.
+    fire(&mut a, 300);
+    assert!(sent(&mut a).is_empty());
+    a.on_ack(first[0].as_bytes(), b"", b"+ACK", at(500));
+    let second: Vec<String> = sent(&mut a).into_iter().map(|o| o.2).collect();
+    assert_eq!(second.len(), 1);
+    assert!(a.streams["S"].consumers["c"].flow.replay.is_some());
+    a.on_ack(second[0].as_bytes(), b"", b"+ACK", at(510));
+    assert!(
+        a.streams["S"].consumers["c"].flow.replay.is_none(),
+        "o.x is not the consumer's: nothing is left to replay"
+    );
+    publish_at(&mut a, "s.2", 10, t0 + 60_000_000_000);
+    a.deliver_stream("S", at(520));
+    assert_eq!(sent(&mut a).len(), 1, "a new message goes at once");
 }

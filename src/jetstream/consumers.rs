@@ -571,8 +571,8 @@ impl AccountStreams {
                 let _ = c.waiting.rotate_after_delivery(&mut wheel);
             }
         }
-        if exhausted {
-            c.flow.caught_up(c.state.next_stream_seq);
+        if exhausted && !c.state.stalled() {
+            c.flow.caught_up();
         }
         // No-wait requests that got something and find nothing more end with 404.
         if exhausted && push.is_none() {
