@@ -120,6 +120,7 @@ impl ConsumerBackend for AccountStreams {
         let spec = spec_from_config(&json)
             .ok_or_else(|| ApiError::StreamGeneral("consumer config not understood".into()))?;
         let name = spec.name.clone();
+        let burst = self.rate_burst_bytes(stream);
         {
             let s = self
                 .streams
@@ -131,6 +132,7 @@ impl ConsumerBackend for AccountStreams {
                 .ok_or(ApiError::ConsumerNotFound)?;
             c.state.limits = spec.limits.clone();
             c.paused_until_ns = spec.pause_until_ns;
+            c.flow.update(&spec, burst);
             c.spec = spec;
             c.config_json = json;
             c.dirty = true;

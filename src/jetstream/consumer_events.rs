@@ -4,8 +4,9 @@
 
 use super::consumer::ack::{self, AckKind};
 use super::consumer::pull;
-use super::consumer::state::{AckOutcome, ConsumerEvent};
+use super::consumer::state::{AckOutcome, AckPolicy, ConsumerEvent};
 use super::consumer::{ConsumerTimer, TimerKind};
+use super::consumer_flow::SampledAck;
 use super::consumers::{AckResult, Clock, Out};
 use super::streams::AccountStreams;
 
@@ -75,26 +76,15 @@ impl AccountStreams {
         let mut doc = serde_json::Map::new();
         doc.insert("type".into(), ty.into());
         doc.insert("id".into(), advisory_id().into());
-        doc.insert(
-            "timestamp".into(),
-            crate::gofmt::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
-            )
-            .into(),
-        );
+        doc.insert("timestamp".into(), Out::event_time(now).into());
         doc.insert("stream".into(), stream.into());
         doc.insert("consumer".into(), consumer.into());
         if let serde_json::Value::Object(extra) = body {
             doc.extend(extra);
         }
         let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
-        self.outbox.push(Out {
-            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
-            subject: subject.into_bytes(),
-            reply: Vec::new(),
-            headers: Vec::new(),
-            payload: serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default(),
-        });
+        let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
+        self.outbox.push(Out::event(subject, payload));
     }
 
     /// A message on `$JS.ACK.…`.
@@ -124,6 +114,19 @@ impl AccountStreams {
         let confirm = known && !reply.is_empty() && !matches!(kind, AckKind::Next(_));
         // Ack, term and next take the message out of the consumer (retention may remove it).
         let takes_message = matches!(kind, AckKind::Ack | AckKind::Term { .. } | AckKind::Next(_));
+        // `sample_freq`: explicit acks of a pending message (and the ack of `+NXT`) may be
+        // reported, with the time since its delivery (nats-server's `sampleAck`).
+        let sampled = (matches!(kind, AckKind::Ack | AckKind::Next(_))
+            && c.state.limits().ack_policy == AckPolicy::Explicit)
+            .then(|| c.state.pending(sseq))
+            .flatten()
+            .filter(|_| c.flow.sample())
+            .map(|p| SampledAck {
+                stream_seq: sseq,
+                consumer_seq: a.consumer_seq,
+                deliveries: a.delivered,
+                delivered_ms: p.timestamp_ms,
+            });
         let mut wheel = self.wheel.borrow_mut();
         let mut events = Vec::new();
         let mut next = None;
@@ -168,6 +171,9 @@ impl AccountStreams {
         }
         for e in events {
             self.advisory(&stream, &consumer, e, now);
+        }
+        if let Some(m) = sampled {
+            self.ack_metric(&stream, &consumer, m, now);
         }
         if let Some(req) = next {
             if !reply.is_empty() {
@@ -229,11 +235,12 @@ impl AccountStreams {
                     return;
                 }
                 let (cseq, sseq) = c.state.delivered();
+                let mut hb = pull::status_idle_heartbeat(cseq, sseq);
+                if let Some(fc) = c.flow.outstanding() {
+                    hb = super::consumer_flow::stalled_heartbeat(hb, fc);
+                }
                 if let Some(to) = c.spec.deliver_subject.clone() {
-                    self.outbox.push(Out::status(
-                        to.as_bytes(),
-                        pull::status_idle_heartbeat(cseq, sseq),
-                    ));
+                    self.outbox.push(Out::status(to.as_bytes(), hb));
                 }
             }
             TimerKind::Inactive => {
@@ -261,6 +268,10 @@ impl AccountStreams {
                 }
             }
             TimerKind::PauseEnd => self.deliver(&stream, &name, now),
+            TimerKind::Resume => {
+                c.flow.resume_fired(now.ms);
+                self.deliver(&stream, &name, now);
+            }
             // Stream timers are taken by `on_stream_timer` before this match.
             TimerKind::MsgTtl { .. } | TimerKind::MaxAge => {}
         }
@@ -268,7 +279,7 @@ impl AccountStreams {
 }
 
 /// A unique id for an advisory (nats-server uses a nuid; any unique token will do).
-fn advisory_id() -> String {
+pub(crate) fn advisory_id() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();

@@ -100,6 +100,9 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
             .and_then(Value::as_bool)
             .unwrap_or(false),
         inactive_threshold_ms: ms(i("inactive_threshold").unwrap_or(0)),
+        rate_limit_bps: pos("rate_limit_bps"),
+        replay_original: s("replay_policy") == Some("original"),
+        sample_pct: s("sample_freq").map_or(0, super::consumer_flow::sample_pct),
     })
 }
 

@@ -17,15 +17,17 @@
 //! * The pending set is never scanned: what is due comes from the wheel, the floor from
 //!   the ordered pending map (see `consumer::state`).
 
-use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use super::consumer::ack::{self, AckSubject};
 use super::consumer::pull::{self, PullRequest, WaitingQueue};
 use super::consumer::state::{ConsumerLimits, ConsumerState};
 use super::consumer::StreamView;
+use super::consumer_flow::{Flow, Gate};
+pub use super::consumer_view::PendingCache;
+use super::consumer_view::View;
 use super::streams::{AccountStreams, Stream};
-use crate::store::{Log, MessageLog};
+use crate::store::MessageLog;
 
 /// The most messages one consumer sends per call; the rest follow on the shard's next turn,
 /// so a push consumer over a long backlog (ack policy none) does not flood one flush.
@@ -50,6 +52,24 @@ pub struct Out {
 }
 
 impl Out {
+    /// An advisory or metric on its own `subject` (shown on it too).
+    pub fn event(subject: String, payload: Vec<u8>) -> Out {
+        Out {
+            to: bytes::Bytes::copy_from_slice(subject.as_bytes()),
+            subject: subject.into_bytes(),
+            reply: Vec::new(),
+            headers: Vec::new(),
+            payload,
+        }
+    }
+
+    /// An event's `timestamp` field at `now`, as nats-server writes it (RFC 3339, ns).
+    pub fn event_time(now: Clock) -> String {
+        crate::gofmt::rfc3339(
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now.ns.max(0) as u64),
+        )
+    }
+
     /// A status or control message to an inbox (shown on the inbox itself).
     pub fn status(to: &[u8], headers: Vec<u8>) -> Out {
         Out {
@@ -94,6 +114,12 @@ pub struct ConsumerSpec {
     /// Push consumers: a heartbeat after this long without a delivery (0: none).
     pub idle_heartbeat_ms: u64,
     pub flow_control: bool,
+    /// Push or pull: deliveries paced to this many bits per second (0: not paced).
+    pub rate_limit_bps: u64,
+    /// `replay_policy: original`: messages spaced by the gaps between their timestamps.
+    pub replay_original: bool,
+    /// `sample_freq` in percent: the share of acks reported as metrics.
+    pub sample_pct: u32,
     /// Deleted after this long without pull requests or push interest (0: never).
     pub inactive_threshold_ms: u64,
 }
@@ -130,127 +156,8 @@ pub struct Consumer {
     pub last_delivery_ms: u64,
     /// Since when (wheel ms) the consumer has had no pull request or push interest.
     pub inactive_since_ms: u64,
-}
-
-/// The consumer's view of its stream's indexes.
-struct View<'a> {
-    log: &'a Log,
-    start_set: Option<&'a (BTreeSet<u64>, u64)>,
-    /// The consumer's [`PendingCache`].
-    cache: &'a PendingCache,
-    /// The last `next` answer: (from, found), so the count after a delivery follows from
-    /// the cached one without a walk.
-    last_next: Cell<Option<(u64, u64)>>,
-}
-
-/// A consumer's `num_pending` kept up to date instead of counted for each delivery:
-/// `(from, n)` says `n` live messages at or after `from` match its filters. Deliveries step it
-/// (see `View`), appends and single deletes adjust it, bulk removals (purge, limits, age)
-/// drop it, and the next count fills it again from the log.
-#[derive(Debug, Default)]
-pub struct PendingCache(Cell<Option<(u64, u64)>>);
-
-impl PendingCache {
-    pub fn invalidate(&self) {
-        self.0.set(None);
-    }
-
-    /// A message `seq` was appended, or (`added` false) deleted while live.
-    pub fn changed(&self, seq: u64, subject: &[u8], filters: &[String], added: bool) {
-        let Some((from, n)) = self.0.get() else {
-            return;
-        };
-        if seq < from
-            || !(filters.is_empty()
-                || filters
-                    .iter()
-                    .any(|f| crate::subject::matches(f.as_bytes(), subject)))
-        {
-            return;
-        }
-        let n = if added { n + 1 } else { n.saturating_sub(1) };
-        self.0.set(Some((from, n)));
-    }
-}
-
-impl StreamView for View<'_> {
-    fn num_pending(&self, filters: &[String], from_seq: u64) -> u64 {
-        if self.start_set.is_none() {
-            match (self.cache.0.get(), self.last_next.get()) {
-                (Some((from, n)), _) if from == from_seq => return n,
-                // `next(from)` found `s`: nothing matching lies in `from..s`, and `s` matches.
-                (Some((from, n)), Some((f, s))) if f == from && from_seq == s + 1 => {
-                    let n = n.saturating_sub(1);
-                    self.cache.0.set(Some((from_seq, n)));
-                    return n;
-                }
-                _ => {}
-            }
-            let n = self.count(filters, from_seq);
-            self.cache.0.set(Some((from_seq, n)));
-            return n;
-        }
-        let count = |from: u64| self.count(filters, from);
-        match self.start_set {
-            Some((set, cutoff)) if from_seq <= *cutoff => {
-                set.range(from_seq..).count() as u64 + count(cutoff + 1)
-            }
-            _ => count(from_seq),
-        }
-    }
-
-    fn next(&self, from_seq: u64, filters: &[String]) -> Option<u64> {
-        if self.start_set.is_none() {
-            let found = self.next_in_log(from_seq, filters);
-            self.last_next.set(found.map(|s| (from_seq, s)));
-            return found;
-        }
-        if let Some((set, cutoff)) = self.start_set {
-            if from_seq <= *cutoff {
-                if let Some(&s) = set.range(from_seq..).next() {
-                    return Some(s);
-                }
-                return self.next_in_log(cutoff + 1, filters);
-            }
-        }
-        self.next_in_log(from_seq, filters)
-    }
-}
-
-impl<'a> View<'a> {
-    fn of(
-        log: &'a Log,
-        start_set: Option<&'a (BTreeSet<u64>, u64)>,
-        cache: &'a PendingCache,
-    ) -> View<'a> {
-        View {
-            log,
-            start_set,
-            cache,
-            last_next: Cell::new(None),
-        }
-    }
-
-    fn count(&self, filters: &[String], from: u64) -> u64 {
-        if filters.is_empty() {
-            self.log.count_from(from, b"")
-        } else {
-            filters
-                .iter()
-                .map(|f| self.log.count_from(from, f.as_bytes()))
-                .sum()
-        }
-    }
-
-    fn next_in_log(&self, from: u64, filters: &[String]) -> Option<u64> {
-        if filters.is_empty() {
-            return self.log.next_by_subject(from, b"");
-        }
-        filters
-            .iter()
-            .filter_map(|f| self.log.next_by_subject(from, f.as_bytes()))
-            .min()
-    }
+    /// Flow control, rate, replay pacing and ack sampling (`consumer_flow.rs`).
+    pub flow: Flow,
 }
 
 /// What the shard must do after an ack.
@@ -342,10 +249,13 @@ impl AccountStreams {
     }
 
     /// Puts a consumer in its stream and arms its timers.
-    pub(crate) fn add_consumer(&mut self, stream: &str, c: Consumer, now: Clock) {
+    pub(crate) fn add_consumer(&mut self, stream: &str, mut c: Consumer, now: Clock) {
+        let burst = self.rate_burst_bytes(stream);
         let Some(s) = self.streams.get_mut(stream) else {
             return;
         };
+        let last_seq = s.log.borrow().log().counters().last_seq;
+        c.flow = Flow::new(&c.spec, last_seq, burst);
         let (id, name) = (c.id, c.spec.name.clone());
         s.consumers.insert(name.clone(), c);
         self.consumer_ids
@@ -527,6 +437,28 @@ impl AccountStreams {
                     None => break,
                 },
             };
+            // Flow control, rate and replay pacing (`consumer_flow.rs`).
+            let next = if c.flow.needs_peek() {
+                let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
+                let cseq = c.state.delivered().0 + 1;
+                c.state.peek_next(&view).and_then(|seq| {
+                    let m = log.fetch(seq).ok().flatten()?;
+                    let ts = m.ts_ns.max(0) as u64;
+                    let reply = ack_reply_len(&stream_name, consumer, [1, seq, cseq, ts, 0]);
+                    let size = m.subject.len() + reply + m.headers.len() + m.payload.len();
+                    Some((size as u64, m.ts_ns))
+                })
+            } else {
+                None
+            };
+            match c.flow.gate(next, now.ms) {
+                Gate::Open => {}
+                Gate::Stalled => break,
+                Gate::Until(at) => {
+                    c.flow.arm_resume(c.id, at, &mut wheel);
+                    break;
+                }
+            }
             let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
             // A pull request with a byte budget ends with 409 when the next message does not
             // fit what is left of it.
@@ -604,13 +536,27 @@ impl AccountStreams {
             } else {
                 (msg.headers, msg.payload)
             };
+            let push_size = (target.len() + reply.len() + headers.len() + payload.len()) as u64;
+            let names = (stream_name.as_str(), consumer);
+            let fc = c
+                .flow
+                .delivered(names, (size, push_size), msg.ts_ns, now.ms);
             self.outbox.push(Out {
-                to: target,
+                to: target.clone(),
                 subject: msg.subject,
                 reply,
                 headers,
                 payload,
             });
+            if let Some(fc_reply) = fc {
+                self.outbox.push(Out {
+                    subject: target.to_vec(),
+                    to: target,
+                    reply: fc_reply.into_bytes(),
+                    headers: super::consumer_flow::FLOW_CONTROL_REQUEST.to_vec(),
+                    payload: Vec::new(),
+                });
+            }
             c.dirty = true;
             c.last_active_ns = Some(now.ns);
             c.last_delivery_ms = now.ms;
@@ -624,6 +570,9 @@ impl AccountStreams {
                 c.waiting.note_delivery(now.ms, &mut wheel);
                 let _ = c.waiting.rotate_after_delivery(&mut wheel);
             }
+        }
+        if exhausted && !c.state.stalled() {
+            c.flow.caught_up();
         }
         // No-wait requests that got something and find nothing more end with 404.
         if exhausted && push.is_none() {
@@ -718,6 +667,7 @@ impl Consumer {
             sync_needed: false,
             last_delivery_ms: now.ms,
             inactive_since_ms: now.ms,
+            flow: Flow::default(),
         }
     }
 
@@ -762,4 +712,4 @@ fn headers_only(headers: &[u8], size: usize) -> Vec<u8> {
 
 #[cfg(test)]
 #[path = "consumers_tests.rs"]
-mod tests;
+pub(crate) mod tests;

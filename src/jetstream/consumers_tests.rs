@@ -8,9 +8,9 @@ use crate::jetstream::api::{self, ApiEnv, Response};
 use crate::jetstream::consumer_spec::spec_from_config;
 use crate::wheel::Wheel;
 
-const T0_MS: u64 = 1_800_000_000_000;
+pub(crate) const T0_MS: u64 = 1_800_000_000_000;
 
-fn at(ms: u64) -> Clock {
+pub(crate) fn at(ms: u64) -> Clock {
     Clock {
         ms: T0_MS + ms,
         ns: ((T0_MS + ms) * 1_000_000) as i64,
@@ -37,12 +37,12 @@ impl Drop for TempDir {
     }
 }
 
-fn open(root: Option<std::path::PathBuf>) -> AccountStreams {
+pub(crate) fn open(root: Option<std::path::PathBuf>) -> AccountStreams {
     let wheel = Rc::new(RefCell::new(Wheel::new(T0_MS)));
     AccountStreams::open(root, false, ApiEnv::new("2.15.1", 0), 0, wheel)
 }
 
-fn stream(a: &mut AccountStreams, config: &str) {
+pub(crate) fn stream(a: &mut AccountStreams, config: &str) {
     let name = serde_json::from_str::<serde_json::Value>(config).unwrap()["name"]
         .as_str()
         .unwrap()
@@ -63,19 +63,19 @@ fn stream(a: &mut AccountStreams, config: &str) {
     );
 }
 
-fn publish(a: &mut AccountStreams, stream: &str, subject: &str, data: &str) {
+pub(crate) fn publish(a: &mut AccountStreams, stream: &str, subject: &str, data: &str) {
     a.publish(stream, subject, b"", data.as_bytes(), 1).unwrap();
     assert!(a.commit());
 }
 
-fn consumer(a: &mut AccountStreams, stream: &str, config: &str) {
+pub(crate) fn consumer(a: &mut AccountStreams, stream: &str, config: &str) {
     let spec = spec_from_config(config.as_bytes()).unwrap();
     a.start_consumer(stream, spec, config.as_bytes().to_vec(), at(0))
         .unwrap();
 }
 
 /// (target, subject, ack reply or status line) of everything sent.
-fn sent(a: &mut AccountStreams) -> Vec<(String, String, String)> {
+pub(crate) fn sent(a: &mut AccountStreams) -> Vec<(String, String, String)> {
     std::mem::take(&mut a.outbox)
         .into_iter()
         .map(|o| {
@@ -90,7 +90,7 @@ fn sent(a: &mut AccountStreams) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn fire(a: &mut AccountStreams, ms: u64) {
+pub(crate) fn fire(a: &mut AccountStreams, ms: u64) {
     let mut fired = Vec::new();
     a.wheel.borrow_mut().advance(T0_MS + ms, &mut fired);
     for t in fired {
@@ -98,7 +98,7 @@ fn fire(a: &mut AccountStreams, ms: u64) {
     }
 }
 
-fn ack(a: &mut AccountStreams, reply: &str, payload: &str, ms: u64) -> AckResult {
+pub(crate) fn ack(a: &mut AccountStreams, reply: &str, payload: &str, ms: u64) -> AckResult {
     a.on_ack(reply.as_bytes(), b"", payload.as_bytes(), at(ms))
 }
 

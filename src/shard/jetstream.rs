@@ -161,6 +161,7 @@ impl Shard {
                     let mut subjects = a.subjects();
                     if a.streams.values().any(|s| !s.consumers.is_empty()) {
                         subjects.push(super::js_consumers::ACK_INTEREST.to_string());
+                        subjects.push(super::js_consumers::FLOW_CONTROL_INTEREST.to_string());
                     }
                     subjects
                 })
@@ -283,6 +284,12 @@ impl Shard {
         }
         if view.subject.starts_with(super::js_consumers::ACK_PREFIX) {
             return self.js_ack(account, view);
+        }
+        if view
+            .subject
+            .starts_with(super::js_consumers::FLOW_CONTROL_PREFIX)
+        {
+            return self.js_flow_control(account, view);
         }
         {
             let mut js = self.js.borrow_mut();

@@ -2,8 +2,9 @@
 //! status messages out, and the one timer task that drives the shard's wheel.
 //!
 //! The consumer engine (`jetstream::consumers`) is sans-io; this file feeds it the requests
-//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` through the
-//! interest this shard registers for accounts with consumers) and routes what it produced:
+//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` and the
+//! flow-control answers on `$JS.FC.…` through the interest this shard registers for accounts
+//! with consumers) and routes what it produced:
 //! each [`Out`] goes to the subscribers of its `to` subject (an inbox or deliver subject,
 //! on any shard) shown with the stream message's subject, through [`Shard::deliver_as`].
 //!
@@ -24,6 +25,9 @@ use crate::runtime;
 /// What shard 0 subscribes to for the acks of an account's consumers.
 pub const ACK_INTEREST: &str = "$JS.ACK.>";
 pub const ACK_PREFIX: &[u8] = b"$JS.ACK.";
+/// What shard 0 subscribes to for the answers to push consumers' flow-control requests.
+pub const FLOW_CONTROL_INTEREST: &str = "$JS.FC.>";
+pub const FLOW_CONTROL_PREFIX: &[u8] = b"$JS.FC.";
 const MSG_NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
 /// The longest the timer task sleeps with no timer armed.
 const IDLE_SLEEP_MAX: Duration = Duration::from_secs(60);
@@ -89,6 +93,14 @@ impl Shard {
             }
             _ => false,
         }
+    }
+
+    /// A message on `$JS.FC.…` in `account`: true if it answered a flow-control request of
+    /// a consumer here (which then delivers again).
+    pub(super) fn js_flow_control(&self, account: AccountId, view: &MsgView<'_>) -> bool {
+        let r = self.with_streams(account, |s| s.on_flow_control(view.subject, clock()));
+        self.js_send_outbox(account);
+        r.unwrap_or(false)
     }
 
     /// After the group commit: consumers of the streams just written deliver.

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod ops;
 pub mod procs;
 pub mod scenario;

@@ -35,6 +35,8 @@ pub enum TimerKind {
     Inactive,
     /// A pause (`pause_until`) ends: delivery resumes.
     PauseEnd,
+    /// A paced consumer (`rate_limit_bps`, `replay_policy: original`) may send again.
+    Resume,
     /// Stream timers (`consumer_id` is then the stream's id, see `jetstream/expiry.rs`):
     /// a message's `Nats-TTL` ran out.
     MsgTtl { stream_seq: u64 },
