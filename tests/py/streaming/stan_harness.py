@@ -80,6 +80,7 @@ class Server:
         self.port = None
         self.proc = None
         self.log = []
+        self._lines = None
         self._probe = None
 
     def url(self):
@@ -97,8 +98,9 @@ class Server:
             stderr=subprocess.PIPE,
             text=True,
         )
-        lines = queue.Queue()
-        threading.Thread(target=_read_lines, args=(self.proc.stderr, lines), daemon=True).start()
+        lines = self._lines = queue.Queue()
+        reader = threading.Thread(target=_read_lines, args=(self.proc.stderr, lines), daemon=True)
+        reader.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         ready = False
         while time.monotonic() < deadline and not ready:
@@ -131,6 +133,15 @@ class Server:
                 self.proc.kill()
             self.proc.wait(timeout=START_TIMEOUT_S)
             self.proc = None
+        self.drain_log()
+
+    def drain_log(self):
+        """Moves what natrix logged since start() into `log`."""
+        while self._lines is not None:
+            try:
+                self.log.append(self._lines.get_nowait())
+            except queue.Empty:
+                break
 
 
 @pytest.fixture
@@ -167,6 +178,20 @@ class Conn:
         """stan close() (the CloseRequest), then the NATS connection."""
         await self.sc.close()
         await self.nc.close()
+
+    async def restart_server(self, srv):
+        """SIGKILLs `srv` and starts it again on its port, off the event loop (so this client
+        sees its connection drop meanwhile), then waits until the NATS connection is back: a
+        publish this client makes before it has reconnected never reaches the new server
+        (seen in natrix's -V trace: no PUB arrives)."""
+        reconnects = self.nc.stats["reconnects"]
+        await asyncio.to_thread(srv.kill)
+        await asyncio.to_thread(srv.start)
+        deadline = time.monotonic() + 3 * CLIENT_TIMEOUT_S
+        while self.nc.stats["reconnects"] == reconnects or not self.nc.is_connected:
+            if time.monotonic() > deadline:
+                pytest.fail("the NATS connection did not come back after the restart")
+            await asyncio.sleep(0.05)
 
     async def drop(self):
         """Closes only the NATS connection: the process died without a CloseRequest."""

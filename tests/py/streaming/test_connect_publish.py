@@ -169,8 +169,7 @@ def test_ping_after_a_memory_store_restart_reports_the_client_as_gone(natrix):
             srv, "forgotten", ping_interval=1, ping_max_out=30, conn_lost_cb=on_lost,
             allow_reconnect=True,
         )
-        srv.kill()
-        srv.start()
+        await c.restart_server(srv)
         await asyncio.wait_for(lost.wait(), 3 * CLIENT_TIMEOUT_S)
         assert errors == ["client has been replaced or is no longer registered"]
         await c.nc.close()
