@@ -3,10 +3,11 @@ test, and small helpers around the client.
 
 The server binary is $NATS_SERVER_UNDER_TEST (tests/stan_python_client.rs passes natrix; there
 is no nats-streaming-server binary on the registries, so there is no reference run). The
-fixture starts `<bin> -a 127.0.0.1 -p <port> -cid test-cluster <extra...>`, reads the port from
-"Listening for client connections on host:port", then waits until `_STAN.discover.test-cluster`
-answers (any answer: the probe sends an undecodable ConnectRequest, which gets "stan: invalid
-connection request"), because the client sends its ConnectRequest once and gives up after 2 s.
+fixture starts `<bin> -a 127.0.0.1 -p <port> --shards 2 -cid test-cluster <extra...>`, reads
+the port from "Listening for client connections on host:port", then waits until
+`_STAN.discover.test-cluster` answers (any answer: the probe sends an undecodable
+ConnectRequest, which gets "stan: invalid connection request"), because the client sends its
+ConnectRequest once and gives up after 2 s.
 Every server a test started is killed when the test ends, whatever its outcome.
 """
 
@@ -24,6 +25,9 @@ from nats.aio.client import Client as NATS
 from stan.aio.client import Client as STAN
 
 CLUSTER_ID = "test-cluster"
+# Two shards, so clients of one test may land on different cores (the harder case for queue
+# groups and acks, which then cross shards).
+SHARDS = 2
 START_TIMEOUT_S = 10
 STAN_READY_TIMEOUT_S = 10
 # Every wait in a test is bounded by this, so a hung server fails the test, not the suite.
@@ -89,7 +93,10 @@ class Server:
     def start(self):
         """Starts natrix (on the same port as before after a kill); waits for STAN."""
         port = str(self.port) if self.port else "-1"
-        cmd = [self.binary, "-a", "127.0.0.1", "-p", port, "-cid", CLUSTER_ID, *self.args]
+        cmd = [
+            self.binary, "-a", "127.0.0.1", "-p", port, "--shards", str(SHARDS),
+            "-cid", CLUSTER_ID, *self.args,
+        ]
         self.log.append("--- " + " ".join(cmd))
         self.proc = subprocess.Popen(
             cmd,
