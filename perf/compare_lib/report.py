@@ -18,6 +18,8 @@ OVERLAP_MARK = "~"
 # natrix-bench workloads whose point is latency at a fixed request rate: their msgs/s is the
 # rate we asked for, so the "median run" is picked by p99 latency instead.
 FIXED_RATE_KINDS = ("reqrep-open",)
+# Rows without traffic: reported as the server's CPU time over the wait (idle_table).
+IDLE_KINDS = ("idle",)
 LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume", "stanpub")
 
 
@@ -191,6 +193,8 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in meta["workloads"]:
         name = workload["name"]
+        if workload["kind"] in IDLE_KINDS:
+            continue  # in idle_table
         row_cells = {s: cells.get((layout_key, name, s)) for s in servers}
         if not any(c for c in row_cells.values()):
             continue
@@ -235,6 +239,33 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
         if references:
             for n in ours:
                 row.append(_cpu_ratio(row_cells, n, references))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def idle_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> list[str]:
+    """The idle rows: each server's CPU time while no client was connected."""
+    servers = [s for s in meta["servers_order"] if any(k[0] == layout_key and k[2] == s for k in cells)]
+    labels = server_labels(meta, runs)
+    lines: list[str] = []
+    for workload in meta["workloads"]:
+        if workload["kind"] not in IDLE_KINDS:
+            continue
+        row_cells = {s: cells.get((layout_key, workload["name"], s)) for s in servers}
+        if not any(row_cells.values()):
+            continue
+        if not lines:
+            lines = ["| row | " + " | ".join(f"{labels[s]} server CPU s" for s in servers) + " |",
+                     "|" + "---|" * (len(servers) + 1)]
+        row = [workload["title"]]
+        for s in servers:
+            cell = row_cells[s]
+            if cell is None or not cell.ok_runs or cell.median("server_cpu_s") is None:
+                row.append("–")
+                continue
+            lo_hi = cell.spread("server_cpu_s")
+            median = cell.median("server_cpu_s")
+            row.append(f"{median:.2f}" + (f" ({lo_hi[0]:.2f}–{lo_hi[1]:.2f})" if lo_hi else ""))
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -367,6 +398,10 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
         out += [f"## Layout {layout['key']}: {layout.get('name', layout['title'])}", "", f"{layout['title']}; {_medians_over(meta['rounds'])}.", ""]
         out += layout_table(meta, runs, cells, layout["key"])
         out.append("")
+        idle = idle_table(meta, runs, cells, layout["key"])
+        if idle:
+            out += ["Idle (no client; the server's CPU time over the wait, read from /proc/PID/stat "
+                    "with 10 ms ticks):", ""] + idle + [""]
     out += legend(meta) + [""]
     if plot_name:
         out += ["## Latency", "", f"![latency percentiles]({plot_name})", "",

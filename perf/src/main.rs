@@ -75,6 +75,12 @@ struct Cli {
     /// jsworkqueue: publishers beside the --clients pullers.
     #[arg(long, default_value_t = 2)]
     publishers: usize,
+    /// reqrep on natrix: requesters on the responder's shard (same) or another (split).
+    #[arg(long, value_enum)]
+    placement: Option<workload::Placement>,
+    /// With --placement: natrix's shard count.
+    #[arg(long, default_value_t = 2)]
+    natrix_shards: u64,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
         ack_sync: cli.ack_sync,
         publishers: cli.publishers.max(1),
         server_pid: cli.server_pid,
+        placement: cli.placement.map(|p| (p, cli.natrix_shards)),
     };
     let server_cpu = || cli.server_pid.and_then(|pid| process_cpu_s(pid).ok());
     let outcome = match workload::run(cli.workload, params) {

@@ -19,6 +19,8 @@ pub const READ_POLL: Duration = Duration::from_millis(100);
 pub struct Conn {
     pub stream: TcpStream,
     pub server_version: String,
+    /// The INFO's `client_id` (natrix numbers connections in accept order).
+    pub client_id: u64,
 }
 
 impl Conn {
@@ -44,6 +46,7 @@ impl Conn {
             .ok_or_else(|| io::Error::other(format!("expected INFO, got {info:?}")))?;
         let info: serde_json::Value = serde_json::from_str(json).map_err(io::Error::other)?;
         let server_version = info["version"].as_str().unwrap_or("?").to_string();
+        let client_id = info["client_id"].as_u64().unwrap_or(0);
         let connect = serde_json::json!({
             "verbose": false, "pedantic": false, "lang": "rust", "version": "natrix-bench",
             "name": name, "protocol": 0, "echo": false, "headers": headers,
@@ -57,6 +60,7 @@ impl Conn {
         Ok(Conn {
             stream,
             server_version,
+            client_id,
         })
     }
 

@@ -37,6 +37,9 @@ pub enum Workload {
     Stanpub,
     /// A pre-filled STAN channel delivered to a durable subscription, every message acked.
     Stansub,
+    /// No client at all for --msgs milliseconds (after one connection checked the server
+    /// and left): what the idle server costs (its CPU time over the wait, --server-pid).
+    Idle,
 }
 
 impl Workload {
@@ -73,6 +76,20 @@ pub struct Params {
     pub publishers: usize,
     /// The server's pid, to read its CPU time when the clock starts.
     pub server_pid: Option<u32>,
+    /// reqrep: put the requesters on the responder's shard (`Same`) or on another
+    /// (`Split`), for a natrix with this many shards; see [`Placement`].
+    pub placement: Option<(Placement, u64)>,
+}
+
+/// Where reqrep's requesters sit relative to the responder on a multi-shard natrix. natrix's
+/// accept thread deals connections to shards round-robin in accept order, and the INFO's
+/// `client_id` is that order, so a requester whose id is congruent to the responder's
+/// modulo the shard count is on its shard. A requester reconnects (a bounded number of
+/// times) until it sits where it should. On nats-server this only costs the reconnects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placement {
+    Same,
+    Split,
 }
 
 /// What the clients saw. Times are on [`now_ns`]'s clock.
@@ -108,6 +125,8 @@ pub(crate) struct Shared {
     ack_latency: Mutex<Histogram<u64>>,
     cpu_at_start: Mutex<(Option<f64>, f64)>,
     error: Mutex<Option<String>>,
+    /// reqrep: the responder's `client_id` once it is connected (0 before).
+    responder_cid: AtomicU64,
 }
 
 impl Shared {
@@ -124,6 +143,7 @@ impl Shared {
             latency: Mutex::new(histogram()),
             ack_latency: Mutex::new(histogram()),
             cpu_at_start: Mutex::new((None, 0.0)),
+            responder_cid: AtomicU64::new(0),
             error: Mutex::new(None),
         })
     }
@@ -240,6 +260,9 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     if workload.is_stan() {
         return crate::stan::run(workload, params);
     }
+    if workload == Workload::Idle {
+        return idle(params);
+    }
     let clients = params.clients.max(1);
     let msgs = params.msgs;
     let subject = params.subject.clone();
@@ -321,6 +344,22 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
         outcome.last_delivery_ns = outcome.pub_end_ns;
     }
     Ok(outcome)
+}
+
+/// The idle workload: the probe connection comes and goes, a second of settling, then
+/// --msgs milliseconds without any client.
+fn idle(params: Params) -> io::Result<Outcome> {
+    let server_version = Conn::open(&params.server, "natrix-bench probe")?.server_version;
+    thread::sleep(Duration::from_secs(1));
+    let wait = Duration::from_millis(params.msgs);
+    let shared = Shared::new(&params, 0);
+    let start_ns = shared.start_clock();
+    thread::sleep(wait);
+    let end = Tally {
+        count: 0,
+        last_ns: start_ns + wait.as_nanos() as u64,
+    };
+    Ok(shared.outcome(server_version, &[end], &[]))
 }
 
 /// `total` split over `parts` as evenly as possible.
@@ -473,6 +512,9 @@ fn responder(shared: &Shared, subject: &str) -> io::Result<Tally> {
     let mut scan = Scanner::default();
     let setup = Conn::open(&shared.params.server, "natrix-bench responder").and_then(|mut c| {
         c.roundtrip(format!("SUB {subject} 1\r\n").as_bytes(), &mut scan)?;
+        shared
+            .responder_cid
+            .store(c.client_id.max(1), Ordering::SeqCst);
         Ok(c)
     });
     let mut conn = ready(shared, setup)?;
@@ -512,9 +554,35 @@ fn responder(shared: &Shared, subject: &str) -> io::Result<Tally> {
 
 fn requester_setup(shared: &Shared, id: usize, scan: &mut Scanner) -> io::Result<(Conn, String)> {
     let inbox = format!("_INBOX.natrix-bench.{id}");
-    let mut conn = Conn::open(&shared.params.server, "natrix-bench requester")?;
+    let mut conn = match shared.params.placement {
+        None => Conn::open(&shared.params.server, "natrix-bench requester")?,
+        Some((placement, shards)) => placed_conn(shared, placement, shards)?,
+    };
     conn.roundtrip(format!("SUB {inbox} 1\r\n").as_bytes(), scan)?;
     Ok((conn, inbox))
+}
+
+/// A requester connection on the responder's shard or off it (see [`Placement`]).
+fn placed_conn(shared: &Shared, placement: Placement, shards: u64) -> io::Result<Conn> {
+    let shards = shards.max(1);
+    let started = std::time::Instant::now();
+    let responder = loop {
+        match shared.responder_cid.load(Ordering::SeqCst) {
+            0 if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            0 => return Err(io::Error::other("the responder did not connect")),
+            cid => break cid,
+        }
+    };
+    for _ in 0..4 * shards {
+        let conn = Conn::open(&shared.params.server, "natrix-bench requester")?;
+        let same = conn.client_id.abs_diff(responder) % shards == 0;
+        if same == (placement == Placement::Same) {
+            return Ok(conn);
+        }
+    }
+    Err(io::Error::other("could not place the requester"))
 }
 
 /// One request at a time; the latency is the round trip.
