@@ -360,8 +360,11 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
     if any(w["kind"] in REDELIVERY_KINDS for w in meta["workloads"]):
         out.append("- redelivery rows: the JetStream stream uses **memory storage** (16 B payloads), the STAN "
                    "channel natrix's memory store; the servers still get `-js -sd <tempdir>`")
+    longer = sorted({(w["timeout_s"], w["name"]) for w in meta["workloads"]
+                     if w.get("timeout_s") and w["timeout_s"] != meta["bench"]["timeout_s"]})
     out.append(f"- rounds: {meta['rounds']}; message counts scaled by {meta['scale']}; "
-               f"natrix-bench `--timeout {meta['bench']['timeout_s']}`")
+               f"natrix-bench `--timeout {meta['bench']['timeout_s']}`"
+               + "".join(f" (`{t}` for {name})" for t, name in longer))
     out += ["", "Layouts:", ""]
     for layout in meta["layouts"]:
         shards = f"`--shards {layout['shards']}`" if layout["shards"] else "its default shards"
