@@ -459,6 +459,49 @@ async fn push_consumer_delivers_its_backlog_once_the_deliver_subject_has_interes
     .await;
 }
 
+/// A push consumer sends a backlog in bounded rounds; the next round must come without an
+/// ack or a publish to start it (natrix-bench `jsredeliver` found natrix stopping after a
+/// few rounds of 1024 until the first ack-wait deadline, here 30 s).
+#[tokio::test]
+async fn push_consumer_sends_a_long_backlog_without_acks_to_drive_it() {
+    const MESSAGES: usize = 10_000;
+    let js = start_js("cons-push-backlog");
+    bounded(async {
+        let (client, ctx) = connect(&js).await;
+        let mut stream = create_stream(&ctx, "PB", &["pb.>"], RetentionPolicy::Limits).await;
+        for _ in 0..MESSAGES {
+            client.publish("pb.x", "m".into()).await.expect("publish");
+        }
+        client.flush().await.expect("flush");
+        let filled = Instant::now();
+        while stream.info().await.expect("stream info").state.messages < MESSAGES as u64 {
+            assert!(filled.elapsed() < ARRIVAL_MAX, "the stream fills");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut deliveries = client.subscribe("dlv.pb").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        stream
+            .create_consumer(push::Config {
+                durable_name: Some("pb".into()),
+                deliver_subject: "dlv.pb".into(),
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: -1,
+                ..Default::default()
+            })
+            .await
+            .expect("create push consumer");
+        let mut got = 0;
+        while got < MESSAGES {
+            tokio::time::timeout(ARRIVAL_MAX, deliveries.next())
+                .await
+                .unwrap_or_else(|_| panic!("{got} of {MESSAGES} delivered, then nothing"))
+                .expect("subscription open");
+            got += 1;
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn push_consumer_with_a_deliver_group_gives_each_message_to_one_member() {
     const MESSAGES: usize = 30;

@@ -20,7 +20,9 @@ OVERLAP_MARK = "~"
 FIXED_RATE_KINDS = ("reqrep-open",)
 # Rows without traffic: reported as the server's CPU time over the wait (idle_table).
 IDLE_KINDS = ("idle",)
-LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume", "stanpub")
+LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume", "stanpub", "kvput", "kvget")
+# natrix-bench workloads whose report carries a `redelivery` object (phase by phase).
+REDELIVERY_KINDS = ("jsredeliver", "stanredeliver")
 
 
 def read_jsonl(path: Path) -> tuple[dict, list[dict]]:
@@ -306,7 +308,10 @@ def legend(meta: dict) -> list[str]:
         "- msgs/s: natrix-bench's `msgs_per_s`: messages delivered to all subscribers together "
         "per second, or the publish rate the server ingested when nothing is delivered (pub). "
         "For fanout it counts every delivery; for reqrep it is requests/s; for reqrep-open it is "
-        "the fixed request rate asked for, so there the latency is what to compare.",
+        "the fixed request rate asked for, so there the latency is what to compare. KV rows: puts "
+        "acknowledged or direct gets answered per second (latency: each one's round trip). Redelivery "
+        "rows: redeliveries per second in the window, and server ns/msg is per redelivery (see "
+        "Redelivery phases).",
         "- natrix / faster nats-server: natrix's median divided by the better reference median "
         f"(above 1 = natrix faster). `{OVERLAP_MARK}` = the min–max ranges overlap, so the "
         "difference is within the run-to-run noise.",
@@ -360,6 +365,8 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
                    f"INFO `version`: {', '.join(info_versions) or '?'}")
     for note in meta.get("server_notes", []):
         out.append(f"  - {note}")
+    for note in meta.get("notes", []):
+        out.append(f"- {note}")
     out.append(f"- load generator: `{meta['bench']['binary']}`")
     limits = meta["limits"]
     out.append(f"- limits, the same for every server: max_payload {limits['max_payload']} B, "
@@ -375,8 +382,20 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
                    "sync_interval, or `sync_interval: always` in the rows that say so), so the ratio is "
                    "natrix's STAN against nats-server's JetStream. natrix's STAN file store fdatasyncs "
                    "every flush before it acks")
+    if any(w["kind"] in ("kvput", "kvget") for w in meta["workloads"]):
+        out.append("- KV rows: a fresh `-js -sd <tempdir>` per run, natrix and nats-server only; the bucket "
+                   "is made as nats.go/nats-py/nats.js make one (stream `KV_<bucket>` on `$KV.<bucket>.>`, "
+                   "max_msgs_per_subject 1, discard new, allow_direct, deny_delete, allow_rollup_hdrs, "
+                   "2 min duplicate window, file storage); gets are direct gets "
+                   "(`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`) of keys put once before the clock")
+    if any(w["kind"] in REDELIVERY_KINDS for w in meta["workloads"]):
+        out.append("- redelivery rows: the JetStream stream uses **memory storage** (16 B payloads), the STAN "
+                   "channel natrix's memory store; the servers still get `-js -sd <tempdir>`")
+    longer = sorted({(w["timeout_s"], w["name"]) for w in meta["workloads"]
+                     if w.get("timeout_s") and w["timeout_s"] != meta["bench"]["timeout_s"]})
     out.append(f"- rounds: {meta['rounds']}; message counts scaled by {meta['scale']}; "
-               f"natrix-bench `--timeout {meta['bench']['timeout_s']}`")
+               f"natrix-bench `--timeout {meta['bench']['timeout_s']}`"
+               + "".join(f" (`{t}` for {name})" for t, name in longer))
     out += ["", "Layouts:", ""]
     for layout in meta["layouts"]:
         shards = f"`--shards {layout['shards']}`" if layout["shards"] else "its default shards"
@@ -402,6 +421,7 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
         if idle:
             out += ["Idle (no client; the server's CPU time over the wait, read from /proc/PID/stat "
                     "with 10 ms ticks):", ""] + idle + [""]
+    out += redelivery_section(meta, runs, cells)
     out += legend(meta) + [""]
     if plot_name:
         out += ["## Latency", "", f"![latency percentiles]({plot_name})", "",
@@ -423,6 +443,54 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def _redelivery_median(cell: Cell, key: str) -> float | None:
+    vals = [r["redelivery"][key] for r in cell.results
+            if r.get("redelivery") and r["redelivery"].get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def redelivery_section(meta: dict, runs: list[dict], cells: dict) -> list[str]:
+    """The phases of the redelivery rows, one line per server: the first pass, the idle
+    phase (everything delivered, nothing due) and the window of redeliveries."""
+    rows = [w for w in meta["workloads"] if w["kind"] in REDELIVERY_KINDS
+            or (w.get("twin_args") or [""])[0] in REDELIVERY_KINDS]
+    if not rows:
+        return []
+    labels = server_labels(meta, runs)
+    out = ["## Redelivery phases", "",
+           "Messages delivered and never acked. First pass: from the subscription (consumer creation) "
+           "to the last first delivery. Idle: from 1 s after the first pass to 1 s before the first "
+           "deadline (only with a first ack wait longer than the first pass), the server's CPU in it as "
+           "a share of one core. Window: from the first redelivery, the redeliveries counted and the "
+           "server's CPU per redelivery. "
+           + _medians_over(meta["rounds"]).capitalize() + ".", "",
+           "| row | server | pending | first pass s | idle s | idle CPU s | idle CPU, % of a core | "
+           "first redelivery at s | delivered before it | redeliveries in window | redeliveries/s | "
+           "distinct redelivered | server µs / redelivery |",
+           "|" + "---|" * 13]
+
+    def num(value: float | None, scale: float = 1.0) -> str:
+        return "–" if value is None else _num(value * scale)
+
+    for w in rows:
+        for s in meta["servers_order"]:
+            cell = cells.get(("j", w["name"], s))
+            if cell is None:
+                continue
+            if not cell.ok_runs:
+                out.append(f"| {w['title']} | {labels[s]} | failed | | | | | | | | | | |")
+                continue
+            m = lambda key: _redelivery_median(cell, key)  # noqa: E731
+            out.append("| " + " | ".join([
+                w["title"], labels[s], fmt_with_spread(m("pending"), None), num(m("first_pass_s")),
+                num(m("idle_s")), num(m("idle_server_cpu_s")), num(m("idle_core_pct")),
+                num(m("first_redelivery_s")), fmt_with_spread(m("delivered_before_window"), None),
+                fmt_with_spread(m("redeliveries"), None), fmt_with_spread(m("redeliveries_per_s"), None),
+                fmt_with_spread(m("distinct_redelivered"), None), num(m("server_ns_per_redelivery"), 1e-3),
+            ]) + " |")
+    return out + [""]
+
+
 def stdout_tables(meta: dict, runs: list[dict]) -> str:
     cells = build_cells(meta, runs)
     out = []
@@ -430,6 +498,7 @@ def stdout_tables(meta: dict, runs: list[dict]) -> str:
         if any(k[0] == layout["key"] for k in cells):
             out += [f"Layout {layout['key']}: {layout['title']} ({_medians_over(meta['rounds'])})", ""]
             out += layout_table(meta, runs, cells, layout["key"]) + [""]
+    out += redelivery_section(meta, runs, cells)
     return "\n".join(out)
 
 

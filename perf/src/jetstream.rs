@@ -99,7 +99,7 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
 }
 
 /// Fills the stream with --msgs messages, untimed.
-fn prefill(params: &Params) -> io::Result<()> {
+pub(crate) fn prefill(params: &Params) -> io::Result<()> {
     let (mut conn, mut scan, inbox) = publisher_conn(&params.server, "prefill")?;
     let mut frame = PubFrame::new(&params.subject, &inbox, params.size);
     let deadline = now_ns() + params.timeout.as_nanos() as u64;
@@ -107,7 +107,7 @@ fn prefill(params: &Params) -> io::Result<()> {
     publish_acked(
         &mut conn,
         &mut scan,
-        &mut frame,
+        std::slice::from_mut(&mut frame),
         params.msgs,
         PREFILL_WINDOW,
         &mut ignored,
@@ -116,7 +116,7 @@ fn prefill(params: &Params) -> io::Result<()> {
     Ok(())
 }
 
-fn publisher_conn(server: &str, id: &str) -> io::Result<(Conn, Scanner, String)> {
+pub(crate) fn publisher_conn(server: &str, id: &str) -> io::Result<(Conn, Scanner, String)> {
     let mut conn = Conn::open_headers(server, "natrix-bench jspub")?;
     let mut scan = Scanner::default();
     let inbox = format!("_INBOX.natrix-bench.pub.{id}");
@@ -135,7 +135,7 @@ fn publisher(shared: &Shared, id: usize, n: u64, headline: bool) -> io::Result<T
     let last_ns = publish_acked(
         &mut conn,
         &mut scan,
-        &mut frame,
+        std::slice::from_mut(&mut frame),
         n,
         params.window,
         &mut hist,

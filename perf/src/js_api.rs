@@ -96,13 +96,20 @@ impl Admin {
 
     /// A file stream on `subject`, fresh: one of the same name is deleted first.
     pub fn create_stream(&mut self, subject: &str, retention: &str) -> io::Result<()> {
-        // Absent on a fresh server: the "stream not found" error is expected.
-        let _ = self.request(&format!("$JS.API.STREAM.DELETE.{STREAM}"), &json!({}));
         let config = json!({
             "name": STREAM, "subjects": [subject], "storage": "file",
             "retention": retention, "num_replicas": 1,
         });
-        self.request(&format!("$JS.API.STREAM.CREATE.{STREAM}"), &config)?;
+        self.create_stream_as(&config)
+    }
+
+    /// The stream `config` describes (its `name` member names it), fresh: one of the same
+    /// name is deleted first.
+    pub fn create_stream_as(&mut self, config: &Value) -> io::Result<()> {
+        let name = config["name"].as_str().unwrap_or(STREAM);
+        // Absent on a fresh server: the "stream not found" error is expected.
+        let _ = self.request(&format!("$JS.API.STREAM.DELETE.{name}"), &json!({}));
+        self.request(&format!("$JS.API.STREAM.CREATE.{name}"), config)?;
         Ok(())
     }
 
@@ -116,6 +123,13 @@ impl Admin {
         if let Some(subject) = deliver_subject {
             config["deliver_subject"] = json!(subject);
         }
+        self.create_consumer_as(config)
+    }
+
+    /// The durable consumer `config` describes (its `durable_name` is [`DURABLE`]) on
+    /// [`STREAM`].
+    pub fn create_consumer_as(&mut self, mut config: Value) -> io::Result<()> {
+        config["durable_name"] = json!(DURABLE);
         let body = json!({"stream_name": STREAM, "config": config});
         self.request(
             &format!("$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.{DURABLE}"),
@@ -126,7 +140,12 @@ impl Admin {
 
     /// Messages in the stream, from `STREAM.INFO`.
     pub fn stream_msgs(&mut self) -> io::Result<u64> {
-        let info = self.request(&format!("$JS.API.STREAM.INFO.{STREAM}"), &json!({}))?;
+        self.stream_msgs_of(STREAM)
+    }
+
+    /// Messages in the stream `name`, from `STREAM.INFO`.
+    pub fn stream_msgs_of(&mut self, name: &str) -> io::Result<u64> {
+        let info = self.request(&format!("$JS.API.STREAM.INFO.{name}"), &json!({}))?;
         info["state"]["messages"]
             .as_u64()
             .ok_or_else(|| io::Error::other("STREAM.INFO without state.messages"))
@@ -164,19 +183,23 @@ impl PubFrame {
 
 /// Publishes `n` messages on `conn`, whose reply subject `inbox` it has subscribed, keeping
 /// at most `window` unacknowledged, and records each ack's latency (from the write of its
-/// message) in `hist`. A JetStream ack answers one connection's publishes in order, so the
-/// send times wait in a queue. `give_up` is asked at every idle read. Returns the time the
-/// last ack arrived.
+/// message) in `hist`. The messages take `frames` in turn (one subject each: a KV put
+/// cycles through its keys). A JetStream ack answers one connection's publishes in order,
+/// so the send times wait in a queue. `give_up` is asked at every idle read. Returns the
+/// time the last ack arrived.
 #[allow(clippy::too_many_arguments)]
 pub fn publish_acked(
     conn: &mut Conn,
     scan: &mut Scanner,
-    frame: &mut PubFrame,
+    frames: &mut [PubFrame],
     n: u64,
     window: usize,
     hist: &mut Histogram<u64>,
     mut give_up: impl FnMut() -> bool,
 ) -> io::Result<u64> {
+    if frames.is_empty() {
+        return Err(io::Error::other("nothing to publish: no frames"));
+    }
     let window = window.max(1) as u64;
     let mut sent_at: VecDeque<u64> = VecDeque::with_capacity(window as usize);
     let mut out = Vec::with_capacity(1 << 16);
@@ -186,7 +209,8 @@ pub fn publish_acked(
         out.clear();
         let now = now_ns();
         while sent < n && sent - acked < window {
-            frame.append(&mut out, now);
+            let next = (sent % frames.len() as u64) as usize;
+            frames[next].append(&mut out, now);
             sent_at.push_back(now);
             sent += 1;
         }

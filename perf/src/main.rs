@@ -5,8 +5,10 @@
 
 mod jetstream;
 mod js_api;
+mod kv;
 mod measure;
 mod proto;
+mod redeliver;
 mod stan;
 mod stan_api;
 mod workload;
@@ -81,6 +83,20 @@ struct Cli {
     /// With --placement: natrix's shard count.
     #[arg(long, default_value_t = 2)]
     natrix_shards: u64,
+    /// kvput, kvget: keys in the bucket.
+    #[arg(long, default_value_t = 10_000)]
+    keys: u64,
+    /// jsredeliver, stanredeliver: the ack wait of redeliveries, in milliseconds (STAN
+    /// rounds it up to whole seconds).
+    #[arg(long, default_value_t = 1_000)]
+    ack_wait_ms: u64,
+    /// jsredeliver: the first delivery's ack wait, in milliseconds (`backoff` [this,
+    /// --ack-wait-ms]); gives an idle phase with everything delivered and nothing due.
+    #[arg(long)]
+    first_ack_wait_ms: Option<u64>,
+    /// jsredeliver, stanredeliver: seconds to count redeliveries for.
+    #[arg(long, default_value_t = 10)]
+    redeliver_secs: u64,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -122,6 +138,7 @@ struct Report {
     latency_us: Option<Latency>,
     latency_percentiles: Option<Vec<[f64; 2]>>,
     ack_latency_us: Option<Latency>,
+    redelivery: Option<redeliver::RedeliveryStats>,
     server_cpu_s: Option<f64>,
     server_ns_per_msg: Option<f64>,
     client_cpu_s: f64,
@@ -153,6 +170,10 @@ fn main() -> ExitCode {
         publishers: cli.publishers.max(1),
         server_pid: cli.server_pid,
         placement: cli.placement.map(|p| (p, cli.natrix_shards)),
+        keys: cli.keys.max(1),
+        ack_wait_ms: cli.ack_wait_ms.max(1),
+        first_ack_wait_ms: cli.first_ack_wait_ms,
+        redeliver_secs: cli.redeliver_secs.max(1),
     };
     let server_cpu = || cli.server_pid.and_then(|pid| process_cpu_s(pid).ok());
     let outcome = match workload::run(cli.workload, params) {
@@ -162,7 +183,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (server_after, own_after) = (server_cpu(), own_cpu_s());
+    let (server_after, own_after) = outcome
+        .cpu_at_end
+        .unwrap_or_else(|| (server_cpu(), own_cpu_s()));
     // From when the clock started: connecting and any setup (a stream's pre-fill) before it
     // are not the run's.
     let (server_before, own_before) = outcome.cpu_at_start;
@@ -211,6 +234,7 @@ fn main() -> ExitCode {
         latency_us: Latency::of(&outcome.latency),
         latency_percentiles: percentiles(&outcome.latency),
         ack_latency_us: Latency::of(&outcome.ack_latency),
+        redelivery: outcome.redelivery.clone(),
         server_cpu_s,
         server_ns_per_msg: server_cpu_s
             .filter(|_| per_msg > 0)
@@ -266,6 +290,31 @@ fn print_report(r: &Report) {
         println!(
             "  ack round trip p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} samples)",
             l.p50, l.p90, l.p99, l.p99_9, l.max, l.count
+        );
+    }
+    if let Some(d) = &r.redelivery {
+        let opt =
+            |v: Option<f64>, unit: &str| v.map_or("–".to_string(), |v| format!("{v:.3}{unit}"));
+        println!(
+            "  pending        {} (first pass {}, {} delivered before the window)",
+            d.pending,
+            opt(d.first_pass_s, " s"),
+            d.delivered_before_window
+        );
+        println!(
+            "  idle phase     {} with server CPU {} ({} of a core)",
+            opt(d.idle_s, " s"),
+            opt(d.idle_server_cpu_s, " s"),
+            opt(d.idle_core_pct, " %")
+        );
+        println!(
+            "  redeliveries   {} in {:.3} s from the first ({:.3} s after subscribing): {:.0}/s, {} distinct, {}",
+            d.redeliveries,
+            d.window_s,
+            d.first_redelivery_s,
+            d.redeliveries_per_s,
+            d.distinct_redelivered,
+            opt(d.server_ns_per_redelivery.map(|ns| ns / 1000.0), " µs of server CPU each")
         );
     }
     if let (Some(cpu), Some(per)) = (r.server_cpu_s, r.server_ns_per_msg) {

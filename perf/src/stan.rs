@@ -62,7 +62,7 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     Ok(shared.outcome(server_version, &sent, &taken))
 }
 
-fn prefill(params: &Params) -> io::Result<()> {
+pub(crate) fn prefill(params: &Params) -> io::Result<()> {
     let mut client = StanClient::connect(&params.server, "natrix-bench-prefill")?;
     let deadline = now_ns() + params.timeout.as_nanos() as u64;
     let mut ignored = histogram();

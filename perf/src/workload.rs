@@ -40,6 +40,14 @@ pub enum Workload {
     /// No client at all for --msgs milliseconds (after one connection checked the server
     /// and left): what the idle server costs (its CPU time over the wait, --server-pid).
     Idle,
+    /// KV puts (publishes to `$KV.<bucket>.<key>` with acks) over --keys keys.
+    Kvput,
+    /// KV direct gets of --keys keys, each put once before the clock starts.
+    Kvget,
+    /// A push consumer with --msgs delivered and never acked: idle CPU, then redeliveries.
+    Jsredeliver,
+    /// A STAN subscription with --msgs delivered and never acked: redeliveries.
+    Stanredeliver,
 }
 
 impl Workload {
@@ -52,6 +60,14 @@ impl Workload {
 
     pub fn is_stan(self) -> bool {
         matches!(self, Workload::Stanpub | Workload::Stansub)
+    }
+
+    pub fn is_kv(self) -> bool {
+        matches!(self, Workload::Kvput | Workload::Kvget)
+    }
+
+    pub fn is_redelivery(self) -> bool {
+        matches!(self, Workload::Jsredeliver | Workload::Stanredeliver)
     }
 }
 
@@ -76,6 +92,15 @@ pub struct Params {
     pub publishers: usize,
     /// The server's pid, to read its CPU time when the clock starts.
     pub server_pid: Option<u32>,
+    /// KV workloads: the key space.
+    pub keys: u64,
+    /// Redelivery workloads: the ack wait of every redelivery (and of the first delivery
+    /// without `first_ack_wait_ms`).
+    pub ack_wait_ms: u64,
+    /// jsredeliver: the first delivery's ack wait (a `backoff` of two steps).
+    pub first_ack_wait_ms: Option<u64>,
+    /// Redelivery workloads: how long redeliveries are counted.
+    pub redeliver_secs: u64,
     /// reqrep: put the requesters on the responder's shard (`Same`) or on another
     /// (`Split`), for a natrix with this many shards; see [`Placement`].
     pub placement: Option<(Placement, u64)>,
@@ -106,6 +131,11 @@ pub struct Outcome {
     /// CPU seconds used so far when the clock started: the server's (with a pid) and this
     /// process's. Setup before it (a JetStream stream's pre-fill) is not the run's.
     pub cpu_at_start: (Option<f64>, f64),
+    /// The same at the end of the clock, when the workload read it itself (the redelivery
+    /// window); `None`: read when the workload returns.
+    pub cpu_at_end: Option<(Option<f64>, f64)>,
+    /// What the redelivery workloads measured phase by phase.
+    pub redelivery: Option<crate::redeliver::RedeliveryStats>,
     pub error: Option<String>,
 }
 
@@ -184,6 +214,8 @@ impl Shared {
             latency: self.latency.lock().expect("latency lock").clone(),
             ack_latency: self.ack_latency.lock().expect("latency lock").clone(),
             cpu_at_start: *self.cpu_at_start.lock().expect("cpu lock"),
+            cpu_at_end: None,
+            redelivery: None,
             error: self.error.lock().expect("error lock").take(),
         }
     }
@@ -263,6 +295,12 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     if workload == Workload::Idle {
         return idle(params);
     }
+    if workload.is_kv() {
+        return crate::kv::run(workload, params);
+    }
+    if workload.is_redelivery() {
+        return crate::redeliver::run(workload, params);
+    }
     let clients = params.clients.max(1);
     let msgs = params.msgs;
     let subject = params.subject.clone();
@@ -273,7 +311,7 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
         Workload::Fanout | Workload::Queue => (1, clients),
         Workload::Manypub => (clients, 1),
         Workload::Reqrep | Workload::ReqrepOpen => (clients, 1),
-        _ => unreachable!("JetStream and STAN workloads returned above"),
+        _ => unreachable!("JetStream, STAN, KV and redelivery workloads returned above"),
     };
     let shared = Shared::new(&params, publishers + receivers);
     let server_version = Conn::open(&params.server, "natrix-bench probe")?.server_version;

@@ -217,6 +217,50 @@ fn ack_wait_redelivers_with_a_higher_count_and_an_ack_stops_it() {
 }
 
 #[test]
+fn a_deleted_streams_timers_do_not_reach_a_stream_made_again_under_its_name() {
+    let mut a = open(None);
+    let config = r#"{"name":"S","subjects":["s.>"]}"#;
+    stream(&mut a, config);
+    publish(&mut a, "S", "s.a", "x");
+    consumer(&mut a, "S", r#"{"durable_name":"d","ack_wait":500000000}"#);
+    a.pull("S", "d", b"in", br#"{"batch":1,"no_wait":true}"#, at(0));
+    assert_eq!(sent(&mut a).len(), 1);
+    let mut env = a.env.clone();
+    let r = api::handle(
+        "$JS.API.STREAM.DELETE.S",
+        "_INBOX.x",
+        b"",
+        b"",
+        0,
+        &mut a,
+        &mut env,
+    );
+    assert!(
+        matches!(&r, Response::Json(j) if String::from_utf8_lossy(j).contains("\"success\":true")),
+        "{r:?}"
+    );
+    assert!(a.consumer_ids.is_empty() && a.stream_ids.is_empty());
+    stream(&mut a, config);
+    publish(&mut a, "S", "s.b", "y");
+    consumer(
+        &mut a,
+        "S",
+        r#"{"durable_name":"d","ack_wait":60000000000}"#,
+    );
+    a.pull("S", "d", b"in", br#"{"batch":1,"no_wait":true}"#, at(100));
+    assert_eq!(sent(&mut a).len(), 1);
+    fire(&mut a, 600);
+    assert!(
+        sent(&mut a).is_empty(),
+        "the old consumer's 500 ms ack wait must not redeliver the new one's message"
+    );
+    assert_eq!(
+        a.streams["S"].consumers["d"].state.num_redelivery_queued(),
+        0
+    );
+}
+
+#[test]
 fn nak_redelivers_at_once_and_term_never_again() {
     let mut a = open(None);
     stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);

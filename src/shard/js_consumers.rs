@@ -237,9 +237,17 @@ impl Shard {
 }
 
 /// The timer task of the owning shard.
+///
+/// The wake-up of each wait is taken before the previous round's work, not after it: that
+/// work (the flush's commit) may itself ask for another round, when a consumer stopped at
+/// its per-call bound with more to send, and a wake-up sent while this task runs would be
+/// lost on a `notified()` taken afterwards. Found by natrix-bench `jsredeliver`: a push
+/// consumer over a backlog, with no acks or publishes to flush the shard, stopped after a
+/// few batches of 1024 until its first ack-wait deadline. A round that asked for another
+/// yields first, so that the shard's connections are served in between.
 pub async fn run_timers(shard: Rc<Shard>) {
+    let mut woken = shard.js_wake.notified();
     loop {
-        let woken = shard.js_wake.notified();
         let next = shard.js_next_deadline();
         let wait = match next {
             Some(at) => Duration::from_millis(at.saturating_sub(clock().ms)),
@@ -247,9 +255,13 @@ pub async fn run_timers(shard: Rc<Shard>) {
         };
         shard.js_sleeping_until.set(next.unwrap_or(u64::MAX));
         if !wait.is_zero() {
-            runtime::race(runtime::sleep(wait), woken).await;
+            runtime::race(runtime::sleep(wait), &mut woken).await;
         }
+        woken = shard.js_wake.notified();
         shard.js_fire_timers();
         shard.flush();
+        if shard.js_pending.get() {
+            runtime::yield_now().await;
+        }
     }
 }
