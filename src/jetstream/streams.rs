@@ -159,7 +159,7 @@ impl AccountStreams {
     fn recover(&self, name: &str) -> Result<Stream, String> {
         let dir = self.stream_dir(name).ok_or("no store directory")?;
         let (mut fs, report) =
-            FileStore::open(StdIo { root: dir }, Layout::default(), SEGMENT_BYTES_MAX, 1)
+            FileStore::open(StdIo::new(dir), Layout::default(), SEGMENT_BYTES_MAX, 1)
                 .map_err(|e| e.to_string())?;
         let meta: Meta = serde_json::from_slice(&fs.read_meta().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
@@ -201,13 +201,9 @@ impl AccountStreams {
         };
         // Memory streams keep their config on disk too, so they come back (empty).
         let _ = std::fs::remove_dir_all(&dir);
-        let (mut fs, _) = FileStore::open(
-            StdIo { root: dir },
-            Layout::default(),
-            SEGMENT_BYTES_MAX,
-            first,
-        )
-        .map_err(store_err)?;
+        let (mut fs, _) =
+            FileStore::open(StdIo::new(dir), Layout::default(), SEGMENT_BYTES_MAX, first)
+                .map_err(store_err)?;
         let meta = Meta {
             config: config.clone(),
             created: now,
@@ -550,7 +546,7 @@ impl StreamBackend for AccountStreams {
             let json =
                 serde_json::to_vec(&meta).map_err(|e| ApiError::StoreFailed(e.to_string()))?;
             let (mut fs, _) =
-                FileStore::open(StdIo { root: dir }, Layout::default(), SEGMENT_BYTES_MAX, 1)
+                FileStore::open(StdIo::new(dir), Layout::default(), SEGMENT_BYTES_MAX, 1)
                     .map_err(store_err)?;
             fs.write_meta(&json).map_err(store_err)?;
         }

@@ -242,9 +242,7 @@ impl FileChannels {
 impl ChannelFactory for FileChannels {
     type Store = LogChannel<FileStore<StdIo>>;
     fn create(&mut self, name: &str) -> Result<Self::Store, StoreError> {
-        let io = StdIo {
-            root: self.root.join(Self::dir_name(name)),
-        };
+        let io = StdIo::new(self.root.join(Self::dir_name(name)));
         let (store, _report) =
             FileStore::open(io, Layout::default(), CHANNEL_SEGMENT_BYTES_MAX, 1)?;
         Ok(LogChannel::new(store, name))
@@ -277,9 +275,7 @@ impl ChannelFactory for FileChannels {
         Ok(names)
     }
     fn state_log(&mut self) -> Option<Box<dyn StateLog>> {
-        let io = StdIo {
-            root: self.root.join(STATE_DIR),
-        };
+        let io = StdIo::new(self.root.join(STATE_DIR));
         Some(Box::new(IoStateLog::new(io)))
     }
 }

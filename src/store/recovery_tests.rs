@@ -23,9 +23,7 @@ impl TempDir {
         TempDir(dir)
     }
     fn io(&self) -> StdIo {
-        StdIo {
-            root: self.0.clone(),
-        }
+        StdIo::new(self.0.clone())
     }
     fn seg(&self, id: u32) -> std::path::PathBuf {
         self.0.join(Layout::default().segment(id))
