@@ -23,13 +23,12 @@ use super::api::backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, Stream
 use super::api::config::{DiscardPolicy, Storage, StreamConfig};
 use super::api::error::ApiError;
 use super::api::headers::Headers;
-use super::api::info::{
-    AccountUsage, LostStreamData, SourceInfo, StreamState, StreamView, UnixNanos,
-};
+use super::api::info::{AccountUsage, LostStreamData, StreamState, StreamView, UnixNanos};
 use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublishState};
 use super::api::ApiEnv;
 use super::consumer::ConsumerTimer;
 use super::consumers::{Consumer, Out};
+use super::sourcing::Link;
 use crate::account::AccountId;
 use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
 use crate::subject;
@@ -58,6 +57,10 @@ pub struct Stream {
     last_msg_id: String,
     /// Appended to since the last commit.
     pub(crate) dirty: bool,
+    /// Its mirror or its sources, with their positions (`sourcing.rs`).
+    pub(crate) links: Vec<Link>,
+    /// A source copied since the position hints were last written.
+    pub(crate) sources_dirty: bool,
 }
 
 /// What a publish into a stream produced: the reply to send (after the commit when
@@ -89,6 +92,9 @@ pub struct AccountStreams {
     pub outbox: Vec<Out>,
     /// Streams written to by the last commit: their consumers may deliver.
     pub(crate) kicked: Vec<String>,
+    /// The time of the request being answered (set by the shard), for what STREAM.INFO
+    /// reports relative to now.
+    pub now_ns: UnixNanos,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -96,6 +102,33 @@ fn store_err(e: store::StoreError) -> ApiError {
 }
 
 impl Stream {
+    /// Message `seq` on `subj` was appended: consumers count it, the limits apply (discard
+    /// old), and the stream is written at the next commit.
+    pub(crate) fn stored(&mut self, seq: u64, subj: &[u8]) {
+        for k in self.consumers.values() {
+            k.pending_cache
+                .changed(seq, subj, &k.spec.limits.filters, true);
+        }
+        let c = &self.config;
+        let limits = store::Limits {
+            msgs_max: (c.max_msgs > 0).then_some(c.max_msgs as u64),
+            bytes_max: (c.max_bytes > 0).then_some(c.max_bytes as u64),
+            msgs_per_subject_max: (c.max_msgs_per_subject > 0)
+                .then_some(c.max_msgs_per_subject as u64),
+        };
+        if limits != store::Limits::default()
+            && self
+                .log
+                .borrow_mut()
+                .enforce(&limits, Some(subj))
+                .unwrap_or(0)
+                > 0
+        {
+            self.invalidate_pending();
+        }
+        self.dirty = true;
+    }
+
     /// Messages went in bulk (purge, limits, age, a delete by the API): every consumer counts
     /// its `num_pending` again on next use.
     pub(crate) fn invalidate_pending(&self) {
@@ -127,10 +160,14 @@ impl AccountStreams {
             wheel,
             outbox: Vec::new(),
             kicked: Vec::new(),
+            now_ns: 0,
         };
-        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters.
+        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
+        // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
         me.env.features.msg_ttl = true;
         me.env.features.consumer_multi_filters = true;
+        me.env.features.mirrors = true;
+        me.env.features.sources = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -179,6 +216,8 @@ impl AccountStreams {
             Box::new(fs)
         };
         Ok(Stream {
+            links: Link::of(&meta.config),
+            sources_dirty: false,
             config: meta.config,
             created: meta.created,
             log: RefCell::new(log),
@@ -336,10 +375,9 @@ impl AccountStreams {
             Ok(seq) => seq,
             Err(e) => return reply(publish::pub_error(name, &store_err(e))),
         };
-        for k in s.consumers.values() {
-            k.pending_cache
-                .changed(seq, subj.as_bytes(), &k.spec.limits.filters, true);
-        }
+        drop(log);
+        s.stored(seq, subj.as_bytes());
+        let mut log = s.log.borrow_mut();
         if accepted.rollup.is_some() {
             s.invalidate_pending();
         }
@@ -359,24 +397,14 @@ impl AccountStreams {
             }
             None => {}
         }
-        let limits = store::Limits {
-            msgs_max: (c.max_msgs > 0).then_some(c.max_msgs as u64),
-            bytes_max: (c.max_bytes > 0).then_some(c.max_bytes as u64),
-            msgs_per_subject_max: (c.max_msgs_per_subject > 0)
-                .then_some(c.max_msgs_per_subject as u64),
-        };
-        if limits != store::Limits::default()
-            && log.enforce(&limits, Some(subj.as_bytes())).unwrap_or(0) > 0
-        {
-            s.invalidate_pending();
-        }
         drop(log);
         s.last_msg_id = accepted.msg_id.clone().unwrap_or_default();
         if let Some(id) = &accepted.msg_id {
             s.dedup.record(id, seq, now);
         }
-        s.dirty = true;
         self.arm_expiry(name, seq, accepted.ttl_s, now);
+        // Mirrors and sources of this stream copy it in the same commit.
+        self.pump(name, now);
         Some(PubOutcome {
             ack: publish::pub_ack(name, domain.as_deref(), seq),
             after_commit: true,
@@ -420,6 +448,10 @@ impl AccountStreams {
                 log::error!("JetStream: writing stream {name:?} failed: {e}");
                 ok = false;
             }
+        }
+        // Only after the copies are written, so a hint never runs ahead of them.
+        if ok {
+            self.save_source_hints();
         }
         ok
     }
@@ -504,25 +536,24 @@ impl StreamBackend for AccountStreams {
 
     fn stream(&self, name: &str, detail: &StateDetail) -> Option<StreamView> {
         let s = self.streams.get(name)?;
-        let info = |name: &str| SourceInfo {
-            name: name.to_string(),
-            lag: 0,
-            active: -1,
-        };
+        let (mirror, sources) = self.link_infos(s);
         Some(StreamView {
             config: s.config.clone(),
             created: s.created,
             state: AccountStreams::state(s, detail),
-            mirror: s.config.mirror.as_ref().map(|m| info(&m.name)),
-            sources: s.config.sources.iter().map(|m| info(&m.name)).collect(),
+            mirror,
+            sources,
         })
     }
 
     fn create_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
         let log = self.new_log(&config, now)?;
+        let name = config.name.clone();
         self.streams.insert(
             config.name.clone(),
             Stream {
+                links: Link::of(&config),
+                sources_dirty: false,
                 config,
                 created: now,
                 log: RefCell::new(log),
@@ -533,10 +564,11 @@ impl StreamBackend for AccountStreams {
                 age_timer_armed: false,
             },
         );
+        self.sourcing_created(&name, now);
         Ok(())
     }
 
-    fn update_stream(&mut self, config: StreamConfig, _now: UnixNanos) -> Result<(), ApiError> {
+    fn update_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
         let dir = self.stream_dir(&config.name);
         let s = self
             .streams
@@ -554,8 +586,10 @@ impl StreamBackend for AccountStreams {
                     .map_err(store_err)?;
             fs.write_meta(&json).map_err(store_err)?;
         }
+        let name = config.name.clone();
         s.config = config;
         s.invalidate_pending();
+        self.sourcing_updated(&name, now);
         Ok(())
     }
 
@@ -564,10 +598,19 @@ impl StreamBackend for AccountStreams {
         if let Some(dir) = self.stream_dir(name) {
             let _ = std::fs::remove_dir_all(dir);
         }
+        self.sourcing_deleted(name, self.now_ns);
         Ok(())
     }
 
     fn purge(&mut self, name: &str, req: &PurgeRequest) -> Result<u64, ApiError> {
+        if self.streams.get(name).is_some_and(|s| !s.links.is_empty()) {
+            // The purge takes the copies whose headers hold the source positions: write
+            // the copies, then the positions, first.
+            let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
+            s.log.borrow_mut().flush().map_err(store_err)?;
+            s.sources_dirty = true;
+            self.save_source_hints();
+        }
         let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
         s.invalidate_pending();
         let n = s

@@ -246,16 +246,16 @@ fn check_sources(cfg: &StreamConfig) -> Result<(), ApiError> {
             return Err(ApiError::MirrorInvalidStreamName);
         }
     }
-    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
+    let mut seen: Vec<(String, &str)> = Vec::new();
     for src in &cfg.sources {
         if !is_valid_name(&src.name) {
             return Err(ApiError::SourceInvalidStreamName);
         }
-        // nats-server's `composeIName`: name, external api prefix and filter identify a source.
+        // nats-server's `composeIName`: name, external api prefix, filters and transforms
+        // identify a source.
         let key = (
-            src.name.as_str(),
+            src.index_name(),
             src.external.as_ref().map_or("", |e| e.api.as_str()),
-            src.filter_subject.as_str(),
         );
         if seen.contains(&key) {
             return Err(ApiError::SourceDuplicateDetected);
