@@ -111,6 +111,8 @@ pub enum ApiError {
     RequiredApiLevel,
     /// 10193
     ExpectedLastSeqPerSubjectInvalid,
+    /// 10227: a client published with `Nats-Stream-Source` (only copies carry it).
+    MessageSourceHdrNotAllowed,
     /// A consumer-specific refusal (its own code, number and text).
     Consumer(ConsumerError),
 }
@@ -198,6 +200,7 @@ impl ApiError {
             MessageTtlDisabled => 10166,
             RequiredApiLevel => 10185,
             ExpectedLastSeqPerSubjectInvalid => 10193,
+            MessageSourceHdrNotAllowed => 10227,
             Consumer(e) => e.err_code(),
         }
     }
@@ -272,6 +275,7 @@ impl fmt::Display for ApiError {
             ExpectedLastSeqPerSubjectInvalid => {
                 "missing sequence for expected last sequence per subject"
             }
+            MessageSourceHdrNotAllowed => "message stream source header is not allowed",
             Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)
