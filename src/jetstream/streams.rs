@@ -10,7 +10,8 @@
 //!
 //! Directory layout (under `<store_dir>/jetstream/<account>/streams/<name>/`): the store's
 //! `meta.json` (here `{"config": <StreamConfig>, "created": <ns>}`) and `meta.sum`,
-//! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`).
+//! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`), and for a stream with sources the
+//! position hints `sources.json` (see `sourcing.rs`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
