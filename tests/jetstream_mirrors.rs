@@ -444,3 +444,55 @@ async fn sigkill_restart_keeps_mirrors_and_sources_in_step_without_duplicates() 
     .await
     .expect("after the restart");
 }
+
+#[tokio::test]
+async fn async_nats_kv_bucket_mirrors_another_bucket() {
+    use async_nats::jetstream::{kv, stream::Source, stream::SubjectTransform};
+    let js = start_js("mirror-kv");
+    bounded(async {
+        let (client, ctx) = connect(&js).await;
+        let orig = ctx
+            .create_key_value(kv::Config {
+                bucket: "ORIG".into(),
+                history: 3,
+                ..Default::default()
+            })
+            .await
+            .expect("origin bucket");
+        orig.put("a", "1".into()).await.expect("put a");
+        orig.put("b", "2".into()).await.expect("put b");
+        // async-nats 0.38 reads a local mirror bucket under its own prefix, so the mirror
+        // maps the origin's keys there.
+        let mir = ctx
+            .create_key_value(kv::Config {
+                bucket: "MIR".into(),
+                history: 3,
+                mirror: Some(Source {
+                    name: "ORIG".into(),
+                    subject_transforms: vec![SubjectTransform {
+                        source: "$KV.ORIG.>".into(),
+                        destination: "$KV.MIR.>".into(),
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("mirror bucket");
+        let i = settled(&client, "KV_MIR", |i| last_seq(i) == 2).await;
+        assert_eq!(i["config"]["mirror_direct"], true, "{i}");
+        assert_eq!(
+            mir.get("a").await.expect("get a").as_deref(),
+            Some(&b"1"[..])
+        );
+        orig.put("a", "3".into()).await.expect("put a again");
+        orig.delete("b").await.expect("delete b");
+        settled(&client, "KV_MIR", |i| last_seq(i) == 4).await;
+        assert_eq!(
+            mir.get("a").await.expect("get a").as_deref(),
+            Some(&b"3"[..])
+        );
+        assert_eq!(mir.get("b").await.expect("get b"), None);
+    })
+    .await;
+}
