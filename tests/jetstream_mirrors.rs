@@ -496,3 +496,103 @@ async fn async_nats_kv_bucket_mirrors_another_bucket() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bad_mirror_and_source_configs_get_nats_servers_errors() {
+    let js = start_js("mirror-bad");
+    bounded(async {
+        let (client, _ctx) = connect(&js).await;
+        create(
+            &client,
+            json!({"name": "BIG", "subjects": ["big"], "max_msg_size": 1000}),
+        )
+        .await;
+        let cases = [
+            (json!({"name": "X", "mirror": {"name": "BIG"}, "max_msg_size": 10}), 10030),
+            (json!({"name": "X", "sources": [{"name": "BIG"}], "max_msg_size": 10}), 10046),
+            (
+                json!({"name": "X", "mirror": {"name": "O", "filter_subject": "a",
+                    "subject_transforms": [{"src": "b", "dest": "c"}]}}),
+                10150,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O",
+                    "subject_transforms": [{"src": "a..b", "dest": "c"}]}}),
+                10151,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O",
+                    "subject_transforms": [{"src": "a.>", "dest": "c.>"}, {"src": "a.b", "dest": "d"}]}}),
+                10152,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O",
+                    "subject_transforms": [{"src": "a.*", "dest": "c.$2"}]}}),
+                10154,
+            ),
+            (
+                json!({"name": "X", "sources": [{"name": "O", "filter_subject": "a",
+                    "subject_transforms": [{"src": "b", "dest": "c"}]}]}),
+                10144,
+            ),
+            (
+                json!({"name": "X", "sources": [{"name": "O",
+                    "subject_transforms": [{"src": "a b", "dest": "c"}]}]}),
+                10145,
+            ),
+            (
+                json!({"name": "X", "sources": [{"name": "O",
+                    "subject_transforms": [{"src": "a.*", "dest": "{{nope(1)}}"}]}]}),
+                10146,
+            ),
+            (
+                json!({"name": "X", "sources": [{"name": "O",
+                    "subject_transforms": [{"src": "a.>", "dest": "c.>"}, {"src": "a.b", "dest": "d"}]}]}),
+                10147,
+            ),
+            (
+                json!({"name": "X", "sources": [{"name": "O"},
+                    {"name": "O", "subject_transforms": [{"src": "a.*", "dest": "t.$1"}]},
+                    {"name": "O", "subject_transforms": [{"src": "a.*", "dest": "t.$1"}]}]}),
+                10140,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O"}, "allow_msg_counter": true}),
+                10173,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O"}, "allow_atomic": true}),
+                10198,
+            ),
+            (
+                json!({"name": "X", "mirror": {"name": "O",
+                    "subject_transforms": [{"src": "a.>", "dest": "c"}]}}),
+                10154,
+            ),
+        ];
+        let mut seen = Vec::new();
+        for (config, _) in &cases {
+            let r = api(&client, "$JS.API.STREAM.CREATE.X", config.clone()).await;
+            seen.push((
+                r["error"]["err_code"].as_u64().unwrap_or(0),
+                r["error"]["description"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+        let codes: Vec<u64> = seen.iter().map(|(c, _)| *c).collect();
+        let want: Vec<u64> = cases.iter().map(|(_, c)| *c).collect();
+        assert_eq!(codes, want, "{seen:#?}");
+        let texts: Vec<&str> = seen.iter().map(|(_, d)| d.as_str()).collect();
+        assert_eq!(texts[3], "mirror transform source: invalid subject a..b");
+        assert_eq!(texts[7], "source transform source: invalid subject a b");
+        assert_eq!(
+            texts[5],
+            "mirror transform: invalid mapping destination: wildcard index out of range in $2: [2]"
+        );
+        assert_eq!(
+            texts[8],
+            "source transform: invalid mapping destination: unknown function in {{nope(1)}}"
+        );
+        assert_eq!(texts[13], "mirror transform: invalid subject");
+    })
+    .await;
+}
