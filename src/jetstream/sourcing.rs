@@ -9,8 +9,9 @@
 //! - **a catch-up read**: each copy reads from the link's position in the origin's log with
 //!   the log's subject index (`Log::next_by_subject`), never a scan per message; a created
 //!   stream, an origin that appears later and a restart catch up the same way;
-//! - at most [`COPY_TURN_MAX`] messages per call, so a cycle of sources cannot hold the
-//!   shard; what remains goes at the next call and shows as `lag` meanwhile.
+//! - at most [`COPY_TURN_MAX`] messages per turn, so a long catch-up or a cycle of sources
+//!   cannot hold the shard; the turn marks a backlog, which makes the shard commit again
+//!   soon and [`AccountStreams::resume_sourcing`] goes on from there (`lag` shows the rest).
 //!
 //! Positions survive restarts. A mirror stores its origin's sequences (gaps skipped with
 //! `Log::skip_to`), so its next origin sequence is its own `last_seq + 1`. A source's
@@ -271,7 +272,7 @@ impl AccountStreams {
         for n in &names {
             self.restore_positions(n);
         }
-        let mut budget = COPY_TURN_MAX;
+        let mut budget = self.copy_turn_max;
         for n in &names {
             self.copy_into(n, None, now, &mut budget);
         }
@@ -280,10 +281,30 @@ impl AccountStreams {
         }
     }
 
+    /// After a turn that stopped at its bound: every link copies on (called by the shard
+    /// before each commit; nothing to do without a backlog).
+    pub fn resume_sourcing(&mut self, now: UnixNanos) {
+        if !std::mem::take(&mut self.sourcing_backlog) {
+            return;
+        }
+        let names: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| !s.links.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut budget = self.copy_turn_max;
+        for n in &names {
+            if self.copy_into(n, None, now, &mut budget) > 0 {
+                self.pump(n, now);
+            }
+        }
+    }
+
     /// Stream `name` was created: it catches up on its own origins, and streams waiting for
     /// it as their origin start.
     pub fn sourcing_created(&mut self, name: &str, now: UnixNanos) {
-        let mut budget = COPY_TURN_MAX;
+        let mut budget = self.copy_turn_max;
         self.copy_into(name, None, now, &mut budget);
         self.pump(name, now);
     }
@@ -318,9 +339,9 @@ impl AccountStreams {
     }
 
     /// Stream `name` was stored into: copies into every stream linked to it, and from those
-    /// into theirs, up to [`COPY_TURN_MAX`] messages.
+    /// into theirs, up to `copy_turn_max` messages.
     pub fn pump(&mut self, name: &str, now: UnixNanos) {
-        let mut budget = COPY_TURN_MAX;
+        let mut budget = self.copy_turn_max;
         let mut work = vec![name.to_string()];
         while let Some(origin) = work.pop() {
             let dests: Vec<String> = self
@@ -531,6 +552,9 @@ impl AccountStreams {
                     s.stored(seq, &subject);
                     copied += 1;
                     *budget -= 1;
+                    if *budget == 0 {
+                        self.sourcing_backlog = true;
+                    }
                 }
                 Err(e) => log::warn!(
                     "JetStream: copying {} of {:?} into {dest:?} failed: {e}",

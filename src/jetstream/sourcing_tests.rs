@@ -248,3 +248,26 @@ fn stream_ident_is_nats_servers_hash_of_the_creation_time() {
     let t = chrono::DateTime::parse_from_rfc3339("2026-12-04T22:35:19.408753614Z").unwrap();
     assert_eq!(stream_ident(t.timestamp_nanos_opt().unwrap()), "iCi3pTkC");
 }
+
+#[test]
+fn a_turn_stops_at_its_bound_and_the_backlog_goes_on_at_the_next_commit() {
+    let mut a = open(None);
+    a.copy_turn_max = 3;
+    create(&mut a, r#"{"name":"O","subjects":["o.>"]}"#);
+    for i in 0..10 {
+        publish(&mut a, "O", "o.x", &format!("{i}"), 100 + i);
+    }
+    create(&mut a, r#"{"name":"M","mirror":{"name":"O"}}"#);
+    assert_eq!(msgs(&a, "M").len(), 3);
+    assert!(a.wants_commit(), "a backlog asks for another commit");
+    let v = a.stream("M", &StateDetail::default()).unwrap();
+    assert_eq!(v.mirror.unwrap().lag, 7);
+    a.resume_sourcing(200);
+    assert_eq!(msgs(&a, "M").len(), 6);
+    a.resume_sourcing(201);
+    a.resume_sourcing(202);
+    assert_eq!(msgs(&a, "M"), msgs(&a, "O"));
+    assert!(a.commit());
+    a.resume_sourcing(203);
+    assert!(!a.wants_commit(), "caught up: {:?}", a.kicked);
+}

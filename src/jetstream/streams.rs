@@ -96,6 +96,10 @@ pub struct AccountStreams {
     /// The time of the request being answered (set by the shard), for what STREAM.INFO
     /// reports relative to now.
     pub now_ns: UnixNanos,
+    /// The most messages one sourcing turn copies (`sourcing::COPY_TURN_MAX`).
+    pub copy_turn_max: usize,
+    /// A sourcing turn stopped at `copy_turn_max`: the next commit goes on.
+    pub(crate) sourcing_backlog: bool,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -162,6 +166,8 @@ impl AccountStreams {
             outbox: Vec::new(),
             kicked: Vec::new(),
             now_ns: 0,
+            copy_turn_max: super::sourcing::COPY_TURN_MAX,
+            sourcing_backlog: false,
         };
         // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
         // mirrors and sources of this account's streams copy on this shard (sourcing.rs).

@@ -105,7 +105,10 @@ impl Shard {
                 Some(id) => {
                     self.js_account(id);
                     self.js_sync_interest(id);
+                    // What the restart's catch-up copied (or left as backlog) is committed
+                    // by the timer task's first flush.
                     self.js_pending.set(true);
+                    self.js_wake.notify();
                     self.js_push.set(true);
                     self.js_push_check.set(true);
                 }
@@ -338,7 +341,10 @@ impl Shard {
             let mut js = self.js.borrow_mut();
             let Some(js) = js.as_mut() else { return };
             let mut ok = true;
+            let now = now_ns();
             for streams in js.accounts.values_mut() {
+                // A sourcing turn that hit its bound goes on first, in this same commit.
+                streams.resume_sourcing(now);
                 ok &= streams.commit();
                 ok &= streams.persist_consumers();
             }
