@@ -263,6 +263,7 @@ impl AccountStreams {
     /// At open: finds each stream's link positions, then copies what the origins have
     /// beyond them (a crash may have stored an origin message without its copies).
     pub fn start_sourcing(&mut self, now: UnixNanos) {
+        self.relink();
         let names: Vec<String> = self
             .streams
             .iter()
@@ -304,6 +305,7 @@ impl AccountStreams {
     /// Stream `name` was created: it catches up on its own origins, and streams waiting for
     /// it as their origin start.
     pub fn sourcing_created(&mut self, name: &str, now: UnixNanos) {
+        self.relink();
         let mut budget = self.copy_turn_max;
         self.copy_into(name, None, now, &mut budget);
         self.pump(name, now);
@@ -311,6 +313,7 @@ impl AccountStreams {
 
     /// Stream `name` was deleted: the links to it wait for it to come back.
     pub fn sourcing_deleted(&mut self, name: &str, now: UnixNanos) {
+        self.relink();
         for s in self.streams.values_mut() {
             for l in s.links.iter_mut().filter(|l| l.origin == name && l.linked) {
                 l.linked = false;
@@ -341,21 +344,32 @@ impl AccountStreams {
     /// Stream `name` was stored into: copies into every stream linked to it, and from those
     /// into theirs, up to `copy_turn_max` messages.
     pub fn pump(&mut self, name: &str, now: UnixNanos) {
+        if !self.linked_from.contains_key(name) {
+            return;
+        }
         let mut budget = self.copy_turn_max;
         let mut work = vec![name.to_string()];
         while let Some(origin) = work.pop() {
-            let dests: Vec<String> = self
-                .streams
-                .iter()
-                .filter(|(_, s)| s.links.iter().any(|l| l.origin == origin))
-                .map(|(n, _)| n.clone())
-                .collect();
+            let dests = self.linked_from.get(&origin).cloned().unwrap_or_default();
             for d in dests {
                 if budget == 0 {
                     return;
                 }
                 if self.copy_into(&d, Some(&origin), now, &mut budget) > 0 && !work.contains(&d) {
                     work.push(d);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds `linked_from` after links came or went.
+    fn relink(&mut self) {
+        self.linked_from.clear();
+        for (name, s) in &self.streams {
+            for l in &s.links {
+                let dests = self.linked_from.entry(l.origin.clone()).or_default();
+                if !dests.contains(name) {
+                    dests.push(name.clone());
                 }
             }
         }

@@ -100,6 +100,9 @@ pub struct AccountStreams {
     pub copy_turn_max: usize,
     /// A sourcing turn stopped at `copy_turn_max`: the next commit goes on.
     pub(crate) sourcing_backlog: bool,
+    /// Origin name → the streams linked to it (`sourcing.rs`), so a publish into a stream
+    /// nobody mirrors or sources costs one lookup.
+    pub(crate) linked_from: HashMap<String, Vec<String>>,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -168,6 +171,7 @@ impl AccountStreams {
             now_ns: 0,
             copy_turn_max: super::sourcing::COPY_TURN_MAX,
             sourcing_backlog: false,
+            linked_from: HashMap::new(),
         };
         // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
         // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
