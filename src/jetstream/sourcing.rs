@@ -545,7 +545,10 @@ impl AccountStreams {
             };
             let kind = link.kind;
             let s = self.streams.get_mut(dest).expect("dest exists");
-            if s.full_for_discard_new(subject.len() + hdr.len() + m.payload.len()) {
+            // A sealed stream takes nothing more, copies neither (nats-server checks it first).
+            if s.config.sealed
+                || s.full_for_discard_new(subject.len() + hdr.len() + m.payload.len())
+            {
                 break;
             }
             let stored = {

@@ -271,3 +271,32 @@ fn a_turn_stops_at_its_bound_and_the_backlog_goes_on_at_the_next_commit() {
     a.resume_sourcing(203);
     assert!(!a.wants_commit(), "caught up: {:?}", a.kicked);
 }
+
+#[test]
+fn a_sealed_or_full_discard_new_stream_holds_its_copies_back_as_lag() {
+    let mut a = open(None);
+    create(&mut a, r#"{"name":"O","subjects":["o.>"]}"#);
+    create(
+        &mut a,
+        r#"{"name":"A","sources":[{"name":"O"}],"max_msgs":2,"discard":"new"}"#,
+    );
+    for i in 0..3 {
+        publish(&mut a, "O", "o.x", &format!("{i}"), 100 + i);
+    }
+    assert_eq!(msgs(&a, "A").len(), 2);
+    let v = a.stream("A", &StateDetail::default()).unwrap();
+    assert_eq!((v.sources[0].lag, v.sources[0].seq), (1, 2));
+    create(&mut a, r#"{"name":"B","sources":[{"name":"O"}]}"#);
+    let r = api(
+        &mut a,
+        "$JS.API.STREAM.UPDATE.B",
+        r#"{"name":"B","sources":[{"name":"O"}],"sealed":true}"#,
+    );
+    assert!(r.get("error").is_none(), "{r}");
+    publish(&mut a, "O", "o.x", "3", 200);
+    assert_eq!(
+        msgs(&a, "B").len(),
+        3,
+        "nothing copied into the sealed stream"
+    );
+}
