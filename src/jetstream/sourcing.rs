@@ -362,6 +362,28 @@ impl AccountStreams {
         }
     }
 
+    /// How many links away from a stream that copies nothing `name` is (0: it copies
+    /// nothing), bounded by the number of streams so a cycle ends.
+    pub(crate) fn link_depth(&self, name: &str) -> usize {
+        let mut depth = 0;
+        let mut level = vec![name];
+        while depth <= self.streams.len() {
+            let mut next: Vec<&str> = level
+                .iter()
+                .filter_map(|n| self.streams.get(*n))
+                .flat_map(|s| s.links.iter().map(|l| l.origin.as_str()))
+                .collect();
+            next.sort_unstable();
+            next.dedup();
+            if next.is_empty() {
+                break;
+            }
+            depth += 1;
+            level = next;
+        }
+        depth
+    }
+
     /// Rebuilds `linked_from` after links came or went.
     fn relink(&mut self) {
         self.linked_from.clear();

@@ -300,3 +300,31 @@ fn a_sealed_or_full_discard_new_stream_holds_its_copies_back_as_lag() {
         "nothing copied into the sealed stream"
     );
 }
+
+#[test]
+fn chains_copy_down_and_commit_origins_first_and_a_cycle_ends() {
+    let mut a = open(None);
+    create(&mut a, r#"{"name":"O","subjects":["o.>"]}"#);
+    create(&mut a, r#"{"name":"M","mirror":{"name":"O"}}"#);
+    create(&mut a, r#"{"name":"MM","mirror":{"name":"M"}}"#);
+    publish(&mut a, "O", "o.x", "1", 100);
+    assert_eq!(msgs(&a, "MM"), msgs(&a, "O"));
+    assert_eq!(
+        (a.link_depth("O"), a.link_depth("M"), a.link_depth("MM")),
+        (0, 1, 2)
+    );
+    // Two streams sourcing each other copy back and forth only up to the turn's bound.
+    a.copy_turn_max = 10;
+    create(
+        &mut a,
+        r#"{"name":"P","subjects":["p"],"sources":[{"name":"Q"}]}"#,
+    );
+    create(
+        &mut a,
+        r#"{"name":"Q","subjects":["q"],"sources":[{"name":"P"}]}"#,
+    );
+    publish(&mut a, "P", "p", "ping", 200);
+    let copies = msgs(&a, "P").len() + msgs(&a, "Q").len();
+    assert!(copies <= 1 + 10, "{copies}");
+    assert!(a.link_depth("P") <= a.streams.len() + 1);
+}

@@ -450,21 +450,43 @@ impl AccountStreams {
     /// of a failed commit must not be sent, so the result says whether all succeeded.
     pub fn commit(&mut self) -> bool {
         let mut ok = true;
+        if !self.linked_from.is_empty() {
+            // Origins before the streams that copy them, so a crash between two writes
+            // never leaves a copy whose original is not on disk.
+            let mut order: Vec<(usize, String)> = self
+                .streams
+                .iter()
+                .filter(|(_, s)| s.dirty)
+                .map(|(n, _)| (self.link_depth(n), n.clone()))
+                .collect();
+            order.sort();
+            for (_, name) in order {
+                if let Some(s) = self.streams.get_mut(&name) {
+                    ok &= Self::write(&name, s, &mut self.kicked);
+                }
+            }
+        }
         for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
-            s.dirty = false;
-            if !s.consumers.is_empty() {
-                self.kicked.push(name.clone());
-            }
-            if let Err(e) = s.log.borrow_mut().flush() {
-                log::error!("JetStream: writing stream {name:?} failed: {e}");
-                ok = false;
-            }
+            ok &= Self::write(name, s, &mut self.kicked);
         }
         // Only after the copies are written, so a hint never runs ahead of them.
         if ok {
             self.save_source_hints();
         }
         ok
+    }
+
+    /// One stream's part of the commit.
+    fn write(name: &str, s: &mut Stream, kicked: &mut Vec<String>) -> bool {
+        s.dirty = false;
+        if !s.consumers.is_empty() {
+            kicked.push(name.to_string());
+        }
+        if let Err(e) = s.log.borrow_mut().flush() {
+            log::error!("JetStream: writing stream {name:?} failed: {e}");
+            return false;
+        }
+        true
     }
 
     /// Periodic sync (`sync_interval`): everything written so far goes to the disk, with one
