@@ -628,7 +628,7 @@ impl AccountStreams {
     /// Whether a commit is wanted: a consumer stopped at its per-call bound and has more to
     /// send, or a timer changed a stream (an expiry) outside a publish batch.
     pub fn wants_commit(&self) -> bool {
-        !self.kicked.is_empty() || self.streams.values().any(|s| s.dirty)
+        !self.kicked.is_empty() || self.streams.values().any(|s| s.dirty) || self.sourcing_backlog
     }
 
     /// Delivers for the streams written by the last commit.

@@ -11,4 +11,5 @@ pub mod consumer_store;
 pub mod consumer_view;
 pub mod consumers;
 pub mod expiry;
+pub mod sourcing;
 pub mod streams;

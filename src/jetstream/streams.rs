@@ -10,7 +10,8 @@
 //!
 //! Directory layout (under `<store_dir>/jetstream/<account>/streams/<name>/`): the store's
 //! `meta.json` (here `{"config": <StreamConfig>, "created": <ns>}`) and `meta.sum`,
-//! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`).
+//! `index.chk` and `msgs/<id>.blk` (see `store/mod.rs`), and for a stream with sources the
+//! position hints `sources.json` (see `sourcing.rs`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -23,13 +24,12 @@ use super::api::backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, Stream
 use super::api::config::{DiscardPolicy, Storage, StreamConfig};
 use super::api::error::ApiError;
 use super::api::headers::Headers;
-use super::api::info::{
-    AccountUsage, LostStreamData, SourceInfo, StreamState, StreamView, UnixNanos,
-};
+use super::api::info::{AccountUsage, LostStreamData, StreamState, StreamView, UnixNanos};
 use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublishState};
 use super::api::ApiEnv;
 use super::consumer::ConsumerTimer;
 use super::consumers::{Consumer, Out};
+use super::sourcing::Link;
 use crate::account::AccountId;
 use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
 use crate::subject;
@@ -58,6 +58,10 @@ pub struct Stream {
     last_msg_id: String,
     /// Appended to since the last commit.
     pub(crate) dirty: bool,
+    /// Its mirror or its sources, with their positions (`sourcing.rs`).
+    pub(crate) links: Vec<Link>,
+    /// A source copied since the position hints were last written.
+    pub(crate) sources_dirty: bool,
 }
 
 /// What a publish into a stream produced: the reply to send (after the commit when
@@ -89,6 +93,16 @@ pub struct AccountStreams {
     pub outbox: Vec<Out>,
     /// Streams written to by the last commit: their consumers may deliver.
     pub(crate) kicked: Vec<String>,
+    /// The time of the request being answered (set by the shard), for what STREAM.INFO
+    /// reports relative to now.
+    pub now_ns: UnixNanos,
+    /// The most messages one sourcing turn copies (`sourcing::COPY_TURN_MAX`).
+    pub copy_turn_max: usize,
+    /// A sourcing turn stopped at `copy_turn_max`: the next commit goes on.
+    pub(crate) sourcing_backlog: bool,
+    /// Origin name → the streams linked to it (`sourcing.rs`), so a publish into a stream
+    /// nobody mirrors or sources costs one lookup.
+    pub(crate) linked_from: HashMap<String, Vec<String>>,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -96,6 +110,33 @@ fn store_err(e: store::StoreError) -> ApiError {
 }
 
 impl Stream {
+    /// Message `seq` on `subj` was appended: consumers count it, the limits apply (discard
+    /// old), and the stream is written at the next commit.
+    pub(crate) fn stored(&mut self, seq: u64, subj: &[u8]) {
+        for k in self.consumers.values() {
+            k.pending_cache
+                .changed(seq, subj, &k.spec.limits.filters, true);
+        }
+        let c = &self.config;
+        let limits = store::Limits {
+            msgs_max: (c.max_msgs > 0).then_some(c.max_msgs as u64),
+            bytes_max: (c.max_bytes > 0).then_some(c.max_bytes as u64),
+            msgs_per_subject_max: (c.max_msgs_per_subject > 0)
+                .then_some(c.max_msgs_per_subject as u64),
+        };
+        if limits != store::Limits::default()
+            && self
+                .log
+                .borrow_mut()
+                .enforce(&limits, Some(subj))
+                .unwrap_or(0)
+                > 0
+        {
+            self.invalidate_pending();
+        }
+        self.dirty = true;
+    }
+
     /// Messages went in bulk (purge, limits, age, a delete by the API): every consumer counts
     /// its `num_pending` again on next use.
     pub(crate) fn invalidate_pending(&self) {
@@ -127,10 +168,17 @@ impl AccountStreams {
             wheel,
             outbox: Vec::new(),
             kicked: Vec::new(),
+            now_ns: 0,
+            copy_turn_max: super::sourcing::COPY_TURN_MAX,
+            sourcing_backlog: false,
+            linked_from: HashMap::new(),
         };
-        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters.
+        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
+        // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
         me.env.features.msg_ttl = true;
         me.env.features.consumer_multi_filters = true;
+        me.env.features.mirrors = true;
+        me.env.features.sources = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -179,6 +227,8 @@ impl AccountStreams {
             Box::new(fs)
         };
         Ok(Stream {
+            links: Link::of(&meta.config),
+            sources_dirty: false,
             config: meta.config,
             created: meta.created,
             log: RefCell::new(log),
@@ -332,10 +382,9 @@ impl AccountStreams {
             Ok(seq) => seq,
             Err(e) => return reply(publish::pub_error(name, &store_err(e))),
         };
-        for k in s.consumers.values() {
-            k.pending_cache
-                .changed(seq, subj.as_bytes(), &k.spec.limits.filters, true);
-        }
+        drop(log);
+        s.stored(seq, subj.as_bytes());
+        let mut log = s.log.borrow_mut();
         if accepted.rollup.is_some() {
             s.invalidate_pending();
         }
@@ -355,24 +404,14 @@ impl AccountStreams {
             }
             None => {}
         }
-        let limits = store::Limits {
-            msgs_max: (c.max_msgs > 0).then_some(c.max_msgs as u64),
-            bytes_max: (c.max_bytes > 0).then_some(c.max_bytes as u64),
-            msgs_per_subject_max: (c.max_msgs_per_subject > 0)
-                .then_some(c.max_msgs_per_subject as u64),
-        };
-        if limits != store::Limits::default()
-            && log.enforce(&limits, Some(subj.as_bytes())).unwrap_or(0) > 0
-        {
-            s.invalidate_pending();
-        }
         drop(log);
         s.last_msg_id = accepted.msg_id.clone().unwrap_or_default();
         if let Some(id) = &accepted.msg_id {
             s.dedup.record(id, seq, now);
         }
-        s.dirty = true;
         self.arm_expiry(name, seq, accepted.ttl_s, now);
+        // Mirrors and sources of this stream copy it in the same commit.
+        self.pump(name, now);
         Some(PubOutcome {
             ack: publish::pub_ack(name, domain.as_deref(), seq),
             after_commit: true,
@@ -407,17 +446,43 @@ impl AccountStreams {
     /// of a failed commit must not be sent, so the result says whether all succeeded.
     pub fn commit(&mut self) -> bool {
         let mut ok = true;
-        for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
-            s.dirty = false;
-            if !s.consumers.is_empty() {
-                self.kicked.push(name.clone());
-            }
-            if let Err(e) = s.log.borrow_mut().flush() {
-                log::error!("JetStream: writing stream {name:?} failed: {e}");
-                ok = false;
+        if !self.linked_from.is_empty() {
+            // Origins before the streams that copy them, so a crash between two writes
+            // never leaves a copy whose original is not on disk.
+            let mut order: Vec<(usize, String)> = self
+                .streams
+                .iter()
+                .filter(|(_, s)| s.dirty)
+                .map(|(n, _)| (self.link_depth(n), n.clone()))
+                .collect();
+            order.sort();
+            for (_, name) in order {
+                if let Some(s) = self.streams.get_mut(&name) {
+                    ok &= Self::write(&name, s, &mut self.kicked);
+                }
             }
         }
+        for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
+            ok &= Self::write(name, s, &mut self.kicked);
+        }
+        // Only after the copies are written, so a hint never runs ahead of them.
+        if ok {
+            self.save_source_hints();
+        }
         ok
+    }
+
+    /// One stream's part of the commit.
+    fn write(name: &str, s: &mut Stream, kicked: &mut Vec<String>) -> bool {
+        s.dirty = false;
+        if !s.consumers.is_empty() {
+            kicked.push(name.to_string());
+        }
+        if let Err(e) = s.log.borrow_mut().flush() {
+            log::error!("JetStream: writing stream {name:?} failed: {e}");
+            return false;
+        }
+        true
     }
 
     /// Periodic sync (`sync_interval`): everything written so far goes to the disk, with one
@@ -500,25 +565,24 @@ impl StreamBackend for AccountStreams {
 
     fn stream(&self, name: &str, detail: &StateDetail) -> Option<StreamView> {
         let s = self.streams.get(name)?;
-        let info = |name: &str| SourceInfo {
-            name: name.to_string(),
-            lag: 0,
-            active: -1,
-        };
+        let (mirror, sources) = self.link_infos(s);
         Some(StreamView {
             config: s.config.clone(),
             created: s.created,
             state: AccountStreams::state(s, detail),
-            mirror: s.config.mirror.as_ref().map(|m| info(&m.name)),
-            sources: s.config.sources.iter().map(|m| info(&m.name)).collect(),
+            mirror,
+            sources,
         })
     }
 
     fn create_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
         let log = self.new_log(&config, now)?;
+        let name = config.name.clone();
         self.streams.insert(
             config.name.clone(),
             Stream {
+                links: Link::of(&config),
+                sources_dirty: false,
                 config,
                 created: now,
                 log: RefCell::new(log),
@@ -529,10 +593,11 @@ impl StreamBackend for AccountStreams {
                 age_timer_armed: false,
             },
         );
+        self.sourcing_created(&name, now);
         Ok(())
     }
 
-    fn update_stream(&mut self, config: StreamConfig, _now: UnixNanos) -> Result<(), ApiError> {
+    fn update_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
         let dir = self.stream_dir(&config.name);
         let s = self
             .streams
@@ -550,8 +615,10 @@ impl StreamBackend for AccountStreams {
                     .map_err(store_err)?;
             fs.write_meta(&json).map_err(store_err)?;
         }
+        let name = config.name.clone();
         s.config = config;
         s.invalidate_pending();
+        self.sourcing_updated(&name, now);
         Ok(())
     }
 
@@ -571,10 +638,19 @@ impl StreamBackend for AccountStreams {
         if let Some(dir) = self.stream_dir(name) {
             let _ = std::fs::remove_dir_all(dir);
         }
+        self.sourcing_deleted(name, self.now_ns);
         Ok(())
     }
 
     fn purge(&mut self, name: &str, req: &PurgeRequest) -> Result<u64, ApiError> {
+        if self.streams.get(name).is_some_and(|s| !s.links.is_empty()) {
+            // The purge takes the copies whose headers hold the source positions: write
+            // the copies, then the positions, first.
+            let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
+            s.log.borrow_mut().flush().map_err(store_err)?;
+            s.sources_dirty = true;
+            self.save_source_hints();
+        }
         let s = self.streams.get_mut(name).ok_or(ApiError::StreamNotFound)?;
         s.invalidate_pending();
         let n = s

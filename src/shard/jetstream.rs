@@ -105,6 +105,10 @@ impl Shard {
                 Some(id) => {
                     self.js_account(id);
                     self.js_sync_interest(id);
+                    // What the restart's catch-up copied (or left as backlog) is committed
+                    // by the timer task's first flush.
+                    self.js_pending.set(true);
+                    self.js_wake.notify();
                     self.js_push.set(true);
                     self.js_push_check.set(true);
                 }
@@ -146,6 +150,7 @@ impl Shard {
             streams.restore_consumers(s, super::js_consumers::clock());
             streams.restore_expiry(s, super::js_consumers::clock());
         }
+        streams.start_sourcing(now_ns());
         js.accounts.insert(account, streams);
     }
 
@@ -233,12 +238,14 @@ impl Shard {
                 return;
             };
             let mut env = streams.env.clone();
+            let now = now_ns();
+            streams.now_ns = now;
             let r = api::consumer::handle_consumer(
                 &subject,
                 &reply,
                 &view.payload[..view.hdr_len],
                 &view.payload[view.hdr_len..],
-                now_ns(),
+                now,
                 streams,
                 &mut env,
             );
@@ -250,6 +257,8 @@ impl Shard {
         self.js_sync_interest(account);
         self.js_push.set(true);
         self.js_push_check.set(true);
+        // A create may have copied into a mirror or source: the next flush writes it.
+        self.js_pending.set(true);
         self.js_send_outbox(account);
         let (headers, payload) = match resp {
             Response::None => return,
@@ -332,7 +341,10 @@ impl Shard {
             let mut js = self.js.borrow_mut();
             let Some(js) = js.as_mut() else { return };
             let mut ok = true;
+            let now = now_ns();
             for streams in js.accounts.values_mut() {
+                // A sourcing turn that hit its bound goes on first, in this same commit.
+                streams.resume_sourcing(now);
                 ok &= streams.commit();
                 ok &= streams.persist_consumers();
             }

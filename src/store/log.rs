@@ -25,6 +25,9 @@ use super::{Limits, Purge, SeqRange, StoreError, StoredMsg};
 pub(super) const NO_SUBJECT: u32 = u32::MAX;
 /// The largest `segment_bytes_max`: offsets are `u32` and one record may overshoot a segment.
 pub const SEGMENT_BYTES_MAX_LIMIT: u32 = 1 << 30;
+/// The widest gap `Log::skip_to` keeps inside a segment (a slot of RAM per skipped sequence);
+/// a wider one starts a new segment.
+pub const GAP_SLOTS_MAX: u64 = 1024;
 
 /// Where one sequence lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,6 +300,43 @@ impl Log {
         // A new segment starts at `seq`, so the jump costs no slots.
         if self.segments.last().is_some_and(|s| !s.slots.is_empty()) {
             self.roll();
+        }
+        Ok(())
+    }
+
+    /// Makes `seq` the next sequence to issue, leaving the ones between never stored (a
+    /// mirror keeps its origin's sequences, with gaps where the origin deleted or the filter
+    /// skipped). In durable mode the gap is written at once as a delete-range record ahead of
+    /// the next message, so recovery accounts for it instead of reporting it lost; a gap
+    /// wider than `GAP_SLOTS_MAX` starts a new segment rather than costing a slot each.
+    pub fn skip_to(&mut self, seq: u64) -> Result<(), StoreError> {
+        if seq == self.last_seq + 1 {
+            return Ok(());
+        }
+        if seq <= self.last_seq || seq > super::recovery::SEQ_MAX {
+            return Err(StoreError::SeqWouldReuse {
+                last_seq: self.last_seq,
+            });
+        }
+        if self.msgs == 0 {
+            return self.set_first_seq(seq);
+        }
+        let first = self.last_seq + 1;
+        self.last_seq = seq - 1;
+        if seq - first > GAP_SLOTS_MAX || self.segments.is_empty() {
+            self.roll();
+        }
+        if self.cfg.durable {
+            let Some(active) = self.segments.last_mut() else {
+                return Ok(());
+            };
+            if active.batch_at.is_none() {
+                active.batch_at = Some(active.bytes.len());
+                record::encode_commit(&mut active.bytes, 0, 0);
+            }
+            record::encode_delete(&mut active.bytes, first, seq - 1);
+            active.tombstones += 1;
+            active.size = active.bytes.len() as u64;
         }
         Ok(())
     }
@@ -619,7 +659,13 @@ impl Log {
         if seg.flushed > 0 {
             self.pending_removes.push(seg.id);
         }
-        let (lo, hi) = (seg.first_seq.max(self.first_seq), seg.end_seq());
+        // From the end of the segment before it: a skipped gap between the two (`skip_to`)
+        // may have had its record in this one.
+        let from = match i.checked_sub(1) {
+            Some(p) => self.segments[p].end_seq().min(seg.first_seq),
+            None => seg.first_seq,
+        };
+        let (lo, hi) = (from.max(self.first_seq), seg.end_seq());
         if lo < hi {
             push_range(&mut self.pending_deletes, lo, hi - 1);
         }

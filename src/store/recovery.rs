@@ -96,6 +96,7 @@ pub fn recover(
         hwm: first_seq.max(1) - 1,
         floor: first_seq.max(1),
         max_msg_seq: 0,
+        gap_end: None,
         report,
     };
     let mut lost_from = b.floor;
@@ -129,6 +130,8 @@ struct Builder {
     hwm: u64,
     floor: u64,
     max_msg_seq: u64,
+    /// The last sequence of the delete record scanned last, if it was the last record.
+    gap_end: Option<u64>,
     report: RecoveryReport,
 }
 
@@ -194,9 +197,12 @@ impl Builder {
                         // wider than that is damage, not data (and would cost RAM to fill).
                         let gap_max = (bytes.len() / record::HEADER_BYTES) as u64;
                         let at = base + offset as u64;
+                        // A gap a delete record just accounted for (`Log::skip_to`) is data.
+                        let skipped = self.gap_end.take().is_some_and(|end| seq == end + 1);
                         let implausible = seq > SEQ_MAX
                             || at > u64::from(u32::MAX)
-                            || (!seg.slots.is_empty()
+                            || (!skipped
+                                && !seg.slots.is_empty()
                                 && seq.saturating_sub(seg.first_seq)
                                     > seg.slots.len() as u64 + gap_max);
                         if implausible {
@@ -228,6 +234,7 @@ impl Builder {
                         push_range(&mut self.known, seq, seq);
                     }
                     Record::Delete { first, last } if first <= last => {
+                        self.gap_end = Some(last);
                         log.segments[i].tombstones += 1;
                         self.deletes.push(SeqRange { first, last });
                     }

@@ -489,3 +489,41 @@ fn a_segment_emptied_by_later_tombstones_is_removed_after_the_next_flush() {
         Record::Commit { hwm: 4, floor: 4 }
     );
 }
+
+#[test]
+fn skipped_gaps_survive_reopen_as_deletes_not_losses() {
+    let dir = TempDir::new("skips");
+    let (mut s, _) = open(&dir);
+    s.log_mut().skip_to(3).unwrap();
+    assert_eq!(s.append(b"m.a", b"", b"one", 1).unwrap(), 3);
+    // A narrow gap stays in the segment, a wide one (past GAP_SLOTS_MAX) starts a new one.
+    s.log_mut().skip_to(6).unwrap();
+    assert_eq!(s.append(b"m.b", b"", b"two", 2).unwrap(), 6);
+    s.flush().unwrap();
+    s.log_mut().skip_to(5000).unwrap();
+    assert_eq!(s.append(b"m.a", b"", b"three", 3).unwrap(), 5000);
+    s.log_mut().skip_to(5002).unwrap();
+    assert_eq!(s.append(b"m.c", b"", b"four", 4).unwrap(), 5002);
+    assert!(s.log_mut().skip_to(5002).is_err(), "never backwards");
+    s.flush().unwrap();
+    let before = s.state().unwrap();
+    assert_eq!(
+        (before.first_seq, before.last_seq, before.msgs),
+        (3, 5002, 4)
+    );
+    let (mut r, report) = open(&dir);
+    assert!(report.lost.is_empty(), "{report:?}");
+    assert!(report.damaged.is_empty(), "{report:?}");
+    assert_eq!(seqs(&mut r), [3, 6, 5000, 5002]);
+    let after = r.state().unwrap();
+    assert_eq!(
+        (
+            after.first_seq,
+            after.last_seq,
+            after.msgs,
+            after.num_deleted
+        ),
+        (3, 5002, 4, before.num_deleted)
+    );
+    assert_eq!(r.append(b"m.d", b"", b"", 5).unwrap(), 5003);
+}

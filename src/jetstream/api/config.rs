@@ -271,6 +271,35 @@ pub struct StreamSource {
     pub consumer: Option<SourceConsumer>,
 }
 
+impl StreamSource {
+    /// nats-server's index name of a local source, `<name> <filters> <destinations>`
+    /// (`composeIName`; `>` for an empty one, several joined by a form feed): what tells two
+    /// sources of one stream apart and what a copy's `Nats-Stream-Source` header names.
+    pub fn index_name(&self) -> String {
+        let or_all = |s: &str| {
+            if s.is_empty() {
+                ">".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        let (filters, dests) = if self.subject_transforms.is_empty() {
+            (or_all(&self.filter_subject), ">".to_string())
+        } else {
+            let join = |f: fn(&SubjectTransform) -> &str| {
+                let parts: Vec<String> = self
+                    .subject_transforms
+                    .iter()
+                    .map(|t| or_all(f(t)))
+                    .collect();
+                parts.join("\x0c")
+            };
+            (join(|t| &t.src), join(|t| &t.dest))
+        };
+        format!("{} {filters} {dests}", self.name)
+    }
+}
+
 /// `consumer_limits`: defaults for the stream's consumers. Always echoed, `{}` when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConsumerLimits {

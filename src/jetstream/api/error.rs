@@ -97,6 +97,36 @@ pub enum ApiError {
     MirrorInvalidStreamName,
     /// 10143
     MirrorWithFirstSeq,
+    /// 10030
+    MirrorMaxMessageSizeTooBig,
+    /// 10046
+    SourceMaxMessageSizeTooBig,
+    /// 10144
+    SourceMultipleFiltersNotAllowed,
+    /// 10145 `source transform source: <reason>`
+    SourceInvalidSubjectFilter(String),
+    /// 10146 `source transform: <reason>`
+    SourceInvalidTransformDestination(String),
+    /// 10147
+    SourceOverlappingSubjectFilters,
+    /// 10150
+    MirrorMultipleFiltersNotAllowed,
+    /// 10151 `mirror transform source: <reason>`
+    MirrorInvalidSubjectFilter(String),
+    /// 10152
+    MirrorOverlappingSubjectFilters,
+    /// 10154 `mirror transform: <reason>`
+    MirrorInvalidTransformDestination(String),
+    /// 10173
+    MirrorWithCounters,
+    /// 10186
+    MirrorWithMsgSchedules,
+    /// 10187
+    SourceWithMsgSchedules,
+    /// 10198
+    MirrorWithAtomicPublish,
+    /// 10209
+    MirrorWithBatchPublish,
     /// 10155 `stream transform source: <reason>`
     TransformInvalidSource(String),
     /// 10156 `stream transform: <reason>`
@@ -111,6 +141,8 @@ pub enum ApiError {
     RequiredApiLevel,
     /// 10193
     ExpectedLastSeqPerSubjectInvalid,
+    /// 10227: a client published with `Nats-Stream-Source` (only copies carry it).
+    MessageSourceHdrNotAllowed,
     /// A consumer-specific refusal (its own code, number and text).
     Consumer(ConsumerError),
 }
@@ -191,6 +223,21 @@ impl ApiError {
             SourceInvalidStreamName => 10141,
             MirrorInvalidStreamName => 10142,
             MirrorWithFirstSeq => 10143,
+            MirrorMaxMessageSizeTooBig => 10030,
+            SourceMaxMessageSizeTooBig => 10046,
+            SourceMultipleFiltersNotAllowed => 10144,
+            SourceInvalidSubjectFilter(_) => 10145,
+            SourceInvalidTransformDestination(_) => 10146,
+            SourceOverlappingSubjectFilters => 10147,
+            MirrorMultipleFiltersNotAllowed => 10150,
+            MirrorInvalidSubjectFilter(_) => 10151,
+            MirrorOverlappingSubjectFilters => 10152,
+            MirrorInvalidTransformDestination(_) => 10154,
+            MirrorWithCounters => 10173,
+            MirrorWithMsgSchedules => 10186,
+            SourceWithMsgSchedules => 10187,
+            MirrorWithAtomicPublish => 10198,
+            MirrorWithBatchPublish => 10209,
             TransformInvalidSource(_) => 10155,
             TransformInvalidDestination(_) => 10156,
             Pedantic(_) => 10157,
@@ -198,6 +245,7 @@ impl ApiError {
             MessageTtlDisabled => 10166,
             RequiredApiLevel => 10185,
             ExpectedLastSeqPerSubjectInvalid => 10193,
+            MessageSourceHdrNotAllowed => 10227,
             Consumer(e) => e.err_code(),
         }
     }
@@ -263,6 +311,25 @@ impl fmt::Display for ApiError {
             SourceInvalidStreamName => "sourced stream name is invalid",
             MirrorInvalidStreamName => "mirrored stream name is invalid",
             MirrorWithFirstSeq => "stream mirrors can not have first sequence configured",
+            MirrorMaxMessageSizeTooBig => "stream mirror must have max message size >= source",
+            SourceMaxMessageSizeTooBig => "stream source must have max message size >= target",
+            SourceMultipleFiltersNotAllowed => {
+                "source with multiple subject transforms cannot also have a single subject filter"
+            }
+            SourceInvalidSubjectFilter(e) => return write!(f, "source transform source: {e}"),
+            SourceInvalidTransformDestination(e) => return write!(f, "source transform: {e}"),
+            SourceOverlappingSubjectFilters => "source filters can not overlap",
+            MirrorMultipleFiltersNotAllowed => {
+                "mirror with multiple subject transforms cannot also have a single subject filter"
+            }
+            MirrorInvalidSubjectFilter(e) => return write!(f, "mirror transform source: {e}"),
+            MirrorOverlappingSubjectFilters => "mirror subject filters can not overlap",
+            MirrorInvalidTransformDestination(e) => return write!(f, "mirror transform: {e}"),
+            MirrorWithCounters => "stream mirrors can not also calculate counters",
+            MirrorWithMsgSchedules => "stream mirrors can not also schedule messages",
+            SourceWithMsgSchedules => "stream source can not also schedule messages",
+            MirrorWithAtomicPublish => "stream mirrors can not also use atomic publishing",
+            MirrorWithBatchPublish => "stream mirrors can not also use batch publishing",
             TransformInvalidSource(e) => return write!(f, "stream transform source: {e}"),
             TransformInvalidDestination(e) => return write!(f, "stream transform: {e}"),
             Pedantic(e) => return write!(f, "pedantic mode: {e}"),
@@ -272,6 +339,7 @@ impl fmt::Display for ApiError {
             ExpectedLastSeqPerSubjectInvalid => {
                 "missing sequence for expected last sequence per subject"
             }
+            MessageSourceHdrNotAllowed => "message stream source header is not allowed",
             Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)

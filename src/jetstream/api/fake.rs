@@ -201,6 +201,7 @@ impl StreamBackend for Fake {
             name: name.to_string(),
             lag: 0,
             active: -1,
+            ..SourceInfo::default()
         };
         Some(StreamView {
             config: s.config.clone(),

@@ -245,7 +245,16 @@ fn checked_config(
 
 /// The first feature the config asks for that the store does not have.
 fn unsupported(cfg: &StreamConfig, f: &Features) -> Option<&'static str> {
+    let links = || cfg.mirror.iter().chain(&cfg.sources);
     let asks = [
+        (
+            links().any(|l| l.external.is_some()) && !f.external_sources,
+            "external stream sources are",
+        ),
+        (
+            links().any(|l| l.consumer.is_some()) && !f.durable_sourcing,
+            "durable sourcing consumers are",
+        ),
         (cfg.mirror.is_some() && !f.mirrors, "stream mirrors are"),
         (!cfg.sources.is_empty() && !f.sources, "stream sources are"),
         (cfg.republish.is_some() && !f.republish, "republish is"),
@@ -281,6 +290,17 @@ fn unsupported(cfg: &StreamConfig, f: &Features) -> Option<&'static str> {
         ),
     ];
     asks.into_iter().find(|(hit, _)| *hit).map(|(_, what)| what)
+}
+
+/// A mirror of a local stream answers direct gets as its origin does: nats-server sets
+/// `mirror_direct` to the origin's `allow_direct` when it can see the origin.
+fn inherit_mirror_direct<B: StreamBackend>(cfg: &mut StreamConfig, b: &B) {
+    let Some(m) = cfg.mirror.as_ref().filter(|m| m.external.is_none()) else {
+        return;
+    };
+    if let Some(origin) = b.stream(&m.name, &StateDetail::default()) {
+        cfg.mirror_direct = origin.config.allow_direct;
+    }
 }
 
 fn others<B: StreamBackend>(b: &B, except: &str) -> Vec<StreamConfig> {
@@ -332,7 +352,8 @@ fn create<B: StreamBackend>(
                 ));
             }
         }
-        let cfg = checked_config(stream, req, env)?;
+        let mut cfg = checked_config(stream, req, env)?;
+        inherit_mirror_direct(&mut cfg, b);
         if let Some(existing) = b.stream(stream, &StateDetail::default()) {
             if existing.config != cfg {
                 return Err(ApiError::StreamNameExist);
@@ -375,6 +396,7 @@ fn update<B: StreamBackend>(
             .stream(stream, &StateDetail::default())
             .ok_or(ApiError::StreamNotFound)?;
         let mut cfg = checked_config(stream, req, env)?;
+        inherit_mirror_direct(&mut cfg, b);
         check_update(&old.config, &cfg)?;
         apply_seal(&mut cfg);
         check_against_others(&cfg, &others(b, stream))?;

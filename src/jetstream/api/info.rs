@@ -75,13 +75,22 @@ pub struct StreamView {
     pub sources: Vec<SourceInfo>,
 }
 
-/// The progress of a mirror or a source: messages behind, and nanoseconds since it was last
-/// active (`-1`: never).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The progress of a mirror or a source (nats-server's `StreamSourceInfo`, keys in its
+/// order): messages behind, the last origin sequence copied (sources only), nanoseconds
+/// since it was last heard from (`-1`: never), why it is not copying, and its filters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct SourceInfo {
     pub name: String,
     pub lag: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub seq: u64,
     pub active: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::error::ApiError>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub filter_subject: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_transforms: Vec<super::config::SubjectTransform>,
 }
 
 /// `cluster` of a stream info: a single server reports itself as the leader.

@@ -77,6 +77,10 @@ pub struct Features {
     pub ack_flow_control: bool,
     /// Consumers with more than one subject in `filter_subjects`.
     pub consumer_multi_filters: bool,
+    /// A mirror or source with `external` (another domain or account's API prefix).
+    pub external_sources: bool,
+    /// A mirror or source with `consumer` (a durable sourcing consumer on the origin).
+    pub durable_sourcing: bool,
 }
 
 impl Features {
@@ -98,6 +102,8 @@ impl Features {
             priority_groups: true,
             ack_flow_control: true,
             consumer_multi_filters: true,
+            external_sources: true,
+            durable_sourcing: true,
         }
     }
 }

@@ -123,6 +123,13 @@ pub fn check_publish(
             return Reject(ApiError::WrongLastSequence(st.last_seq));
         }
     }
+    // Only a source's copies may carry it (they are stored without these checks).
+    if hdrs
+        .get("Nats-Stream-Source")
+        .is_some_and(|v| !v.is_empty())
+    {
+        return Reject(ApiError::MessageSourceHdrNotAllowed);
+    }
     let msg_id = hdrs.get(HDR_MSG_ID).filter(|v| !v.is_empty());
     if let Some(id) = msg_id {
         if let Some(seq) = dedup.lookup(id, now, cfg.duplicate_window_ns) {

@@ -242,27 +242,116 @@ fn check_sources(cfg: &StreamConfig) -> Result<(), ApiError> {
         if !cfg.sources.is_empty() {
             return Err(ApiError::MirrorWithSources);
         }
+        let refusals = [
+            (cfg.allow_msg_counter, ApiError::MirrorWithCounters),
+            (cfg.allow_atomic, ApiError::MirrorWithAtomicPublish),
+            (cfg.allow_batched, ApiError::MirrorWithBatchPublish),
+            (cfg.allow_msg_schedules, ApiError::MirrorWithMsgSchedules),
+            (
+                !m.filter_subject.is_empty() && !m.subject_transforms.is_empty(),
+                ApiError::MirrorMultipleFiltersNotAllowed,
+            ),
+            (
+                cfg.subject_delete_marker_ttl_ns > 0,
+                invalid("subject delete markers forbidden on mirrors"),
+            ),
+        ];
+        if let Some((_, e)) = refusals.into_iter().find(|(hit, _)| *hit) {
+            return Err(e);
+        }
+        for (i, t) in m.subject_transforms.iter().enumerate() {
+            check_link_transform(t).map_err(|e| match e {
+                LinkTransformError::Source(r) => ApiError::MirrorInvalidSubjectFilter(r),
+                LinkTransformError::Destination(r) => {
+                    ApiError::MirrorInvalidTransformDestination(r)
+                }
+            })?;
+            let overlaps = m
+                .subject_transforms
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && collide(&t.src, &o.src));
+            if overlaps {
+                return Err(ApiError::MirrorOverlappingSubjectFilters);
+            }
+        }
         if m.external.is_none() && !is_valid_name(&m.name) {
             return Err(ApiError::MirrorInvalidStreamName);
         }
     }
-    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
+    if !cfg.sources.is_empty() && cfg.allow_msg_schedules {
+        return Err(ApiError::SourceWithMsgSchedules);
+    }
+    let mut seen: Vec<(String, &str)> = Vec::new();
     for src in &cfg.sources {
         if !is_valid_name(&src.name) {
             return Err(ApiError::SourceInvalidStreamName);
         }
-        // nats-server's `composeIName`: name, external api prefix and filter identify a source.
+        // nats-server's `composeIName`: name, external api prefix, filters and transforms
+        // identify a source.
         let key = (
-            src.name.as_str(),
+            src.index_name(),
             src.external.as_ref().map_or("", |e| e.api.as_str()),
-            src.filter_subject.as_str(),
         );
         if seen.contains(&key) {
             return Err(ApiError::SourceDuplicateDetected);
         }
         seen.push(key);
+        if !src.filter_subject.is_empty() && !src.subject_transforms.is_empty() {
+            return Err(ApiError::SourceMultipleFiltersNotAllowed);
+        }
+        for t in &src.subject_transforms {
+            check_link_transform(t).map_err(|e| match e {
+                LinkTransformError::Source(r) => ApiError::SourceInvalidSubjectFilter(r),
+                LinkTransformError::Destination(r) => {
+                    ApiError::SourceInvalidTransformDestination(r)
+                }
+            })?;
+        }
+        for (i, t) in src.subject_transforms.iter().enumerate() {
+            let overlaps = src
+                .subject_transforms
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && is_subset(&t.src, &o.src));
+            if overlaps {
+                return Err(ApiError::SourceOverlappingSubjectFilters);
+            }
+        }
     }
     Ok(())
+}
+
+/// Why a mirror's or source's subject transform is refused (the reason text after the
+/// error's constant part).
+enum LinkTransformError {
+    Source(String),
+    Destination(String),
+}
+
+/// nats-server's checks of one transform of a mirror or source: a valid source subject (an
+/// empty one is every subject), then `ValidateMapping` of the destination (empty: none).
+fn check_link_transform(t: &super::config::SubjectTransform) -> Result<(), LinkTransformError> {
+    // nats-server's `IsValidSubject` also refuses white space, which the wire never carries.
+    let valid = crate::subject::is_valid_subscription_subject(t.src.as_bytes())
+        && !t.src.contains([' ', '\t', '\r', '\n', '\x0c']);
+    if !t.src.is_empty() && !valid {
+        return Err(LinkTransformError::Source(format!(
+            "invalid subject {}",
+            t.src
+        )));
+    }
+    if t.dest.is_empty() {
+        return Ok(());
+    }
+    let src = if t.src.is_empty() {
+        ">"
+    } else {
+        t.src.as_str()
+    };
+    crate::mapping::SubjectTransform::new(src, &t.dest)
+        .map(|_| ())
+        .map_err(|e| LinkTransformError::Destination(e.to_string()))
 }
 
 fn check_subjects(cfg: &mut StreamConfig) -> Result<(), ApiError> {
@@ -359,6 +448,26 @@ pub fn check_against_others<'a>(
     cfg: &StreamConfig,
     others: impl IntoIterator<Item = &'a StreamConfig>,
 ) -> Result<(), ApiError> {
+    let others: Vec<&StreamConfig> = others.into_iter().collect();
+    // A local origin it can see must not take messages larger than this stream may hold.
+    let too_small = |origin: &str| {
+        others.iter().any(|o| {
+            o.name == origin
+                && cfg.max_msg_size > 0
+                && o.max_msg_size > 0
+                && cfg.max_msg_size < o.max_msg_size
+        })
+    };
+    if let Some(m) = cfg.mirror.as_ref().filter(|m| m.external.is_none()) {
+        if too_small(&m.name) {
+            return Err(ApiError::MirrorMaxMessageSizeTooBig);
+        }
+    }
+    for src in cfg.sources.iter().filter(|s| s.external.is_none()) {
+        if too_small(&src.name) {
+            return Err(ApiError::SourceMaxMessageSizeTooBig);
+        }
+    }
     for o in others {
         if o.name == cfg.name {
             continue;
