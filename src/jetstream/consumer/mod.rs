@@ -10,9 +10,11 @@
 //! [`state::ConsumerState::on_timer`] or to the waiting queue.
 
 pub mod ack;
+pub mod delta;
 pub mod persist;
 pub mod pull;
 pub mod state;
+pub mod state_log;
 
 /// What a consumer's timer means when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
