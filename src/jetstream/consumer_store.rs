@@ -302,3 +302,79 @@ impl AccountStreams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jetstream::consumer::persist::StateImage;
+    use crate::jetstream::consumer::state::{AckPolicy, ConsumerLimits};
+    use crate::jetstream::consumer::StreamView;
+    use crate::wheel::Wheel;
+
+    struct Stream;
+
+    impl StreamView for Stream {
+        fn num_pending(&self, _filters: &[String], _from_seq: u64) -> u64 {
+            0
+        }
+        fn next(&self, from_seq: u64, _filters: &[String]) -> Option<u64> {
+            Some(from_seq.max(1))
+        }
+    }
+
+    #[test]
+    fn the_state_file_takes_deltas_and_is_rewritten_as_one_snapshot_when_it_outgrows_it() {
+        let dir = std::env::temp_dir().join(format!("natrix-cstore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let limits = ConsumerLimits {
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: None,
+            ..ConsumerLimits::default()
+        };
+        let mut wheel = Wheel::new(0);
+        let mut state = ConsumerState::new(1, limits, 1);
+        let mut events = Vec::new();
+        let mut deliver = |state: &mut ConsumerState, wheel: &mut Wheel<_>, n: u64, now: u64| {
+            for _ in 0..n {
+                state.next_delivery(&Stream, now, wheel, &mut events);
+            }
+        };
+        deliver(&mut state, &mut wheel, 2_000, 0);
+        let (mut file, mut buf) = (None, Vec::new());
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
+        let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
+        assert_eq!(on_disk(), first_snapshot);
+        // Nothing changed: nothing written.
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        assert_eq!(on_disk(), first_snapshot);
+        let mut compactions = 0;
+        let mut acked = 0;
+        for round in 1..=1_500u64 {
+            deliver(&mut state, &mut wheel, 100, round);
+            for _ in 0..100 {
+                acked += 1;
+                state.ack(acked, &mut wheel);
+            }
+            let before = on_disk();
+            write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+            let f = file.as_ref().unwrap();
+            if on_disk() < before {
+                compactions += 1;
+                assert_eq!(on_disk(), f.snapshot_bytes);
+            } else {
+                // One delta of 100 deliveries and 100 acks, never the 2 000 pending.
+                assert!(on_disk() - before < 1_000, "{} bytes", on_disk() - before);
+            }
+            let limit =
+                (f.snapshot_bytes * STATE_FILE_COMPACT_RATIO).max(STATE_FILE_COMPACT_BYTES_MIN);
+            assert!(on_disk() <= limit);
+            if round % 250 == 0 {
+                let r = state_log::recover(&std::fs::read(dir.join(STATE_FILE)).unwrap()).unwrap();
+                assert_eq!(r.image, StateImage::of(&state), "round {round}");
+            }
+        }
+        assert_eq!(compactions, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -13,8 +13,11 @@
 //! Applying a delta sets the five positions, replays the changes in order, then drops every
 //! pending entry at or below the new stream ack floor (which is how an `AckPolicy::All` ack
 //! of many entries costs one record header). Invariants: the positions never move backwards,
-//! and [`StateImage::apply_delta`] either applies a whole delta or leaves the image as it was
+//! consumer sequences of pending entries rise with their stream sequences (so the first
+//! entry left must be above the consumer ack floor, and then all are), and [`StateImage::apply_delta`] either applies a whole delta or leaves the image as it was
 //! (a refused delta and everything after it is not applied); it never panics on any bytes.
+
+use std::collections::BTreeMap;
 
 use super::persist::{get, put, SnapshotError, StateImage};
 use super::state::{ConsumerState, Pending};
@@ -275,6 +278,7 @@ impl StateImage {
         }
         let before = self.positions();
         let mut undo: Vec<(u64, Option<Pending>)> = Vec::with_capacity(delta.changes.len());
+        let mut fits = true;
         for c in &delta.changes {
             match *c {
                 Change::Pending {
@@ -290,24 +294,31 @@ impl StateImage {
                         timer: None,
                     };
                     undo.push((stream_seq, self.pending.insert(stream_seq, entry)));
+                    if !self.ordered_around(stream_seq, consumer_seq) {
+                        fits = false;
+                        break;
+                    }
                 }
                 Change::Removed { stream_seq } => {
                     undo.push((stream_seq, self.pending.remove(&stream_seq)));
                 }
             }
         }
-        let mut kept = self
-            .pending
-            .split_off(&(p.ack_floor_stream.saturating_add(1)));
-        std::mem::swap(&mut kept, &mut self.pending);
-        let mut dropped = kept;
-        self.set_positions(p);
-        let fits = self
-            .pending
-            .first_key_value()
-            .is_none_or(|(_, e)| e.consumer_seq > p.ack_floor_consumer);
+        let mut dropped = BTreeMap::new();
         if fits {
-            return Ok(());
+            let kept = self
+                .pending
+                .split_off(&(p.ack_floor_stream.saturating_add(1)));
+            dropped = std::mem::replace(&mut self.pending, kept);
+            self.set_positions(p);
+            // Consumer sequences rise with stream sequences, so the first entry is the lowest.
+            fits = self
+                .pending
+                .first_key_value()
+                .is_none_or(|(_, e)| e.consumer_seq > p.ack_floor_consumer);
+            if fits {
+                return Ok(());
+            }
         }
         self.pending.append(&mut dropped);
         for (seq, old) in undo.into_iter().rev() {
@@ -328,6 +339,16 @@ impl StateImage {
             ack_floor_stream: self.ack_floor_stream,
             next_stream_seq: self.next_stream_seq,
         }
+    }
+
+    /// Whether the entry at `seq` keeps consumer sequences rising with stream sequences, as
+    /// they do in a live state (a first delivery takes the next of both; a redelivery keeps
+    /// its first consumer sequence).
+    fn ordered_around(&self, seq: u64, consumer_seq: u64) -> bool {
+        let below = self.pending.range(..seq).next_back();
+        let above = self.pending.range(seq.saturating_add(1)..).next();
+        below.is_none_or(|(_, e)| e.consumer_seq < consumer_seq)
+            && above.is_none_or(|(_, e)| e.consumer_seq > consumer_seq)
     }
 
     fn set_positions(&mut self, p: Positions) {

@@ -9,7 +9,8 @@
 //! Pending sequences are stored relative to the floors, so typical entries take a few bytes.
 //!
 //! Invariants: `decode` never panics and refuses anything inconsistent (a pending sequence at
-//! or below the floor or past the last delivery, trailing bytes, overflow), so a corrupt
+//! or below the floor or past the last delivery, entries out of order or whose consumer
+//! sequences do not rise with their stream sequences, trailing bytes, overflow), so a corrupt
 //! snapshot cannot produce a state that breaks `ConsumerState`'s invariants. The redelivery
 //! queue is not stored: restored entries get fresh timers, due ones fire on the next advance.
 
@@ -77,6 +78,7 @@ impl StateImage {
             return Err(SnapshotError::Inconsistent);
         }
         let mut pending = BTreeMap::new();
+        let (mut prev_seq, mut prev_cseq) = (afs, afc);
         for _ in 0..n {
             let seq = afs.checked_add(next()?).ok_or(SnapshotError::Overflow)?;
             let cseq = dcs
@@ -84,18 +86,18 @@ impl StateImage {
                 .ok_or(SnapshotError::Inconsistent)?;
             let deliveries = next()?;
             let timestamp_ms = next()?;
-            if seq <= afs || seq > dss || cseq <= afc || deliveries == 0 {
+            // In stream order, with consumer sequences rising too (as a live state has them).
+            if seq <= prev_seq || seq > dss || cseq <= prev_cseq || deliveries == 0 {
                 return Err(SnapshotError::Inconsistent);
             }
+            (prev_seq, prev_cseq) = (seq, cseq);
             let p = Pending {
                 consumer_seq: cseq,
                 deliveries,
                 timestamp_ms,
                 timer: None,
             };
-            if pending.insert(seq, p).is_some() {
-                return Err(SnapshotError::Inconsistent);
-            }
+            pending.insert(seq, p);
         }
         if !rest.is_empty() {
             return Err(SnapshotError::TrailingBytes);

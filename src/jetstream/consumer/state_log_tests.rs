@@ -279,6 +279,24 @@ fn a_delta_that_does_not_fit_is_refused_whole_and_the_state_before_it_is_kept() 
     crate::jetstream::consumer::delta::encode_delta(&p, &changes, &mut body);
     assert_eq!(img.apply_delta(&body), Err(SnapshotError::Inconsistent));
     assert_eq!(img, before);
+    // An entry whose consumer sequence is out of order with its neighbours': refused.
+    let mut order = Vec::new();
+    let at6 = Change::Pending {
+        stream_seq: 6,
+        consumer_seq: 3,
+        deliveries: 2,
+        timestamp_ms: 9,
+    };
+    let p10 = Positions {
+        delivered_consumer_seq: 10,
+        delivered_stream_seq: 10,
+        ack_floor_consumer: 0,
+        ack_floor_stream: 0,
+        next_stream_seq: 11,
+    };
+    crate::jetstream::consumer::delta::encode_delta(&p10, &[at6], &mut order);
+    assert_eq!(img.apply_delta(&order), Err(SnapshotError::Inconsistent));
+    assert_eq!(img, before);
     encode_record(&body, &mut log);
     c.ack(1, &mut wheel);
     commit(&mut c, &mut log);
@@ -415,6 +433,7 @@ fn recovery_never_panics_on_damaged_logs() {
                     let s = ConsumerState::from_image(7, c.limits().clone(), r.image, &mut w);
                     let mut out = Vec::new();
                     s.encode(&mut out);
+                    assert!(StateImage::decode(&out).is_ok());
                 }
             }
         }
