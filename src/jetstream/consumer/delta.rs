@@ -24,9 +24,12 @@ use super::state::{ConsumerState, Pending};
 
 /// First byte of a delta record.
 pub const DELTA_VERSION: u8 = 2;
-/// A change list longer than this is dropped and the next record is a full snapshot (the
-/// list only grows between two commits, so this is a bound, not a path taken).
-pub const CHANGES_MAX: usize = 1 << 20;
+/// A change list is dropped, and the next record is a full snapshot, once it holds this
+/// many changes and as many as there are pending entries: its memory stays O(pending), and
+/// the snapshot that replaces it costs no more than the changes it stands for. (The list
+/// grows between two commits: a timer round that redelivers everything pending at once is
+/// the case that reaches it.)
+pub const CHANGES_MIN_MAX: usize = 4_096;
 
 const TAG_PENDING: u64 = 0;
 const TAG_REMOVED: u64 = 1;
@@ -115,8 +118,9 @@ impl ConsumerState {
     }
 
     pub(crate) fn note(&mut self, change: Change) {
+        let bound = CHANGES_MIN_MAX.max(self.pending.len());
         if let Some(c) = self.changes.as_mut() {
-            if c.list.len() >= CHANGES_MAX {
+            if c.list.len() >= bound {
                 self.changes = None;
             } else {
                 c.list.push(change);

@@ -9,6 +9,10 @@
 //! * The stream ack floor is one below the lowest pending sequence, or the last delivered
 //!   stream sequence when nothing is pending; it never moves backwards.
 //! * `pending.len() >= max_ack_pending` stops new deliveries, never redeliveries.
+//! * Once the store has written a snapshot, every change to a `pending` entry is noted in
+//!   `changes` where it is made ([`delta`](super::delta)), except entries an ack-all passes
+//!   (a delta drops what lies at or below its floor); consumer sequences of pending entries
+//!   rise with their stream sequences.
 //!
 //! `pending` and `redeliver` are ordered maps, so the floor and the next redelivery are
 //! O(log pending) lookups; nothing walks sequences or scans what is pending.

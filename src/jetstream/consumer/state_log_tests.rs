@@ -439,3 +439,27 @@ fn recovery_never_panics_on_damaged_logs() {
         }
     }
 }
+
+#[test]
+fn a_change_list_longer_than_the_pending_set_gives_way_to_a_snapshot() {
+    use crate::jetstream::consumer::delta::CHANGES_MIN_MAX;
+    let view = Stream { last: 100 };
+    let mut wheel = Wheel::new(0);
+    let mut c = ConsumerState::new(7, limits(AckPolicy::Explicit), 1);
+    deliver(&mut c, &view, &mut wheel, 0, 10);
+    let _ = start_log(&mut c);
+    for i in 0..CHANGES_MIN_MAX as u64 - 1 {
+        c.progress(1 + i % 10, i, &mut wheel);
+    }
+    let mut body = Vec::new();
+    assert_eq!(c.encode_delta(&mut body), DeltaOutcome::Encoded);
+    for i in 0..CHANGES_MIN_MAX as u64 + 1 {
+        c.progress(1 + i % 10, i, &mut wheel);
+    }
+    body.clear();
+    assert_eq!(c.encode_delta(&mut body), DeltaOutcome::SnapshotNeeded);
+    assert!(body.is_empty());
+    c.encode_snapshot(&mut body);
+    body.clear();
+    assert_eq!(c.encode_delta(&mut body), DeltaOutcome::Unchanged);
+}
