@@ -267,9 +267,10 @@ impl StateImage {
         self.apply(&delta)
     }
 
-    /// Applies a decoded delta: positions must not move backwards and the first entry left
-    /// above the floor must be above the consumer floor too (as a snapshot demands). On an
-    /// error the image is as it was.
+    /// Applies a decoded delta: positions must not move backwards, each entry it writes must
+    /// keep consumer sequences rising with stream sequences, and the first entry left above
+    /// the floor must be above the consumer floor too (as a snapshot demands). On an error
+    /// the image is as it was.
     pub fn apply(&mut self, delta: &Delta) -> Result<(), SnapshotError> {
         let p = delta.positions;
         if p.delivered_consumer_seq < self.delivered_consumer_seq
