@@ -2,95 +2,84 @@
 //!
 //! ```text
 //! <stream dir>/obs/<consumer>/meta.json   {"config": <ConsumerConfig JSON>, "created": <ns>}
-//! <stream dir>/obs/<consumer>/state.bin   appended snapshots (consumer::persist), each a
-//!                                         record `len u32 LE, crc32c u32 LE, snapshot`;
-//!                                         the last whole record wins
+//! <stream dir>/obs/<consumer>/state.bin   a full snapshot, then deltas (consumer::state_log:
+//!                                         records `len u32 LE, crc32c u32 LE, body`)
 //! ```
 //!
-//! The state file stays open and each change appends one record (one `write`, no rename, no
-//! directory operation); past `STATE_FILE_COMPACT_BYTES` it is rewritten with just the
-//! latest snapshot (temp file and rename). A torn last record fails its length or checksum
-//! and the one before it is used.
+//! The state file stays open. At the group commit after the state changed, the consumer's
+//! change list (noted by the sans-io state as deliveries and acks happen, never found by a
+//! scan of what is pending) becomes one delta record, appended with one `write`: O(changes)
+//! bytes, however many messages are pending. A full snapshot is written instead (temp file
+//! and rename, so the file then holds just it) when there is no file yet in this run (the
+//! first write, also after a restart), after a failed write, and when the file would grow
+//! past `STATE_FILE_COMPACT_RATIO` times the last snapshot's record (and at least
+//! `STATE_FILE_COMPACT_BYTES_MIN`): a snapshot of S bytes is followed by at least 3S bytes of
+//! deltas, so its cost is amortised O(1) per change. Recovery takes the last intact snapshot
+//! and the intact deltas after it; a torn or damaged tail is ignored.
 //!
-//! A snapshot is written at the group commit after the state changed (a delivery, an ack),
-//! before the acks' confirmations go out; with `sync_interval: always` it is synced when a
-//! confirmed ack (a double ack) is in it: a confirmed ack is never lost, and a delivery or
-//! plain ack whose record did not reach the disk is redone after a power loss (delivered
-//! again), which is what nats-server does for all of them. The snapshot keeps wall-clock times (the wheel runs on Unix
-//! milliseconds), so ack waits that ran out while the server was down fire at once.
+//! The record is written before the acks' confirmations go out; with `sync_interval:
+//! always` it is synced when a confirmed ack (a double ack) is in it: a confirmed ack is
+//! never lost, and a delivery or plain ack whose record did not reach the disk is redone
+//! after a power loss (delivered again), which is what nats-server does for all of them. The
+//! state keeps wall-clock times (the wheel runs on Unix milliseconds), so ack waits that ran
+//! out while the server was down fire at once.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::consumer::delta::DeltaOutcome;
 use super::consumer::state::ConsumerState;
+use super::consumer::state_log::{self, encode_record, RECORD_HEADER_BYTES};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
 use super::streams::AccountStreams;
 
 const META_FILE: &str = "meta.json";
 const STATE_FILE: &str = "state.bin";
-/// Rewrite the state file with only its last snapshot once it grows past this.
-const STATE_FILE_COMPACT_BYTES: u64 = 1 << 20;
-/// Bytes before a snapshot in a state record: length and checksum.
-const STATE_RECORD_HEADER_BYTES: usize = 8;
-
-/// One state record: `len`, `crc32c(snapshot)`, `snapshot`.
-pub fn encode_state_record(snapshot: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(snapshot.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(snapshot).to_le_bytes());
-    out.extend_from_slice(snapshot);
-}
-
-/// The last whole, intact snapshot of a state file's bytes (records until the first torn
-/// or damaged one).
-pub fn last_state_record(bytes: &[u8]) -> Option<&[u8]> {
-    let mut rest = bytes;
-    let mut last = None;
-    while rest.len() >= STATE_RECORD_HEADER_BYTES {
-        let len = u32::from_le_bytes(rest[0..4].try_into().ok()?) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().ok()?);
-        let Some(body) = rest.get(STATE_RECORD_HEADER_BYTES..STATE_RECORD_HEADER_BYTES + len)
-        else {
-            break;
-        };
-        if crc32c::crc32c(body) != crc {
-            break;
-        }
-        last = Some(body);
-        rest = &rest[STATE_RECORD_HEADER_BYTES + len..];
-    }
-    last
-}
+/// The state file is rewritten as one snapshot when it would grow past this many times the
+/// last snapshot's record...
+const STATE_FILE_COMPACT_RATIO: u64 = 4;
+/// ...and past this.
+const STATE_FILE_COMPACT_BYTES_MIN: u64 = 1 << 20;
 
 /// A durable consumer's open state file.
 #[derive(Debug)]
 pub struct StateFile {
     file: std::fs::File,
     bytes: u64,
+    /// Size of the snapshot record the file starts with.
+    snapshot_bytes: u64,
 }
 
 impl StateFile {
-    fn open(dir: &Path) -> std::io::Result<StateFile> {
-        std::fs::create_dir_all(dir)?;
+    /// Replaces the file with one snapshot record (temp file and rename) and opens it.
+    fn create(dir: &Path, snapshot: &[u8], sync: bool) -> std::io::Result<StateFile> {
+        let mut rec = Vec::with_capacity(snapshot.len() + RECORD_HEADER_BYTES);
+        encode_record(snapshot, &mut rec);
+        write_atomic(dir, STATE_FILE, &rec, sync)?;
         let file = std::fs::OpenOptions::new()
-            .create(true)
             .append(true)
             .open(dir.join(STATE_FILE))?;
-        let bytes = file.metadata()?.len();
-        Ok(StateFile { file, bytes })
+        Ok(StateFile {
+            file,
+            bytes: rec.len() as u64,
+            snapshot_bytes: rec.len() as u64,
+        })
     }
 
-    /// Appends one snapshot (and syncs it when asked); compacts a grown file.
-    fn append(&mut self, dir: &Path, snapshot: &[u8], sync: bool) -> std::io::Result<()> {
+    /// Whether appending a record with a body of `body_bytes` should compact instead.
+    fn compaction_due(&self, body_bytes: usize) -> bool {
+        let limit = (self.snapshot_bytes.saturating_mul(STATE_FILE_COMPACT_RATIO))
+            .max(STATE_FILE_COMPACT_BYTES_MIN);
+        self.bytes + (body_bytes + RECORD_HEADER_BYTES) as u64 > limit
+    }
+
+    /// Appends one delta record (and syncs it when asked).
+    fn append(&mut self, delta: &[u8], sync: bool) -> std::io::Result<()> {
         use std::io::Write;
-        let mut rec = Vec::with_capacity(snapshot.len() + STATE_RECORD_HEADER_BYTES);
-        encode_state_record(snapshot, &mut rec);
-        if self.bytes + rec.len() as u64 > STATE_FILE_COMPACT_BYTES {
-            write_atomic(dir, STATE_FILE, &rec, sync)?;
-            *self = StateFile::open(dir)?;
-            return Ok(());
-        }
+        let mut rec = Vec::with_capacity(delta.len() + RECORD_HEADER_BYTES);
+        encode_record(delta, &mut rec);
         self.file.write_all(&rec)?;
         if sync {
             self.file.sync_data()?;
@@ -98,6 +87,34 @@ impl StateFile {
         self.bytes += rec.len() as u64;
         Ok(())
     }
+}
+
+/// Writes what changed in `state` since its last record to `file` (a delta, or a snapshot
+/// that replaces the file). `buf` is scratch space.
+fn write_state(
+    dir: &Path,
+    state: &mut ConsumerState,
+    file: &mut Option<StateFile>,
+    sync: bool,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    buf.clear();
+    if let Some(f) = file.as_mut() {
+        match state.encode_delta(buf) {
+            DeltaOutcome::Unchanged => {
+                if sync {
+                    f.file.sync_data()?;
+                }
+                return Ok(());
+            }
+            DeltaOutcome::Encoded if !f.compaction_due(buf.len()) => return f.append(buf, sync),
+            DeltaOutcome::Encoded | DeltaOutcome::SnapshotNeeded => buf.clear(),
+        }
+    }
+    *file = None;
+    state.encode_snapshot(buf);
+    *file = Some(StateFile::create(dir, buf, sync)?);
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,7 +177,7 @@ impl AccountStreams {
         }
     }
 
-    /// Writes the snapshot of every durable consumer whose state changed. Returns false if a
+    /// Writes what changed in every durable consumer whose state changed. Returns false if a
     /// write failed (the commit's confirmations must then not go out).
     pub fn persist_consumers(&mut self) -> bool {
         let mut ok = true;
@@ -181,27 +198,21 @@ impl AccountStreams {
                 if !c.spec.durable {
                     continue;
                 }
-                buf.clear();
-                c.state.encode(&mut buf);
                 let dir = root
                     .join("streams")
                     .join(sname)
                     .join("obs")
                     .join(&c.spec.name);
-                let written = match c.state_file.as_mut() {
-                    Some(f) => f.append(&dir, &buf, sync),
-                    None => StateFile::open(&dir).and_then(|mut f| {
-                        let r = f.append(&dir, &buf, sync);
-                        c.state_file = Some(f);
-                        r
-                    }),
-                };
+                let written = write_state(&dir, &mut c.state, &mut c.state_file, sync, &mut buf);
                 if let Err(e) = written {
                     log::error!(
                         "JetStream: writing consumer {:?} of {sname:?} failed: {e}",
                         c.spec.name
                     );
+                    // The next write is a snapshot that replaces the file: no delta is ever
+                    // appended after a record that may be torn.
                     c.state_file = None;
+                    c.state.forget_changes();
                     ok = false;
                 }
             }
@@ -237,21 +248,38 @@ impl AccountStreams {
             };
             let created = meta.created;
             let file = std::fs::read(path.join(STATE_FILE)).ok();
-            let snapshot = file
-                .as_deref()
-                .and_then(last_state_record)
-                .map(<[u8]>::to_vec);
             let id = self.next_consumer_id();
-            let state = snapshot.and_then(|bytes| {
-                let mut wheel = self.wheel.borrow_mut();
-                ConsumerState::decode(id, spec.limits.clone(), &bytes, &mut wheel)
-                    .map_err(|err| {
+            let state = file.and_then(|bytes| match state_log::recover(&bytes) {
+                Ok(r) => {
+                    if let Some((at, err)) = r.refused {
                         log::error!(
-                            "JetStream: consumer {name:?} of {stream:?}: state unreadable \
-                             ({err:?}); starting it from its deliver policy"
-                        )
-                    })
-                    .ok()
+                            "JetStream: consumer {name:?} of {stream:?}: state record at byte \
+                             {at} refused ({err:?}); using the state before it"
+                        );
+                    }
+                    if r.intact_bytes < bytes.len() {
+                        log::warn!(
+                            "JetStream: consumer {name:?} of {stream:?}: {} bytes of torn or \
+                             damaged state ignored",
+                            bytes.len() - r.intact_bytes
+                        );
+                    }
+                    let mut wheel = self.wheel.borrow_mut();
+                    Some(ConsumerState::from_image(
+                        id,
+                        spec.limits.clone(),
+                        r.image,
+                        &mut wheel,
+                    ))
+                }
+                Err(state_log::RecoverError::NoSnapshot) => None,
+                Err(err) => {
+                    log::error!(
+                        "JetStream: consumer {name:?} of {stream:?}: state unreadable \
+                         ({err:?}); starting it from its deliver policy"
+                    );
+                    None
+                }
             });
             let Some(state) = state else {
                 // Nothing durable delivered yet (or unreadable): start as at create.
@@ -278,32 +306,75 @@ impl AccountStreams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jetstream::consumer::persist::StateImage;
+    use crate::jetstream::consumer::state::{AckPolicy, ConsumerLimits};
+    use crate::jetstream::consumer::StreamView;
+    use crate::wheel::Wheel;
+
+    struct Stream;
+
+    impl StreamView for Stream {
+        fn num_pending(&self, _filters: &[String], _from_seq: u64) -> u64 {
+            0
+        }
+        fn next(&self, from_seq: u64, _filters: &[String]) -> Option<u64> {
+            Some(from_seq.max(1))
+        }
+    }
 
     #[test]
-    fn the_last_whole_record_wins_and_a_torn_or_damaged_tail_is_passed_over() {
-        let mut file = Vec::new();
-        for s in [&b"one"[..], b"second", b"3"] {
-            encode_state_record(s, &mut file);
+    fn the_state_file_takes_deltas_and_is_rewritten_as_one_snapshot_when_it_outgrows_it() {
+        let dir = std::env::temp_dir().join(format!("natrix-cstore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let limits = ConsumerLimits {
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: None,
+            ..ConsumerLimits::default()
+        };
+        let mut wheel = Wheel::new(0);
+        let mut state = ConsumerState::new(1, limits, 1);
+        let mut events = Vec::new();
+        let mut deliver = |state: &mut ConsumerState, wheel: &mut Wheel<_>, n: u64, now: u64| {
+            for _ in 0..n {
+                state.next_delivery(&Stream, now, wheel, &mut events);
+            }
+        };
+        deliver(&mut state, &mut wheel, 2_000, 0);
+        let (mut file, mut buf) = (None, Vec::new());
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
+        let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
+        assert_eq!(on_disk(), first_snapshot);
+        // Nothing changed: nothing written.
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        assert_eq!(on_disk(), first_snapshot);
+        let mut compactions = 0;
+        let mut acked = 0;
+        for round in 1..=1_500u64 {
+            deliver(&mut state, &mut wheel, 100, round);
+            for _ in 0..100 {
+                acked += 1;
+                state.ack(acked, &mut wheel);
+            }
+            let before = on_disk();
+            write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+            let f = file.as_ref().unwrap();
+            if on_disk() < before {
+                compactions += 1;
+                assert_eq!(on_disk(), f.snapshot_bytes);
+            } else {
+                // One delta of 100 deliveries and 100 acks, never the 2 000 pending.
+                assert!(on_disk() - before < 1_000, "{} bytes", on_disk() - before);
+            }
+            let limit =
+                (f.snapshot_bytes * STATE_FILE_COMPACT_RATIO).max(STATE_FILE_COMPACT_BYTES_MIN);
+            assert!(on_disk() <= limit);
+            if round % 250 == 0 {
+                let r = state_log::recover(&std::fs::read(dir.join(STATE_FILE)).unwrap()).unwrap();
+                assert_eq!(r.image, StateImage::of(&state), "round {round}");
+            }
         }
-        assert_eq!(last_state_record(&file), Some(&b"3"[..]));
-        // Torn anywhere inside the last record: the one before it.
-        for cut in 1..(STATE_RECORD_HEADER_BYTES + 1) {
-            assert_eq!(
-                last_state_record(&file[..file.len() - cut]),
-                Some(&b"second"[..]),
-                "cut {cut}"
-            );
-        }
-        // A flipped byte in the last snapshot fails its checksum.
-        let mut bad = file.clone();
-        *bad.last_mut().unwrap() ^= 1;
-        assert_eq!(last_state_record(&bad), Some(&b"second"[..]));
-        assert_eq!(last_state_record(b""), None);
-        assert_eq!(last_state_record(&[0xff; 3]), None);
-        // A length past the end is a torn record, never a panic.
-        let mut huge = Vec::new();
-        huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        huge.extend_from_slice(&[0; 12]);
-        assert_eq!(last_state_record(&huge), None);
+        assert_eq!(compactions, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,7 +1,8 @@
 //! Sans-io state of one JetStream consumer on one stream: what to deliver next, what is
 //! pending acknowledgement, when to redeliver, and the wire forms around it (the `$JS.ACK`
 //! reply subject and ack payloads in [`ack`], pull requests, their queue and status messages
-//! in [`pull`]).
+//! in [`pull`]), and its durable forms: the snapshot ([`persist`]), the change list and delta
+//! records ([`delta`]) and a state file's records and recovery ([`state_log`]).
 //!
 //! No clock, no sockets, no glommio: time comes in as `now_ms`, timers go into a
 //! `Wheel<ConsumerTimer>` that the shard owns and passes in, and messages are reached through
@@ -10,9 +11,11 @@
 //! [`state::ConsumerState::on_timer`] or to the waiting queue.
 
 pub mod ack;
+pub mod delta;
 pub mod persist;
 pub mod pull;
 pub mod state;
+pub mod state_log;
 
 /// What a consumer's timer means when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

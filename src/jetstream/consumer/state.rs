@@ -9,12 +9,17 @@
 //! * The stream ack floor is one below the lowest pending sequence, or the last delivered
 //!   stream sequence when nothing is pending; it never moves backwards.
 //! * `pending.len() >= max_ack_pending` stops new deliveries, never redeliveries.
+//! * Once the store has written a snapshot, every change to a `pending` entry is noted in
+//!   `changes` where it is made ([`delta`](super::delta)), except entries an ack-all passes
+//!   (a delta drops what lies at or below its floor); consumer sequences of pending entries
+//!   rise with their stream sequences.
 //!
 //! `pending` and `redeliver` are ordered maps, so the floor and the next redelivery are
 //! O(log pending) lookups; nothing walks sequences or scans what is pending.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::delta::{Change, ChangeList};
 use super::{ConsumerTimer, StreamView, TimerKind};
 use crate::wheel::{TimerHandle, Wheel};
 
@@ -103,6 +108,9 @@ pub struct ConsumerState {
     pub(crate) ack_floor_consumer: u64,
     pub(crate) pending: BTreeMap<u64, Pending>,
     pub(crate) redeliver: BTreeSet<u64>,
+    /// What changed since the store's last record (`None` until it wrote a snapshot): each
+    /// change to `pending` is noted here as it happens, so a commit writes O(changes).
+    pub(crate) changes: Option<ChangeList>,
 }
 
 impl ConsumerState {
@@ -119,6 +127,7 @@ impl ConsumerState {
             ack_floor_consumer: 0,
             pending: BTreeMap::new(),
             redeliver: BTreeSet::new(),
+            changes: None,
         }
     }
 
@@ -196,6 +205,7 @@ impl ConsumerState {
                 .is_some_and(|max| p.deliveries >= max)
             {
                 self.pending.remove(&seq);
+                self.note(Change::Removed { stream_seq: seq });
                 events.push(ConsumerEvent::MaxDeliveries {
                     stream_seq: seq,
                     deliveries: p.deliveries,
@@ -208,15 +218,14 @@ impl ConsumerState {
             let timer = self.arm(seq, deliveries, now_ms, wheel);
             // The entry keeps its first consumer sequence, as nats-server does: the consumer
             // ack floor follows first deliveries, which are ordered like stream sequences.
-            self.pending.insert(
-                seq,
-                Pending {
-                    deliveries,
-                    timestamp_ms: now_ms,
-                    timer,
-                    ..p
-                },
-            );
+            let entry = Pending {
+                deliveries,
+                timestamp_ms: now_ms,
+                timer,
+                ..p
+            };
+            self.pending.insert(seq, entry);
+            self.note_pending(seq, &entry);
             return Some(Delivery {
                 stream_seq: seq,
                 consumer_seq: self.delivered_consumer_seq,
@@ -236,15 +245,14 @@ impl ConsumerState {
             self.ack_floor_consumer = self.delivered_consumer_seq;
         } else {
             let timer = self.arm(seq, 1, now_ms, wheel);
-            self.pending.insert(
-                seq,
-                Pending {
-                    consumer_seq: self.delivered_consumer_seq,
-                    deliveries: 1,
-                    timestamp_ms: now_ms,
-                    timer,
-                },
-            );
+            let entry = Pending {
+                consumer_seq: self.delivered_consumer_seq,
+                deliveries: 1,
+                timestamp_ms: now_ms,
+                timer,
+            };
+            self.pending.insert(seq, entry);
+            self.note_pending(seq, &entry);
         }
         Some(Delivery {
             stream_seq: seq,
@@ -262,6 +270,7 @@ impl ConsumerState {
                 let Some(p) = self.pending.remove(&stream_seq) else {
                     return AckOutcome::Ignored;
                 };
+                self.note(Change::Removed { stream_seq });
                 self.forget(stream_seq, p, wheel);
                 self.move_floor();
                 AckOutcome::Applied
@@ -275,7 +284,8 @@ impl ConsumerState {
                 for (seq, p) in acked {
                     self.forget(seq, p, wheel);
                 }
-                // Everything at or below is acknowledged even if it was not pending.
+                // Everything at or below is acknowledged even if it was not pending. No change
+                // is noted: a delta drops what lies at or below its floor.
                 self.ack_floor_stream = self.ack_floor_stream.max(stream_seq);
                 self.move_floor();
                 AckOutcome::Applied
@@ -331,6 +341,8 @@ impl ConsumerState {
                     Some(wheel.insert(now_ms.saturating_add(wait), timer(self.id, stream_seq)));
             }
         }
+        let entry = *p;
+        self.note_pending(stream_seq, &entry);
         AckOutcome::Applied
     }
 
@@ -344,6 +356,7 @@ impl ConsumerState {
         let Some(p) = self.pending.remove(&stream_seq) else {
             return AckOutcome::Ignored;
         };
+        self.note(Change::Removed { stream_seq });
         events.push(ConsumerEvent::Terminated {
             stream_seq,
             deliveries: p.deliveries,
@@ -364,6 +377,7 @@ impl ConsumerState {
         }
         let deliveries = p.deliveries;
         self.pending.remove(&stream_seq);
+        self.note(Change::Removed { stream_seq });
         self.redeliver.remove(&stream_seq);
         self.move_floor();
         Some(ConsumerEvent::MaxDeliveries {
