@@ -212,7 +212,6 @@ async fn consume(shard: Shard, finished: &mpsc::Sender<(Instant, u64)>) {
                     let _ = finished.send((Instant::now(), std::mem::take(&mut delivered)));
                 }
                 Item::InterestAck { .. }
-                | Item::Interest(_)
                 | Item::JsApi { .. }
                 | Item::ConnClosed { .. }
                 | Item::ServiceReply { .. } => return,

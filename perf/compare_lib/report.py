@@ -20,6 +20,8 @@ OVERLAP_MARK = "~"
 FIXED_RATE_KINDS = ("reqrep-open",)
 # Rows without traffic: reported as the server's CPU time over the wait (idle_table).
 IDLE_KINDS = ("idle",)
+# Rows that count misses (propagation_table), not throughput.
+MISS_KINDS = ("propagation",)
 LATENCY_PLOT_KINDS = ("reqrep", "reqrep-open", "jspub", "jsconsume", "stanpub", "kvput", "kvget")
 # natrix-bench workloads whose report carries a `redelivery` object (phase by phase).
 REDELIVERY_KINDS = ("jsredeliver", "stanredeliver")
@@ -195,8 +197,8 @@ def layout_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in meta["workloads"]:
         name = workload["name"]
-        if workload["kind"] in IDLE_KINDS:
-            continue  # in idle_table
+        if workload["kind"] in IDLE_KINDS or workload["kind"] in MISS_KINDS:
+            continue  # in idle_table, propagation_table
         row_cells = {s: cells.get((layout_key, name, s)) for s in servers}
         if not any(c for c in row_cells.values()):
             continue
@@ -268,6 +270,36 @@ def idle_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> li
             lo_hi = cell.spread("server_cpu_s")
             median = cell.median("server_cpu_s")
             row.append(f"{median:.2f}" + (f" ({lo_hi[0]:.2f}–{lo_hi[1]:.2f})" if lo_hi else ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def propagation_table(meta: dict, runs: list[dict], cells: dict, layout_key: str) -> list[str]:
+    """The propagation rows: tries whose PUB missed a SUB made just before on another
+    connection (published - delivered), median over the rounds with the range."""
+    servers = [s for s in meta["servers_order"] if any(k[0] == layout_key and k[2] == s for k in cells)]
+    labels = server_labels(meta, runs)
+    lines: list[str] = []
+    for workload in meta["workloads"]:
+        if workload["kind"] not in MISS_KINDS:
+            continue
+        row_cells = {s: cells.get((layout_key, workload["name"], s)) for s in servers}
+        if not any(row_cells.values()):
+            continue
+        if not lines:
+            lines = ["| row | " + " | ".join(f"{labels[s]} misses" for s in servers) + " |",
+                     "|" + "---|" * (len(servers) + 1)]
+        row = [workload["title"]]
+        for s in servers:
+            cell = row_cells[s]
+            ok = [r for r in (cell.results if cell else []) if r.get("published")]
+            if not ok:
+                row.append("–")
+                continue
+            misses = sorted(r["published"] - r["delivered"] for r in ok)
+            median = misses[len(misses) // 2]
+            spread = f" ({misses[0]}–{misses[-1]})" if len(misses) > 1 else ""
+            row.append(f"{median} of {ok[0]['published']}{spread}")
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -421,6 +453,11 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
         if idle:
             out += ["Idle (no client; the server's CPU time over the wait, read from /proc/PID/stat "
                     "with 10 ms ticks):", ""] + idle + [""]
+        window = propagation_table(meta, runs, cells, layout["key"])
+        if window:
+            out += ["Propagation window (SUB on one connection, a busy-wait, PUB on another: on "
+                    "natrix on the other shard; no PING; a message not in within 200 ms is a miss):",
+                    ""] + window + [""]
     out += redelivery_section(meta, runs, cells)
     out += legend(meta) + [""]
     if plot_name:

@@ -7,6 +7,7 @@ mod jetstream;
 mod js_api;
 mod kv;
 mod measure;
+mod propagation;
 mod proto;
 mod redeliver;
 mod stan;
@@ -97,6 +98,9 @@ struct Cli {
     /// jsredeliver, stanredeliver: seconds to count redeliveries for.
     #[arg(long, default_value_t = 10)]
     redeliver_secs: u64,
+    /// propagation: microseconds of busy-wait between the SUB and the PUB.
+    #[arg(long, default_value_t = 0.0)]
+    delay_us: f64,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     json: bool,
@@ -174,6 +178,7 @@ fn main() -> ExitCode {
         ack_wait_ms: cli.ack_wait_ms.max(1),
         first_ack_wait_ms: cli.first_ack_wait_ms,
         redeliver_secs: cli.redeliver_secs.max(1),
+        delay_us: cli.delay_us.max(0.0),
     };
     let server_cpu = || cli.server_pid.and_then(|pid| process_cpu_s(pid).ok());
     let outcome = match workload::run(cli.workload, params) {
@@ -331,6 +336,13 @@ fn print_report(r: &Report) {
             ""
         }
     );
+    if r.workload == Workload::Propagation {
+        println!(
+            "  missed         {} of {} tries",
+            r.published.saturating_sub(r.delivered),
+            r.published
+        );
+    }
     if let Some(e) = &r.error {
         println!("  ERROR          {e}");
     }

@@ -48,6 +48,9 @@ pub enum Workload {
     Jsredeliver,
     /// A STAN subscription with --msgs delivered and never acked: redeliveries.
     Stanredeliver,
+    /// --msgs tries of SUB, a busy-wait of --delay-us, PUB from another connection (with
+    /// --placement split: on another natrix shard), no PING: how many miss the subscriber.
+    Propagation,
 }
 
 impl Workload {
@@ -104,6 +107,8 @@ pub struct Params {
     /// reqrep: put the requesters on the responder's shard (`Same`) or on another
     /// (`Split`), for a natrix with this many shards; see [`Placement`].
     pub placement: Option<(Placement, u64)>,
+    /// propagation: the busy-wait between the SUB and the PUB, in microseconds.
+    pub delay_us: f64,
 }
 
 /// Where reqrep's requesters sit relative to the responder on a multi-shard natrix. natrix's
@@ -294,6 +299,9 @@ pub fn run(workload: Workload, params: Params) -> io::Result<Outcome> {
     }
     if workload == Workload::Idle {
         return idle(params);
+    }
+    if workload == Workload::Propagation {
+        return crate::propagation::run(params);
     }
     if workload.is_kv() {
         return crate::kv::run(workload, params);

@@ -641,20 +641,50 @@ impl Shard {
     }
 
     pub fn broadcast_interest(&self, ch: super::mesh::InterestChange) {
+        let mut outbox = self.outbox.borrow_mut();
         for to in (0..self.shards).filter(|&to| to != self.id) {
-            self.push_item(to, Item::Interest(ch.clone()));
+            outbox[to].interest.push(ch.clone());
         }
     }
 
-    /// Applies one item from peer `from`; returns the interest epoch it carried, if any.
-    pub fn handle_item(&self, from: ShardId, item: Item) -> Option<u64> {
+    /// Applies the interest changes every peer has sent (when some peer says it sent any:
+    /// one atomic look otherwise). A reader calls this before it routes what it read, so a
+    /// SUB parsed on another shard before this read counts for it; the acks go out at the
+    /// next flush.
+    pub fn apply_remote_interest(&self) {
+        let Some(links) = &self.links else { return };
+        if !links.take_interest_fresh(self.id) {
+            return;
+        }
+        for from in (0..self.shards).filter(|&from| from != self.id) {
+            self.apply_interest_from(from);
+        }
+    }
+
+    /// Applies what peer `from` has sent of interest changes and queues their ack. The links
+    /// task calls this before each batch of `from` it applies: `from` pushed the changes of
+    /// a flush before that flush's batch, so a delivery is never applied before an interest
+    /// change its sender made before it.
+    pub fn apply_interest_from(&self, from: ShardId) {
+        let Some(links) = &self.links else { return };
+        let mut epoch = None;
+        while let Some(changes) = links.pop_interest(from, self.id) {
+            let mut interest = self.interest.borrow_mut();
+            for ch in &changes {
+                interest.apply_remote(from, ch);
+                epoch = Some(ch.epoch);
+            }
+        }
+        if let Some(epoch) = epoch {
+            self.js_interest_changed();
+            self.push_item(from, Item::InterestAck { epoch });
+        }
+    }
+
+    /// Applies one item from peer `from`.
+    pub fn handle_item(&self, from: ShardId, item: Item) {
         match item {
             Item::Deliver(d) => self.deliver_remote(d),
-            Item::Interest(ch) => {
-                self.interest.borrow_mut().apply_remote(from, &ch);
-                self.js_interest_changed();
-                return Some(ch.epoch);
-            }
             Item::InterestAck { epoch } => {
                 self.interest.borrow_mut().record_ack(from, epoch);
                 self.interest_acked.notify();
@@ -668,7 +698,6 @@ impl Shard {
                 }
             }
         }
-        None
     }
 }
 

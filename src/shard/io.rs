@@ -206,6 +206,8 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
             return;
         }
         filled += n;
+        // Another shard's SUB that is already on its way counts for what was just read.
+        shard.apply_remote_interest();
 
         let mut consumed = 0usize;
         let mut error = None;
@@ -579,6 +581,13 @@ pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
                 shard.outbox_drained.notify();
                 news = true;
             }
+            if links.take_interest_fresh(me) {
+                for &from in &peers {
+                    shard.apply_interest_from(from);
+                }
+                shard.flush();
+                news = true;
+            }
             for &from in &peers {
                 if !links.take_fresh(from, me) {
                     continue;
@@ -586,6 +595,7 @@ pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
                 news = true;
                 while let Some(batch) = links.pop(from, me) {
                     let (items, bytes) = (batch.items.len(), batch.payload_bytes);
+                    shard.apply_interest_from(from);
                     apply_batch(&shard, from, batch.items).await;
                     links.applied(from, me, items, bytes);
                 }
@@ -608,7 +618,6 @@ pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
 const LINK_POLL_US: u64 = 5;
 
 async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
-    let mut epoch = None;
     // A batch may hold what many reads brought in: the stall budget is renewed for each
     // read buffer's worth of payload, as nats-server's is for each read of the producer.
     let renew_bytes = shard.opts().limits.read_buffer_bytes;
@@ -622,13 +631,8 @@ async fn apply_batch(shard: &Rc<Shard>, from: ShardId, items: Vec<Item>) {
                 stall_until = shard.stall_deadline_from(Instant::now());
             }
         }
-        if let Some(e) = shard.handle_item(from, item) {
-            epoch = Some(e);
-        }
+        shard.handle_item(from, item);
         pace(shard, i + 1, stall_until).await;
-    }
-    if let Some(epoch) = epoch {
-        shard.push_item(from, Item::InterestAck { epoch });
     }
     shard.flush();
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::SegQueue;
 
-use super::mesh::{Item, ShardId};
+use super::mesh::{InterestChange, Item, ShardId};
 use crate::runtime::{self, Bell, BellRx};
 
 /// What one shard sends another at the end of a batch of work: the items queued since its
@@ -35,6 +35,9 @@ pub struct Batch {
 #[derive(Default)]
 struct Pair {
     queue: SegQueue<Batch>,
+    /// Interest changes, apart from the batches so that the receiver can take them before
+    /// it routes anything (see [`Links::send_interest`]).
+    interest: SegQueue<Vec<InterestChange>>,
     /// Items and payload bytes pushed and not yet applied.
     items: AtomicUsize,
     bytes: AtomicUsize,
@@ -47,6 +50,8 @@ struct Inbound {
     bell: Arc<Bell>,
     /// Per source shard: a batch was pushed since the receiver last looked.
     fresh: Vec<AtomicBool>,
+    /// Some peer pushed interest changes since the receiver last looked.
+    interest_fresh: AtomicBool,
     /// A peer applied batches this shard was waiting to see drained.
     drained: AtomicBool,
 }
@@ -69,6 +74,7 @@ impl Links {
             inbound.push(Inbound {
                 bell,
                 fresh: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+                interest_fresh: AtomicBool::new(false),
                 drained: AtomicBool::new(false),
             });
             rxs.push(rx);
@@ -97,6 +103,37 @@ impl Links {
         p.queue.push(batch);
         self.inbound[to].fresh[from].store(true, Ordering::SeqCst);
         self.inbound[to].bell.ring();
+    }
+
+    /// Sends interest changes from `from` to `to` (called on `from`, before the batch of the
+    /// same flush) and wakes `to` if it sleeps. They travel apart from the batches so that
+    /// `to` can apply them before it routes a message it read, not only when its links task
+    /// comes to the batch: a SUB then takes effect on the other shards as soon as a message
+    /// could get there. The order that matters is kept by the receiver: it takes a peer's
+    /// changes before each batch of that peer it applies ([`Links::pop_interest`]), and
+    /// they were pushed before it, so a delivery never overtakes an interest change queued
+    /// before it. Changes overtaking deliveries is harmless: those are for the receiver's
+    /// own subscribers, the changes for the sender's.
+    pub fn send_interest(&self, from: ShardId, to: ShardId, changes: Vec<InterestChange>) {
+        self.pair(from, to).interest.push(changes);
+        self.inbound[to]
+            .interest_fresh
+            .store(true, Ordering::SeqCst);
+        self.inbound[to].bell.ring();
+    }
+
+    /// Takes the note that some peer sent interest changes since the last look (called on
+    /// `to`; one atomic swap, cheap enough for every read).
+    pub fn take_interest_fresh(&self, to: ShardId) -> bool {
+        self.inbound[to].interest_fresh.load(Ordering::Relaxed)
+            && self.inbound[to]
+                .interest_fresh
+                .swap(false, Ordering::SeqCst)
+    }
+
+    /// The next interest changes from `from` to `to` (called on `to`).
+    pub fn pop_interest(&self, from: ShardId, to: ShardId) -> Option<Vec<InterestChange>> {
+        self.pair(from, to).interest.pop()
     }
 
     /// The next batch from `from` to `to` (called on `to`).
@@ -148,7 +185,9 @@ impl Links {
     /// Whether anything waits for `shard`'s attention.
     pub fn has_news(&self, shard: ShardId) -> bool {
         let i = &self.inbound[shard];
-        i.drained.load(Ordering::SeqCst) || i.fresh.iter().any(|f| f.load(Ordering::SeqCst))
+        i.drained.load(Ordering::SeqCst)
+            || i.interest_fresh.load(Ordering::SeqCst)
+            || i.fresh.iter().any(|f| f.load(Ordering::SeqCst))
     }
 }
 
@@ -199,6 +238,38 @@ mod tests {
         let b = links.pop(0, 1).expect("second batch");
         links.applied(0, 1, b.items.len(), b.payload_bytes);
         assert!(!links.take_drained(0), "nobody waited this time");
+    }
+
+    fn change(epoch: u64) -> InterestChange {
+        InterestChange {
+            epoch,
+            account: 0,
+            add: true,
+            subject: bytes::Bytes::from_static(b"x"),
+            queue: None,
+        }
+    }
+
+    #[test]
+    fn interest_changes_travel_apart_and_mark_the_receiver() {
+        let (links, _rx) = Links::new(3).expect("links");
+        assert!(!links.take_interest_fresh(1));
+        links.send_interest(0, 1, vec![change(1), change(2)]);
+        links.send_interest(2, 1, vec![change(7)]);
+        assert!(
+            links.has_news(1),
+            "the receiver's links task wakes for them"
+        );
+        assert!(!links.has_news(0));
+        assert!(links.take_interest_fresh(1));
+        assert!(!links.take_interest_fresh(1), "the note is taken once");
+        let epochs = |v: Option<Vec<InterestChange>>| {
+            v.map(|v| v.iter().map(|c| c.epoch).collect::<Vec<_>>())
+        };
+        assert_eq!(epochs(links.pop_interest(0, 1)), Some(vec![1, 2]));
+        assert_eq!(epochs(links.pop_interest(0, 1)), None);
+        assert_eq!(epochs(links.pop_interest(2, 1)), Some(vec![7]));
+        assert!(links.pop(0, 1).is_none(), "no batch was sent");
     }
 
     #[test]

@@ -17,8 +17,6 @@ pub type ShardId = usize;
 pub enum Item {
     /// Deliver a message published on the source shard.
     Deliver(Delivery),
-    /// The source shard's interest changed; `epoch` numbers the source's changes.
-    Interest(InterestChange),
     /// The sender has applied the receiver's interest changes up to `epoch`.
     InterestAck { epoch: u64 },
     /// A `$JS.API` request published in `account`, for the shard that owns JetStream.
@@ -35,6 +33,8 @@ pub enum Item {
     },
 }
 
+/// The source shard's interest changed; `epoch` numbers the source's changes. These travel
+/// on their own queue (`Links::send_interest`), not as batch items.
 #[derive(Clone, Debug)]
 pub struct InterestChange {
     pub epoch: u64,

@@ -53,6 +53,8 @@ use crate::sublist::{FastMap, Sublist};
 pub struct Outbox {
     pub items: Vec<Item>,
     pub payload_bytes: usize,
+    /// Interest changes, sent ahead of the items (see `Links::send_interest`).
+    pub interest: Vec<mesh::InterestChange>,
 }
 
 /// A subscription of a local client.
@@ -308,6 +310,9 @@ impl Shard {
         if let Some(links) = &self.links {
             let mut outbox = self.outbox.borrow_mut();
             for (to, o) in outbox.iter_mut().enumerate() {
+                if !o.interest.is_empty() {
+                    links.send_interest(self.id, to, std::mem::take(&mut o.interest));
+                }
                 if !o.items.is_empty() {
                     let o = std::mem::take(o);
                     let batch = links::Batch {
