@@ -1,6 +1,8 @@
 //! The only module that names glommio: executors and their pinning, sockets, timers, a
-//! single-threaded notification and a cross-thread doorbell; also the accept thread that
-//! feeds the shards and the open-files limit. A change of runtime touches this file.
+//! single-threaded notification and a cross-thread doorbell, the store's asynchronous
+//! fdatasync (glommio's file API) and blocking calls (its blocking pool); also the accept
+//! thread that feeds the shards and the open-files limit. A change of runtime touches this
+//! file.
 //!
 //! Invariants: every executor runs one shard; `Notify` is `!Send` (it lives on one shard) and
 //! never holds a borrow across an await; a [`Bell`] rung after its owner armed it wakes the
@@ -40,6 +42,39 @@ pub async fn yield_if_needed() {
 /// Lets every other ready task of this shard run once.
 pub async fn yield_now() {
     futures_lite::future::yield_now().await;
+}
+
+/// fdatasync of `fd` through io_uring (glommio's file API: the descriptor becomes a
+/// `BufferedFile`, which closes it after), so the shard goes on while the kernel syncs.
+pub async fn fdatasync(fd: OwnedFd) -> io::Result<()> {
+    // SAFETY: `fd` was moved in, so the descriptor is ours alone; the file closes it.
+    let file = unsafe { glommio::io::BufferedFile::from_raw_fd(fd.into_raw_fd()) };
+    let synced = file.fdatasync().await;
+    let _ = file.close().await;
+    synced.map_err(io::Error::from)
+}
+
+/// [`fdatasync`] of every descriptor, all submitted at once; the first error, if any.
+pub async fn fdatasync_all(fds: Vec<OwnedFd>) -> io::Result<()> {
+    let tasks: Vec<_> = fds
+        .into_iter()
+        .map(|fd| glommio::spawn_local(fdatasync(fd)))
+        .collect();
+    let mut result = Ok(());
+    for t in tasks {
+        if let Err(e) = t.await {
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result
+}
+
+/// Runs a blocking call (one io_uring has no operation for, such as `syncfs`) on glommio's
+/// blocking thread pool, so the shard goes on meanwhile.
+pub async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(f).await
 }
 
 /// Completes with the first of two futures to complete.

@@ -18,7 +18,9 @@
 //! and the intact deltas after it; a torn or damaged tail is ignored.
 //!
 //! The record is written before the acks' confirmations go out; with `sync_interval:
-//! always` it is synced when a confirmed ack (a double ack) is in it: a confirmed ack is
+//! always` it is synced when a confirmed ack (a double ack) is in it (on the shard, by the
+//! pipelined group commit with the stream's segments, before the confirmation goes out; a
+//! snapshot, which replaces the file, is synced in line): a confirmed ack is
 //! never lost, and a delivery or plain ack whose record did not reach the disk is redone
 //! after a power loss (delivered again), which is what nats-server does for all of them. The
 //! state keeps wall-clock times (the wheel runs on Unix milliseconds), so ack waits that ran
@@ -34,6 +36,7 @@ use super::consumer::state_log::{self, encode_record, RECORD_HEADER_BYTES};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
 use super::streams::AccountStreams;
+use crate::store::SyncFile;
 
 const META_FILE: &str = "meta.json";
 const STATE_FILE: &str = "state.bin";
@@ -76,16 +79,43 @@ impl StateFile {
     }
 
     /// Appends one delta record (and syncs it when asked).
-    fn append(&mut self, delta: &[u8], sync: bool) -> std::io::Result<()> {
+    fn append(&mut self, dir: &Path, delta: &[u8], sync: Sync<'_>) -> std::io::Result<()> {
         use std::io::Write;
         let mut rec = Vec::with_capacity(delta.len() + RECORD_HEADER_BYTES);
         encode_record(delta, &mut rec);
         self.file.write_all(&rec)?;
-        if sync {
-            self.file.sync_data()?;
-        }
+        self.sync(dir, sync)?;
         self.bytes += rec.len() as u64;
         Ok(())
+    }
+
+    /// fdatasync now, or hand a descriptor to the deferred sync.
+    fn sync(&self, dir: &Path, sync: Sync<'_>) -> std::io::Result<()> {
+        match sync {
+            Sync::No => Ok(()),
+            Sync::InLine => self.file.sync_data(),
+            Sync::Deferred(out) => {
+                out.push(SyncFile {
+                    path: dir.join(STATE_FILE),
+                    fd: std::os::fd::OwnedFd::from(self.file.try_clone()?),
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether a state write is synced: not, in line, or by the shard's pipelined group commit
+/// (the descriptor goes to the list; a snapshot, which replaces the file, still syncs in line).
+pub(crate) enum Sync<'a> {
+    No,
+    InLine,
+    Deferred(&'a mut Vec<SyncFile>),
+}
+
+impl Sync<'_> {
+    fn wanted(&self) -> bool {
+        !matches!(self, Sync::No)
     }
 }
 
@@ -95,25 +125,22 @@ fn write_state(
     dir: &Path,
     state: &mut ConsumerState,
     file: &mut Option<StateFile>,
-    sync: bool,
+    sync: Sync<'_>,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     buf.clear();
     if let Some(f) = file.as_mut() {
         match state.encode_delta(buf) {
-            DeltaOutcome::Unchanged => {
-                if sync {
-                    f.file.sync_data()?;
-                }
-                return Ok(());
+            DeltaOutcome::Unchanged => return f.sync(dir, sync),
+            DeltaOutcome::Encoded if !f.compaction_due(buf.len()) => {
+                return f.append(dir, buf, sync)
             }
-            DeltaOutcome::Encoded if !f.compaction_due(buf.len()) => return f.append(buf, sync),
             DeltaOutcome::Encoded | DeltaOutcome::SnapshotNeeded => buf.clear(),
         }
     }
     *file = None;
     state.encode_snapshot(buf);
-    *file = Some(StateFile::create(dir, buf, sync)?);
+    *file = Some(StateFile::create(dir, buf, sync.wanted())?);
     Ok(())
 }
 
@@ -181,7 +208,8 @@ impl AccountStreams {
     /// write failed (the commit's confirmations must then not go out).
     pub fn persist_consumers(&mut self) -> bool {
         let mut ok = true;
-        let sync = self.sync_always;
+        let (sync, defer) = (self.sync_always, self.defer_sync);
+        let unsynced = &mut self.unsynced;
         let Some(root) = self.root.clone() else {
             for s in self.streams.values_mut() {
                 for c in s.consumers.values_mut() {
@@ -194,10 +222,15 @@ impl AccountStreams {
         for (sname, s) in &mut self.streams {
             for c in s.consumers.values_mut().filter(|c| c.dirty) {
                 c.dirty = false;
-                let sync = sync && std::mem::take(&mut c.sync_needed);
+                let sync_now = sync && std::mem::take(&mut c.sync_needed);
                 if !c.spec.durable {
                     continue;
                 }
+                let sync = match (sync_now, defer) {
+                    (false, _) => Sync::No,
+                    (true, false) => Sync::InLine,
+                    (true, true) => Sync::Deferred(&mut *unsynced),
+                };
                 let dir = root
                     .join("streams")
                     .join(sname)
@@ -341,12 +374,12 @@ mod tests {
         };
         deliver(&mut state, &mut wheel, 2_000, 0);
         let (mut file, mut buf) = (None, Vec::new());
-        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
         let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
         let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
         assert_eq!(on_disk(), first_snapshot);
         // Nothing changed: nothing written.
-        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
         assert_eq!(on_disk(), first_snapshot);
         let mut compactions = 0;
         let mut acked = 0;
@@ -357,7 +390,7 @@ mod tests {
                 state.ack(acked, &mut wheel);
             }
             let before = on_disk();
-            write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
+            write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
             let f = file.as_ref().unwrap();
             if on_disk() < before {
                 compactions += 1;

@@ -2,11 +2,12 @@
 //! layer drives, and the publish path of a stream (checks, append, limits, ack).
 //!
 //! Sans-io in the sense that matters here: it reads no clock (`now` is passed in) and knows
-//! no runtime; file access goes through the store's [`StoreIo`] (std::fs in this first
-//! step, see docs/ARCHITECTURE.md). Acknowledgements are not sent from here: a publish
-//! returns the ack bytes, and the shard sends them only after [`AccountStreams::commit`]
-//! (one write, and with `sync_interval: always` one fdatasync, per stream touched since the
-//! last commit: the group commit).
+//! no runtime; file access goes through the store's [`StoreIo`] (std::fs, see
+//! docs/ARCHITECTURE.md). Acknowledgements are not sent from here: a publish returns the ack
+//! bytes, and the shard sends them only after [`AccountStreams::commit`] (one write per
+//! stream touched since the last commit: the group commit). With `sync_interval: always`
+//! each written file is also fdatasynced: in line, or with `defer_sync` (the shard) left in
+//! [`AccountStreams::unsynced`] for the shard's pipelined group commit.
 //!
 //! Directory layout (under `<store_dir>/jetstream/<account>/streams/<name>/`): the store's
 //! `meta.json` (here `{"config": <StreamConfig>, "created": <ns>}`) and `meta.sum`,
@@ -77,6 +78,11 @@ pub struct AccountStreams {
     pub(crate) root: Option<PathBuf>,
     /// fdatasync at every commit (`sync_interval: always`).
     pub(crate) sync_always: bool,
+    /// With `sync_always`: the commit writes, and leaves the fdatasyncs in `unsynced` for the
+    /// shard's pipelined group commit instead of running them in line.
+    pub(crate) defer_sync: bool,
+    /// Files written by commits and not yet synced (with `defer_sync`), taken by the shard.
+    pub unsynced: Vec<store::SyncFile>,
     pub streams: BTreeMap<String, Stream>,
     pub env: ApiEnv,
     /// The account these streams belong to (the high bits of its consumers' ids).
@@ -146,6 +152,18 @@ impl Stream {
     }
 }
 
+/// `syncfs` of the file system holding `dir` (errors ignored: the periodic sync is a bound
+/// on what a power loss takes, not a promise made to a publisher).
+pub fn syncfs(dir: &std::path::Path) {
+    if let Ok(dir) = std::fs::File::open(dir) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+        unsafe {
+            libc::syncfs(dir.as_raw_fd());
+        }
+    }
+}
+
 impl AccountStreams {
     /// Opens the account's streams from `root` (recovering each), or none without a root.
     /// Problems are logged and the stream skipped, never fatal.
@@ -156,9 +174,24 @@ impl AccountStreams {
         account_id: AccountId,
         wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
     ) -> AccountStreams {
+        Self::open_with_sync(root, sync_always, false, env, account_id, wheel)
+    }
+
+    /// [`AccountStreams::open`], and with `defer_sync` every commit's fdatasyncs are left in
+    /// [`AccountStreams::unsynced`] for the caller (the shard's pipelined group commit).
+    pub fn open_with_sync(
+        root: Option<PathBuf>,
+        sync_always: bool,
+        defer_sync: bool,
+        env: ApiEnv,
+        account_id: AccountId,
+        wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
+    ) -> AccountStreams {
         let mut me = AccountStreams {
             root,
             sync_always,
+            defer_sync: sync_always && defer_sync,
+            unsynced: Vec::new(),
             streams: BTreeMap::new(),
             env,
             account_id,
@@ -212,6 +245,7 @@ impl AccountStreams {
         let meta: Meta = serde_json::from_slice(&fs.read_meta().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         fs.sync = self.sync_always;
+        fs.defer_sync = self.defer_sync;
         let state = fs.state().map_err(|e| e.to_string())?;
         if !state.lost.is_empty() {
             log::warn!(
@@ -261,6 +295,7 @@ impl AccountStreams {
         let json = serde_json::to_vec(&meta).map_err(|e| ApiError::StoreFailed(e.to_string()))?;
         fs.write_meta(&json).map_err(store_err)?;
         fs.sync = self.sync_always;
+        fs.defer_sync = self.defer_sync;
         if config.storage == Storage::Memory {
             return Ok(Box::new(MemStore::new(SEGMENT_BYTES_MAX, first)));
         }
@@ -442,8 +477,9 @@ impl AccountStreams {
     }
 
     /// Group commit: flushes every stream appended to since the last commit (one write
-    /// and, with `sync_interval: always`, one fdatasync each). Errors are logged; the acks
-    /// of a failed commit must not be sent, so the result says whether all succeeded.
+    /// and, with `sync_interval: always`, one fdatasync each, or with `defer_sync` the files
+    /// to sync left in `unsynced`). Errors are logged; the acks of a failed commit must not
+    /// be sent, so the result says whether all succeeded.
     pub fn commit(&mut self) -> bool {
         let mut ok = true;
         if !self.linked_from.is_empty() {
@@ -458,13 +494,14 @@ impl AccountStreams {
             order.sort();
             for (_, name) in order {
                 if let Some(s) = self.streams.get_mut(&name) {
-                    ok &= Self::write(&name, s, &mut self.kicked);
+                    ok &= Self::write(&name, s, &mut self.kicked, &mut self.unsynced);
                 }
             }
         }
         for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
-            ok &= Self::write(name, s, &mut self.kicked);
+            ok &= Self::write(name, s, &mut self.kicked, &mut self.unsynced);
         }
+
         // Only after the copies are written, so a hint never runs ahead of them.
         if ok {
             self.save_source_hints();
@@ -472,13 +509,19 @@ impl AccountStreams {
         ok
     }
 
-    /// One stream's part of the commit.
-    fn write(name: &str, s: &mut Stream, kicked: &mut Vec<String>) -> bool {
+    /// One stream's part of the commit (a deferred sync's files go to `unsynced`).
+    fn write(
+        name: &str,
+        s: &mut Stream,
+        kicked: &mut Vec<String>,
+        unsynced: &mut Vec<store::SyncFile>,
+    ) -> bool {
         s.dirty = false;
         if !s.consumers.is_empty() {
             kicked.push(name.to_string());
         }
-        if let Err(e) = s.log.borrow_mut().flush() {
+        let mut log = s.log.borrow_mut();
+        if let Err(e) = log.flush().and_then(|()| log.take_unsynced(unsynced)) {
             log::error!("JetStream: writing stream {name:?} failed: {e}");
             return false;
         }
@@ -486,15 +529,11 @@ impl AccountStreams {
     }
 
     /// Periodic sync (`sync_interval`): everything written so far goes to the disk, with one
-    /// `syncfs` of the file system that holds the store.
+    /// `syncfs` of the file system that holds the store. Blocks; the shard runs it on
+    /// glommio's blocking pool ([`syncfs`]).
     pub fn sync_all(&mut self) {
-        let Some(root) = &self.root else { return };
-        if let Ok(dir) = std::fs::File::open(root) {
-            use std::os::fd::AsRawFd;
-            // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
-            unsafe {
-                libc::syncfs(dir.as_raw_fd());
-            }
+        if let Some(root) = &self.root {
+            syncfs(root);
         }
     }
 
@@ -731,3 +770,7 @@ impl StreamBackend for AccountStreams {
         u
     }
 }
+
+#[cfg(test)]
+#[path = "group_commit_tests.rs"]
+mod group_commit_tests;

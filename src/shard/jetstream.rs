@@ -8,13 +8,20 @@
 //! is sans-io and lives in [`JsShard`]; this file only moves bytes between it and the
 //! routing path.
 //!
-//! Group commit: a stored publish leaves its ack in `pending_acks`; [`Shard::flush`], which
-//! runs at the end of every read batch and every mesh batch, first commits every stream
-//! touched since the last flush (one write each, plus one fdatasync with
-//! `sync_interval: always`) and only then routes the acks. Everything that arrived together
-//! shares the write and the sync; nothing is acknowledged before it is written.
+//! Group commit: a stored publish leaves its ack in `pending`; [`Shard::flush`], which runs
+//! at the end of every read batch and every mesh batch, first commits every stream touched
+//! since the last flush (one write each) and only then lets the acks out. Everything that
+//! arrived together shares the write; nothing is acknowledged before it is written.
+//!
+//! With `sync_interval: always` the commit is pipelined (`store::group_commit`): the writes
+//! go to the page cache in line, and the commit's acks, ack confirmations and consumer
+//! messages are held until the fdatasync of the files it wrote, which [`run_syncs`] issues
+//! through io_uring while the shard goes on reading and storing the next batches. One sync
+//! is in flight; what is committed meanwhile shares the next one. A failed write or sync
+//! releases nothing it held. The periodic `syncfs` of the default `sync_interval` runs on
+//! glommio's blocking pool.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
@@ -27,8 +34,12 @@ use super::Shard;
 use crate::account::AccountId;
 use crate::jetstream::api::{self, ApiEnv, Response};
 use crate::jetstream::consumer::ConsumerTimer;
+use crate::jetstream::consumers::Out;
 use crate::jetstream::streams::AccountStreams;
 use crate::proto::encode::MsgView;
+use crate::runtime;
+use crate::store::group_commit::{GroupCommit, Step, SyncId, SyncJob};
+use crate::store::SyncFile;
 use crate::wheel::Wheel;
 
 /// The shard that owns every stream.
@@ -46,10 +57,26 @@ pub struct JsShard {
     pub(super) accounts: HashMap<AccountId, AccountStreams>,
     /// Subjects registered in the interest table per account.
     registered: HashMap<AccountId, Vec<String>>,
-    /// Acks of stored publishes waiting for the next commit: account, reply, ack.
-    pub(super) pending_acks: Vec<(AccountId, Vec<u8>, Vec<u8>)>,
+    /// What waits for the next commit: acks of stored publishes, ack confirmations, and
+    /// with `sync_always` consumer messages too.
+    pub(super) pending: Vec<Held>,
     /// The consumers' timers, one wheel for the shard (Unix milliseconds).
     pub(super) wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
+    /// With `sync_always`: which held outputs wait for which fdatasync.
+    commit: GroupCommit<Held, SyncFile>,
+    /// The sync [`run_syncs`] is to run next.
+    sync_job: Option<SyncJob<SyncFile>>,
+    /// A periodic `syncfs` is running on the blocking pool.
+    syncfs_running: Rc<Cell<bool>>,
+}
+
+/// An output the group commit holds back.
+pub(super) enum Held {
+    /// A publish ack or an ack confirmation: account, reply subject, payload. An empty reply
+    /// sends nothing.
+    Reply(AccountId, Vec<u8>, Vec<u8>),
+    /// A consumer's message (a delivery, heartbeat or status), with `sync_always`.
+    Out(AccountId, Out),
 }
 
 fn now_ns() -> i64 {
@@ -89,8 +116,11 @@ impl Shard {
             last_sync: Instant::now(),
             accounts: HashMap::new(),
             registered: HashMap::new(),
-            pending_acks: Vec::new(),
+            pending: Vec::new(),
             wheel: Rc::new(RefCell::new(Wheel::new(super::js_consumers::clock().ms))),
+            commit: GroupCommit::new(),
+            sync_job: None,
+            syncfs_running: Rc::new(Cell::new(false)),
         });
         let root = store_dir.join("jetstream");
         let Ok(entries) = std::fs::read_dir(&root) else {
@@ -142,8 +172,15 @@ impl Shard {
             };
         }
         let root = js.store_dir.join("jetstream").join(&*name);
-        let mut streams =
-            AccountStreams::open(Some(root), js.sync_always, env, account, js.wheel.clone());
+        // The shard syncs what the commits write itself, off its thread (`run_syncs`).
+        let mut streams = AccountStreams::open_with_sync(
+            Some(root),
+            js.sync_always,
+            true,
+            env,
+            account,
+            js.wheel.clone(),
+        );
         let names: Vec<String> = streams.streams.keys().cloned().collect();
         for s in &names {
             log::info!("JetStream: restored stream {s:?} of account {name:?}");
@@ -321,23 +358,24 @@ impl Shard {
             let no_ack = streams.streams.get(&name).is_some_and(|s| s.config.no_ack);
             if view.reply.is_empty() || no_ack {
                 if out.after_commit {
-                    js.pending_acks.push((account, Vec::new(), Vec::new()));
+                    js.pending
+                        .push(Held::Reply(account, Vec::new(), Vec::new()));
                 }
                 return true;
             }
             // Refusals and duplicates wait too, so replies keep the order of the publishes.
-            js.pending_acks
-                .push((account, view.reply.to_vec(), out.ack));
+            js.pending
+                .push(Held::Reply(account, view.reply.to_vec(), out.ack));
         };
         self.js_pending.set(true);
         true
     }
 
-    /// The group commit, at the end of a batch: write (and sync) what was stored, then let
-    /// its acks out.
+    /// The group commit, at the end of a batch: write what was stored, then let its acks
+    /// out (with `sync_always`, once the files are synced: [`Shard::js_synced`]).
     pub fn js_commit(&self) {
         self.js_pending.set(false);
-        let acks = {
+        let (ok, sync_always) = {
             let mut js = self.js.borrow_mut();
             let Some(js) = js.as_mut() else { return };
             let mut ok = true;
@@ -350,24 +388,150 @@ impl Shard {
             }
             if !js.sync_always && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
                 js.last_sync = Instant::now();
-                for streams in js.accounts.values_mut() {
-                    streams.sync_all();
-                }
+                js.start_syncfs();
             }
-            let acks = std::mem::take(&mut js.pending_acks);
+            (ok, js.sync_always)
+        };
+        if !sync_always {
+            let acks = self
+                .js
+                .borrow_mut()
+                .as_mut()
+                .map(|js| std::mem::take(&mut js.pending))
+                .unwrap_or_default();
             if !ok {
                 // Not written: the publishers get no ack and will retry.
                 return;
             }
-            acks
-        };
-        for (account, reply, ack) in acks {
-            if reply.is_empty() {
-                continue;
-            }
-            let m = Msg::build(&reply, b"", b"", &ack);
-            self.publish_in_account(account, &m);
+            self.js_release(acks);
+            self.js_deliver_ready();
+            return;
         }
-        self.js_deliver_ready();
+        // Deliveries of what was just written are held with this commit's acks.
+        if ok {
+            self.js_deliver_ready();
+        }
+        let step = {
+            let mut js = self.js.borrow_mut();
+            let Some(js) = js.as_mut() else { return };
+            let mut files = Vec::new();
+            for streams in js.accounts.values_mut() {
+                files.append(&mut streams.unsynced);
+            }
+            let held = std::mem::take(&mut js.pending);
+            let step = js.commit.commit(held, files, ok);
+            self.js_pending
+                .set(js.accounts.values().any(|a| a.wants_commit()));
+            step
+        };
+        self.js_step(step);
+    }
+
+    /// A sync of the pipelined group commit completed: what waited for it goes out (in
+    /// order), or nothing on failure, and the next sync starts.
+    pub(super) fn js_synced(&self, id: SyncId, result: std::io::Result<()>) {
+        if let Err(e) = &result {
+            log::error!(
+                "JetStream: fdatasync failed ({e}): the acks and deliveries of the commits it \
+                 covered are not sent"
+            );
+        }
+        let step = match self.js.borrow_mut().as_mut() {
+            Some(js) => js.commit.synced(id, result.is_ok()),
+            None => return,
+        };
+        self.js_step(step);
+        self.flush();
+    }
+
+    /// Sends what a group-commit step released and hands its sync to [`run_syncs`].
+    fn js_step(&self, step: Step<Held, SyncFile>) {
+        if let Some(job) = step.start {
+            if let Some(js) = self.js.borrow_mut().as_mut() {
+                debug_assert!(js.sync_job.is_none());
+                js.sync_job = Some(job);
+            }
+            self.js_sync_wake.notify();
+        }
+        self.js_release(step.release);
+    }
+
+    /// Routes released replies and consumer messages, in order.
+    fn js_release(&self, held: Vec<Held>) {
+        for h in held {
+            match h {
+                Held::Reply(account, reply, ack) => {
+                    if !reply.is_empty() {
+                        let m = Msg::build(&reply, b"", b"", &ack);
+                        self.publish_in_account(account, &m);
+                    }
+                }
+                Held::Out(account, o) => {
+                    let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
+                    self.deliver_as(account, &o.to, &m);
+                }
+            }
+        }
+    }
+
+    /// With `sync_always`, consumer messages wait for the group commit (`Some` gives them
+    /// back when they may go at once).
+    pub(super) fn js_hold_outs(&self, account: AccountId, out: Vec<Out>) -> Option<Vec<Out>> {
+        let mut js = self.js.borrow_mut();
+        let Some(js) = js.as_mut().filter(|j| j.sync_always) else {
+            return Some(out);
+        };
+        if out.is_empty() {
+            return None;
+        }
+        js.pending
+            .extend(out.into_iter().map(|o| Held::Out(account, o)));
+        self.js_pending.set(true);
+        None
+    }
+}
+
+impl JsShard {
+    /// Starts the periodic `syncfs` of every account's store on the blocking pool, unless
+    /// the previous one still runs.
+    fn start_syncfs(&mut self) {
+        if self.syncfs_running.replace(true) {
+            return;
+        }
+        let roots: Vec<std::path::PathBuf> = self
+            .accounts
+            .values()
+            .filter_map(|a| a.root.clone())
+            .collect();
+        let running = self.syncfs_running.clone();
+        runtime::spawn(async move {
+            runtime::blocking(move || {
+                for r in &roots {
+                    crate::jetstream::streams::syncfs(r);
+                }
+            })
+            .await;
+            running.set(false);
+        });
+    }
+}
+
+/// The sync task of the owning shard: runs the group commit's syncs one at a time, each
+/// through io_uring (`runtime::fdatasync_all`), and reports them to the shard.
+pub async fn run_syncs(shard: Rc<Shard>) {
+    loop {
+        let job = shard
+            .js
+            .borrow_mut()
+            .as_mut()
+            .and_then(|j| j.sync_job.take());
+        let Some(job) = job else {
+            // Nothing can notify between the check and the wait: one thread, no await.
+            shard.js_sync_wake.notified().await;
+            continue;
+        };
+        let fds = job.files.into_iter().map(|f| f.fd).collect();
+        let result = runtime::fdatasync_all(fds).await;
+        shard.js_synced(job.id, result);
     }
 }

@@ -86,7 +86,8 @@ impl Shard {
                     } else {
                         Vec::new()
                     };
-                    js.pending_acks.push((account, reply, Vec::new()));
+                    js.pending
+                        .push(super::jetstream::Held::Reply(account, reply, Vec::new()));
                 }
                 self.js_pending.set(true);
                 true
@@ -133,6 +134,8 @@ impl Shard {
         let out: Vec<Out> = self
             .with_streams(account, |s| std::mem::take(&mut s.outbox))
             .unwrap_or_default();
+        // With `sync_always` they wait for the group commit's sync, as the acks do.
+        let out = self.js_hold_outs(account, out).unwrap_or_default();
         for o in out {
             let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
             self.deliver_as(account, &o.to, &m);

@@ -116,6 +116,8 @@ pub struct Shard {
     pub js_pending: Cell<bool>,
     /// Wakes the JetStream timer task (a timer may now be due sooner).
     pub js_wake: Notify,
+    /// Wakes the group commit's sync task (`jetstream::run_syncs`) when a sync is due.
+    pub js_sync_wake: Notify,
     /// The wheel deadline (Unix ms) the timer task sleeps until; `u64::MAX`: none.
     pub js_sleeping_until: Cell<u64>,
     /// NATS Streaming's core, on shard 0 (see `stan.rs`).
@@ -191,6 +193,7 @@ impl Shard {
             js_capture: Cell::new(false),
             js_pending: Cell::new(false),
             js_wake: Notify::default(),
+            js_sync_wake: Notify::default(),
             js_sleeping_until: Cell::new(u64::MAX),
             stan: RefCell::new(None),
             stan_subjects: RefCell::new(Vec::new()),

@@ -8,7 +8,15 @@
 //! segment, then overwrites (secure erase), then removals: the batch's acks may go out once
 //! [`MessageLog::flush`] returns. A failed write or sync is returned and never retried as if it
 //! had worked (the caller fails the pending acks).
+//!
+//! With `defer_sync` the flush leaves the fdatasyncs to the caller: it notes the segments it
+//! wrote, and [`MessageLog::take_unsynced`] hands them over as [`SyncFile`]s for the
+//! pipelined group commit (`group_commit.rs`), whose driver syncs them off the shard's thread
+//! and lets the acks out after. A flush that also removes or overwrites still syncs its own
+//! writes in line first (a removal must never be durable before its reason); that is once
+//! per dropped segment, or a secure-erase delete.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
@@ -32,6 +40,26 @@ pub trait StoreIo {
     fn remove(&mut self, name: &str) -> std::io::Result<()>;
     /// File names in directory `dir` (empty when it does not exist).
     fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>>;
+    /// A handle on `name` that another thread may fdatasync (a deferred sync).
+    fn sync_handle(&mut self, name: &str) -> std::io::Result<SyncFile> {
+        let _ = name;
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A file to fdatasync later, off the thread that wrote it: its own descriptor (a `dup` of
+/// the writer's, so a rename or removal meanwhile cannot make it another file) and its path,
+/// which names it: two `SyncFile`s with the same path are the same file to the group commit.
+#[derive(Debug)]
+pub struct SyncFile {
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+impl PartialEq for SyncFile {
+    fn eq(&self, other: &SyncFile) -> bool {
+        self.path == other.path
+    }
 }
 
 /// Open files a [`StdIo`] keeps at most; past this it closes them all and starts again (a
@@ -139,6 +167,13 @@ impl StoreIo for StdIo {
             Err(e) => Err(e),
         }
     }
+    fn sync_handle(&mut self, name: &str) -> std::io::Result<SyncFile> {
+        let fd = OwnedFd::from(self.file(name)?.try_clone()?);
+        Ok(SyncFile {
+            path: self.path(name),
+            fd,
+        })
+    }
 }
 
 /// File names inside a store's root; NATS Streaming overrides them for its channels.
@@ -230,6 +265,10 @@ pub struct FileStore<Io: StoreIo> {
     layout: Layout,
     /// fdatasync each flush (natrix's default: acks only after the sync).
     pub sync: bool,
+    /// With `sync`: leave the fdatasyncs to the caller ([`MessageLog::take_unsynced`]).
+    pub defer_sync: bool,
+    /// Segments written and not yet synced (with `defer_sync`).
+    unsynced: Vec<String>,
 }
 
 impl<Io: StoreIo> FileStore<Io> {
@@ -277,6 +316,8 @@ impl<Io: StoreIo> FileStore<Io> {
                 io,
                 layout,
                 sync: true,
+                defer_sync: false,
+                unsynced: Vec::new(),
             },
             report,
         ))
@@ -285,6 +326,9 @@ impl<Io: StoreIo> FileStore<Io> {
     /// Writes the checkpoint (after a flush, so it covers everything): temp file, sync, rename.
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
         self.flush()?;
+        for name in std::mem::take(&mut self.unsynced) {
+            self.io.sync(&name).map_err(io_err(IoOp::Sync, &name))?;
+        }
         let mut buf = Vec::new();
         recovery::encode_checkpoint(&self.log, &mut buf);
         let tmp = format!("{}.tmp", self.layout.checkpoint);
@@ -374,10 +418,18 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
         for w in &plan.writes {
             self.write(w)?;
         }
-        if self.sync {
+        let in_line = !self.defer_sync || !plan.overwrites.is_empty() || !plan.removes.is_empty();
+        if self.sync && in_line {
             for w in &plan.writes {
                 let name = self.layout.segment(w.segment);
                 self.io.sync(&name).map_err(io_err(IoOp::Sync, &name))?;
+            }
+        } else if self.sync {
+            for w in &plan.writes {
+                let name = self.layout.segment(w.segment);
+                if !self.unsynced.contains(&name) {
+                    self.unsynced.push(name);
+                }
             }
         }
         for o in &plan.overwrites {
@@ -396,6 +448,16 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
             }
         }
         self.log.flushed();
+        Ok(())
+    }
+    fn take_unsynced(&mut self, out: &mut Vec<SyncFile>) -> Result<(), StoreError> {
+        for name in std::mem::take(&mut self.unsynced) {
+            let f = self
+                .io
+                .sync_handle(&name)
+                .map_err(io_err(IoOp::Sync, &name))?;
+            out.push(f);
+        }
         Ok(())
     }
 }

@@ -12,6 +12,8 @@
 //!   checkpoint format.
 //! * [`file`]: [`StoreIo`] (coarse file operations), its `std::fs` implementation, and
 //!   [`FileStore`], the thin driver that carries out flush plans and disk reads.
+//! * [`group_commit`]: the pipelined group commit: which held acks wait for which deferred
+//!   fdatasync (one in flight; the next group forms meanwhile).
 //!
 //! # Directory layout (names from [`Layout`], overridable per caller)
 //!
@@ -30,7 +32,8 @@
 //! * A torn or corrupt record is never served: recovery cuts a torn tail, keeps the valid
 //!   records after damage in the middle, and reports what is missing as [`StoreState::lost`].
 //! * Acks wait for the flush: [`MessageLog::flush`] returns after one write (and one
-//!   fdatasync when asked) per touched segment for everything appended since the last flush.
+//!   fdatasync when asked) per touched segment for everything appended since the last flush;
+//!   with a deferred sync, for the [`group_commit`] that the caller completes.
 //! * Limit of the high-water mark: it lives in each batch's commit record, so losing a whole
 //!   synced batch *including* its commit (not just a torn tail) falls back to the previous
 //!   batch's mark.
@@ -39,12 +42,13 @@
 //! per-segment index files, and aligning commits to the device block for O_DIRECT writes.
 
 pub mod file;
+pub mod group_commit;
 pub mod log;
 pub mod record;
 pub mod recovery;
 pub mod subjects;
 
-pub use file::{FileStore, Layout, StdIo, StoreIo};
+pub use file::{FileStore, Layout, StdIo, StoreIo, SyncFile};
 pub use log::{FlushPlan, Log, LogConfig};
 pub use subjects::SubjectState;
 
@@ -164,8 +168,14 @@ pub trait MessageLog {
     fn log_mut(&mut self) -> &mut Log;
     /// The live message `seq`, from RAM or from disk.
     fn fetch(&mut self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
-    /// Group commit: everything since the last flush is durable when this returns.
+    /// Group commit: everything since the last flush is durable when this returns (written
+    /// only, with a file store's `defer_sync`: then [`MessageLog::take_unsynced`]).
     fn flush(&mut self) -> Result<(), StoreError>;
+    /// The files the flushes since the last call wrote and left for the caller to fdatasync.
+    fn take_unsynced(&mut self, out: &mut Vec<file::SyncFile>) -> Result<(), StoreError> {
+        let _ = out;
+        Ok(())
+    }
 
     fn append(
         &mut self,

@@ -527,3 +527,114 @@ fn skipped_gaps_survive_reopen_as_deletes_not_losses() {
     );
     assert_eq!(r.append(b"m.d", b"", b"", 5).unwrap(), 5003);
 }
+
+/// [`StdIo`] that records the names it fdatasyncs.
+struct SyncLogIo {
+    inner: StdIo,
+    synced: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+}
+
+impl crate::store::StoreIo for SyncLogIo {
+    fn create(&mut self, name: &str) -> std::io::Result<()> {
+        self.inner.create(name)
+    }
+    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.append(name, buf)
+    }
+    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_at(name, offset, buf)
+    }
+    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.inner.read(name)
+    }
+    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.inner.read_at(name, offset, len)
+    }
+    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+        self.inner.read_from(name, offset)
+    }
+    fn sync(&mut self, name: &str) -> std::io::Result<()> {
+        self.synced.borrow_mut().push(name.to_string());
+        self.inner.sync(name)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&mut self, name: &str) -> std::io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>> {
+        self.inner.list(dir)
+    }
+    fn sync_handle(&mut self, name: &str) -> std::io::Result<crate::store::SyncFile> {
+        self.inner.sync_handle(name)
+    }
+}
+
+#[test]
+fn a_deferred_sync_flush_writes_without_syncing_and_hands_each_segment_over_once() {
+    let dir = TempDir::new("defer");
+    let synced = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let io = SyncLogIo {
+        inner: dir.io(),
+        synced: synced.clone(),
+    };
+    let (mut s, _) = FileStore::open(io, Layout::default(), 4096, 1).unwrap();
+    s.defer_sync = true;
+    for round in 0..3 {
+        s.append(b"a", b"", &[b'x'; 100], round).unwrap();
+        s.flush().unwrap();
+    }
+    assert!(
+        synced.borrow().is_empty(),
+        "synced in line: {:?}",
+        synced.borrow()
+    );
+    // Written: a fresh open sees all three.
+    let (mut r, _) = open(&dir);
+    assert_eq!(seqs(&mut r), vec![1, 2, 3]);
+    let mut files = Vec::new();
+    s.take_unsynced(&mut files).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].path, dir.seg(1));
+    // The handle is the segment itself: fdatasync through it works from any thread.
+    let fd = files.remove(0).fd;
+    std::thread::spawn(move || std::fs::File::from(fd).sync_data())
+        .join()
+        .unwrap()
+        .unwrap();
+    s.take_unsynced(&mut files).unwrap();
+    assert!(files.is_empty(), "handed over twice: {files:?}");
+}
+
+#[test]
+fn a_deferred_sync_flush_that_removes_a_segment_syncs_its_writes_in_line_first() {
+    let dir = TempDir::new("deferrm");
+    let synced = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let io = SyncLogIo {
+        inner: dir.io(),
+        synced: synced.clone(),
+    };
+    let (mut s, _) = FileStore::open(io, Layout::default(), 4096, 1).unwrap();
+    s.defer_sync = true;
+    for _ in 0..20 {
+        s.append(b"a", b"", &[b'x'; 900], 0).unwrap();
+    }
+    s.flush().unwrap();
+    let mut files = Vec::new();
+    s.take_unsynced(&mut files).unwrap();
+    assert!(files.len() > 1);
+    assert!(synced.borrow().is_empty());
+    for seq in 1..=4 {
+        s.delete(seq, false).unwrap();
+    }
+    s.flush().unwrap();
+    assert!(!dir.seg(1).exists(), "segment 1 removed");
+    assert!(
+        !synced.borrow().is_empty(),
+        "removed before its reason was synced"
+    );
+    files.clear();
+    s.take_unsynced(&mut files).unwrap();
+    assert!(files.is_empty(), "{files:?}");
+}
