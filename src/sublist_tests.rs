@@ -762,3 +762,19 @@ fn literal_prefix_stops_before_the_first_wildcard_token() {
     assert_eq!(prefix("*.a"), "");
     assert_eq!(prefix(">"), "");
 }
+
+#[test]
+fn ack_subjects_are_matched_but_not_cached() {
+    let mut list = Sublist::new(64);
+    sub(&mut list, "$JS.ACK.>", 1);
+    sub(&mut list, "$JS.ACK.S.*.>", 2);
+    for seq in 1..=10 {
+        let ack = format!("$JS.ACK.S.c.1.{seq}.{seq}.1765000000000000000.0");
+        assert_eq!(plain(&mut list, &ack), [1, 2], "{ack}");
+    }
+    assert_eq!(list.stats().cache_entries, 0);
+    // Other subjects still are.
+    sub(&mut list, "orders.*", 3);
+    assert_eq!(plain(&mut list, "orders.new"), [3]);
+    assert_eq!(list.stats().cache_entries, 1);
+}

@@ -127,6 +127,7 @@ impl AccountStreams {
                 deliveries: a.delivered,
                 delivered_ms: p.timestamp_ms,
             });
+        let plain_ack = kind == AckKind::Ack;
         let mut wheel = self.wheel.borrow_mut();
         let mut events = Vec::new();
         let mut next = None;
@@ -181,8 +182,21 @@ impl AccountStreams {
             }
             return AckResult::Done { confirm: false };
         }
-        // Redeliveries a NAK queued go out now.
-        self.deliver(&stream, &consumer, now);
+        if plain_ack {
+            // What the freed room lets out goes after the commit, together with what the
+            // other acks of the batch freed (a push consumer at max_ack_pending would
+            // otherwise send one message per ack, each through its own deliver call).
+            if !self
+                .acked
+                .iter()
+                .any(|(s, c)| *s == stream && *c == consumer)
+            {
+                self.acked.push((stream, consumer));
+            }
+        } else {
+            // Redeliveries a NAK queued go out now.
+            self.deliver(&stream, &consumer, now);
+        }
         AckResult::Done { confirm }
     }
 

@@ -328,10 +328,12 @@ fn a_filtered_replay_ends_when_nothing_matching_is_left_and_not_on_max_ack_pendi
     fire(&mut a, 300);
     assert!(sent(&mut a).is_empty());
     a.on_ack(first[0].as_bytes(), b"", b"+ACK", at(500));
+    a.deliver_ready(at(500));
     let second: Vec<String> = sent(&mut a).into_iter().map(|o| o.2).collect();
     assert_eq!(second.len(), 1);
     assert!(a.streams["S"].consumers["c"].flow.replay.is_some());
     a.on_ack(second[0].as_bytes(), b"", b"+ACK", at(510));
+    a.deliver_ready(at(510));
     assert!(
         a.streams["S"].consumers["c"].flow.replay.is_none(),
         "o.x is not the consumer's: nothing is left to replay"

@@ -628,13 +628,23 @@ impl AccountStreams {
     /// Whether a commit is wanted: a consumer stopped at its per-call bound and has more to
     /// send, or a timer changed a stream (an expiry) outside a publish batch.
     pub fn wants_commit(&self) -> bool {
-        !self.kicked.is_empty() || self.streams.values().any(|s| s.dirty) || self.sourcing_backlog
+        !self.kicked.is_empty()
+            || !self.acked.is_empty()
+            || self.streams.values().any(|s| s.dirty)
+            || self.sourcing_backlog
     }
 
-    /// Delivers for the streams written by the last commit.
+    /// Delivers for the streams written by the last commit, then for the consumers whose
+    /// acks since the last one freed room.
     pub fn deliver_ready(&mut self, now: Clock) {
-        for stream in std::mem::take(&mut self.kicked) {
-            self.deliver_stream(&stream, now);
+        let kicked = std::mem::take(&mut self.kicked);
+        for stream in &kicked {
+            self.deliver_stream(stream, now);
+        }
+        for (stream, consumer) in std::mem::take(&mut self.acked) {
+            if !kicked.contains(&stream) {
+                self.deliver(&stream, &consumer, now);
+            }
         }
     }
 }

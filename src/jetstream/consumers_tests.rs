@@ -98,8 +98,11 @@ pub(crate) fn fire(a: &mut AccountStreams, ms: u64) {
     }
 }
 
+/// An ack, then what the shard does after the commit that follows it.
 pub(crate) fn ack(a: &mut AccountStreams, reply: &str, payload: &str, ms: u64) -> AckResult {
-    a.on_ack(reply.as_bytes(), b"", payload.as_bytes(), at(ms))
+    let r = a.on_ack(reply.as_bytes(), b"", payload.as_bytes(), at(ms));
+    a.deliver_ready(at(ms));
+    r
 }
 
 #[test]
@@ -322,6 +325,32 @@ fn workqueue_acks_remove_messages_and_interest_waits_for_every_consumer() {
     assert_eq!(a.streams["I"].log.borrow_mut().state().unwrap().msgs, 1);
     ack(&mut a, &out[1].2, "+ACK", 1);
     assert_eq!(a.streams["I"].log.borrow_mut().state().unwrap().msgs, 0);
+}
+
+#[test]
+fn plain_acks_free_room_that_is_filled_after_the_commit_all_at_once() {
+    let mut a = open(None);
+    stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);
+    for i in 0..6 {
+        publish(&mut a, "S", &format!("s.{i}"), "x");
+    }
+    consumer(
+        &mut a,
+        "S",
+        r#"{"durable_name":"p","deliver_subject":"d","ack_policy":"explicit","max_ack_pending":3}"#,
+    );
+    a.set_push_active("S", "p", true, at(0));
+    let first = sent(&mut a);
+    assert_eq!(first.len(), 3);
+    for (_, _, reply) in &first {
+        a.on_ack(reply.as_bytes(), b"", b"+ACK", at(1));
+    }
+    assert!(sent(&mut a).is_empty(), "nothing before the commit");
+    assert!(a.wants_commit(), "the acks ask for one");
+    a.deliver_ready(at(2));
+    let more: Vec<String> = sent(&mut a).into_iter().map(|o| o.1).collect();
+    assert_eq!(more, ["s.3", "s.4", "s.5"]);
+    assert!(!a.wants_commit());
 }
 
 #[test]

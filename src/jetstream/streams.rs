@@ -99,6 +99,10 @@ pub struct AccountStreams {
     pub outbox: Vec<Out>,
     /// Streams written to by the last commit: their consumers may deliver.
     pub(crate) kicked: Vec<String>,
+    /// Consumers whose plain acks freed room since the last commit: (stream, consumer). They
+    /// deliver once after the commit, for every ack of the batch together, instead of one
+    /// message per ack.
+    pub(crate) acked: Vec<(String, String)>,
     /// The time of the request being answered (set by the shard), for what STREAM.INFO
     /// reports relative to now.
     pub now_ns: UnixNanos,
@@ -201,6 +205,7 @@ impl AccountStreams {
             wheel,
             outbox: Vec::new(),
             kicked: Vec::new(),
+            acked: Vec::new(),
             now_ns: 0,
             copy_turn_max: super::sourcing::COPY_TURN_MAX,
             sourcing_backlog: false,

@@ -48,6 +48,29 @@ pub const JS_SHARD: usize = 0;
 /// far (no consumers, no TTLs), and says so.
 pub const JS_API_LEVEL: u32 = 0;
 
+/// The API requests [`Shard::js_api`] answers without refreshing interest and push state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestKind {
+    /// `$JS.API.DIRECT.GET.…`: reads the store, changes nothing.
+    DirectGet,
+    /// `$JS.API.CONSUMER.MSG.NEXT.…`: a pull request, which changes one consumer's state.
+    Pull,
+    /// Anything else, which may create, change or delete streams and consumers.
+    Other,
+}
+
+impl RequestKind {
+    fn of(subject: &[u8]) -> RequestKind {
+        if subject.starts_with(b"$JS.API.DIRECT.GET.") {
+            RequestKind::DirectGet
+        } else if subject.starts_with(b"$JS.API.CONSUMER.MSG.NEXT.") {
+            RequestKind::Pull
+        } else {
+            RequestKind::Other
+        }
+    }
+}
+
 /// The JetStream state of the owning shard.
 pub struct JsShard {
     store_dir: std::path::PathBuf,
@@ -290,12 +313,21 @@ impl Shard {
             r
         };
         // Creates, updates and deletes change which subjects this shard captures, and
-        // which push consumers exist; what they produced goes out.
-        self.js_sync_interest(account);
-        self.js_push.set(true);
-        self.js_push_check.set(true);
-        // A create may have copied into a mirror or source: the next flush writes it.
-        self.js_pending.set(true);
+        // which push consumers exist; what they produced goes out. A direct get or a pull
+        // request changes neither (they are most of the requests under load: every KV get,
+        // every fetch), so they skip the interest and push refresh; a pull still asks for
+        // the commit that writes its deliveries into the consumer's state, a direct get
+        // changes nothing to write.
+        let request = RequestKind::of(view.subject);
+        if request == RequestKind::Other {
+            self.js_sync_interest(account);
+            self.js_push.set(true);
+            self.js_push_check.set(true);
+        }
+        if request != RequestKind::DirectGet {
+            // A create may have copied into a mirror or source: the next flush writes it.
+            self.js_pending.set(true);
+        }
         self.js_send_outbox(account);
         let (headers, payload) = match resp {
             Response::None => return,

@@ -325,10 +325,19 @@ fn a_batch_that_spans_a_roll_is_one_write_per_segment_each_with_its_commit() {
         assert!(bytes.len() <= 4096);
     }
     log.flushed();
-    // Sealed segments left RAM; reads of them go to disk.
+    // Sealed segments left RAM but the newest (`SEALED_RESIDENT_SEGMENTS`); reads of them go
+    // to disk.
+    assert_eq!(crate::store::log::SEALED_RESIDENT_SEGMENTS, 1);
     assert!(matches!(
         log.read(1).unwrap(),
         crate::store::log::Read::OnDisk { .. }
+    ));
+    let in_second = (1..=10)
+        .find(|&s| log.locate(s).is_some_and(|(i, _)| i == 1))
+        .unwrap();
+    assert!(matches!(
+        log.read(in_second).unwrap(),
+        crate::store::log::Read::Found(_)
     ));
     assert!(matches!(
         log.read(10).unwrap(),
