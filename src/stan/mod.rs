@@ -23,7 +23,8 @@
 //! ```
 //!
 //! Files: [`proto`] (the protobuf messages), [`errors`] (the exact error texts), [`limits`]
-//! (options, limits and defaults), [`channel`] (logs and names), `client` (the registry),
+//! (options, limits and defaults), [`channel`] (logs and names), [`file_channel`] (the file
+//! store's channel with its read-ahead), `client` (the registry),
 //! `subs` (subscription state and delivery), `server` (the request handlers and timers),
 //! `subscribe` (subscription, unsubscribe and ack requests), `session` (connect, heartbeats,
 //! pings, ghosts, close).
@@ -49,6 +50,7 @@
 pub mod channel;
 mod client;
 pub mod errors;
+pub mod file_channel;
 mod journal;
 pub mod limits;
 pub mod proto;
@@ -64,6 +66,7 @@ pub use channel::{
     valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
 };
 pub use errors::StanError;
+pub use file_channel::FileChannel;
 pub use limits::{
     ChannelLimits, ChannelOverride, OptionsError, StanOptions, StartError, StoreLimits,
 };
