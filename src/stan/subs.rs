@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::channel::{ChannelMsg, ChannelStore};
 use super::limits::{MOVED_EXPIRY_BACKDATE_MS, REDELIVERY_SLACK_MS};
-use super::proto::{self, MsgProto};
+use super::proto::MsgProtoRef;
 use super::state::{Ev, SubDel};
 use super::{Fx, Timer};
 use crate::wheel::TimerHandle;
@@ -163,17 +163,16 @@ pub(crate) fn send_to_sub(
         *c = c.wrapping_add(1).max(1);
         redelivery_count = *c;
     }
-    let proto = MsgProto {
+    let encoded = MsgProtoRef {
         sequence: msg.seq,
-        subject: ctx.channel.to_string(),
-        reply: String::from_utf8_lossy(&msg.reply).into_owned(),
-        data: msg.data.clone(),
+        subject: ctx.channel,
+        reply: &String::from_utf8_lossy(&msg.reply),
+        data: &msg.data,
         timestamp: msg.ts_ns,
         redelivered,
         redelivery_count,
-        crc32: 0,
-    };
-    let encoded = proto::encode(&proto);
+    }
+    .encode();
     ctx.fx.stats.out_msgs += 1;
     ctx.fx.stats.out_bytes += encoded.len() as u64;
     ctx.fx.publish(&sub.inbox, "", encoded);
