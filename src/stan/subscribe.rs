@@ -295,7 +295,6 @@ fn add_sub<S: ChannelStore>(
         ack_wait_ms,
         last_sent,
         pending: Default::default(),
-        by_expiry: Default::default(),
         rdlv: HashMap::new(),
         stalled: false,
         new_on_hold: false,
