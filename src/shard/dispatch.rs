@@ -28,7 +28,7 @@ use crate::sublist::Match;
 const QUEUE_REROUTE_HOPS_MAX: u8 = 2;
 /// Payloads at least this large are queued to subscribers as slices of the publisher's read
 /// buffer rather than copied (below it, a copy costs less than the extra chunk).
-const SHARED_PAYLOAD_MIN_BYTES: usize = 16 * 1024;
+pub(super) const SHARED_PAYLOAD_MIN_BYTES: usize = 16 * 1024;
 
 /// A message on its way to local subscribers: the view the encoder reads, and the frame it
 /// lies in, so that a large payload is queued as a slice of the frame instead of copied.

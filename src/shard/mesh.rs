@@ -117,45 +117,63 @@ impl Msg {
     /// A message of its own bytes (a subject rewritten by an import, a reply replaced, a
     /// header added): `headers` (the whole block, CRLFs included; empty for none) then `body`.
     pub fn build(subject: &[u8], reply: &[u8], headers: &[u8], body: &[u8]) -> Msg {
-        let mut b = bytes::BytesMut::with_capacity(
-            subject.len() + reply.len() + headers.len() + body.len() + 24,
-        );
+        let mut b = bytes::BytesMut::with_capacity(Msg::build_len(subject, reply, headers, body));
+        let spans = MsgSpans::build_into(&mut b, subject, reply, headers, body);
+        Msg {
+            frame: b.freeze(),
+            spans,
+        }
+    }
+
+    /// Bytes [`Msg::build`] (or [`MsgSpans::build_into`]) takes, at most.
+    pub fn build_len(subject: &[u8], reply: &[u8], headers: &[u8], body: &[u8]) -> usize {
+        subject.len() + reply.len() + headers.len() + body.len() + 24
+    }
+}
+
+impl MsgSpans {
+    /// Appends a message's parts to `b` (as [`Msg::build`] lays them out) and says where they
+    /// lie in it: several messages built into one buffer share one frame once it is frozen.
+    pub fn build_into(
+        b: &mut bytes::BytesMut,
+        subject: &[u8],
+        reply: &[u8],
+        headers: &[u8],
+        body: &[u8],
+    ) -> MsgSpans {
         let span = |b: &bytes::BytesMut, start: usize| Span {
             start: start as u32,
             end: b.len() as u32,
         };
         let s = b.len();
         b.extend_from_slice(subject);
-        let subject_span = span(&b, s);
+        let subject_span = span(b, s);
         let s = b.len();
         b.extend_from_slice(reply);
-        let reply_span = span(&b, s);
+        let reply_span = span(b, s);
         let s = b.len();
         if !headers.is_empty() {
             b.extend_from_slice(itoa::Buffer::new().format(headers.len()).as_bytes());
         }
-        let hdr_token = span(&b, s);
+        let hdr_token = span(b, s);
         let s = b.len();
         b.extend_from_slice(
             itoa::Buffer::new()
                 .format(headers.len() + body.len())
                 .as_bytes(),
         );
-        let size_token = span(&b, s);
+        let size_token = span(b, s);
         let s = b.len();
         b.extend_from_slice(headers);
         b.extend_from_slice(body);
-        let payload = span(&b, s);
-        Msg {
-            frame: b.freeze(),
-            spans: MsgSpans {
-                subject: subject_span,
-                reply: reply_span,
-                size_token,
-                hdr_token,
-                payload,
-                hdr_len: headers.len() as u32,
-            },
+        let payload = span(b, s);
+        MsgSpans {
+            subject: subject_span,
+            reply: reply_span,
+            size_token,
+            hdr_token,
+            payload,
+            hdr_len: headers.len() as u32,
         }
     }
 }

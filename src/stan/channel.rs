@@ -8,8 +8,9 @@
 //! `last`, and timestamps (kept monotonic by the core) are sorted: a lookup by time is a binary
 //! search over sequences.
 
+use super::file_channel::FileChannel;
 use super::state_log::{IoStateLog, StateLog, STATE_DIR};
-use crate::store::file::{FileStore, Layout, StdIo};
+use crate::store::file::{Layout, StdIo};
 use crate::store::{IoOp, MemStore, MessageLog, StoreError};
 
 /// One stored message of a channel.
@@ -195,7 +196,8 @@ impl ChannelFactory for MemChannels {
     fn remove(&mut self, _name: &str, _store: Self::Store) {}
 }
 
-/// Channels as file logs under `<root>/<escaped name>/`, and the server-state log (clients,
+/// Channels as file logs under `<root>/<escaped name>/` (each a [`FileChannel`], which reads
+/// sealed segments through a read-ahead window), and the server-state log (clients,
 /// subscriptions, pending) under `<root>/.server/`. Blocking `std::fs`, as the engine's
 /// `StdIo`.
 #[derive(Debug)]
@@ -240,12 +242,10 @@ impl FileChannels {
 }
 
 impl ChannelFactory for FileChannels {
-    type Store = LogChannel<FileStore<StdIo>>;
+    type Store = FileChannel<StdIo>;
     fn create(&mut self, name: &str) -> Result<Self::Store, StoreError> {
         let io = StdIo::new(self.root.join(Self::dir_name(name)));
-        let (store, _report) =
-            FileStore::open(io, Layout::default(), CHANNEL_SEGMENT_BYTES_MAX, 1)?;
-        Ok(LogChannel::new(store, name))
+        FileChannel::open(io, Layout::default(), CHANNEL_SEGMENT_BYTES_MAX, name)
     }
     fn remove(&mut self, name: &str, store: Self::Store) {
         drop(store);

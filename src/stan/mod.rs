@@ -23,10 +23,11 @@
 //! ```
 //!
 //! Files: [`proto`] (the protobuf messages), [`errors`] (the exact error texts), [`limits`]
-//! (options, limits and defaults), [`channel`] (logs and names), `client` (the registry),
-//! `subs` (subscription state and delivery), `server` (the request handlers and timers),
-//! `subscribe` (subscription, unsubscribe and ack requests), `session` (connect, heartbeats,
-//! pings, ghosts, close).
+//! (options, limits and defaults), [`channel`] (logs and names), [`file_channel`] (the file
+//! store's channel with its read-ahead), `client` (the registry), `subs` (subscription state
+//! and delivery), `pending` (a subscription's unacked messages by sequence and by expiry),
+//! `server` (the request handlers and timers), `subscribe` (subscription, unsubscribe and ack
+//! requests), `session` (connect, heartbeats, pings, ghosts, close).
 //!
 //! Invariants:
 //! * Outputs are published in the order they were produced, on one NATS connection of the
@@ -49,8 +50,10 @@
 pub mod channel;
 mod client;
 pub mod errors;
+pub mod file_channel;
 mod journal;
 pub mod limits;
+mod pending;
 pub mod proto;
 mod restore;
 mod server;
@@ -64,6 +67,7 @@ pub use channel::{
     valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
 };
 pub use errors::StanError;
+pub use file_channel::FileChannel;
 pub use limits::{
     ChannelLimits, ChannelOverride, OptionsError, StanOptions, StartError, StoreLimits,
 };

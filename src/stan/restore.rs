@@ -117,7 +117,6 @@ impl<F: ChannelFactory> StanServer<F> {
             ack_wait_ms: r.ack_wait_ms.max(1),
             last_sent: r.last_sent,
             pending: Default::default(),
-            by_expiry: Default::default(),
             rdlv: Default::default(),
             stalled: false,
             new_on_hold: client_known,
@@ -127,7 +126,6 @@ impl<F: ChannelFactory> StanServer<F> {
         let expiry = now + sub.ack_wait_ms;
         for &seq in &s.pending {
             sub.pending.insert(seq, expiry);
-            sub.by_expiry.insert((expiry, seq));
         }
         sub.stalled = sub.pending.len() as u64 >= u64::from(sub.max_inflight);
         if client_known && !sub.pending.is_empty() {

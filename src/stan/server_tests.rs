@@ -489,3 +489,40 @@ fn seed_000_queue_group_manual_ack_redelivery_and_listener_restart() {
     );
     assert!(!delivered.contains(&1), "acked messages are not replayed");
 }
+
+#[test]
+fn wants_is_exactly_the_internal_subjects_patterns() {
+    let s = StanServer::new(opts(), MemChannels, 0).expect("options");
+    let patterns = s.internal_subjects();
+    let reply = format!("_INBOX.{}.", s.options().server_token);
+    let mut subjects: Vec<String> = Vec::new();
+    for p in &patterns {
+        let base = p.trim_end_matches(['*', '>']);
+        // Valid subjects only (no empty token): the router never sees others.
+        for tail in ["7", "x.y", "ack", "ack.3", "ack.3.4"] {
+            subjects.push(format!("{base}{tail}"));
+        }
+        subjects.push(base.trim_end_matches('.').to_string());
+        subjects.push(format!("{}x", base.trim_end_matches('.')));
+    }
+    subjects.extend(
+        [
+            "_STAN.pub",
+            "_STAN.pub.test-cluster",
+            "_STAN.pub.other.foo",
+            "_INBOX.other.1",
+            "foo",
+        ]
+        .map(String::from),
+    );
+    subjects.push(format!("{reply}12"));
+    let mut hits = 0;
+    for subject in &subjects {
+        let want = patterns
+            .iter()
+            .any(|p| crate::subject::matches(p.as_bytes(), subject.as_bytes()));
+        hits += usize::from(want);
+        assert_eq!(s.wants(subject.as_bytes()), want, "{subject:?}");
+    }
+    assert!(hits > patterns.len(), "the cases reach every pattern");
+}

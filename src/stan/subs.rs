@@ -6,18 +6,19 @@
 //! Behaviour follows nats-streaming-server's `sendMsgToSub`, `findBestQueueSub`,
 //! `performAckExpirationRedelivery`, `processAck` and `subStore.Remove`, read, not copied.
 //! Differences, each on purpose:
-//! * a pending message's expiry lives in two maps (by sequence and by `(expiry, seq)`), so a
+//! * a pending message's expiry is kept by sequence and in expiry order ([`Pending`]), so a
 //!   timer fire touches only what expired, never the whole pending set;
 //! * a re-sent message whose next expiry would already be past gets `now + ack_wait`, so a
 //!   durable that was offline for long is not redelivered on every fire;
 //! * a leaving member's messages are redelivered to the others at once, in the same step, not
 //!   after 100 ms.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::channel::{ChannelMsg, ChannelStore};
 use super::limits::{MOVED_EXPIRY_BACKDATE_MS, REDELIVERY_SLACK_MS};
-use super::proto::{self, MsgProto};
+use super::pending::Pending;
+use super::proto::MsgProtoRef;
 use super::state::{Ev, SubDel};
 use super::{Fx, Timer};
 use crate::wheel::TimerHandle;
@@ -41,10 +42,8 @@ pub(crate) struct Sub {
     pub max_inflight: u32,
     pub ack_wait_ms: u64,
     pub last_sent: u64,
-    /// seq → expiry (ms on the core's clock).
-    pub pending: BTreeMap<u64, u64>,
-    /// `(expiry, seq)` for every entry of `pending`.
-    pub by_expiry: BTreeSet<(u64, u64)>,
+    /// seq → expiry (ms on the core's clock), also in expiry order.
+    pub pending: Pending,
     /// Redelivery counts of a plain subscription (a queue group keeps its own).
     pub rdlv: HashMap<u64, u32>,
     pub stalled: bool,
@@ -63,21 +62,12 @@ impl Sub {
     }
 
     fn add_pending(&mut self, seq: u64, expiry_ms: u64) {
-        if let Some(old) = self.pending.insert(seq, expiry_ms) {
-            self.by_expiry.remove(&(old, seq));
-        }
-        self.by_expiry.insert((expiry_ms, seq));
+        self.pending.insert(seq, expiry_ms);
     }
 
     /// Removes `seq` from the pending set; whether it was there.
     pub fn remove_pending(&mut self, seq: u64) -> bool {
-        match self.pending.remove(&seq) {
-            Some(exp) => {
-                self.by_expiry.remove(&(exp, seq));
-                true
-            }
-            None => false,
-        }
+        self.pending.remove(&seq).is_some()
     }
 }
 
@@ -163,17 +153,16 @@ pub(crate) fn send_to_sub(
         *c = c.wrapping_add(1).max(1);
         redelivery_count = *c;
     }
-    let proto = MsgProto {
+    let encoded = MsgProtoRef {
         sequence: msg.seq,
-        subject: ctx.channel.to_string(),
-        reply: String::from_utf8_lossy(&msg.reply).into_owned(),
-        data: msg.data.clone(),
+        subject: ctx.channel,
+        reply: &String::from_utf8_lossy(&msg.reply),
+        data: &msg.data,
         timestamp: msg.ts_ns,
         redelivered,
         redelivery_count,
-        crc32: 0,
-    };
-    let encoded = proto::encode(&proto);
+    }
+    .encode();
     ctx.fx.stats.out_msgs += 1;
     ctx.fx.stats.out_bytes += encoded.len() as u64;
     ctx.fx.publish(&sub.inbox, "", encoded);
@@ -421,10 +410,10 @@ pub(crate) fn ack_expired<S: ChannelStore>(
     }
     let limit = now + REDELIVERY_SLACK_MS;
     let due: Vec<u64> = sub
-        .by_expiry
-        .iter()
+        .pending
+        .by_expiry()
         .take_while(|(exp, _)| *exp <= limit)
-        .map(|&(_, seq)| seq)
+        .map(|(_, seq)| seq)
         .collect();
     for seq in due {
         let msg = match store.lookup(seq) {
@@ -466,7 +455,7 @@ fn rearm(ctx: &mut Ctx<'_>, ss: &mut SubStore, sub_id: u64) {
     let Some(sub) = ss.subs.get_mut(&sub_id) else {
         return;
     };
-    let Some(&(next, _)) = sub.by_expiry.iter().next() else {
+    let Some(next) = sub.pending.earliest() else {
         if let Some(h) = sub.ack_timer.take() {
             ctx.fx.wheel.cancel(h);
         }
@@ -608,7 +597,7 @@ fn take_out<S: ChannelStore>(
     let members = g.members.clone();
     let expiry = ctx.fx.now_ms.saturating_sub(MOVED_EXPIRY_BACKDATE_MS);
     let mut receivers: Vec<u64> = Vec::new();
-    for (i, &(_, seq)) in leaver.by_expiry.iter().enumerate() {
+    for (i, (_, seq)) in leaver.pending.by_expiry().enumerate() {
         let to = members[i % members.len()];
         if let Some(r) = ss.subs.get_mut(&to) {
             r.add_pending(seq, expiry);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::channel::{valid_channel, ChannelFactory, ChannelStore};
 use super::errors::StanError;
-use super::proto::{self, Ack, StartPosition, SubscriptionRequest};
+use super::proto::{self, StartPosition, SubscriptionRequest};
 use super::proto::{SubscriptionResponse, UnsubscribeRequest};
 use super::server::{Channel, StanServer};
 use super::subs::{self, durable_key, Ctx, Sub};
@@ -167,17 +167,17 @@ impl<F: ChannelFactory> StanServer<F> {
     }
 
     pub(crate) fn handle_ack(&mut self, ack_inbox: &str, payload: &[u8]) {
-        let Some(ack) = proto::decode::<Ack>(payload) else {
+        let Some((channel, sequence)) = proto::decode_ack(payload) else {
             return;
         };
-        let Some(ch) = self.channels.get_mut(&ack.subject) else {
+        let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
         let Some(&sub_id) = ch.subs.by_ack_inbox.get(ack_inbox) else {
             return;
         };
         let mut ctx = Ctx {
-            channel: &ack.subject,
+            channel,
             chan_gen: ch.generation,
             fx: &mut self.fx,
         };
@@ -186,7 +186,7 @@ impl<F: ChannelFactory> StanServer<F> {
             &mut ch.store,
             &mut ch.subs,
             sub_id,
-            ack.sequence,
+            sequence,
             true,
         );
     }
@@ -295,7 +295,6 @@ fn add_sub<S: ChannelStore>(
         ack_wait_ms,
         last_sent,
         pending: Default::default(),
-        by_expiry: Default::default(),
         rdlv: HashMap::new(),
         stalled: false,
         new_on_hold: false,
