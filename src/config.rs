@@ -142,7 +142,8 @@ pub struct Options {
     pub debug: bool,
     pub trace: bool,
     /// natrix: how long an idle shard polls before it sleeps (0: it sleeps at once). Unset:
-    /// [`SPIN_BEFORE_PARK_US_MULTI`] with more than one shard, else 0.
+    /// [`SPIN_BEFORE_PARK_US_MULTI`] with more than one shard ([`SPIN_BEFORE_PARK_US_SYNCING`]
+    /// when commits wait for fdatasync), else 0.
     pub spin_before_park_us: Option<u64>,
     pub limits: Limits,
     /// The config file the options came from (`-c`); SIGHUP reads it again.
@@ -346,6 +347,12 @@ pub const SPIN_BEFORE_PARK_US_MAX: u64 = 100_000;
 /// its rate. Polling 200 µs first keeps busy shards from parking between messages
 /// (docs/PERFORMANCE.md).
 pub const SPIN_BEFORE_PARK_US_MULTI: u64 = 200;
+/// The default `--spin_us` with more than one shard when commits wait for fdatasync
+/// (`sync_interval: always`, NATS Streaming's file store). A sync's kernel work (io_uring's
+/// worker, pinned like the shard that made the ring, and the file system's journal thread)
+/// needs the cores that polling shards hold: with 200 µs a synchronous JetStream publish took
+/// 2–2.5× as long as with 50 µs (docs/PERFORMANCE.md, "Polling and fdatasync").
+pub const SPIN_BEFORE_PARK_US_SYNCING: u64 = 50;
 
 impl Options {
     /// How long a client has to send CONNECT when auth is required.
@@ -358,12 +365,21 @@ impl Options {
 
     /// How long an idle shard polls before it sleeps.
     pub fn spin_before_park(&self) -> Duration {
-        let default = if self.shards > 1 {
-            SPIN_BEFORE_PARK_US_MULTI
-        } else {
+        let default = if self.shards <= 1 {
             0
+        } else if self.commits_wait_for_sync() {
+            SPIN_BEFORE_PARK_US_SYNCING
+        } else {
+            SPIN_BEFORE_PARK_US_MULTI
         };
         Duration::from_micros(self.spin_before_park_us.unwrap_or(default))
+    }
+
+    /// Whether a commit's acknowledgements wait for an fdatasync: JetStream with
+    /// `sync_interval: always`, or NATS Streaming on its file store.
+    pub fn commits_wait_for_sync(&self) -> bool {
+        self.jetstream.as_ref().is_some_and(|j| j.sync_always)
+            || self.streaming.as_ref().is_some_and(|s| s.file_store)
     }
 }
 

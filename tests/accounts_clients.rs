@@ -35,9 +35,9 @@ async fn client(url: &str, user: &str, pass: &str) -> async_nats::Client {
     .unwrap_or_else(|e| panic!("connect as {user}: {e}"))
 }
 
-/// Returns once the server has applied everything `c` sent so far. async-nats 0.38's `flush`
-/// only writes the socket (no PING/PONG), so `c` sends itself a message on a fresh subject and
-/// waits for it: a connection's operations take effect in order.
+/// Returns once the server has applied everything `c` sent so far. async-nats's `flush` (0.38
+/// to 0.52) only writes the socket (no PING/PONG), so `c` sends itself a message on a fresh
+/// subject and waits for it: a connection's operations take effect in order.
 async fn flush(c: &async_nats::Client) {
     let subject = c.new_inbox();
     let mut sub = c.subscribe(subject.clone()).await.expect("subscribe");
@@ -48,7 +48,7 @@ async fn flush(c: &async_nats::Client) {
         .expect("subscription open");
     // The own message proves the ops were applied on the client's shard, not that a new
     // subscription is visible on the others (natrix promises that only after a PING, which
-    // async-nats 0.38 does not send; issue 9 point 7 is that window): give it time.
+    // async-nats (0.38 to 0.52) does not send; issue 9 point 7 is that window): give it time.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 }
 

@@ -216,20 +216,20 @@ async fn rate_limit_bps_paces_a_push_consumer() {
         for _ in 0..MESSAGES {
             publish(&ctx, "rl.x", &body).await;
         }
-        // async-nats 0.38 writes `rate_limit` where the API field is `rate_limit_bps` (both
-        // servers refuse it), so the consumer is created by a plain API request.
-        let r = api(
-            &client,
-            "$JS.API.CONSUMER.CREATE.RL.r",
-            json!({"stream_name": "RL", "config": {"durable_name": "r",
-                "deliver_subject": "dlv.r", "ack_policy": "none", "rate_limit_bps": 400_000}}),
-        )
-        .await;
-        assert!(r.get("error").is_none(), "{r}");
+        // async-nats 0.38 wrote `rate_limit` where the API field is `rate_limit_bps`; 0.47 and
+        // later write `rate_limit_bps`, so the typed config reaches the server.
         let c: jetstream::consumer::PushConsumer = stream
-            .get_consumer("r")
+            .create_consumer(push::Config {
+                durable_name: Some("r".into()),
+                deliver_subject: "dlv.r".into(),
+                ack_policy: AckPolicy::None,
+                rate_limit: 400_000,
+                ..Default::default()
+            })
             .await
-            .expect("bind the push consumer");
+            .expect("create push consumer with rate_limit_bps");
+        let info = api(&client, "$JS.API.CONSUMER.INFO.RL.r", json!({})).await;
+        assert_eq!(info["config"]["rate_limit_bps"], 400_000, "{info}");
         let mut messages = c.messages().await.expect("subscribe");
         let mut first = None;
         for i in 0..MESSAGES {

@@ -481,8 +481,10 @@ async fn async_nats_kv_bucket_mirrors_another_bucket() {
             .expect("origin bucket");
         orig.put("a", "1".into()).await.expect("put a");
         orig.put("b", "2".into()).await.expect("put b");
-        // async-nats 0.38 reads a local mirror bucket under its own prefix, so the mirror
-        // maps the origin's keys there.
+        // async-nats reads a local mirror bucket under its own prefix (`$KV.MIR.`; only an
+        // external mirror gets the origin's prefix), in 0.38 as in 0.52, so the mirror maps the
+        // origin's keys there. Without the transform `get` finds nothing, on nats-server 2.15.1
+        // as on natrix.
         let mir = ctx
             .create_key_value(kv::Config {
                 bucket: "MIR".into(),

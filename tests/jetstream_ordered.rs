@@ -1,8 +1,9 @@
 //! Ordered consumers and Key-Value as async-nats builds them (issue 11.5): an ordered push
 //! consumer (ephemeral, flow control, heartbeats, recreated on a gap) and an ordered pull
-//! consumer read a stream in order with dense consumer sequences; a KV bucket's put, get,
-//! history and watch. Each test runs against natrix (2 shards) or, with
-//! `NATRIX_TEST_AGAINST_REFERENCE=1`, nats-server 2.15.1.
+//! consumer read a stream in order with dense consumer sequences; an ordered pull consumer
+//! deleted under its reader comes back as `{name}_1` (async-nats 0.51+) without loss or
+//! repeats; a KV bucket's put, get, history and watch. Each test runs against natrix (2
+//! shards) or, with `NATRIX_TEST_AGAINST_REFERENCE=1`, nats-server 2.15.1.
 
 mod common;
 mod consumer_util;
@@ -92,6 +93,57 @@ async fn an_ordered_pull_consumer_reads_a_filtered_subject_in_order() {
         }
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
         assert_eq!(seqs[0], 4);
+    })
+    .await;
+}
+
+async fn next_seq(messages: &mut consumer::pull::Ordered) -> u64 {
+    tokio::time::timeout(ARRIVAL_MAX, messages.next())
+        .await
+        .expect("the next message in time")
+        .expect("stream open")
+        .expect("a message")
+        .info()
+        .expect("info")
+        .stream_sequence
+}
+
+/// async-nats 0.51+ names a recreated ordered consumer `{first}_{n}` (and deletes the one
+/// before, here already gone): a consumer deleted under the reader is recreated from the next
+/// stream sequence, with nothing lost or repeated, and is then the stream's only consumer.
+#[tokio::test]
+async fn an_ordered_pull_consumer_deleted_under_it_is_recreated_as_name_1() {
+    let js = start_js("ordered-recreate");
+    bounded(async {
+        let (client, ctx) = connect(&js).await;
+        let stream = filled(&ctx, "OR", "or").await;
+        let mut c: consumer::OrderedPullConsumer = stream
+            .create_consumer(pull::OrderedConfig::default())
+            .await
+            .expect("ordered pull consumer");
+        let first = c.info().await.expect("consumer info").name.clone();
+        let mut messages = c.messages().await.expect("messages");
+        let mut seqs = Vec::new();
+        while seqs.len() < 50 {
+            seqs.push(next_seq(&mut messages).await);
+        }
+        let r = api(
+            &client,
+            &format!("$JS.API.CONSUMER.DELETE.OR.{first}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r["success"], true, "{r}");
+        while seqs.len() < MESSAGES {
+            seqs.push(next_seq(&mut messages).await);
+        }
+        // What the old consumer had already sent may cover the backlog: a live message can
+        // come only through the recreated one.
+        publish(&ctx, "or.live", "live").await;
+        seqs.push(next_seq(&mut messages).await);
+        assert_eq!(seqs, (1..=MESSAGES as u64 + 1).collect::<Vec<_>>());
+        let names = api(&client, "$JS.API.CONSUMER.NAMES.OR", json!({})).await;
+        assert_eq!(names["consumers"], json!([format!("{first}_1")]), "{names}");
     })
     .await;
 }

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{
     self,
-    context::{CreateStreamErrorKind, GetStreamErrorKind, Publish, PublishError, PublishErrorKind},
+    context::{CreateStreamErrorKind, GetStreamErrorKind, PublishError, PublishErrorKind},
+    message::PublishMessage,
     stream::{Config, DiscardPolicy, LastRawMessageErrorKind, Stream},
     ErrorCode,
 };
@@ -434,7 +435,7 @@ async fn duplicate_msg_id_is_acked_as_duplicate_with_the_original_sequence() {
             .expect("create stream");
         publish_acked(&ctx, "DEDUP", "dedup.x", "before").await;
         let send = |id: &str, body: &str| {
-            let p = Publish::build()
+            let p = PublishMessage::build()
                 .payload(body.to_string().into())
                 .message_id(id);
             ctx.send_publish("dedup.x", p)
@@ -490,7 +491,7 @@ async fn wrong_expected_last_sequence_is_refused_with_10071() {
         let err = ctx
             .send_publish(
                 "exp.x",
-                Publish::build()
+                PublishMessage::build()
                     .payload("3".into())
                     .expected_last_sequence(1),
             )
@@ -512,7 +513,7 @@ async fn wrong_expected_last_sequence_is_refused_with_10071() {
         let ok = ctx
             .send_publish(
                 "exp.x",
-                Publish::build()
+                PublishMessage::build()
                     .payload("3".into())
                     .expected_last_sequence(2),
             )

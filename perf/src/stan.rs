@@ -185,6 +185,10 @@ fn subscriber(shared: &Shared) -> io::Result<Tally> {
             tally.count += got;
             tally.last_ns = now;
         }
+        if tally.count >= total {
+            // Another fill would wait out the read timeout (100 ms) for nothing.
+            break;
+        }
         if let Fill::Idle = client.scan.fill(&mut client.conn.stream)? {
             if shared.timed_out() {
                 return Err(io::Error::other(format!(

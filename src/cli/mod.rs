@@ -664,6 +664,26 @@ mod tests {
     }
 
     #[test]
+    fn spin_is_shorter_by_default_when_commits_wait_for_fdatasync() {
+        let mut js = parse_go(&["--shards", "2", "-js"]).unwrap();
+        assert_eq!(js.spin_before_park().as_micros(), 200);
+        js.jetstream.as_mut().unwrap().sync_always = true;
+        assert_eq!(js.spin_before_park().as_micros(), 50);
+        js.spin_before_park_us = Some(300);
+        assert_eq!(js.spin_before_park().as_micros(), 300);
+        let spin = |args: &[&str]| parse_go(args).unwrap().spin_before_park().as_micros();
+        assert_eq!(spin(&["--shards", "2", "-cid", "c"]), 200);
+        assert_eq!(
+            spin(&["--shards", "2", "-cid", "c", "-st", "FILE", "--dir", "/d"]),
+            50
+        );
+        assert_eq!(
+            spin(&["--shards", "1", "-cid", "c", "-st", "FILE", "--dir", "/d"]),
+            0
+        );
+    }
+
+    #[test]
     fn unknown_flag_and_bad_values_are_errors() {
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["--shards", "0"]).is_err());

@@ -220,6 +220,9 @@ mod tests {
         fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
             self.io.read_from(name, offset)
         }
+        fn size(&mut self, name: &str) -> std::io::Result<u64> {
+            self.io.size(name)
+        }
         fn sync(&mut self, name: &str) -> std::io::Result<()> {
             self.io.sync(name)
         }

@@ -20,7 +20,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
-use super::recovery::{self, RecoveryReport, SegmentBytes};
+use super::recovery::{self, Recovery, RecoveryReport, SegmentBytes, SegmentExtent};
 use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
 
 /// File operations on names relative to the store's root (`/`-separated).
@@ -33,6 +33,8 @@ pub trait StoreIo {
     fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
     /// Bytes from `offset` to the end; `UnexpectedEof` when the file is shorter than `offset`.
     fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>>;
+    /// The file's length in bytes.
+    fn size(&mut self, name: &str) -> std::io::Result<u64>;
     /// fdatasync.
     fn sync(&mut self, name: &str) -> std::io::Result<()>;
     /// Atomically replaces `to` with `from`.
@@ -146,6 +148,9 @@ impl StoreIo for StdIo {
         file.read_to_end(&mut buf)?;
         Ok(buf)
     }
+    fn size(&mut self, name: &str) -> std::io::Result<u64> {
+        Ok(std::fs::metadata(self.path(name))?.len())
+    }
     fn sync(&mut self, name: &str) -> std::io::Result<()> {
         self.file(name)?.sync_data()
     }
@@ -238,6 +243,32 @@ fn read_segments(
     Ok(files)
 }
 
+/// Recovery from whole segments, each read, scanned and dropped before the next.
+fn recover_whole(
+    io: &mut impl StoreIo,
+    layout: &Layout,
+    ids: &[u32],
+    cfg: LogConfig,
+    first_seq: u64,
+    checkpoint: Option<&[u8]>,
+) -> Result<(Log, RecoveryReport), StoreError> {
+    let extents: Vec<SegmentExtent> = ids
+        .iter()
+        .map(|&id| {
+            let name = layout.segment(id);
+            let len = io.size(&name).map_err(io_err(IoOp::Read, &name))?;
+            Ok(SegmentExtent { id, base: 0, len })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let mut recovery = Recovery::start(cfg, first_seq, checkpoint, &extents);
+    for &id in ids {
+        let name = layout.segment(id);
+        let bytes = io.read(&name).map_err(io_err(IoOp::Read, &name))?;
+        recovery.add(SegmentBytes::whole(id, &bytes));
+    }
+    Ok(recovery.finish())
+}
+
 fn as_bytes(files: &[(u32, u64, Vec<u8>)]) -> Vec<SegmentBytes<'_>> {
     files
         .iter()
@@ -302,14 +333,35 @@ impl<Io: StoreIo> FileStore<Io> {
             .as_deref()
             .map(recovery::checkpoint_coverage)
             .unwrap_or_default();
-        let files = read_segments(&mut io, &layout, &ids, &coverage)?;
-        let (mut log, mut report) =
-            recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
-        if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
-            let files = read_segments(&mut io, &layout, &ids, &[])?;
-            (log, report) =
+        // Without one, every segment is read whole, one at a time: recovery holds one
+        // segment's bytes, not the store's (a stream bigger than RAM must still open).
+        let (log, report) = if coverage.is_empty() {
+            recover_whole(
+                &mut io,
+                &layout,
+                &ids,
+                cfg,
+                first_seq,
+                checkpoint.as_deref(),
+            )?
+        } else {
+            let files = read_segments(&mut io, &layout, &ids, &coverage)?;
+            let (log, report) =
                 recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
-        }
+            if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
+                drop(files);
+                recover_whole(
+                    &mut io,
+                    &layout,
+                    &ids,
+                    cfg,
+                    first_seq,
+                    checkpoint.as_deref(),
+                )?
+            } else {
+                (log, report)
+            }
+        };
         Ok((
             FileStore {
                 log,

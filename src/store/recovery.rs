@@ -76,50 +76,117 @@ pub fn recover(
     checkpoint: Option<&[u8]>,
     segments: &[SegmentBytes<'_>],
 ) -> (Log, RecoveryReport) {
-    let mut report = RecoveryReport::default();
-    let ckpt = checkpoint.and_then(|bytes| {
-        let parsed = decode_checkpoint(bytes).filter(|c| matches_segments(c, segments));
-        report.checkpoint_rejected = parsed.is_none();
-        parsed
-    });
-    // Built in memory mode while records are placed; durable again in `finish`.
-    let mut b = Builder {
-        log: Log::new(
-            LogConfig {
-                durable: false,
-                ..cfg
-            },
-            first_seq,
-        ),
-        known: Vec::new(),
-        deletes: Vec::new(),
-        hwm: first_seq.max(1) - 1,
-        floor: first_seq.max(1),
-        max_msg_seq: 0,
-        gap_end: None,
-        report,
-    };
-    let mut lost_from = b.floor;
-    let mut covered: HashMap<u32, u64> = HashMap::new();
-    if let Some(c) = ckpt {
-        b.report.used_checkpoint = true;
-        lost_from = c.hwm + 1;
-        covered = c.segments.iter().map(|s| (s.id, s.covered)).collect();
-        b.load(c);
+    let extents: Vec<SegmentExtent> = segments.iter().map(SegmentBytes::extent).collect();
+    let mut recovery = Recovery::start(cfg, first_seq, checkpoint, &extents);
+    for seg in segments {
+        recovery.add(*seg);
     }
-    for seg in segments.iter().filter(|s| s.id < SEGMENT_ID_MAX) {
-        // Without a usable checkpoint only whole segments can be scanned.
-        if seg.base > 0 && !covered.contains_key(&seg.id) {
-            continue;
+    recovery.finish()
+}
+
+/// Which bytes of a segment file the driver passes: from `base`, `len` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentExtent {
+    pub id: u32,
+    pub base: u64,
+    pub len: u64,
+}
+
+impl SegmentBytes<'_> {
+    pub fn extent(&self) -> SegmentExtent {
+        SegmentExtent {
+            id: self.id,
+            base: self.base,
+            len: self.bytes.len() as u64,
         }
-        let from = covered
+    }
+}
+
+/// [`recover`] one segment at a time, so a driver holds one segment's bytes, not the store's:
+/// [`Recovery::start`] with the checkpoint and the extents of what it will pass (a checkpoint
+/// is checked against them; without one they may be empty), [`Recovery::add`] each segment in
+/// id order, [`Recovery::finish`].
+pub struct Recovery {
+    cfg: LogConfig,
+    b: Builder,
+    lost_from: u64,
+    covered: HashMap<u32, u64>,
+}
+
+impl Recovery {
+    pub fn start(
+        cfg: LogConfig,
+        first_seq: u64,
+        checkpoint: Option<&[u8]>,
+        extents: &[SegmentExtent],
+    ) -> Recovery {
+        let mut report = RecoveryReport::default();
+        let ckpt = checkpoint.and_then(|bytes| {
+            let parsed = decode_checkpoint(bytes).filter(|c| matches_segments(c, extents));
+            report.checkpoint_rejected = parsed.is_none();
+            parsed
+        });
+        // Built in memory mode while records are placed; durable again in `finish`.
+        let mut b = Builder {
+            log: Log::new(
+                LogConfig {
+                    durable: false,
+                    ..cfg
+                },
+                first_seq,
+            ),
+            known: Vec::new(),
+            deletes: Vec::new(),
+            hwm: first_seq.max(1) - 1,
+            floor: first_seq.max(1),
+            max_msg_seq: 0,
+            gap_end: None,
+            report,
+        };
+        let mut lost_from = b.floor;
+        let mut covered: HashMap<u32, u64> = HashMap::new();
+        if let Some(c) = ckpt {
+            b.report.used_checkpoint = true;
+            lost_from = c.hwm + 1;
+            covered = c.segments.iter().map(|s| (s.id, s.covered)).collect();
+            b.load(c);
+        }
+        Recovery {
+            cfg,
+            b,
+            lost_from,
+            covered,
+        }
+    }
+
+    /// Whether the checkpoint was passed and refused (so segments from a `base` above 0 will
+    /// be skipped, and the driver should start again with whole ones).
+    pub fn checkpoint_rejected(&self) -> bool {
+        self.b.report.checkpoint_rejected
+    }
+
+    /// Scans the next segment (in id order).
+    pub fn add(&mut self, seg: SegmentBytes<'_>) {
+        if seg.id >= SEGMENT_ID_MAX {
+            return;
+        }
+        // Without a usable checkpoint only whole segments can be scanned.
+        if seg.base > 0 && !self.covered.contains_key(&seg.id) {
+            return;
+        }
+        let from = self
+            .covered
             .get(&seg.id)
             .copied()
             .unwrap_or(0)
             .saturating_sub(seg.base);
-        b.scan_segment(seg.id, seg.base, seg.bytes, from as usize);
+        self.b
+            .scan_segment(seg.id, seg.base, seg.bytes, from as usize);
     }
-    b.finish(cfg, lost_from)
+
+    pub fn finish(self) -> (Log, RecoveryReport) {
+        self.b.finish(self.cfg, self.lost_from)
+    }
 }
 
 struct Builder {
@@ -353,12 +420,12 @@ struct CkptSegment {
     slots: Vec<Slot>,
 }
 
-fn matches_segments(c: &Checkpoint, segments: &[SegmentBytes<'_>]) -> bool {
+fn matches_segments(c: &Checkpoint, segments: &[SegmentExtent]) -> bool {
     let max_id = c.segments.iter().map(|s| s.id).max().unwrap_or(0);
     c.segments.iter().all(|cs| {
-        segments.iter().any(|s| {
-            s.id == cs.id && s.base <= cs.covered && s.base + s.bytes.len() as u64 >= cs.covered
-        })
+        segments
+            .iter()
+            .any(|s| s.id == cs.id && s.base <= cs.covered && s.base + s.len >= cs.covered)
     }) && segments
         .iter()
         .all(|s| s.id > max_id || c.segments.iter().any(|cs| cs.id == s.id))

@@ -108,8 +108,8 @@ pub async fn connect(server: &Running) -> Client {
         .expect("async-nats connects")
 }
 
-/// Writes out what the client has queued. Note: async-nats 0.38's `flush` does NOT wait for a
-/// PONG; it proves nothing about what the server has processed. See [`barrier`].
+/// Writes out what the client has queued. Note: async-nats's `flush` (0.38 to 0.52) does NOT
+/// wait for a PONG; it proves nothing about what the server has processed. See [`barrier`].
 pub async fn flush(c: &Client) {
     within(Duration::from_secs(5), "flush", c.flush())
         .await
