@@ -34,6 +34,14 @@ pub async fn sleep(d: Duration) {
     glommio::timer::sleep(d).await;
 }
 
+/// Returns the pages this thread's allocator holds for freed memory to the OS at once (mimalloc
+/// otherwise purges them only during later allocations); after a one-off burst such as
+/// opening the streams. Harmless where mimalloc is not the global allocator (tests).
+pub fn release_freed_memory() {
+    // SAFETY: mi_collect only walks the calling thread's own heap.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
 /// Lets other tasks run if this one has used its time slice (long fan-outs call it).
 pub async fn yield_if_needed() {
     glommio::yield_if_needed().await;

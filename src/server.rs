@@ -250,5 +250,6 @@ async fn run_shard(
     while shard.client_count() > 0 && t0.elapsed() < Duration::from_millis(SHUTDOWN_FLUSH_MAX_MS) {
         runtime::sleep(Duration::from_millis(10)).await;
     }
+    shard.js_checkpoint();
     Ok(())
 }

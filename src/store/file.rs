@@ -444,6 +444,9 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
     fn log(&self) -> &Log {
         &self.log
     }
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        FileStore::checkpoint(self)
+    }
     fn log_mut(&mut self) -> &mut Log {
         &mut self.log
     }

@@ -176,6 +176,11 @@ pub trait MessageLog {
         let _ = out;
         Ok(())
     }
+    /// Flushes, syncs and writes the index checkpoint, so the next open replays only what
+    /// comes after it (a file store; nothing for memory).
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     fn append(
         &mut self,

@@ -538,8 +538,9 @@ fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
     let mut prev_first = 0;
     for _ in 0..r.count(28)? {
         let (id, first_seq, covered, tombstones) = (r.u32()?, r.u64()?, r.u64()?, r.u32()?);
-        let mut slots = Vec::new();
-        for _ in 0..r.count(12)? {
+        let n = r.count(12)?;
+        let mut slots = Vec::with_capacity(n);
+        for _ in 0..n {
             let (offset, len, subject) = (r.u32()?, r.u32()?, r.u32()?);
             let fits = u64::from(offset) + u64::from(len) <= covered;
             slots.push(if fits && len > 0 {
