@@ -335,29 +335,17 @@ impl<Io: StoreIo> FileStore<Io> {
             .unwrap_or_default();
         // Without one, every segment is read whole, one at a time: recovery holds one
         // segment's bytes, not the store's (a stream bigger than RAM must still open).
+        let whole =
+            |io: &mut Io| recover_whole(io, &layout, &ids, cfg, first_seq, checkpoint.as_deref());
         let (log, report) = if coverage.is_empty() {
-            recover_whole(
-                &mut io,
-                &layout,
-                &ids,
-                cfg,
-                first_seq,
-                checkpoint.as_deref(),
-            )?
+            whole(&mut io)?
         } else {
             let files = read_segments(&mut io, &layout, &ids, &coverage)?;
             let (log, report) =
                 recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
             if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
                 drop(files);
-                recover_whole(
-                    &mut io,
-                    &layout,
-                    &ids,
-                    cfg,
-                    first_seq,
-                    checkpoint.as_deref(),
-                )?
+                whole(&mut io)?
             } else {
                 (log, report)
             }
