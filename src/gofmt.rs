@@ -55,11 +55,18 @@ pub fn duration(d: Duration) -> String {
 /// without trailing zeros, nothing when they are all zero. Returns `v / 10^prec`.
 fn frac(out: &mut String, v: u64, prec: u32) -> u64 {
     let scale = 10u64.pow(prec);
-    let f = v % scale;
+    let mut f = v % scale;
     if f != 0 {
-        let digits = format!("{f:0width$}", width = prec as usize);
+        // `prec` digits (at most 19: `scale` fits a u64), written without an allocation.
+        let mut digits = [b'0'; 19];
+        let digits = &mut digits[..prec as usize];
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let len = digits.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
         out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        out.extend(digits[..len].iter().map(|&c| char::from(c)));
     }
     v / scale
 }
@@ -109,19 +116,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     two(&mut out, tod / 60 % 60);
     out.push(':');
     two(&mut out, tod % 60);
-    let nanos = since.subsec_nanos();
-    if nanos != 0 {
-        // Nine digits, trailing zeros dropped (Go's fmtFrac).
-        let mut digits = [0u8; 9];
-        let mut n = nanos;
-        for slot in digits.iter_mut().rev() {
-            *slot = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        let len = digits.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
-        out.push('.');
-        out.extend(digits[..len].iter().map(|&c| char::from(c)));
-    }
+    frac(&mut out, u64::from(since.subsec_nanos()), 9);
     out.push('Z');
     out
 }

@@ -51,5 +51,7 @@ pub mod store;
 pub mod subject;
 pub mod sublist;
 pub mod system;
+#[cfg(test)]
+mod test_dir;
 pub mod tls;
 pub mod wheel;

@@ -111,6 +111,16 @@ fn payload_of(i: u64) -> String {
     format!("payload-{i:08}")
 }
 
+/// Publishes message `i` and waits for its ack; returns its sequence.
+async fn publish_acked(ctx: &jetstream::Context, i: u64) -> u64 {
+    ctx.publish(subject_of(i), payload_of(i).into())
+        .await
+        .expect("sent")
+        .await
+        .expect("acked")
+        .sequence
+}
+
 /// What the publisher saw before and after the kill.
 struct Acked {
     /// seq → (subject, payload) of every message whose ack arrived.
@@ -495,20 +505,10 @@ async fn a_restart_from_the_clean_stops_checkpoint_after_a_later_sigkill_keeps_e
         let ctx = context(&server).await;
         create_stream(&ctx).await;
         for i in 0..300u64 {
-            let ack = ctx
-                .publish(subject_of(i), payload_of(i).into())
-                .await
-                .expect("sent")
-                .await
-                .expect("acked");
-            before_stop.insert(ack.sequence, (subject_of(i), payload_of(i)));
+            before_stop.insert(publish_acked(&ctx, i).await, (subject_of(i), payload_of(i)));
         }
     }
-    send_signal(server.pid(), libc::SIGTERM);
-    assert!(
-        server.wait_exit(Duration::from_secs(10)).is_some(),
-        "server did not stop on SIGTERM"
-    );
+    server.signal_and_wait(libc::SIGTERM);
     let checkpoint = store
         .dir
         .path
@@ -570,14 +570,8 @@ async fn torn_tail_then_restart(stop_signal: i32, tag: &str) {
             let ctx = context(&server).await;
             create_stream(&ctx).await;
             for i in 1..=20u64 {
-                let ack = ctx
-                    .publish(subject_of(i), payload_of(i).into())
-                    .await
-                    .expect("sent")
-                    .await
-                    .expect("acked");
-                assert_eq!(ack.sequence, i);
-                max_acked = ack.sequence;
+                max_acked = publish_acked(&ctx, i).await;
+                assert_eq!(max_acked, i);
             }
         }
         let status = server.signal_and_wait(stop_signal);

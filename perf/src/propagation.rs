@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::measure::{histogram, now_ns};
 use crate::proto::{Conn, Event, Fill, Scanner};
-use crate::workload::{Outcome, Params, Placement, Shared, Tally};
+use crate::workload::{open_placed, Outcome, Params, Shared, Tally};
 
 /// How long a try waits for its message before it counts as a miss.
 const MISS_AFTER: Duration = Duration::from_millis(200);
@@ -75,22 +75,16 @@ pub fn run(params: Params) -> io::Result<Outcome> {
     ))
 }
 
-/// The publisher's connection: on another shard than the subscriber's with `--placement
-/// split` (natrix deals connections to shards round-robin in accept order, and `client_id` is
-/// that order), anywhere otherwise.
+/// The publisher's connection: placed against the subscriber's with `--placement`
+/// ([`open_placed`]), anywhere otherwise.
 fn place(params: &Params, subscriber: u64) -> io::Result<Conn> {
-    let Some((placement, shards)) = params.placement else {
-        return Conn::open(&params.server, "natrix-bench propagation publisher");
-    };
-    let shards = shards.max(1);
-    for _ in 0..4 * shards {
-        let conn = Conn::open(&params.server, "natrix-bench propagation publisher")?;
-        let same = conn.client_id.abs_diff(subscriber) % shards == 0;
-        if same == (placement == Placement::Same) {
-            return Ok(conn);
+    const NAME: &str = "natrix-bench propagation publisher";
+    match params.placement {
+        Some((placement, shards)) => {
+            open_placed(&params.server, NAME, subscriber, placement, shards)
         }
+        None => Conn::open(&params.server, NAME),
     }
-    Err(io::Error::other("could not place the publisher"))
 }
 
 /// Reads the subscriber until the message on `subject` comes (true) or [`MISS_AFTER`] passes.

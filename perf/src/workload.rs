@@ -610,7 +610,6 @@ fn requester_setup(shared: &Shared, id: usize, scan: &mut Scanner) -> io::Result
 
 /// A requester connection on the responder's shard or off it (see [`Placement`]).
 fn placed_conn(shared: &Shared, placement: Placement, shards: u64) -> io::Result<Conn> {
-    let shards = shards.max(1);
     let started = std::time::Instant::now();
     let responder = loop {
         match shared.responder_cid.load(Ordering::SeqCst) {
@@ -621,14 +620,36 @@ fn placed_conn(shared: &Shared, placement: Placement, shards: u64) -> io::Result
             cid => break cid,
         }
     };
+    open_placed(
+        &shared.params.server,
+        "natrix-bench requester",
+        responder,
+        placement,
+        shards,
+    )
+}
+
+/// A connection on the shard of the connection `anchor` (a natrix client id) or off it:
+/// natrix deals connections to its `shards` round-robin in accept order, and the client id is
+/// that order, so this reconnects until the id falls where `placement` asks.
+pub(crate) fn open_placed(
+    server: &str,
+    name: &str,
+    anchor: u64,
+    placement: Placement,
+    shards: u64,
+) -> io::Result<Conn> {
+    let shards = shards.max(1);
     for _ in 0..4 * shards {
-        let conn = Conn::open(&shared.params.server, "natrix-bench requester")?;
-        let same = conn.client_id.abs_diff(responder) % shards == 0;
+        let conn = Conn::open(server, name)?;
+        let same = conn.client_id.abs_diff(anchor) % shards == 0;
         if same == (placement == Placement::Same) {
             return Ok(conn);
         }
     }
-    Err(io::Error::other("could not place the requester"))
+    Err(io::Error::other(format!(
+        "could not place the {name} connection"
+    )))
 }
 
 /// One request at a time; the latency is the round trip.

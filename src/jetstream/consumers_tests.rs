@@ -17,25 +17,7 @@ pub(crate) fn at(ms: u64) -> Clock {
     }
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "natrix-consumers-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_dir::TempDir;
 
 pub(crate) fn open(root: Option<std::path::PathBuf>) -> AccountStreams {
     let wheel = Rc::new(RefCell::new(Wheel::new(T0_MS)));
@@ -447,7 +429,7 @@ fn deliver_policies_pick_their_start_and_filters_and_num_pending_agree() {
 
 #[test]
 fn a_durable_comes_back_from_disk_with_acked_ones_gone_and_unacked_redelivered() {
-    let dir = TempDir::new("durable");
+    let dir = TempDir::new("consumers-durable");
     {
         let mut a = open(Some(dir.0.clone()));
         stream(&mut a, r#"{"name":"S","subjects":["s.>"]}"#);

@@ -11,25 +11,7 @@ use crate::store::group_commit::GroupCommit;
 use crate::store::SyncFile;
 use crate::wheel::Wheel;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "natrix-gc-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_dir::TempDir;
 
 fn open(root: &TempDir, defer_sync: bool) -> AccountStreams {
     let wheel = Rc::new(RefCell::new(Wheel::new(0)));
@@ -76,7 +58,7 @@ fn on_disk(dir: &TempDir, stream: &str) -> Vec<u64> {
 #[test]
 fn a_second_commit_is_written_while_the_first_sync_is_pending_and_each_ack_waits_for_its_own_sync()
 {
-    let dir = TempDir::new("pipeline");
+    let dir = TempDir::new("gc-pipeline");
     let mut a = open(&dir, true);
     create(&mut a, "S", "s.>");
     let mut gc: GroupCommit<Vec<u8>, SyncFile> = GroupCommit::new();
@@ -107,7 +89,7 @@ fn a_second_commit_is_written_while_the_first_sync_is_pending_and_each_ack_waits
 
 #[test]
 fn a_failed_sync_releases_no_ack_of_its_batch_nor_of_the_batch_written_behind_it() {
-    let dir = TempDir::new("fail");
+    let dir = TempDir::new("gc-fail");
     let mut a = open(&dir, true);
     create(&mut a, "S", "s.>");
     let mut gc: GroupCommit<Vec<u8>, SyncFile> = GroupCommit::new();
@@ -128,7 +110,7 @@ fn a_failed_sync_releases_no_ack_of_its_batch_nor_of_the_batch_written_behind_it
 
 #[test]
 fn without_a_deferred_sync_the_commit_leaves_nothing_to_sync() {
-    let dir = TempDir::new("inline");
+    let dir = TempDir::new("gc-inline");
     let mut a = open(&dir, false);
     create(&mut a, "S", "s.>");
     publish(&mut a, "S", "s.1", 1);

@@ -8,25 +8,7 @@ use crate::jetstream::api::backend::{MsgQuery, StateDetail, StreamBackend};
 use crate::jetstream::api::{self, ApiEnv, Response};
 use crate::wheel::Wheel;
 
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "natrix-sourcing-{tag}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::test_dir::TempDir;
 
 fn open(root: Option<std::path::PathBuf>) -> AccountStreams {
     let wheel = Rc::new(RefCell::new(Wheel::new(0)));
@@ -139,7 +121,7 @@ fn mirror_created_before_its_origin_starts_copying_when_the_origin_appears() {
 
 #[test]
 fn sources_append_with_their_header_and_keep_their_positions_across_a_reopen() {
-    let dir = TempDir::new("sources");
+    let dir = TempDir::new("sourcing-sources");
     let mut a = open(Some(dir.0.clone()));
     create(&mut a, r#"{"name":"S1","subjects":["s1.>"]}"#);
     create(&mut a, r#"{"name":"S2","subjects":["s2.>"]}"#);
@@ -199,7 +181,7 @@ fn sources_append_with_their_header_and_keep_their_positions_across_a_reopen() {
 
 #[test]
 fn a_mirror_reopened_goes_on_from_its_own_last_sequence() {
-    let dir = TempDir::new("mirror-reopen");
+    let dir = TempDir::new("sourcing-mirror-reopen");
     let mut a = open(Some(dir.0.clone()));
     create(&mut a, r#"{"name":"O","subjects":["o.>"]}"#);
     create(

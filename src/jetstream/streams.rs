@@ -506,7 +506,6 @@ impl AccountStreams {
         for (name, s) in self.streams.iter_mut().filter(|(_, s)| s.dirty) {
             ok &= Self::write(name, s, &mut self.kicked, &mut self.unsynced);
         }
-
         // Only after the copies are written, so a hint never runs ahead of them.
         if ok {
             self.save_source_hints();
@@ -531,15 +530,6 @@ impl AccountStreams {
             return false;
         }
         true
-    }
-
-    /// Periodic sync (`sync_interval`): everything written so far goes to the disk, with one
-    /// `syncfs` of the file system that holds the store. Blocks; the shard runs it on
-    /// glommio's blocking pool ([`syncfs`]).
-    pub fn sync_all(&mut self) {
-        if let Some(root) = &self.root {
-            syncfs(root);
-        }
     }
 
     fn state(s: &Stream, detail: &StateDetail) -> StreamState {

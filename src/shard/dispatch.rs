@@ -650,15 +650,18 @@ impl Shard {
     /// Applies the interest changes every peer has sent (when some peer says it sent any:
     /// one atomic look otherwise). A reader calls this before it routes what it read, so a
     /// SUB parsed on another shard before this read counts for it; the acks go out at the
-    /// next flush.
-    pub fn apply_remote_interest(&self) {
-        let Some(links) = &self.links else { return };
+    /// next flush. Returns whether there were any.
+    pub fn apply_remote_interest(&self) -> bool {
+        let Some(links) = &self.links else {
+            return false;
+        };
         if !links.take_interest_fresh(self.id) {
-            return;
+            return false;
         }
         for from in (0..self.shards).filter(|&from| from != self.id) {
             self.apply_interest_from(from);
         }
+        true
     }
 
     /// Applies what peer `from` has sent of interest changes and queues their ack. The links

@@ -581,10 +581,7 @@ pub fn spawn_links(shard: &Rc<Shard>, links: Arc<Links>, rx: runtime::BellRx) {
                 shard.outbox_drained.notify();
                 news = true;
             }
-            if links.take_interest_fresh(me) {
-                for &from in &peers {
-                    shard.apply_interest_from(from);
-                }
+            if shard.apply_remote_interest() {
                 shard.flush();
                 news = true;
             }

@@ -364,9 +364,16 @@ impl<Io: StoreIo> FileStore<Io> {
     }
 
     /// Writes the checkpoint (after a flush, so it covers everything): temp file, sync, rename.
+    /// What it covers is on disk first: with `sync` the flushes synced it (but for what a
+    /// deferred sync left in `unsynced`), without it every segment is synced here, so a power
+    /// loss cannot leave a checkpoint naming records that never reached the disk.
     pub fn checkpoint(&mut self) -> Result<(), StoreError> {
         self.flush()?;
-        for name in std::mem::take(&mut self.unsynced) {
+        let mut names = std::mem::take(&mut self.unsynced);
+        if !self.sync {
+            names.extend(self.log.segments.iter().map(|s| self.layout.segment(s.id)));
+        }
+        for name in names {
             self.io.sync(&name).map_err(io_err(IoOp::Sync, &name))?;
         }
         let mut buf = Vec::new();

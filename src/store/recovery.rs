@@ -62,7 +62,7 @@ impl<'a> SegmentBytes<'a> {
 /// (segment id, bytes covered) of a checkpoint whose CRC is valid; empty otherwise. A driver
 /// reads those segments from the covered size on, and the rest whole.
 pub fn checkpoint_coverage(checkpoint: &[u8]) -> Vec<(u32, u64)> {
-    decode_checkpoint(checkpoint)
+    decode_checkpoint_as(checkpoint, Slots::Skip)
         .map(|c| c.segments.iter().map(|s| (s.id, s.covered)).collect())
         .unwrap_or_default()
 }
@@ -157,12 +157,6 @@ impl Recovery {
             lost_from,
             covered,
         }
-    }
-
-    /// Whether the checkpoint was passed and refused (so segments from a `base` above 0 will
-    /// be skipped, and the driver should start again with whole ones).
-    pub fn checkpoint_rejected(&self) -> bool {
-        self.b.report.checkpoint_rejected
     }
 
     /// Scans the next segment (in id order).
@@ -506,7 +500,19 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether decoding a checkpoint builds the slots or only checks and steps over them (what
+/// [`checkpoint_coverage`] needs: the sizes, not the index).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slots {
+    Build,
+    Skip,
+}
+
 fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
+    decode_checkpoint_as(bytes, Slots::Build)
+}
+
+fn decode_checkpoint_as(bytes: &[u8], slots_mode: Slots) -> Option<Checkpoint> {
     let body_len = bytes.len().checked_sub(4)?;
     let (body, crc) = bytes.split_at(body_len);
     if crc32c::crc32c(body).to_le_bytes() != crc {
@@ -539,24 +545,33 @@ fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
     for _ in 0..r.count(28)? {
         let (id, first_seq, covered, tombstones) = (r.u32()?, r.u64()?, r.u64()?, r.u32()?);
         let n = r.count(12)?;
-        let mut slots = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (offset, len, subject) = (r.u32()?, r.u32()?, r.u32()?);
-            let fits = u64::from(offset) + u64::from(len) <= covered;
-            slots.push(if fits && len > 0 {
-                Slot {
-                    offset,
-                    len,
-                    subject,
+        let slots = match slots_mode {
+            Slots::Skip => {
+                r.take(n * 12)?;
+                Vec::new()
+            }
+            Slots::Build => {
+                let mut slots = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let (offset, len, subject) = (r.u32()?, r.u32()?, r.u32()?);
+                    let fits = u64::from(offset) + u64::from(len) <= covered;
+                    slots.push(if fits && len > 0 {
+                        Slot {
+                            offset,
+                            len,
+                            subject,
+                        }
+                    } else {
+                        Slot::EMPTY
+                    });
                 }
-            } else {
-                Slot::EMPTY
-            });
-        }
+                slots
+            }
+        };
         if first_seq < prev_first.max(1) || first_seq > SEQ_MAX || id >= SEGMENT_ID_MAX {
             return None;
         }
-        prev_first = first_seq + slots.len() as u64;
+        prev_first = first_seq + n as u64;
         segments.push(CkptSegment {
             id,
             first_seq,

@@ -8,31 +8,14 @@ const CFG: LogConfig = LogConfig {
     durable: true,
 };
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(std::path::PathBuf);
+use crate::test_dir::TempDir;
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("natrix-store-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
     fn io(&self) -> StdIo {
         StdIo::new(self.0.clone())
     }
     fn seg(&self, id: u32) -> std::path::PathBuf {
         self.0.join(Layout::default().segment(id))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -64,7 +47,7 @@ fn segment(n: u64) -> (Vec<u8>, Vec<usize>) {
 
 #[test]
 fn file_store_round_trips_across_reopen() {
-    let dir = TempDir::new("reopen");
+    let dir = TempDir::new("store-reopen");
     let (mut s, report) = open(&dir);
     assert_eq!(report, RecoveryReport::default());
     for i in 0..100u64 {
@@ -139,7 +122,7 @@ fn flipped_bit_in_a_middle_record_keeps_the_records_after_it() {
 
 #[test]
 fn high_water_mark_survives_losing_the_whole_last_segment_tail() {
-    let dir = TempDir::new("hwm");
+    let dir = TempDir::new("store-hwm");
     let (mut s, _) = open(&dir);
     for _ in 0..8 {
         s.append(b"a", b"", b"0123456789", 0).unwrap();
@@ -165,7 +148,7 @@ fn high_water_mark_survives_losing_the_whole_last_segment_tail() {
 
 #[test]
 fn checkpoint_then_replay_of_only_the_tail() {
-    let dir = TempDir::new("ckpt");
+    let dir = TempDir::new("store-ckpt");
     let (mut s, _) = open(&dir);
     for i in 0..60u64 {
         s.append(format!("k.{}", i % 5).as_bytes(), b"", b"value", i as i64)
@@ -198,7 +181,7 @@ fn checkpoint_then_replay_of_only_the_tail() {
 
 #[test]
 fn deleting_every_message_of_a_segment_removes_its_file_and_keeps_deletes_across_restart() {
-    let dir = TempDir::new("drop");
+    let dir = TempDir::new("store-drop");
     let (mut s, _) = open(&dir);
     let payload = vec![b'x'; 900];
     for _ in 0..20 {
@@ -231,7 +214,7 @@ fn deleting_every_message_of_a_segment_removes_its_file_and_keeps_deletes_across
 
 #[test]
 fn purge_all_removes_old_segments_and_keeps_the_sequence() {
-    let dir = TempDir::new("purge");
+    let dir = TempDir::new("store-purge");
     let (mut s, _) = open(&dir);
     for _ in 0..30 {
         s.append(b"a", b"", &[0; 500], 0).unwrap();
@@ -262,7 +245,7 @@ fn flush_is_one_write_per_touched_segment() {
 
 #[test]
 fn meta_round_trips_and_detects_damage() {
-    let dir = TempDir::new("meta");
+    let dir = TempDir::new("store-meta");
     let (mut s, _) = open(&dir);
     s.write_meta(br#"{"name":"ORDERS"}"#).unwrap();
     assert_eq!(s.read_meta().unwrap(), br#"{"name":"ORDERS"}"#);
@@ -277,7 +260,7 @@ fn meta_round_trips_and_detects_damage() {
 fn dropping_a_segment_that_holds_tombstones_for_older_ones_keeps_those_deletes() {
     // nats-server PR 7387: removing an emptied block that held tombstones for older blocks
     // brought deleted messages back after a restart.
-    let dir = TempDir::new("carry");
+    let dir = TempDir::new("store-carry");
     let (mut s, _) = open(&dir);
     let payload = vec![b'x'; 900];
     for _ in 0..12 {
@@ -434,7 +417,7 @@ impl crate::store::StoreIo for CountingIo {
 
 #[test]
 fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
-    let dir = TempDir::new("tailread");
+    let dir = TempDir::new("store-tailread");
     let (mut s, _) = open(&dir);
     for i in 0..200u64 {
         s.append(b"k.a", b"", &[b'v'; 100], i as i64).unwrap();
@@ -504,7 +487,7 @@ fn a_segment_emptied_by_later_tombstones_is_removed_after_the_next_flush() {
 
 #[test]
 fn skipped_gaps_survive_reopen_as_deletes_not_losses() {
-    let dir = TempDir::new("skips");
+    let dir = TempDir::new("store-skips");
     let (mut s, _) = open(&dir);
     s.log_mut().skip_to(3).unwrap();
     assert_eq!(s.append(b"m.a", b"", b"one", 1).unwrap(), 3);
@@ -588,7 +571,7 @@ impl crate::store::StoreIo for SyncLogIo {
 
 #[test]
 fn a_deferred_sync_flush_writes_without_syncing_and_hands_each_segment_over_once() {
-    let dir = TempDir::new("defer");
+    let dir = TempDir::new("store-defer");
     let synced = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let io = SyncLogIo {
         inner: dir.io(),
@@ -624,7 +607,7 @@ fn a_deferred_sync_flush_writes_without_syncing_and_hands_each_segment_over_once
 
 #[test]
 fn a_deferred_sync_flush_that_removes_a_segment_syncs_its_writes_in_line_first() {
-    let dir = TempDir::new("deferrm");
+    let dir = TempDir::new("store-deferrm");
     let synced = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let io = SyncLogIo {
         inner: dir.io(),
