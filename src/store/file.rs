@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
 use super::recovery::{self, Recovery, RecoveryReport, SegmentBytes, SegmentExtent};
+use super::summary::{self, Summary};
 use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
 
 /// File operations on names relative to the store's root (`/`-separated).
@@ -28,6 +29,11 @@ pub trait StoreIo {
     /// Creates (or empties) `name`, making its directory entry durable.
     fn create(&mut self, name: &str) -> std::io::Result<()>;
     fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()>;
+    /// Writes `name` whole (created or emptied first), with no sync and nothing kept open.
+    fn put(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
+        self.create(name)?;
+        self.append(name, buf)
+    }
     fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()>;
     fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>>;
     fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
@@ -128,6 +134,10 @@ impl StoreIo for StdIo {
         use std::os::unix::fs::FileExt;
         self.file(name)?.write_all_at(buf, offset)
     }
+    fn put(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
+        self.open.remove(name);
+        std::fs::write(self.path(name), buf)
+    }
     fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.path(name))
     }
@@ -186,6 +196,8 @@ impl StoreIo for StdIo {
 pub struct Layout {
     pub msgs_dir: String,
     pub segment_ext: String,
+    /// Extension of a segment's summary, beside it in `msgs_dir` (`summary.rs`).
+    pub summary_ext: String,
     pub checkpoint: String,
     pub meta: String,
     pub meta_sum: String,
@@ -196,6 +208,7 @@ impl Default for Layout {
         Layout {
             msgs_dir: "msgs".into(),
             segment_ext: "blk".into(),
+            summary_ext: "sum".into(),
             checkpoint: "index.chk".into(),
             meta: "meta.json".into(),
             meta_sum: "meta.sum".into(),
@@ -208,9 +221,19 @@ impl Layout {
         format!("{}/{id}.{}", self.msgs_dir, self.segment_ext)
     }
 
+    pub fn summary(&self, id: u32) -> String {
+        format!("{}/{id}.{}", self.msgs_dir, self.summary_ext)
+    }
+
     /// The id of a file name listed in `msgs_dir`, if it is a segment.
     pub fn segment_id(&self, file: &str) -> Option<u32> {
         let stem = file.strip_suffix(&self.segment_ext)?.strip_suffix('.')?;
+        stem.parse().ok()
+    }
+
+    /// The id of a file name listed in `msgs_dir`, if it is a segment's summary.
+    pub fn summary_id(&self, file: &str) -> Option<u32> {
+        let stem = file.strip_suffix(&self.summary_ext)?.strip_suffix('.')?;
         stem.parse().ok()
     }
 }
@@ -220,64 +243,85 @@ pub fn meta_sum(json: &[u8]) -> String {
     format!("{:08x}", crc32c::crc32c(json))
 }
 
-/// Segment files as `(id, base, bytes)`: from the covered size for those in `coverage`.
-fn read_segments(
-    io: &mut impl StoreIo,
-    layout: &Layout,
-    ids: &[u32],
-    coverage: &[(u32, u64)],
-) -> Result<Vec<(u32, u64, Vec<u8>)>, StoreError> {
-    let mut files = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let name = layout.segment(id);
-        let covered = coverage.iter().find(|c| c.0 == id).map_or(0, |c| c.1);
-        let read = match io.read_from(&name, covered) {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                io.read(&name).map(|b| (0, b))
+/// The segment files a store found at open, for recovery.
+struct Segments<'a> {
+    layout: &'a Layout,
+    ids: &'a [u32],
+    sizes: &'a [u64],
+}
+
+impl Segments<'_> {
+    /// Recovery reading each segment from what `coverage` (a checkpoint's) covers, one at a
+    /// time, so it holds one segment's bytes, not the store's (a stream bigger than RAM must
+    /// still open); a segment the checkpoint does not cover comes from its summary when that
+    /// is sound. `None` when the checkpoint turns out unusable after all and `coverage` was
+    /// not empty: the caller then recovers again from whole segments.
+    fn recover(
+        &self,
+        io: &mut impl StoreIo,
+        cfg: LogConfig,
+        first_seq: u64,
+        checkpoint: Option<&[u8]>,
+        coverage: &[(u32, u64)],
+    ) -> Result<Option<(Log, RecoveryReport)>, StoreError> {
+        let covered = |id: u32| coverage.iter().find(|c| c.0 == id).map(|c| c.1);
+        let extents: Vec<SegmentExtent> = self
+            .ids
+            .iter()
+            .zip(self.sizes)
+            .map(|(&id, &len)| {
+                let base = covered(id).filter(|&c| c <= len).unwrap_or(0);
+                SegmentExtent {
+                    id,
+                    base,
+                    len: len - base,
+                }
+            })
+            .collect();
+        let mut recovery = Recovery::start(cfg, first_seq, checkpoint, &extents);
+        if recovery.checkpoint_rejected() && extents.iter().any(|e| e.base > 0) {
+            return Ok(None);
+        }
+        for e in &extents {
+            let name = self.layout.segment(e.id);
+            if e.base > 0 {
+                let bytes = io
+                    .read_from(&name, e.base)
+                    .map_err(io_err(IoOp::Read, &name))?;
+                recovery.add(SegmentBytes {
+                    id: e.id,
+                    base: e.base,
+                    bytes: &bytes,
+                });
+                continue;
             }
-            other => other.map(|b| (covered, b)),
-        };
-        let (base, bytes) = read.map_err(io_err(IoOp::Read, &name))?;
-        files.push((id, base, bytes));
+            if covered(e.id).is_none() {
+                let summary = self.summary(io, e.id, e.len);
+                if summary.is_some_and(|s| recovery.add_summary(&s)) {
+                    continue;
+                }
+            }
+            let bytes = io.read(&name).map_err(io_err(IoOp::Read, &name))?;
+            recovery.add(SegmentBytes::whole(e.id, &bytes));
+        }
+        Ok(Some(recovery.finish()))
     }
-    Ok(files)
-}
 
-/// Recovery from whole segments, each read, scanned and dropped before the next.
-fn recover_whole(
-    io: &mut impl StoreIo,
-    layout: &Layout,
-    ids: &[u32],
-    cfg: LogConfig,
-    first_seq: u64,
-    checkpoint: Option<&[u8]>,
-) -> Result<(Log, RecoveryReport), StoreError> {
-    let extents: Vec<SegmentExtent> = ids
-        .iter()
-        .map(|&id| {
-            let name = layout.segment(id);
-            let len = io.size(&name).map_err(io_err(IoOp::Read, &name))?;
-            Ok(SegmentExtent { id, base: 0, len })
-        })
-        .collect::<Result<_, StoreError>>()?;
-    let mut recovery = Recovery::start(cfg, first_seq, checkpoint, &extents);
-    for &id in ids {
-        let name = layout.segment(id);
-        let bytes = io.read(&name).map_err(io_err(IoOp::Read, &name))?;
-        recovery.add(SegmentBytes::whole(id, &bytes));
+    /// Segment `id`'s summary, if it is there, sound, for this segment at this size, and its
+    /// last record reads back as the message it names.
+    fn summary(&self, io: &mut impl StoreIo, id: u32, size: u64) -> Option<Summary> {
+        let bytes = io.read(&self.layout.summary(id)).ok()?;
+        let s = summary::decode(&bytes).filter(|s| s.id == id && s.size == size)?;
+        if let Some((offset, len, seq)) = s.last_record() {
+            let rec = io
+                .read_at(&self.layout.segment(id), offset, len as usize)
+                .ok()?;
+            if !summary::record_matches(&rec, seq) {
+                return None;
+            }
+        }
+        Some(s)
     }
-    Ok(recovery.finish())
-}
-
-fn as_bytes(files: &[(u32, u64, Vec<u8>)]) -> Vec<SegmentBytes<'_>> {
-    files
-        .iter()
-        .map(|(id, base, bytes)| SegmentBytes {
-            id: *id,
-            base: *base,
-            bytes,
-        })
-        .collect()
 }
 
 fn io_err(op: IoOp, name: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -311,13 +355,16 @@ impl<Io: StoreIo> FileStore<Io> {
         first_seq: u64,
     ) -> Result<(FileStore<Io>, RecoveryReport), StoreError> {
         let dir = layout.msgs_dir.clone();
-        let mut ids: Vec<u32> = io
-            .list(&dir)
-            .map_err(io_err(IoOp::List, &dir))?
-            .iter()
-            .filter_map(|f| layout.segment_id(f))
-            .collect();
+        let listed = io.list(&dir).map_err(io_err(IoOp::List, &dir))?;
+        let mut ids: Vec<u32> = listed.iter().filter_map(|f| layout.segment_id(f)).collect();
         ids.sort_unstable();
+        // A summary whose segment is gone (a crash between the two removals) could be taken
+        // for a later segment given the same id.
+        for id in listed.iter().filter_map(|f| layout.summary_id(f)) {
+            if ids.binary_search(&id).is_err() {
+                let _ = io.remove(&layout.summary(id));
+            }
+        }
         let checkpoint = match io.read(&layout.checkpoint) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -327,27 +374,28 @@ impl<Io: StoreIo> FileStore<Io> {
             segment_bytes_max,
             durable: true,
         };
+        let mut sizes = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let name = layout.segment(id);
+            sizes.push(io.size(&name).map_err(io_err(IoOp::Read, &name))?);
+        }
         // With a valid checkpoint only the bytes after what it covers are read; if it then
         // does not match the segments, everything is read again for a full rebuild.
-        let coverage = checkpoint
+        let mut coverage = checkpoint
             .as_deref()
             .map(recovery::checkpoint_coverage)
             .unwrap_or_default();
-        // Without one, every segment is read whole, one at a time: recovery holds one
-        // segment's bytes, not the store's (a stream bigger than RAM must still open).
-        let whole =
-            |io: &mut Io| recover_whole(io, &layout, &ids, cfg, first_seq, checkpoint.as_deref());
-        let (log, report) = if coverage.is_empty() {
-            whole(&mut io)?
-        } else {
-            let files = read_segments(&mut io, &layout, &ids, &coverage)?;
-            let (log, report) =
-                recovery::recover(cfg, first_seq, checkpoint.as_deref(), &as_bytes(&files));
-            if report.checkpoint_rejected && files.iter().any(|(_, base, _)| *base > 0) {
-                drop(files);
-                whole(&mut io)?
-            } else {
-                (log, report)
+        let segments = Segments {
+            layout: &layout,
+            ids: &ids,
+            sizes: &sizes,
+        };
+        let (log, report) = loop {
+            let ckpt = checkpoint.as_deref();
+            match segments.recover(&mut io, cfg, first_seq, ckpt, &coverage)? {
+                Some(done) => break done,
+                // Terminates: with no coverage every base is 0, so `recover` is `Some`.
+                None => coverage.clear(),
             }
         };
         Ok((
@@ -417,6 +465,21 @@ impl<Io: StoreIo> FileStore<Io> {
             return Err(StoreError::BadMeta);
         }
         Ok(json)
+    }
+
+    /// Writes the summary of every segment sealed and written since the last flush. A
+    /// failure is not the flush's: the segment is then scanned at the next start.
+    fn write_summaries(&mut self) {
+        let mut buf = Vec::new();
+        for i in summary::due(&self.log) {
+            buf.clear();
+            summary::encode(&self.log, i, &mut buf);
+            let name = self.layout.summary(summary::segment_id(&self.log, i));
+            if self.io.put(&name, &buf).is_err() {
+                let _ = self.io.remove(&name);
+            }
+            summary::mark_done(&mut self.log, i);
+        }
     }
 
     pub fn io(&mut self) -> &mut Io {
@@ -496,8 +559,11 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
                 }
                 _ => {}
             }
+            // Most segments removed are summarised; one that is not has nothing to remove.
+            let _ = self.io.remove(&self.layout.summary(id));
         }
         self.log.flushed();
+        self.write_summaries();
         Ok(())
     }
     fn take_unsynced(&mut self, out: &mut Vec<SyncFile>) -> Result<(), StoreError> {

@@ -19,6 +19,7 @@
 
 use super::record::{self, Record, COMMIT_RECORD_BYTES};
 use super::subjects::Subjects;
+use super::summary::SegmentFacts;
 use super::{Limits, Purge, SeqRange, StoreError, StoredMsg};
 
 /// The subject id of a slot with no live message (never stored, deleted, or lost).
@@ -70,6 +71,8 @@ pub(super) struct Segment {
     pub tombstones: u32,
     /// Offset of the open batch's commit placeholder.
     pub batch_at: Option<usize>,
+    /// What its summary needs (`summary.rs`).
+    pub facts: SegmentFacts,
 }
 
 impl Segment {
@@ -85,6 +88,7 @@ impl Segment {
             live_msgs: 0,
             tombstones: 0,
             batch_at: None,
+            facts: SegmentFacts::default(),
         }
     }
 
@@ -241,6 +245,7 @@ impl Log {
         }
         let offset = active.bytes.len();
         record::encode_msg(&mut active.bytes, seq, ts_ns, subject, headers, payload);
+        active.facts.on_msg(ts_ns);
         active.size = active.bytes.len() as u64;
         let id = self.subjects.add(subject, seq);
         active.put(
@@ -341,6 +346,7 @@ impl Log {
                 record::encode_commit(&mut active.bytes, 0, 0);
             }
             record::encode_delete(&mut active.bytes, first, seq - 1);
+            active.facts.on_delete(first, seq - 1);
             active.tombstones += 1;
             active.size = active.bytes.len() as u64;
         }
@@ -808,6 +814,7 @@ impl Log {
             }
             for r in self.pending_deletes.drain(..) {
                 record::encode_delete(&mut active.bytes, r.first, r.last);
+                active.facts.on_delete(r.first, r.last);
                 active.tombstones += 1;
             }
             active.size = active.bytes.len() as u64;
@@ -819,6 +826,7 @@ impl Log {
                 let mut commit = Vec::with_capacity(COMMIT_RECORD_BYTES);
                 record::encode_commit(&mut commit, hwm, floor);
                 seg.bytes[at..at + COMMIT_RECORD_BYTES].copy_from_slice(&commit);
+                seg.facts.on_commit(hwm, floor);
             }
             if seg.size > seg.flushed {
                 plan.writes.push(SegmentWrite {

@@ -47,6 +47,7 @@ pub mod log;
 pub mod record;
 pub mod recovery;
 pub mod subjects;
+pub mod summary;
 
 pub use file::{FileStore, Layout, StdIo, StoreIo, SyncFile};
 pub use log::{FlushPlan, Log, LogConfig};

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 
 use super::log::{push_range, Log, LogConfig, Segment, Slot};
 use super::record::{self, Record, ScanItem};
+use super::summary::{self, Summary};
 use super::SeqRange;
 
 const MAGIC: &[u8; 4] = b"NXCK";
@@ -178,6 +179,23 @@ impl Recovery {
             .scan_segment(seg.id, seg.base, seg.bytes, from as usize);
     }
 
+    /// Takes the next segment (in id order) from its summary instead of its bytes; false when
+    /// the summary cannot stand for it here (the checkpoint covers the segment, or its
+    /// messages overlap those already placed): the driver then passes the bytes to [`add`].
+    ///
+    /// [`add`]: Recovery::add
+    pub fn add_summary(&mut self, s: &Summary) -> bool {
+        if s.id >= SEGMENT_ID_MAX || self.covered.contains_key(&s.id) {
+            return false;
+        }
+        self.b.load_summary(s)
+    }
+
+    /// A checkpoint was given and cannot be used: the driver must pass whole segments.
+    pub fn checkpoint_rejected(&self) -> bool {
+        self.b.report.checkpoint_rejected
+    }
+
     pub fn finish(self) -> (Log, RecoveryReport) {
         self.b.finish(self.cfg, self.lost_from)
     }
@@ -207,6 +225,7 @@ impl Builder {
         let names: HashMap<u32, Vec<u8>> = c.subjects.into_iter().collect();
         for cs in c.segments {
             let mut seg = Segment::new(cs.id, cs.first_seq, false);
+            seg.facts.done();
             seg.size = cs.covered;
             seg.flushed = cs.covered;
             seg.tombstones = cs.tombstones;
@@ -228,6 +247,33 @@ impl Builder {
         }
     }
 
+    /// What [`Builder::scan_segment`] of the whole segment would do, from its summary.
+    fn load_summary(&mut self, s: &Summary) -> bool {
+        let log = &mut self.log;
+        let first_msg = s.slots.iter().position(|sl| sl.1 > 0);
+        let overlaps = first_msg.is_some_and(|j| s.first_seq + j as u64 <= self.max_msg_seq);
+        if overlaps || log.segments.iter().any(|seg| seg.id == s.id) {
+            return false;
+        }
+        log.next_segment_id = log.next_segment_id.max(s.id.saturating_add(1));
+        let loaded = summary::load(log, s);
+        for &seq in &loaded.messages {
+            push_range(&mut self.known, seq, seq);
+        }
+        if let Some(&last) = loaded.messages.last() {
+            self.max_msg_seq = last;
+            log.last_ts_ns = s.last_ts_ns;
+        }
+        log.segments.push(loaded.segment);
+        if s.has_msgs || s.trailing_delete.is_some() {
+            self.gap_end = s.trailing_delete;
+        }
+        self.deletes.extend_from_slice(&s.deletes);
+        self.hwm = self.hwm.max(s.hwm);
+        self.floor = self.floor.max(s.floor);
+        true
+    }
+
     fn scan_segment(&mut self, id: u32, base: u64, bytes: &[u8], from: usize) {
         let log = &mut self.log;
         let i = match log.segments.iter().position(|s| s.id == id) {
@@ -239,6 +285,9 @@ impl Builder {
             }
         };
         log.next_segment_id = log.next_segment_id.max(id.saturating_add(1));
+        if base > 0 || from > 0 {
+            log.segments[i].facts.done();
+        }
         for item in record::scan(bytes, from) {
             match item {
                 ScanItem::Record { offset, record } => match record {
@@ -267,6 +316,7 @@ impl Builder {
                                 && seq.saturating_sub(seg.first_seq)
                                     > seg.slots.len() as u64 + gap_max);
                         if implausible {
+                            log.segments[i].facts.done();
                             self.report.damaged.push((id, at, 0));
                             continue;
                         }
@@ -292,32 +342,43 @@ impl Builder {
                         log.msgs += 1;
                         log.bytes += u64::from(rec_len);
                         log.last_ts_ns = ts_ns;
+                        seg.facts.on_msg(ts_ns);
                         push_range(&mut self.known, seq, seq);
                     }
                     Record::Delete { first, last } if first <= last => {
                         self.gap_end = Some(last);
                         log.segments[i].tombstones += 1;
+                        log.segments[i].facts.on_delete(first, last);
                         self.deletes.push(SeqRange { first, last });
                     }
                     Record::Delete { .. } => {}
-                    Record::Erased { seq } => self.deletes.push(SeqRange {
-                        first: seq,
-                        last: seq,
-                    }),
+                    Record::Erased { seq } => {
+                        let range = SeqRange {
+                            first: seq,
+                            last: seq,
+                        };
+                        self.deletes.push(range);
+                        log.segments[i].facts.on_erased(range);
+                    }
                     Record::Commit { hwm, floor } if hwm <= SEQ_MAX && floor <= SEQ_MAX => {
                         self.hwm = self.hwm.max(hwm);
                         self.floor = self.floor.max(floor);
+                        log.segments[i].facts.on_commit(hwm, floor);
                     }
                     Record::Commit { .. } => {
+                        log.segments[i].facts.done();
                         self.report.damaged.push((id, base + offset as u64, 0))
                     }
                 },
+                // A damaged segment is scanned (and reported) at every start, not summarised.
                 ScanItem::Damage { offset, len } => {
+                    log.segments[i].facts.done();
                     self.report
                         .damaged
                         .push((id, base + offset as u64, len as u64))
                 }
                 ScanItem::TornTail { offset } => {
+                    log.segments[i].facts.done();
                     self.report.torn_tails.push((id, base + offset as u64))
                 }
             }

@@ -430,7 +430,9 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
     let before = s.state().unwrap();
     let total: u64 = std::fs::read_dir(dir.0.join("msgs"))
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
+        .map(|e| e.metadata().unwrap().len())
         .sum();
     let io = CountingIo {
         inner: dir.io(),
