@@ -9,7 +9,7 @@
 //! * [`log`]: the [`Log`]: segments, slots, counters, limits, purge, and the [`FlushPlan`] of
 //!   each group commit. The memory backend is a non-durable `Log` ([`MemStore`]).
 //! * [`recovery`]: state rebuilt as a pure function of the directory's bytes, and the
-//!   checkpoint format.
+//!   checkpoint format; [`summary`]: per-segment summaries that stand for a segment's scan.
 //! * [`file`]: [`StoreIo`] (coarse file operations), its `std::fs` implementation, and
 //!   [`FileStore`], the thin driver that carries out flush plans and disk reads.
 //! * [`group_commit`]: the pipelined group commit: which held acks wait for which deferred
@@ -23,6 +23,7 @@
 //!   index.chk                     the checkpoint: the whole index, covering segment bytes up to
 //!                                 a recorded size each (recovery replays only what follows)
 //!   msgs/<id>.blk                 segments, ids from 1 in sequence order
+//!   msgs/<id>.sum                 a sealed segment's summary: its scan result (`summary.rs`)
 //! ```
 //! NATS Streaming channels pass their own root (e.g. `<dir>/<channel>`).
 //!
@@ -39,7 +40,7 @@
 //!   batch's mark.
 //!
 //! Not here yet: rewriting sparse sealed segments (only empty ones are dropped), `max_age`,
-//! per-segment index files, and aligning commits to the device block for O_DIRECT writes.
+//! and aligning commits to the device block for O_DIRECT writes.
 
 pub mod file;
 pub mod group_commit;
