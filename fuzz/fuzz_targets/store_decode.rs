@@ -4,7 +4,8 @@
 //! - `scan` accounts for every byte once, in order (records, damage, then at most one torn
 //!   tail at the end);
 //! - `recover` never panics, serves only records that pass their checksum, and its counters
-//!   agree with what can be read back.
+//!   agree with what can be read back;
+//! - `summary::decode` never panics and accepts only summaries whose slots fit their segment.
 //!
 //! The first byte splits the rest into a checkpoint and up to two segments. When its top bit
 //! is set, the rest is instead a program that writes valid records (messages, delete ranges,
@@ -61,6 +62,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert_eq!(pos, rest.len());
+
+    // A segment summary: decoding never panics, and an accepted one only names bytes inside
+    // the segment size it records.
+    if let Some(s) = natrix::store::summary::decode(rest) {
+        if let Some((offset, len, _)) = s.last_record() {
+            assert!(offset + u64::from(len) <= s.size);
+        }
+    }
 
     let cut = usize::from(*split) * rest.len() / 256;
     let (ckpt, segs) = rest.split_at(cut);
