@@ -530,32 +530,36 @@ pub fn encode_checkpoint(log: &Log, out: &mut Vec<u8>) {
     out.extend_from_slice(&crc.to_le_bytes());
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Little-endian fields of a checkpoint or a segment summary (`summary.rs`), `None` past the end.
+pub(super) struct Reader<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let out = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
         self.pos += n;
         Some(out)
     }
-    fn u16(&mut self) -> Option<u16> {
+    pub fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    pub fn u16(&mut self) -> Option<u16> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub fn u32(&mut self) -> Option<u32> {
         self.take(4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub fn u64(&mut self) -> Option<u64> {
         let b = self.take(8)?;
         let mut a = [0; 8];
         a.copy_from_slice(b);
         Some(u64::from_le_bytes(a))
     }
     /// A count of items of at least `item_bytes` each, refused when the rest cannot hold them.
-    fn count(&mut self, item_bytes: usize) -> Option<usize> {
+    pub fn count(&mut self, item_bytes: usize) -> Option<usize> {
         let n = self.u32()? as usize;
         (n.checked_mul(item_bytes)? <= self.buf.len() - self.pos).then_some(n)
     }

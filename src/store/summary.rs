@@ -29,6 +29,7 @@ use std::collections::HashMap;
 
 use super::log::{Log, Segment, Slot, NO_SUBJECT};
 use super::record::{self, Record};
+use super::recovery::Reader;
 use super::SeqRange;
 
 const MAGIC: &[u8; 4] = b"NXSM";
@@ -225,39 +226,6 @@ pub fn record_matches(bytes: &[u8], seq: u64) -> bool {
             s == seq && n == bytes.len()
         }
         _ => false,
-    }
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(out)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        let mut a = [0; 8];
-        a.copy_from_slice(self.take(8)?);
-        Some(u64::from_le_bytes(a))
-    }
-    /// A count of items of at least `item_bytes` each, refused when the rest cannot hold them.
-    fn count(&mut self, item_bytes: usize) -> Option<usize> {
-        let n = self.u32()? as usize;
-        (n.checked_mul(item_bytes)? <= self.buf.len() - self.pos).then_some(n)
     }
 }
 
