@@ -467,18 +467,19 @@ impl<Io: StoreIo> FileStore<Io> {
         Ok(json)
     }
 
-    /// Writes the summary of every segment sealed and written since the last flush. A
-    /// failure is not the flush's: the segment is then scanned at the next start.
-    fn write_summaries(&mut self) {
+    /// Writes the summaries a flush plan names. A failure is not the flush's: the segment is
+    /// then scanned at the next start.
+    fn write_summaries(&mut self, ids: &[u32]) {
         let mut buf = Vec::new();
-        for i in summary::due(&self.log) {
+        for &id in ids {
             buf.clear();
-            summary::encode(&self.log, i, &mut buf);
-            let name = self.layout.summary(summary::segment_id(&self.log, i));
+            if !summary::take(&mut self.log, id, &mut buf) {
+                continue;
+            }
+            let name = self.layout.summary(id);
             if self.io.put(&name, &buf).is_err() {
                 let _ = self.io.remove(&name);
             }
-            summary::mark_done(&mut self.log, i);
         }
     }
 
@@ -563,7 +564,7 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
             let _ = self.io.remove(&self.layout.summary(id));
         }
         self.log.flushed();
-        self.write_summaries();
+        self.write_summaries(&plan.summaries);
         Ok(())
     }
     fn take_unsynced(&mut self, out: &mut Vec<SyncFile>) -> Result<(), StoreError> {

@@ -19,7 +19,7 @@
 
 use super::record::{self, Record, COMMIT_RECORD_BYTES};
 use super::subjects::Subjects;
-use super::summary::SegmentFacts;
+use super::summary::{SegmentFacts, SummaryState};
 use super::{Limits, Purge, SeqRange, StoreError, StoredMsg};
 
 /// The subject id of a slot with no live message (never stored, deleted, or lost).
@@ -144,17 +144,25 @@ pub struct Overwrite {
 
 /// What one flush must do, in this order: the writes, then one fdatasync per written segment,
 /// then the overwrites, then the removals (only after the sync, so a crash never leaves a
-/// removed file whose reason was not yet durable).
+/// removed file whose reason was not yet durable), then the summaries of the segments it
+/// finished (`summary.rs`; a lost one costs only a scan).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlushPlan {
     pub writes: Vec<SegmentWrite>,
     pub overwrites: Vec<Overwrite>,
     pub removes: Vec<u32>,
+    /// Sealed segments now written whole that have no summary yet ([`summary::take`]).
+    ///
+    /// [`summary::take`]: super::summary::take
+    pub summaries: Vec<u32>,
 }
 
 impl FlushPlan {
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.overwrites.is_empty() && self.removes.is_empty()
+        self.writes.is_empty()
+            && self.overwrites.is_empty()
+            && self.removes.is_empty()
+            && self.summaries.is_empty()
     }
 }
 
@@ -821,7 +829,8 @@ impl Log {
         }
         self.floor_dirty = false;
         let mut plan = FlushPlan::default();
-        for seg in &mut self.segments {
+        let sealed = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter_mut().enumerate() {
             if let Some(at) = seg.batch_at.take() {
                 let mut commit = Vec::with_capacity(COMMIT_RECORD_BYTES);
                 record::encode_commit(&mut commit, hwm, floor);
@@ -836,6 +845,10 @@ impl Log {
                     create: seg.flushed == 0,
                 });
                 seg.flushed = seg.size;
+            }
+            if i < sealed && seg.size > 0 && seg.facts.state == SummaryState::Pending {
+                seg.facts.state = SummaryState::Planned;
+                plan.summaries.push(seg.id);
             }
         }
         plan.removes = std::mem::take(&mut self.pending_removes);

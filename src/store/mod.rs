@@ -49,6 +49,8 @@ pub mod record;
 pub mod recovery;
 pub mod subjects;
 pub mod summary;
+#[cfg(test)]
+mod test_io;
 
 pub use file::{FileStore, Layout, StdIo, StoreIo, SyncFile};
 pub use log::{FlushPlan, Log, LogConfig};

@@ -256,16 +256,14 @@ impl Builder {
             return false;
         }
         log.next_segment_id = log.next_segment_id.max(s.id.saturating_add(1));
-        let loaded = summary::load(log, s);
-        for &seq in &loaded.messages {
-            push_range(&mut self.known, seq, seq);
-        }
-        if let Some(&last) = loaded.messages.last() {
+        let (segment, last) = summary::load(log, s, &mut self.known);
+        log.segments.push(segment);
+        if let Some(last) = last {
             self.max_msg_seq = last;
             log.last_ts_ns = s.last_ts_ns;
         }
-        log.segments.push(loaded.segment);
-        if s.has_msgs || s.trailing_delete.is_some() {
+        // As a scan leaves it: a message takes the mark of a delete before it.
+        if last.is_some() || s.trailing_delete.is_some() {
             self.gap_end = s.trailing_delete;
         }
         self.deletes.extend_from_slice(&s.deletes);

@@ -1,6 +1,7 @@
 use super::SegmentBytes;
 use super::*;
 use crate::store::record::encode_msg;
+use crate::store::test_io::WatchedIo;
 use crate::store::{FileStore, Layout, MessageLog, Purge, StdIo};
 
 const CFG: LogConfig = LogConfig {
@@ -361,60 +362,6 @@ fn recovery_accepts_first_seq_for_an_empty_directory() {
     assert_eq!((st.first_seq, st.last_seq, st.msgs), (1000, 999, 0));
 }
 
-/// [`StdIo`] that counts the bytes it reads from segment files.
-struct CountingIo {
-    inner: StdIo,
-    segment_bytes_read: usize,
-}
-
-impl CountingIo {
-    fn count(&mut self, name: &str, r: std::io::Result<Vec<u8>>) -> std::io::Result<Vec<u8>> {
-        if name.ends_with(".blk") {
-            self.segment_bytes_read += r.as_ref().map_or(0, |b| b.len());
-        }
-        r
-    }
-}
-
-impl crate::store::StoreIo for CountingIo {
-    fn create(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.create(name)
-    }
-    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.append(name, buf)
-    }
-    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.write_at(name, offset, buf)
-    }
-    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
-        let r = self.inner.read(name);
-        self.count(name, r)
-    }
-    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-        let r = self.inner.read_at(name, offset, len);
-        self.count(name, r)
-    }
-    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
-        let r = self.inner.read_from(name, offset);
-        self.count(name, r)
-    }
-    fn size(&mut self, name: &str) -> std::io::Result<u64> {
-        self.inner.size(name)
-    }
-    fn sync(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.sync(name)
-    }
-    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.remove(name)
-    }
-    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>> {
-        self.inner.list(dir)
-    }
-}
-
 #[test]
 fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
     let dir = TempDir::new("store-tailread");
@@ -434,10 +381,7 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
         .map(|e| e.metadata().unwrap().len())
         .sum();
-    let io = CountingIo {
-        inner: dir.io(),
-        segment_bytes_read: 0,
-    };
+    let io = WatchedIo::new(dir.io());
     let (mut r, report) = FileStore::open(io, Layout::default(), 4096, 1).unwrap();
     assert!(report.used_checkpoint);
     let read = r.io().segment_bytes_read as u64;

@@ -19,21 +19,20 @@
 //! a scan. A summary is written without a sync: a lost or torn one is only a scan more.
 //!
 //! Layout (little-endian): `NXSM`, version u8 = 1, segment id u32, first_seq u64, size u64,
-//! hwm u64, floor u64, last_ts i64, tombstones u32, flags u8 (bit 0: has messages, bit 1: ends
-//! with a delete), trailing delete end u64, delete count u32 + (first u64, last u64)*, subject
+//! hwm u64, floor u64, last_ts i64, tombstones u32, flags u8 (bit 1: ends with a delete; bit 0
+//! unused), trailing delete end u64, delete count u32 + (first u64, last u64)*, subject
 //! count u32 + (len u16, bytes)*, slot count u32 + (offset u32, len u32, subject u32)* (subject:
 //! index into the summary's subjects; `u32::MAX` with len 0: no message, with len > 0: dead),
 //! then CRC32C of everything before.
 
 use std::collections::HashMap;
 
-use super::log::{Log, Segment, Slot, NO_SUBJECT};
+use super::log::{push_range, Log, Segment, Slot, NO_SUBJECT};
 use super::record::{self, Record};
 use super::recovery::Reader;
 use super::SeqRange;
 
 const MAGIC: &[u8; 4] = b"NXSM";
-const FLAG_HAS_MSGS: u8 = 1;
 const FLAG_TRAILING_DELETE: u8 = 2;
 
 /// Whether a segment still needs its summary written.
@@ -42,12 +41,14 @@ pub(super) enum SummaryState {
     /// Its facts are complete (appended or scanned whole in this run); write it once sealed.
     #[default]
     Pending,
+    /// Sealed and written whole: a flush plan names it, [`take`] encodes it.
+    Planned,
     /// Written, or this run does not know all its facts (loaded from a checkpoint, scanned
     /// from an offset, a write failed): nothing to write.
     Done,
 }
 
-/// What a summary needs beyond the slots, kept per segment while it is [`SummaryState::Pending`].
+/// What a summary needs beyond the slots, kept per segment until its summary is written.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SegmentFacts {
     pub state: SummaryState,
@@ -67,14 +68,14 @@ impl SegmentFacts {
         self.trailing_delete = None;
     }
     pub fn on_delete(&mut self, first: u64, last: u64) {
-        if self.state == SummaryState::Pending {
+        if self.state != SummaryState::Done {
             self.deletes.push(SeqRange { first, last });
         }
         self.trailing_delete = Some(last);
     }
     /// An erased record (a secure delete) found by a scan.
     pub fn on_erased(&mut self, range: SeqRange) {
-        if self.state == SummaryState::Pending {
+        if self.state != SummaryState::Done {
             self.deletes.push(range);
         }
     }
@@ -89,35 +90,18 @@ impl SegmentFacts {
     }
 }
 
-/// The segments to summarise now (indexes into the log's segments): sealed, written whole,
-/// not yet summarised.
-pub fn due(log: &Log) -> Vec<usize> {
-    let n = log.segments.len();
-    (0..n.saturating_sub(1))
-        .filter(|&i| {
-            let s = &log.segments[i];
-            s.facts.state == SummaryState::Pending
-                && s.size > 0
-                && s.flushed == s.size
-                && s.batch_at.is_none()
-        })
-        .collect()
+/// Encodes the summary of segment `id` (named by a flush plan) into `out` and frees what the
+/// log kept for it; false when the segment is gone.
+pub fn take(log: &mut Log, id: u32, out: &mut Vec<u8>) -> bool {
+    let Ok(i) = log.segments.binary_search_by_key(&id, |s| s.id) else {
+        return false;
+    };
+    encode(log, i, out);
+    log.segments[i].facts.done();
+    true
 }
 
-/// The id of segment `i`.
-pub fn segment_id(log: &Log, i: usize) -> u32 {
-    log.segments[i].id
-}
-
-/// Segment `i` was summarised (or will not be): its facts are freed.
-pub fn mark_done(log: &mut Log, i: usize) {
-    if let Some(s) = log.segments.get_mut(i) {
-        s.facts.done();
-    }
-}
-
-/// Encodes the summary of segment `i` of `log`.
-pub fn encode(log: &Log, i: usize, out: &mut Vec<u8>) {
+fn encode(log: &Log, i: usize, out: &mut Vec<u8>) {
     let seg = &log.segments[i];
     let f = &seg.facts;
     let start = out.len();
@@ -130,10 +114,7 @@ pub fn encode(log: &Log, i: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&f.floor.to_le_bytes());
     out.extend_from_slice(&f.last_ts_ns.to_le_bytes());
     out.extend_from_slice(&seg.tombstones.to_le_bytes());
-    let has_msgs = seg.slots.iter().any(|s| s.len > 0);
-    let flags = u8::from(has_msgs) * FLAG_HAS_MSGS
-        + u8::from(f.trailing_delete.is_some()) * FLAG_TRAILING_DELETE;
-    out.push(flags);
+    out.push(u8::from(f.trailing_delete.is_some()) * FLAG_TRAILING_DELETE);
     out.extend_from_slice(&f.trailing_delete.unwrap_or(0).to_le_bytes());
     out.extend_from_slice(&(f.deletes.len() as u32).to_le_bytes());
     for r in &f.deletes {
@@ -183,7 +164,6 @@ pub struct Summary {
     pub(super) floor: u64,
     pub(super) last_ts_ns: i64,
     pub(super) tombstones: u32,
-    pub(super) has_msgs: bool,
     pub(super) trailing_delete: Option<u64>,
     pub(super) deletes: Vec<SeqRange>,
     pub(super) subjects: Vec<Vec<u8>>,
@@ -273,7 +253,6 @@ pub fn decode(bytes: &[u8]) -> Option<Summary> {
         floor,
         last_ts_ns,
         tombstones,
-        has_msgs: flags & FLAG_HAS_MSGS != 0,
         trailing_delete: (flags & FLAG_TRAILING_DELETE != 0).then_some(trailing),
         deletes,
         subjects,
@@ -282,29 +261,28 @@ pub fn decode(bytes: &[u8]) -> Option<Summary> {
     s.sound().then_some(s)
 }
 
-/// A segment rebuilt from a summary, and what the recovery builder takes from it: the
-/// sequences of its messages (live or dead) in order.
-pub(super) struct Loaded {
-    pub segment: Segment,
-    pub messages: Vec<u64>,
-}
-
-/// Builds the segment of `s`, adding its live messages to `log`'s subjects and counters.
-pub(super) fn load(log: &mut Log, s: &Summary) -> Loaded {
+/// Builds the segment of `s`, adding its live messages to `log`'s subjects and counters and
+/// every message it names (live or dead) to `known`; returns it and its last message.
+pub(super) fn load(
+    log: &mut Log,
+    s: &Summary,
+    known: &mut Vec<SeqRange>,
+) -> (Segment, Option<u64>) {
     let mut seg = Segment::new(s.id, s.first_seq, false);
     seg.size = s.size;
     seg.flushed = s.size;
     seg.tombstones = s.tombstones;
     seg.facts.done();
     seg.slots = Vec::with_capacity(s.slots.len());
-    let mut messages = Vec::new();
+    let mut last = None;
     for (j, &(offset, len, subject)) in s.slots.iter().enumerate() {
         let seq = s.first_seq + j as u64;
         if len == 0 {
             seg.slots.push(Slot::EMPTY);
             continue;
         }
-        messages.push(seq);
+        push_range(known, seq, seq);
+        last = Some(seq);
         let subject = match s.subjects.get(subject as usize) {
             Some(name) => {
                 seg.live_msgs += 1;
@@ -320,10 +298,7 @@ pub(super) fn load(log: &mut Log, s: &Summary) -> Loaded {
             subject,
         });
     }
-    Loaded {
-        segment: seg,
-        messages,
-    }
+    (seg, last)
 }
 
 #[cfg(test)]

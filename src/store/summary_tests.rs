@@ -2,75 +2,24 @@
 //! summaries and once without them (removed from a copy of the directory), and the two must
 //! agree on everything a reader can see.
 
-use std::collections::HashSet;
-
-use crate::store::file::{Layout, StdIo, StoreIo};
+use crate::store::file::{Layout, StdIo};
 use crate::store::recovery::RecoveryReport;
+use crate::store::test_io::WatchedIo;
 use crate::store::{FileStore, MessageLog, Purge, StoreState};
 use crate::test_dir::TempDir;
 
-/// A [`StdIo`] that notes which files were read whole (`read`) or from an offset.
-struct Watched {
-    inner: StdIo,
-    whole: HashSet<String>,
-}
-
-impl StoreIo for Watched {
-    fn create(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.create(name)
-    }
-    fn append(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.append(name, buf)
-    }
-    fn put(&mut self, name: &str, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.put(name, buf)
-    }
-    fn write_at(&mut self, name: &str, offset: u64, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.write_at(name, offset, buf)
-    }
-    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
-        self.whole.insert(name.to_string());
-        self.inner.read(name)
-    }
-    fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-        self.inner.read_at(name, offset, len)
-    }
-    fn read_from(&mut self, name: &str, offset: u64) -> std::io::Result<Vec<u8>> {
-        self.whole.insert(name.to_string());
-        self.inner.read_from(name, offset)
-    }
-    fn size(&mut self, name: &str) -> std::io::Result<u64> {
-        self.inner.size(name)
-    }
-    fn sync(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.sync(name)
-    }
-    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove(&mut self, name: &str) -> std::io::Result<()> {
-        self.inner.remove(name)
-    }
-    fn list(&mut self, dir: &str) -> std::io::Result<Vec<String>> {
-        self.inner.list(dir)
-    }
-}
-
 const SEGMENT_BYTES: u32 = 4096;
 
-fn open(dir: &std::path::Path) -> (FileStore<Watched>, RecoveryReport) {
-    let io = Watched {
-        inner: StdIo::new(dir.to_path_buf()),
-        whole: HashSet::new(),
-    };
+fn open(dir: &std::path::Path) -> (FileStore<WatchedIo>, RecoveryReport) {
+    let io = WatchedIo::new(StdIo::new(dir.to_path_buf()));
     FileStore::open(io, Layout::default(), SEGMENT_BYTES, 1).unwrap()
 }
 
 /// Segment files read whole at the open.
-fn segments_read(s: &mut FileStore<Watched>) -> Vec<String> {
+fn segments_read(s: &mut FileStore<WatchedIo>) -> Vec<String> {
     let mut v: Vec<String> = s
         .io()
-        .whole
+        .read_to_end
         .iter()
         .filter(|n| n.ends_with(".blk"))
         .cloned()
