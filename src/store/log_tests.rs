@@ -297,3 +297,76 @@ fn count_from_agrees_with_a_walk_across_segments_deletes_and_filters() {
         }
     }
 }
+
+fn durable_log() -> Log {
+    Log::new(
+        LogConfig {
+            segment_bytes_max: 4096,
+            durable: true,
+        },
+        1,
+    )
+}
+
+/// The address of a segment's buffer (null when it has none).
+fn buffer_at(log: &Log, i: usize) -> *const u8 {
+    let b = &log.segments[i].bytes;
+    if b.capacity() == 0 {
+        std::ptr::null()
+    } else {
+        b.as_ptr()
+    }
+}
+
+#[test]
+fn a_roll_reuses_the_buffer_of_the_segment_it_pushes_out_of_ram() {
+    let mut log = durable_log();
+    let payload = [7u8; 200];
+    let mut reused = 0;
+    while log.segments.len() < 6 {
+        let n = log.segments.len();
+        let leaving = (n >= 2).then(|| buffer_at(&log, n - 2));
+        log.append(b"s", b"", &payload, 1).unwrap();
+        if log.segments.len() > n {
+            if let Some(ptr) = leaving {
+                let tail = log.segments.len() - 1;
+                assert_eq!(
+                    buffer_at(&log, tail),
+                    ptr,
+                    "segment {tail} got a new buffer"
+                );
+                assert!(!log.segments[n - 2].resident);
+                assert_eq!(log.segments[n - 2].bytes.capacity(), 0);
+                reused += 1;
+            }
+        }
+        // A commit after every publish: the plan is carried out at once.
+        let _ = log.flush();
+        log.flushed();
+    }
+    assert_eq!(reused, 4);
+    // The tail and the newest sealed segment stay in RAM, the rest is read from the files.
+    let resident: Vec<bool> = log.segments.iter().map(|s| s.resident).collect();
+    assert_eq!(resident, [false, false, false, false, true, true]);
+}
+
+#[test]
+fn a_roll_keeps_the_bytes_of_a_segment_not_yet_written() {
+    let mut log = durable_log();
+    let payload = [7u8; 200];
+    // No flush: nothing has been handed to a write, so no buffer may be taken.
+    while log.segments.len() < 4 {
+        log.append(b"s", b"", &payload, 1).unwrap();
+    }
+    assert!(log.segments.iter().all(|s| s.resident));
+    let plan = log.flush();
+    for w in &plan.writes {
+        let seg = log.segments.iter().find(|s| s.id == w.segment).unwrap();
+        assert_eq!(log.write_bytes(w).len() as u64, w.len);
+        assert_eq!(seg.size, w.offset + w.len);
+    }
+    assert_eq!(plan.writes.len(), 4);
+    log.flushed();
+    let resident: Vec<bool> = log.segments.iter().map(|s| s.resident).collect();
+    assert_eq!(resident, [false, false, true, true]);
+}
