@@ -261,6 +261,38 @@ fn ttl_and_durations_parse_as_go_does() {
 }
 
 #[test]
+fn stream_names_in_acks_are_written_as_go_encodes_them() {
+    for name in [
+        "ORDERS",
+        "kv_b-1",
+        "a b",
+        "q\"t",
+        "back\\slash",
+        "<&>",
+        "tab\t",
+        "é",
+        "\u{2028}",
+        "~!",
+    ] {
+        let mut fast = Vec::new();
+        super::publish::push_json_str(&mut fast, name);
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&super::to_go_json(&name)),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        pub_ack("a<b", Some("d\"x"), 7),
+        br#"{"stream":"a\u003cb","domain":"d\"x","seq":7}"#
+    );
+    assert_eq!(
+        pub_ack("S", None, u64::MAX),
+        br#"{"stream":"S","seq":18446744073709551615}"#
+    );
+}
+
+#[test]
 fn pub_acks_are_nats_server_bytes() {
     assert_eq!(pub_ack("S", None, 1), br#"{"stream":"S","seq":1}"#);
     assert_eq!(

@@ -311,15 +311,18 @@ impl DedupTable {
 /// The pub-ack of a stored message: `{"stream":"S","seq":N}`, with `"domain"` between them
 /// when the server has a JetStream domain, byte for byte as nats-server writes it.
 pub fn pub_ack(stream: &str, domain: Option<&str>, seq: u64) -> Vec<u8> {
-    let name = json_str(stream);
-    match domain.filter(|d| !d.is_empty()) {
-        Some(d) => format!(
-            "{{\"stream\":{name},\"domain\":{},\"seq\":{seq}}}",
-            json_str(d)
-        ),
-        None => format!("{{\"stream\":{name},\"seq\":{seq}}}"),
+    let domain = domain.filter(|d| !d.is_empty());
+    let mut out = Vec::with_capacity(40 + stream.len() + domain.map_or(0, str::len));
+    out.extend_from_slice(b"{\"stream\":");
+    push_json_str(&mut out, stream);
+    if let Some(d) = domain {
+        out.extend_from_slice(b",\"domain\":");
+        push_json_str(&mut out, d);
     }
-    .into_bytes()
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    out.push(b'}');
+    out
 }
 
 /// The ack of a duplicate: the original sequence and `"duplicate": true` (with nats-server's
@@ -342,5 +345,22 @@ pub fn pub_error(stream: &str, err: &ApiError) -> Vec<u8> {
 }
 
 fn json_str(s: &str) -> String {
-    String::from_utf8_lossy(&super::to_go_json(&s)).into_owned()
+    let mut out = Vec::with_capacity(s.len() + 2);
+    push_json_str(&mut out, s);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends `s` as Go's encoder writes a JSON string. Every pub ack names its stream, so the
+/// usual name (printable ASCII that Go leaves alone) is copied between quotes; anything else
+/// goes through the encoder.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let plain =
+        |b: u8| (b' '..=b'~').contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&');
+    if s.bytes().all(plain) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(&super::to_go_json(&s));
+    }
 }
