@@ -591,3 +591,41 @@ async fn ephemeral_named_consumer_echoes_a_5s_inactive_threshold() {
     })
     .await;
 }
+
+/// A publish without a reply subject (a core `PUB`, as `nats pub` sends) is stored, written
+/// and delivered at the end of its batch like an acknowledged one (natrix left it in RAM,
+/// undelivered, until something else committed).
+#[tokio::test]
+async fn a_publish_without_reply_reaches_a_waiting_pull_request() {
+    let js = start_js("cons-noreply");
+    bounded(async {
+        let (client, ctx) = connect(&js).await;
+        let stream = create_stream(&ctx, "CORE", &["core.>"], RetentionPolicy::Limits).await;
+        let mut c = durable(&stream, "c", pull::Config::default()).await;
+        let mut batch = c
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+            .expect("pull request");
+        // Once INFO shows the request waiting, the server is done with every request before
+        // the publish, so nothing else commits the batch the publish lands in.
+        while info(&mut c).await.num_waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        client
+            .publish("core.x", "no reply".into())
+            .await
+            .expect("publish");
+        client.flush().await.expect("flush");
+        let m = tokio::time::timeout(ARRIVAL_MAX, batch.next())
+            .await
+            .expect("the message arrives without another publish or API call")
+            .expect("a message")
+            .expect("not an error");
+        assert_eq!(&m.payload[..], b"no reply");
+        assert_eq!(meta(&m), (1, 1, 1));
+    })
+    .await;
+}

@@ -408,15 +408,18 @@ impl Shard {
             let Some(out) = out else { return false };
             let no_ack = streams.streams.get(&name).is_some_and(|s| s.config.no_ack);
             if view.reply.is_empty() || no_ack {
-                if out.after_commit {
-                    js.pending
-                        .push(Held::Reply(account, Vec::new(), Vec::new()));
+                if !out.after_commit {
+                    return true;
                 }
-                return true;
+                // Nothing to answer, but the message is written and delivered at this
+                // batch's commit like any other.
+                js.pending
+                    .push(Held::Reply(account, Vec::new(), Vec::new()));
+            } else {
+                // Refusals and duplicates wait too, so replies keep the order of the publishes.
+                js.pending
+                    .push(Held::Reply(account, view.reply.to_vec(), out.ack));
             }
-            // Refusals and duplicates wait too, so replies keep the order of the publishes.
-            js.pending
-                .push(Held::Reply(account, view.reply.to_vec(), out.ack));
         };
         self.js_pending.set(true);
         true
