@@ -609,6 +609,11 @@ impl StreamBackend for AccountStreams {
         })
     }
 
+    fn direct_allowed(&self, name: &str) -> Option<bool> {
+        let c = &self.streams.get(name)?.config;
+        Some(c.allow_direct || c.mirror_direct)
+    }
+
     fn create_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError> {
         let log = self.new_log(&config, now)?;
         let name = config.name.clone();

@@ -66,6 +66,12 @@ pub trait StreamBackend {
     fn stream_names(&self) -> Vec<String>;
     /// One stream's config, creation time and state.
     fn stream(&self, name: &str, detail: &StateDetail) -> Option<StreamView>;
+    /// Whether stream `name` answers direct gets (None: no such stream), asked at every
+    /// DIRECT.GET; the default builds the whole view, a backend can say it cheaper.
+    fn direct_allowed(&self, name: &str) -> Option<bool> {
+        self.stream(name, &StateDetail::default())
+            .map(|v| v.config.allow_direct || v.config.mirror_direct)
+    }
     /// Creates a stream with a normalised config.
     fn create_stream(&mut self, config: StreamConfig, now: UnixNanos) -> Result<(), ApiError>;
     /// Replaces an existing stream's config (already checked against the old one) and

@@ -180,10 +180,7 @@ pub(super) fn direct_get<B: StreamBackend>(
     payload: &[u8],
     b: &B,
 ) -> (Response, bool) {
-    let Some(v) = b.stream(stream, &StateDetail::default()) else {
-        return (Response::NoResponders, false);
-    };
-    if !(v.config.allow_direct || v.config.mirror_direct) {
+    if b.direct_allowed(stream) != Some(true) {
         return (Response::NoResponders, false);
     }
     let q = match last_for {
