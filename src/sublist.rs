@@ -5,8 +5,10 @@
 //! token to a node and has two extra slots for the `*` and `>` children; each node holds the plain
 //! items and the queue-group items of the subscriptions whose subject ends there. A match walks
 //! the trie with the publish subject's tokens and merges queue items into one group per queue
-//! name. Results are cached per publish subject, except for subjects that never repeat
-//! (JetStream's per-message ack subjects).
+//! name. Results are cached per publish subject from the second time it is matched: a first
+//! match only leaves the subject's fingerprint in `seen`, so subjects that never repeat
+//! (JetStream's per-message ack subjects, the reply inbox of every request and pub ack) cost
+//! no allocation, no insert and no eviction, and never push a useful entry out.
 //!
 //! Not concurrent and never shared: each shard owns its sublists outright (performance-notes.md
 //! §8), so there are no locks and no generation counters, and `match_subject` takes `&mut self`
@@ -23,8 +25,8 @@
 //! * Every cache entry equals what a fresh match would return now (as multisets). Insert and
 //!   remove drop exactly the entries whose subject the changed pattern matches, using
 //!   `subject::matches`, which agrees with the trie walk.
-//! * The cache holds at most `cache_entries_max` entries, and none for a subject under
-//!   `$JS.ACK.`.
+//! * The cache holds at most `cache_entries_max` entries, and none for a subject matched only
+//!   once since its fingerprint slot last held another (a collision only delays caching).
 
 use std::collections::HashMap;
 
@@ -50,6 +52,10 @@ pub struct Sublist<T> {
     /// per-map random keys make the iteration order that eviction walks unpredictable.
     cache: FastMap<Box<[u8]>, Rc<Match<T>>>,
     cache_entries_max: usize,
+    /// Fingerprints of subjects matched once and not cached (admission to the cache: a
+    /// subject is cached when its fingerprint is found here). Allocated at the first miss,
+    /// `seen_slots(cache_entries_max)` long.
+    seen: Vec<u32>,
     /// Returned for every subject with no interest, so a miss there allocates nothing.
     empty: Rc<Match<T>>,
     /// Always empty; fills the unused slots of a match's on-stack node list.
@@ -104,6 +110,7 @@ impl<T: Copy + Eq + std::fmt::Debug> Sublist<T> {
             root: Level::default(),
             cache: FastMap::default(),
             cache_entries_max,
+            seen: Vec::new(),
             empty: Rc::new(Match {
                 plain: Vec::new(),
                 queues: Vec::new(),
@@ -224,7 +231,7 @@ impl<T: Copy + Eq + std::fmt::Debug> Sublist<T> {
             None => Rc::clone(&self.empty),
         };
 
-        if self.cache_entries_max > 0 && !never_repeats(subject) {
+        if self.cache_entries_max > 0 && self.seen_before(subject) {
             if self.cache.len() >= self.cache_entries_max {
                 self.evict();
             }
@@ -297,12 +304,33 @@ impl<T: Copy + Eq + std::fmt::Debug> Sublist<T> {
     }
 }
 
-/// Subjects that carry per-message numbers, so the same one is (almost) never published
-/// twice: JetStream's ack subjects `$JS.ACK.<stream>.<consumer>.<delivered>.<seq>...`, one per
-/// delivered message. Caching their matches would cost an allocation and an insert each and
-/// push every useful entry out of the cache (a push consumer's acks were 17 % of the shard).
-fn never_repeats(subject: &[u8]) -> bool {
-    subject.starts_with(b"$JS.ACK.")
+/// Fingerprint slots per cache entry allowed: enough that distinct subjects seldom share one.
+const SEEN_SLOTS_PER_ENTRY: usize = 2;
+
+impl<T> Sublist<T> {
+    /// Whether `subject` was matched (and not cached) since its fingerprint slot last changed;
+    /// if not, leaves its fingerprint there. Subjects that carry per-message numbers (ack
+    /// subjects `$JS.ACK.<stream>.<consumer>.<delivered>.<seq>...`, request inboxes) are
+    /// matched once each: caching them cost an allocation and an insert each and pushed every
+    /// useful entry out (a push consumer's acks were 17 % of the shard).
+    fn seen_before(&mut self, subject: &[u8]) -> bool {
+        if self.seen.is_empty() {
+            let slots = (self.cache_entries_max * SEEN_SLOTS_PER_ENTRY).next_power_of_two();
+            self.seen = vec![0; slots];
+        }
+        let h = self.cache.hasher().hash_one(subject);
+        let mask = self.seen.len() - 1;
+        let slot = &mut self.seen[(h as usize) & mask];
+        // Never 0, the empty slot's value.
+        let fingerprint = (h >> 32) as u32 | 1;
+        if *slot == fingerprint {
+            *slot = 0;
+            true
+        } else {
+            *slot = fingerprint;
+            false
+        }
+    }
 }
 
 /// One level of the trie: the children of one node (or of the root).

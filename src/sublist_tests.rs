@@ -434,6 +434,8 @@ fn churn_on_unrelated_subjects_keeps_the_cache_warm() {
     let mut list = Sublist::new(64);
     sub(&mut list, "orders.new", 1);
     sub(&mut list, "orders.*", 2);
+    // The second match caches it.
+    list.match_subject(b"orders.new");
     list.match_subject(b"orders.new");
     list.match_subject(b"_INBOX.abc.1");
     let hits = list.stats().cache_hits;
@@ -458,6 +460,7 @@ fn wildcard_change_drops_only_the_cache_entries_it_matches() {
     let mut list = Sublist::new(64);
     for subject in ["a.b", "a.c", "a.b.c", "b.b", "a"] {
         list.match_subject(subject.as_bytes());
+        list.match_subject(subject.as_bytes());
     }
     assert_eq!(list.stats().cache_entries, 5);
     sub(&mut list, "a.*", 1);
@@ -478,6 +481,8 @@ fn full_cache_evicts_and_stays_within_its_limit() {
     for i in 0..200 {
         let subject = format!("s.{i}");
         assert_eq!(plain(&mut list, &subject), [9]);
+        assert!(!list.cache.contains_key(subject.as_bytes()), "seen once");
+        assert_eq!(plain(&mut list, &subject), [9]);
         assert!(list.stats().cache_entries <= 4);
         assert!(
             list.stats().cache_entries >= 1,
@@ -489,6 +494,7 @@ fn full_cache_evicts_and_stays_within_its_limit() {
     let mut one = Sublist::new(1);
     sub(&mut one, ">", 1);
     for subject in ["a", "b", "c", "a"] {
+        assert_eq!(plain(&mut one, subject), [1]);
         assert_eq!(plain(&mut one, subject), [1]);
         assert_eq!(one.stats().cache_entries, 1);
     }
@@ -514,8 +520,11 @@ fn repeated_match_is_a_cache_hit_sharing_the_result() {
     let mut list = Sublist::new(64);
     sub(&mut list, "foo", 1);
     let first = list.match_subject(b"foo");
+    assert_eq!(list.stats().cache_entries, 0, "a first match only notes the subject");
     let second = list.match_subject(b"foo");
-    assert!(Rc::ptr_eq(&first, &second));
+    let third = list.match_subject(b"foo");
+    assert_eq!(first, second);
+    assert!(Rc::ptr_eq(&second, &third));
     assert_eq!(list.stats().cache_hits, 1);
 }
 
@@ -602,13 +611,15 @@ fn stats_count_inserts_removes_matches_and_hits() {
     assert!(!list.remove(b"a", None, 1));
     list.match_subject(b"b");
     list.match_subject(b"b");
+    list.match_subject(b"b");
+    list.match_subject(b"c");
     list.match_subject(b"c");
     let expected = SublistStats {
         subscriptions: 1,
         cache_entries: 2,
         inserts: 2,
         removes: 1,
-        matches: 3,
+        matches: 5,
         cache_hits: 1,
     };
     assert_eq!(list.stats(), expected);
@@ -764,17 +775,21 @@ fn literal_prefix_stops_before_the_first_wildcard_token() {
 }
 
 #[test]
-fn ack_subjects_are_matched_but_not_cached() {
+fn subjects_matched_once_are_matched_but_not_cached() {
     let mut list = Sublist::new(64);
     sub(&mut list, "$JS.ACK.>", 1);
     sub(&mut list, "$JS.ACK.S.*.>", 2);
-    for seq in 1..=10 {
+    sub(&mut list, "_INBOX.abc.*", 4);
+    for seq in 1..=1000 {
         let ack = format!("$JS.ACK.S.c.1.{seq}.{seq}.1765000000000000000.0");
         assert_eq!(plain(&mut list, &ack), [1, 2], "{ack}");
+        let inbox = format!("_INBOX.abc.{seq}");
+        assert_eq!(plain(&mut list, &inbox), [4], "{inbox}");
     }
     assert_eq!(list.stats().cache_entries, 0);
-    // Other subjects still are.
+    // Other subjects still are, from their second match.
     sub(&mut list, "orders.*", 3);
+    assert_eq!(plain(&mut list, "orders.new"), [3]);
     assert_eq!(plain(&mut list, "orders.new"), [3]);
     assert_eq!(list.stats().cache_entries, 1);
 }
