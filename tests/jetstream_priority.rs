@@ -10,8 +10,11 @@
 //! `account` is left out. Each step reads what arrives until the frames it waits for came,
 //! and every test is bounded by `FRAME_MAX` per read.
 //!
-//! Also an async-nats client on a pinned consumer: of two subscribers in the group only the
-//! pinned one gets messages, and after CONSUMER.UNPIN the other can take over.
+//! Also real clients: async-nats 0.52 on a pinned consumer (of two subscribers in the group
+//! only the pinned one gets messages; after CONSUMER.UNPIN a new pin takes what follows), and
+//! nats.js v3 (tests/js/v3/priority_v3.js: consume with a group, overflow and prioritized
+//! fetches, unpin). These two run against natrix or, with `NATRIX_TEST_AGAINST_REFERENCE=1`,
+//! nats-server.
 
 mod common;
 
@@ -540,4 +543,52 @@ async fn async_nats_pinned_client_gets_every_message_until_unpinned() {
         after.iter().all(|(w, p)| *w == who && *p == new_pin),
         "{after:?}"
     );
+}
+
+#[test]
+fn nats_js_v3_pinned_overflow_and_prioritized_work() {
+    use std::process::{Command, Stdio};
+    const JS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    const SCRIPT_MAX: Duration = Duration::from_secs(30);
+    assert!(
+        std::path::Path::new(JS_DIR)
+            .join("node_modules/@nats-io/jetstream")
+            .exists(),
+        "tests/js/node_modules is missing @nats-io/jetstream: run ./test once"
+    );
+    let dir = TempDir::new("priority-js");
+    let server = Server::start_jetstream(1, &dir.path, &[]);
+    let mut child = Command::new("node")
+        .arg("v3/priority_v3.js")
+        .current_dir(JS_DIR)
+        .env("NATS_URL", server.url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let deadline = Instant::now() + SCRIPT_MAX;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for node") {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("node output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "priority_v3.js failed ({status:?}):\n{stdout}{stderr}"
+    );
+    for step in ["pinned 5", "unpinned", "overflow ok", "prioritized ok"] {
+        assert!(
+            stdout.lines().any(|l| l == step),
+            "missing {step:?}:\n{stdout}"
+        );
+    }
 }
