@@ -117,6 +117,16 @@ impl Wire {
         }
     }
 
+    /// The next stream message, skipping advisories.
+    fn delivery(&mut self) -> Msg {
+        loop {
+            let m = self.msg();
+            if !m.subject.starts_with("$JS.EVENT.") {
+                return m;
+            }
+        }
+    }
+
     fn pub_(&mut self, subject: &str, reply: &str, body: &[u8]) {
         let reply = if reply.is_empty() {
             String::new()
@@ -591,4 +601,63 @@ fn nats_js_v3_pinned_overflow_and_prioritized_work() {
             "missing {step:?}:\n{stdout}"
         );
     }
+}
+
+/// nats-server keeps the pin in memory only: after a restart nobody is pinned, the old id is
+/// stale, and the next pull gets a new pin. natrix does the same (or, with
+/// `NATRIX_TEST_AGAINST_REFERENCE=1`, this shows nats-server does).
+#[test]
+fn a_restart_unpins() {
+    let dir = TempDir::new("priority-restart");
+    let old_pin = {
+        let server = Server::start_jetstream(1, &dir.path, &[]);
+        let mut w = Wire::open(&server);
+        w.api(
+            "$JS.API.STREAM.CREATE.S",
+            json!({"name": "S", "subjects": ["s.>"]}),
+        );
+        for i in 0..3 {
+            w.api("s.a", json!(i));
+        }
+        let cfg = json!({"durable_name": "P", "ack_policy": "explicit",
+            "priority_policy": "pinned_client", "priority_groups": ["g"]});
+        let r = w.api(
+            "$JS.API.CONSUMER.CREATE.S.P",
+            json!({"stream_name": "S", "config": cfg}),
+        );
+        assert!(r.get("error").is_none(), "{r}");
+        w.pull("P", "first", json!({"group": "g", "batch": 1}));
+        let m = w.delivery();
+        let pin = m
+            .headers
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("Nats-Pin-Id: "))
+            .expect("a pin")
+            .to_string();
+        assert_eq!(w.groups("P")["groups"][0]["pinned_ts"], "set");
+        pin
+    };
+    let server = Server::start_jetstream(1, &dir.path, &[]);
+    let mut w = Wire::open(&server);
+    assert_eq!(
+        w.groups("P")["groups"],
+        json!([{"group": "g", "pinned_ts": "zero"}])
+    );
+    w.pull(
+        "P",
+        "stale",
+        json!({"group": "g", "id": old_pin, "batch": 1}),
+    );
+    w.read("stale", 1);
+    w.pull("P", "new", json!({"group": "g", "batch": 1}));
+    let m = w.delivery();
+    assert!(
+        m.headers.contains("Nats-Pin-Id: ") && !m.headers.contains(&old_pin),
+        "{}",
+        m.headers
+    );
+    assert_eq!(
+        w.seen,
+        vec!["stale: _IN.stale [NATS/1.0 423 Nats-Wrong-Pin-Id] [\"Nats-Pending-Messages=1\", \"Nats-Pending-Bytes=0\"] \"\"".to_string()]
+    );
 }
