@@ -321,6 +321,18 @@ fn play(reference: bool) -> Vec<String> {
     w.read("first", 3);
     let g = w.groups("P");
     w.note("pinned", g);
+    // An update (another group) keeps the pin.
+    let cfg = json!({"durable_name": "P", "ack_policy": "explicit",
+        "priority_policy": "pinned_client", "priority_groups": ["g", "h"],
+        "priority_timeout": PIN_TTL_NS});
+    let r = w.api(
+        "$JS.API.CONSUMER.CREATE.S.P",
+        json!({"stream_name": "S", "config": cfg}),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+    let g = w.groups("P");
+    assert_eq!(g["groups"][0]["pinned_client_id"], "pin#1", "{g}");
+    w.note("updated", g);
     // Another id is refused; a request without one waits for the pin to end (here: its
     // expiry); the pinned id is served.
     w.pull("P", "wrong", json!({"group": "g", "id": "bogus"}));

@@ -9,7 +9,7 @@ use super::api::consumer::{
 use super::api::error::ApiError;
 use super::api::info::UnixNanos;
 use super::api::to_go_json;
-use super::consumer::priority::Priority;
+use super::consumer::priority::{Policy, Priority};
 use super::consumer::{ConsumerTimer, TimerKind};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
@@ -138,7 +138,10 @@ impl ConsumerBackend for AccountStreams {
             if (&c.priority.policy, &c.priority.groups)
                 != (&spec.priority_policy, &spec.priority_groups)
             {
-                let keep = c.priority.pinned() && c.priority.policy == spec.priority_policy;
+                // nats-server keeps the pin through an update; a new timeout applies from the
+                // next pull that renews it.
+                let keep = c.priority.pinned()
+                    && matches!(spec.priority_policy, Policy::PinnedClient { .. });
                 let mut wheel = self.wheel.borrow_mut();
                 let mut p =
                     Priority::new(spec.priority_policy.clone(), spec.priority_groups.clone());
