@@ -39,6 +39,8 @@ struct Wire {
     pins: BTreeMap<String, String>,
     /// Lines observed so far.
     seen: Vec<String>,
+    /// SID → label of each pull request's inbox subscription.
+    labels: BTreeMap<String, String>,
     /// Frames that came before an API reply, for the reads after it.
     stash: std::collections::VecDeque<Msg>,
 }
@@ -46,6 +48,7 @@ struct Wire {
 /// One MSG/HMSG frame.
 struct Msg {
     subject: String,
+    sid: String,
     headers: String,
     payload: Vec<u8>,
 }
@@ -60,10 +63,11 @@ impl Wire {
             pins: BTreeMap::new(),
             seen: Vec::new(),
             stash: Default::default(),
+            labels: BTreeMap::new(),
         };
         w.sock.send(
             b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n\
-              SUB _IN.> 1\r\nSUB $JS.EVENT.ADVISORY.CONSUMER.PINNED.> 3\r\n\
+              SUB _IN.api.> 1\r\nSUB $JS.EVENT.ADVISORY.CONSUMER.PINNED.> 3\r\n\
               SUB $JS.EVENT.ADVISORY.CONSUMER.UNPINNED.> 4\r\nPING\r\n",
         );
         assert_eq!(w.line(), "PONG\r\n");
@@ -111,6 +115,7 @@ impl Wire {
             let body: Vec<u8> = self.sock.buf.drain(..total + 2).collect();
             return Msg {
                 subject: parts[1].to_string(),
+                sid: parts[2].to_string(),
                 headers: String::from_utf8_lossy(&body[..hdr]).into_owned(),
                 payload: body[hdr..total].to_vec(),
             };
@@ -155,12 +160,20 @@ impl Wire {
 
     /// A pull request on `_IN.<label>`.
     fn pull(&mut self, consumer: &str, label: &str, body: Value) {
+        self.pull_raw(consumer, label, body.to_string().as_bytes());
+    }
+
+    /// A pull request with `body` as is, on `_IN.<label>` (its own subscription, so the
+    /// deliveries it gets are told apart by their SID).
+    fn pull_raw(&mut self, consumer: &str, label: &str, body: &[u8]) {
+        if !self.labels.values().any(|l| l == label) {
+            let sid = (self.labels.len() + 10).to_string();
+            self.sock
+                .send(format!("SUB _IN.{label} {sid}\r\n").as_bytes());
+            self.labels.insert(sid, label.to_string());
+        }
         let subject = format!("$JS.API.CONSUMER.MSG.NEXT.S.{consumer}");
-        self.pub_(
-            &subject,
-            &format!("_IN.{label}"),
-            body.to_string().as_bytes(),
-        );
+        self.pub_(&subject, &format!("_IN.{label}"), body);
     }
 
     /// Reads `n` frames and notes them, sorted (their order between subjects is open).
@@ -224,7 +237,8 @@ impl Wire {
             return format!("{} {} {}", m.subject, shape(&v), kept);
         }
         format!(
-            "{} [{status}] {headers:?} {:?}",
+            "@{} {} [{status}] {headers:?} {:?}",
+            self.labels.get(&m.sid).map_or("?", String::as_str),
             m.subject,
             String::from_utf8_lossy(&m.payload)
         )
@@ -311,6 +325,10 @@ fn play(reference: bool) -> Vec<String> {
         w.pull("P", label, body);
         w.read(label, 1);
     }
+    // A plain batch (no JSON, so no group) is served and pins nobody: its message carries
+    // an empty Nats-Pin-Id.
+    w.pull_raw("P", "plain", b"");
+    w.read("plain", 1);
     // The first request of the group pins its client: both messages carry the new id,
     // and the advisory names it.
     w.pull(
@@ -433,6 +451,29 @@ fn play(reference: bool) -> Vec<String> {
     w.read("prio-1st", 1);
     w.api("s.a", json!("n2"));
     w.read("prio-2nd", 1);
+    // Within a level requests take turns; a served one with batch left goes to the end of
+    // its level, ahead of higher levels.
+    w.pull(
+        "Q",
+        "q1a",
+        json!({"group": "g", "priority": 1, "batch": 2, "expires": 3_000_000_000u64}),
+    );
+    w.pull(
+        "Q",
+        "q1b",
+        json!({"group": "g", "priority": 1, "batch": 2, "expires": 3_000_000_000u64}),
+    );
+    w.pull(
+        "Q",
+        "q5",
+        json!({"group": "g", "priority": 5, "batch": 1, "expires": 3_000_000_000u64}),
+    );
+    let g = w.groups("Q");
+    w.note("queued", g);
+    for i in 0..5 {
+        w.api("s.a", json!(format!("r{i}")));
+        w.read(&format!("turn-{i}"), 1);
+    }
     assert!(w.stash.is_empty(), "frames left unread");
     let seen = std::mem::take(&mut w.seen);
     drop(w);
