@@ -9,6 +9,7 @@ use super::api::consumer::{
 use super::api::error::ApiError;
 use super::api::info::UnixNanos;
 use super::api::to_go_json;
+use super::consumer::priority::{Policy, Priority};
 use super::consumer::{ConsumerTimer, TimerKind};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
@@ -58,6 +59,7 @@ impl AccountStreams {
                 push_bound: c.push_active,
             },
             paused_until: c.paused_until_ns.filter(|t| *t > now),
+            pin: c.priority.pin.as_ref().map(|p| (p.id.clone(), p.since_ns)),
         }
     }
 
@@ -133,6 +135,24 @@ impl ConsumerBackend for AccountStreams {
             c.state.limits = spec.limits.clone();
             c.paused_until_ns = spec.pause_until_ns;
             c.flow.update(&spec, burst);
+            if (&c.priority.policy, &c.priority.groups)
+                != (&spec.priority_policy, &spec.priority_groups)
+            {
+                // nats-server keeps the pin through an update; a new timeout applies from the
+                // next pull that renews it.
+                let keep = c.priority.pinned()
+                    && matches!(spec.priority_policy, Policy::PinnedClient { .. });
+                let mut wheel = self.wheel.borrow_mut();
+                let mut p =
+                    Priority::new(spec.priority_policy.clone(), spec.priority_groups.clone());
+                if keep {
+                    p.pin = c.priority.pin.take();
+                } else {
+                    c.priority.unpin(&mut wheel);
+                }
+                c.waiting.set_prioritized(p.prioritized());
+                c.priority = p;
+            }
             c.spec = spec;
             c.config_json = json;
             c.dirty = true;
@@ -155,6 +175,17 @@ impl ConsumerBackend for AccountStreams {
         self.remove_consumer(stream, name)
             .ok_or(ApiError::ConsumerNotFound)?;
         self.forget_consumer_files(stream, name);
+        Ok(())
+    }
+
+    fn unpin_consumer(
+        &mut self,
+        stream: &str,
+        name: &str,
+        group: &str,
+        now: UnixNanos,
+    ) -> Result<(), ApiError> {
+        self.unpin(stream, name, group, clock_at(now));
         Ok(())
     }
 

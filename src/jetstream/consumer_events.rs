@@ -3,6 +3,7 @@
 //! `consumers.rs`, whose invariants hold here too.
 
 use super::consumer::ack::{self, AckKind};
+use super::consumer::priority::PinEvent;
 use super::consumer::pull;
 use super::consumer::state::{AckOutcome, AckPolicy, ConsumerEvent};
 use super::consumer::{ConsumerTimer, TimerKind};
@@ -85,6 +86,57 @@ impl AccountStreams {
         let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
         let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
         self.outbox.push(Out::event(subject, payload));
+    }
+
+    /// Publishes `$JS.EVENT.ADVISORY.CONSUMER.PINNED|UNPINNED.<stream>.<consumer>`. nats-server
+    /// adds the account's name, which this layer does not know (the field may be absent).
+    pub(crate) fn pin_advisory(&mut self, stream: &str, consumer: &str, e: PinEvent, now: Clock) {
+        let (kind, ty, extra) = match e {
+            PinEvent::Pinned { group, id } => (
+                "PINNED",
+                "io.nats.jetstream.advisory.v1.consumer_group_pinned",
+                serde_json::json!({"group": group, "pinned_id": id}),
+            ),
+            PinEvent::Unpinned { group, reason } => (
+                "UNPINNED",
+                "io.nats.jetstream.advisory.v1.consumer_group_unpinned",
+                serde_json::json!({"group": group, "reason": reason}),
+            ),
+        };
+        let mut doc = serde_json::Map::new();
+        doc.insert("type".into(), ty.into());
+        doc.insert("id".into(), advisory_id().into());
+        doc.insert("timestamp".into(), Out::event_time(now).into());
+        doc.insert("stream".into(), stream.into());
+        doc.insert("consumer".into(), consumer.into());
+        if let Some(d) = &self.env.domain {
+            doc.insert("domain".into(), d.as_str().into());
+        }
+        if let serde_json::Value::Object(extra) = extra {
+            doc.extend(extra);
+        }
+        let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
+        let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
+        self.outbox.push(Out::event(subject, payload));
+    }
+
+    /// CONSUMER.UNPIN of `group`: the pin ends (the advisory goes out even if there was none,
+    /// as nats-server sends it) and the consumer delivers to whoever pulls next.
+    pub fn unpin(&mut self, stream: &str, consumer: &str, group: &str, now: Clock) {
+        let Some(c) = self
+            .streams
+            .get_mut(stream)
+            .and_then(|s| s.consumers.get_mut(consumer))
+        else {
+            return;
+        };
+        c.priority.unpin(&mut self.wheel.borrow_mut());
+        let e = PinEvent::Unpinned {
+            group: group.to_string(),
+            reason: "admin",
+        };
+        self.pin_advisory(stream, consumer, e, now);
+        self.deliver(stream, consumer, now);
     }
 
     /// A message on `$JS.ACK.…`.
@@ -230,7 +282,7 @@ impl AccountStreams {
                 if let Some(w) = c.waiting.remove(request_id, &mut wheel) {
                     self.outbox.push(Out::status(
                         w.reply.as_bytes(),
-                        pull::status_request_timeout(w.batch_left, w.bytes_left),
+                        pull::status_request_timeout(w.pending_msgs(), w.bytes_left),
                     ));
                 }
             }
@@ -282,6 +334,12 @@ impl AccountStreams {
                 }
             }
             TimerKind::PauseEnd => self.deliver(&stream, &name, now),
+            TimerKind::PinExpiry => {
+                if let Some(e) = c.priority.on_expiry() {
+                    self.pin_advisory(&stream, &name, e, now);
+                    self.deliver(&stream, &name, now);
+                }
+            }
             TimerKind::Resume => {
                 c.flow.resume_fired(now.ms);
                 self.deliver(&stream, &name, now);

@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use super::api::consumer::config::PINNED_TTL_DEFAULT_NS;
+use super::consumer::priority::Policy;
 use super::consumer::state::{AckPolicy, ConsumerLimits};
 use super::consumers::{ConsumerSpec, DeliverStart};
 
@@ -103,6 +105,26 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
         rate_limit_bps: pos("rate_limit_bps"),
         replay_original: s("replay_policy") == Some("original"),
         sample_pct: s("sample_freq").map_or(0, super::consumer_flow::sample_pct),
+        priority_policy: match s("priority_policy") {
+            Some("overflow") => Policy::Overflow,
+            Some("pinned_client") => Policy::PinnedClient {
+                ttl_ms: ms(i("priority_timeout")
+                    .filter(|t| *t > 0)
+                    .unwrap_or(PINNED_TTL_DEFAULT_NS)),
+            },
+            Some("prioritized") => Policy::Prioritized,
+            _ => Policy::None,
+        },
+        priority_groups: o
+            .get("priority_groups")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -20,6 +20,7 @@
 use std::collections::BTreeSet;
 
 use super::consumer::ack::{self, AckSubject};
+use super::consumer::priority::{self, Policy, Priority};
 use super::consumer::pull::{self, PullRequest, WaitingQueue};
 use super::consumer::state::{ConsumerLimits, ConsumerState};
 use super::consumer::StreamView;
@@ -122,6 +123,9 @@ pub struct ConsumerSpec {
     pub sample_pct: u32,
     /// Deleted after this long without pull requests or push interest (0: never).
     pub inactive_threshold_ms: u64,
+    /// Pull consumers: `priority_policy` and `priority_groups` (`consumer/priority.rs`).
+    pub priority_policy: Policy,
+    pub priority_groups: Vec<String>,
 }
 
 /// One consumer of a stream.
@@ -158,6 +162,8 @@ pub struct Consumer {
     pub inactive_since_ms: u64,
     /// Flow control, rate, replay pacing and ack sampling (`consumer_flow.rs`).
     pub flow: Flow,
+    /// Priority groups and the pinned client (`consumer/priority.rs`).
+    pub priority: Priority,
 }
 
 /// What the shard must do after an ack.
@@ -353,6 +359,11 @@ impl AccountStreams {
                 .push(Out::status(reply, pull::status_bytes(409, &text, None)));
             return;
         }
+        let admitted = c.priority.admit(&req, now.ms, &mut self.wheel.borrow_mut());
+        if let Err(status) = admitted {
+            self.outbox.push(Out::status(reply, status));
+            return;
+        }
         c.last_active_ns = Some(now.ns);
         c.inactive_since_ms = now.ms;
         let no_wait = req.no_wait;
@@ -412,6 +423,7 @@ impl AccountStreams {
         }
         let mut wheel = self.wheel.borrow_mut();
         let mut events = Vec::new();
+        let mut pin_events = Vec::new();
         let mut exhausted = false;
         let mut sent = 0;
         // The current pull request's inbox, made once per request, not per message.
@@ -423,6 +435,31 @@ impl AccountStreams {
                 break;
             }
             sent += 1;
+            // Priority groups: the head becomes the first request that may take the next
+            // message (`consumer/priority.rs`); none may: stop until something changes.
+            let mut pins = false;
+            if push.is_none() && c.priority.selects() {
+                let view = View::of(log.log(), c.start_set.as_ref(), &c.pending_cache);
+                let Some(seq) = c.state.peek_next(&view) else {
+                    exhausted = true;
+                    break;
+                };
+                let mut ended = Vec::new();
+                let chosen = priority::select(
+                    &mut c.waiting,
+                    (&c.priority, &c.state),
+                    (seq, &view),
+                    &mut wheel,
+                    &mut ended,
+                );
+                for (reply, status) in ended {
+                    self.outbox.push(Out::status(reply.as_bytes(), status));
+                }
+                match chosen {
+                    Some(p) => pins = p,
+                    None => break,
+                }
+            }
             let target = match &push {
                 Some(p) => p.clone(),
                 None => match c.waiting.front_mut() {
@@ -464,7 +501,7 @@ impl AccountStreams {
             // fit what is left of it.
             let budget = match (&push, c.waiting.front_mut()) {
                 (None, Some(w)) if w.request.max_bytes > 0 => {
-                    Some((w.id, w.batch_left, w.bytes_left))
+                    Some((w.id, w.pending_msgs(), w.bytes_left))
                 }
                 _ => None,
             };
@@ -514,6 +551,12 @@ impl AccountStreams {
                     continue;
                 }
             };
+            if pins {
+                if let Some(w) = c.waiting.front_mut() {
+                    let e = c.priority.pin(w, c.id, (now.ms, now.ns), &mut wheel);
+                    pin_events.extend(e);
+                }
+            }
             let mut reply = Vec::with_capacity(64);
             ack::encode_v1(
                 &mut reply,
@@ -531,11 +574,14 @@ impl AccountStreams {
             );
             let size =
                 (msg.subject.len() + reply.len() + msg.headers.len() + msg.payload.len()) as u64;
-            let (headers, payload) = if c.spec.headers_only {
+            let (mut headers, payload) = if c.spec.headers_only {
                 (headers_only(&msg.headers, msg.payload.len()), Vec::new())
             } else {
                 (msg.headers, msg.payload)
             };
+            if push.is_none() && c.priority.pinned() {
+                c.priority.add_pin_header(&mut headers);
+            }
             let push_size = (target.len() + reply.len() + headers.len() + payload.len()) as u64;
             let names = (stream_name.as_str(), consumer);
             let fc = c
@@ -593,6 +639,9 @@ impl AccountStreams {
         drop(log);
         for e in events {
             self.advisory(&stream_name, consumer, e, now);
+        }
+        for e in pin_events {
+            self.pin_advisory(&stream_name, consumer, e, now);
         }
     }
 
@@ -659,9 +708,13 @@ impl Consumer {
         state: ConsumerState,
         now: Clock,
     ) -> Consumer {
+        let priority = Priority::new(spec.priority_policy.clone(), spec.priority_groups.clone());
+        let mut waiting = WaitingQueue::new(id, spec.max_waiting);
+        waiting.set_prioritized(priority.prioritized());
         Consumer {
             id,
-            waiting: WaitingQueue::new(id, spec.max_waiting),
+            waiting,
+            priority,
             paused_until_ns: spec.pause_until_ns,
             spec,
             config_json,

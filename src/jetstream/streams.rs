@@ -217,6 +217,8 @@ impl AccountStreams {
         me.env.features.consumer_multi_filters = true;
         me.env.features.mirrors = true;
         me.env.features.sources = true;
+        // Pull consumers' priority groups (consumer/priority.rs).
+        me.env.features.priority_groups = true;
         let Some(root) = me.root.clone() else {
             return me;
         };

@@ -53,6 +53,7 @@ fn stream(
             ..ConsumerStateView::default()
         },
         paused_until: None,
+        pin: None,
     };
     JsStreamSnapshot {
         config,

@@ -80,6 +80,29 @@ impl Server {
         Self::start(shards, &all)
     }
 
+    /// JetStream in `store_dir` on natrix (1 shard) or, with `reference`, on nats-server,
+    /// whatever `NATRIX_TEST_AGAINST_REFERENCE` says: for tests that play one scenario on both.
+    pub fn start_jetstream_on(reference: bool, store_dir: &Path) -> Server {
+        let dir = store_dir.to_string_lossy().into_owned();
+        if reference {
+            let args = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", &dir];
+            Self::spawn(&nats_server_bin(), &args)
+        } else {
+            let args = [
+                "-a",
+                "127.0.0.1",
+                "-p",
+                "0",
+                "--shards",
+                "1",
+                "-js",
+                "-sd",
+                &dir,
+            ];
+            Self::spawn(env!("CARGO_BIN_EXE_natrix"), &args)
+        }
+    }
+
     fn spawn(bin: &str, args: &[&str]) -> Server {
         let log_file = args
             .iter()

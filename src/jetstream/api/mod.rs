@@ -71,7 +71,7 @@ pub struct Features {
     pub msg_schedules: bool,
     pub async_persist: bool,
     pub s2_compression: bool,
-    /// Consumer `priority_groups` / `priority_policy` (pinned client, overflow).
+    /// Consumer `priority_groups` / `priority_policy` (overflow, pinned client, prioritized).
     pub priority_groups: bool,
     /// The `flow_control` ack policy of nats-server's sourcing consumers.
     pub ack_flow_control: bool,

@@ -206,7 +206,8 @@ fn pull_request_bodies_decode_with_nats_server_validation() {
     assert_eq!(r.batch, 200);
     assert_eq!(r.expires_ns, 30_000_000_000);
     assert_eq!(r.idle_heartbeat_ns, 15_000_000_000);
-    assert_eq!(r.min_pending, None);
+    assert_eq!(r.priority, Some(Default::default()));
+    assert_eq!(PullRequest::decode(b"3").unwrap().priority, None);
     let bad =
         PullRequest::decode(br#"{"batch":5,"expires":1000000000,"idle_heartbeat":1000000000}"#);
     assert_eq!(bad, Err(PullRequestError::HeartbeatTooLarge));

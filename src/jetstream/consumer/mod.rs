@@ -1,8 +1,9 @@
 //! Sans-io state of one JetStream consumer on one stream: what to deliver next, what is
 //! pending acknowledgement, when to redeliver, and the wire forms around it (the `$JS.ACK`
 //! reply subject and ack payloads in [`ack`], pull requests, their queue and status messages
-//! in [`pull`]), and its durable forms: the snapshot ([`persist`]), the change list and delta
-//! records ([`delta`]) and a state file's records and recovery ([`state_log`]).
+//! in [`pull`], priority groups and the pinned client in [`priority`]), and its durable
+//! forms: the snapshot ([`persist`]), the change list and delta records ([`delta`]) and a
+//! state file's records and recovery ([`state_log`]).
 //!
 //! No clock, no sockets, no glommio: time comes in as `now_ms`, timers go into a
 //! `Wheel<ConsumerTimer>` that the shard owns and passes in, and messages are reached through
@@ -13,6 +14,7 @@
 pub mod ack;
 pub mod delta;
 pub mod persist;
+pub mod priority;
 pub mod pull;
 pub mod state;
 pub mod state_log;
@@ -40,6 +42,8 @@ pub enum TimerKind {
     PauseEnd,
     /// A paced consumer (`rate_limit_bps`, `replay_policy: original`) may send again.
     Resume,
+    /// A pinned client sent no pull carrying its pin id for `priority_timeout`: unpin it.
+    PinExpiry,
     /// Stream timers (`consumer_id` is then the stream's id, see `jetstream/expiry.rs`):
     /// a message's `Nats-TTL` ran out.
     MsgTtl { stream_seq: u64 },

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 
+use super::priority::{queue_rank, RequestPriority};
 use super::{ConsumerTimer, TimerKind};
 use crate::wheel::{TimerHandle, Wheel};
 
@@ -18,13 +19,15 @@ use crate::wheel::{TimerHandle, Wheel};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PullRequest {
     pub batch: u64,
+    /// The batch on the wire was 0 or less (absent in JSON): served as 1, but nats-server
+    /// reports 0 messages left in its statuses (`Nats-Pending-Messages`).
+    pub batch_unset: bool,
     pub expires_ns: u64,
     pub no_wait: bool,
     pub max_bytes: u64,
     pub idle_heartbeat_ns: u64,
-    pub min_pending: Option<u64>,
-    pub min_ack_pending: Option<u64>,
-    pub group: Option<String>,
+    /// Present when the body was JSON (see [`RequestPriority`]).
+    pub priority: Option<RequestPriority>,
 }
 
 /// Why a pull request was refused; `status` gives the bytes nats-server answers with.
@@ -58,6 +61,8 @@ struct Wire {
     min_pending: Option<i64>,
     min_ack_pending: Option<i64>,
     group: Option<String>,
+    id: Option<String>,
+    priority: Option<i64>,
 }
 
 impl PullRequest {
@@ -78,6 +83,7 @@ impl PullRequest {
                 .unwrap_or(1);
             return Ok(PullRequest {
                 batch: n.max(1) as u64,
+                batch_unset: n < 1,
                 ..PullRequest::default()
             });
         }
@@ -85,6 +91,7 @@ impl PullRequest {
         let pos = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         let req = PullRequest {
             batch: w.batch.unwrap_or(1).max(1) as u64,
+            batch_unset: w.batch.unwrap_or(0) < 1,
             // A negative expiry is already past: nats-server 2.15.1 answers 408 at once, so
             // it becomes the shortest one the wheel can hold.
             expires_ns: match w.expires {
@@ -94,9 +101,13 @@ impl PullRequest {
             no_wait: w.no_wait.unwrap_or(false),
             max_bytes: pos(w.max_bytes),
             idle_heartbeat_ns: pos(w.idle_heartbeat),
-            min_pending: w.min_pending.map(|v| v.max(0) as u64),
-            min_ack_pending: w.min_ack_pending.map(|v| v.max(0) as u64),
-            group: w.group,
+            priority: Some(RequestPriority {
+                group: w.group.unwrap_or_default(),
+                min_pending: w.min_pending.unwrap_or(0),
+                min_ack_pending: w.min_ack_pending.unwrap_or(0),
+                id: w.id.unwrap_or_default(),
+                priority: w.priority.unwrap_or(0),
+            }),
         };
         // Captured from nats-server 2.15.1: expires 1s with heartbeat 1s is refused.
         if req.idle_heartbeat_ns > 0 && req.idle_heartbeat_ns.saturating_mul(2) > req.expires_ns {
@@ -161,16 +172,29 @@ pub struct Waiting {
     heartbeat: Option<TimerHandle>,
 }
 
+impl Waiting {
+    /// Messages still wanted, as statuses report them (`Nats-Pending-Messages`).
+    pub fn pending_msgs(&self) -> u64 {
+        if self.request.batch_unset {
+            0
+        } else {
+            self.batch_left
+        }
+    }
+}
+
 /// The queue answered `409 Exceeded MaxWaiting`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueFull;
 
-/// FIFO of waiting pull requests, at most `waiting_max` deep.
+/// FIFO of waiting pull requests, at most `waiting_max` deep; with `prioritized`, sorted by
+/// each request's `priority` (FIFO within a level).
 pub struct WaitingQueue {
     consumer_id: u64,
     waiting_max: usize,
     queue: VecDeque<Waiting>,
     next_id: u64,
+    prioritized: bool,
 }
 
 impl WaitingQueue {
@@ -180,7 +204,13 @@ impl WaitingQueue {
             waiting_max,
             queue: VecDeque::new(),
             next_id: 1,
+            prioritized: false,
         }
+    }
+
+    /// Keeps the queue sorted by request `priority` (the `prioritized` policy).
+    pub fn set_prioritized(&mut self, on: bool) {
+        self.prioritized = on;
     }
 
     pub fn len(&self) -> usize {
@@ -215,7 +245,7 @@ impl WaitingQueue {
             )
         });
         let heartbeat = self.arm_heartbeat(id, &request, now_ms, wheel);
-        self.queue.push_back(Waiting {
+        let w = Waiting {
             id,
             reply,
             batch_left: request.batch,
@@ -223,8 +253,38 @@ impl WaitingQueue {
             request,
             timer,
             heartbeat,
-        });
+        };
+        self.enqueue(w);
         Ok(id)
+    }
+
+    /// At the tail, or with `prioritized` after every request of the same or a lower rank.
+    fn enqueue(&mut self, w: Waiting) {
+        if !self.prioritized {
+            self.queue.push_back(w);
+            return;
+        }
+        let rank = queue_rank(&w.request);
+        let at = self
+            .queue
+            .iter()
+            .position(|q| queue_rank(&q.request) > rank)
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, w);
+    }
+
+    /// Moves the head to the tail: it may not take the next message, the next one may
+    /// (nats-server's `cycle`, also with `prioritized`).
+    pub fn cycle(&mut self) {
+        if let Some(w) = self.queue.pop_front() {
+            self.queue.push_back(w);
+        }
+    }
+
+    /// Takes the head out (answered with a status).
+    pub fn pop_front(&mut self, wheel: &mut Wheel<ConsumerTimer>) -> Option<Waiting> {
+        let w = self.queue.pop_front()?;
+        Some(Self::disarm(w, wheel))
     }
 
     /// The waiting requests, head first.
@@ -238,11 +298,12 @@ impl WaitingQueue {
     }
 
     /// After a delivery to the head: a request with batch left moves to the tail (requests
-    /// share deliveries round-robin, as in nats-server); a filled one leaves and is returned.
+    /// share deliveries round-robin, as in nats-server), with `prioritized` to the end of its
+    /// level; a filled one leaves and is returned.
     pub fn rotate_after_delivery(&mut self, wheel: &mut Wheel<ConsumerTimer>) -> Option<Waiting> {
         let head = self.queue.pop_front()?;
         if head.batch_left > 0 {
-            self.queue.push_back(head);
+            self.enqueue(head);
             return None;
         }
         Some(Self::disarm(head, wheel))

@@ -43,6 +43,8 @@ pub struct ConsumerView {
     pub state: ConsumerStateView,
     /// Some while paused (pause_until in the future).
     pub paused_until: Option<UnixNanos>,
+    /// The pinned client of a `pinned_client` consumer: its id and since when.
+    pub pin: Option<(String, UnixNanos)>,
 }
 
 /// The consumers of one account's streams.
@@ -86,7 +88,13 @@ pub trait ConsumerBackend: StreamBackend {
     }
     /// Drops the pinned client of `group` (CONSUMER.UNPIN, after the layer checked that the
     /// consumer has that group). Without priority-group support there is nothing to drop.
-    fn unpin_consumer(&mut self, _stream: &str, _name: &str, _group: &str) -> Result<(), ApiError> {
+    fn unpin_consumer(
+        &mut self,
+        _stream: &str,
+        _name: &str,
+        _group: &str,
+        _now: UnixNanos,
+    ) -> Result<(), ApiError> {
         Ok(())
     }
 }

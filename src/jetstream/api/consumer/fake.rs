@@ -116,6 +116,7 @@ impl ConsumerFake {
                 ..Default::default()
             },
             paused_until: c.config.pause_until_ns().filter(|t| *t > now),
+            pin: None,
         }
     }
 }

@@ -555,5 +555,5 @@ fn unpin<B: ConsumerBackend>(
     if !v.config.priority_groups.contains(&req.group) {
         return Err(E::InvalidPriorityGroup.into());
     }
-    b.unpin_consumer(stream, consumer, &req.group)
+    b.unpin_consumer(stream, consumer, &req.group, now)
 }

@@ -50,10 +50,13 @@ impl From<&SeqInfo> for SeqInfoBody {
     }
 }
 
-/// One entry of `priority_groups`: the group and its pin (none is tracked here yet).
+/// One entry of `priority_groups`: the group and its pin (`pinned_ts` is Go's zero time when
+/// nobody is pinned, as nats-server writes it).
 #[derive(Debug, Clone, Serialize)]
 pub struct PriorityGroupBody<'a> {
     pub group: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub pinned_client_id: &'a str,
     #[serde(serialize_with = "ser_time")]
     pub pinned_ts: UnixNanos,
 }
@@ -128,7 +131,8 @@ impl<'a> ConsumerInfoBody<'a> {
                 .first()
                 .map(|g| PriorityGroupBody {
                     group: g,
-                    pinned_ts: 0,
+                    pinned_client_id: v.pin.as_ref().map_or("", |p| p.0.as_str()),
+                    pinned_ts: v.pin.as_ref().map_or(0, |p| p.1),
                 })
                 .into_iter()
                 .collect(),
