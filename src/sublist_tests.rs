@@ -520,7 +520,11 @@ fn repeated_match_is_a_cache_hit_sharing_the_result() {
     let mut list = Sublist::new(64);
     sub(&mut list, "foo", 1);
     let first = list.match_subject(b"foo");
-    assert_eq!(list.stats().cache_entries, 0, "a first match only notes the subject");
+    assert_eq!(
+        list.stats().cache_entries,
+        0,
+        "a first match only notes the subject"
+    );
     let second = list.match_subject(b"foo");
     let third = list.match_subject(b"foo");
     assert_eq!(first, second);

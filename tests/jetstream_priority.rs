@@ -711,6 +711,6 @@ fn a_restart_unpins() {
     );
     assert_eq!(
         w.seen,
-        vec!["stale: _IN.stale [NATS/1.0 423 Nats-Wrong-Pin-Id] [\"Nats-Pending-Messages=1\", \"Nats-Pending-Bytes=0\"] \"\"".to_string()]
+        vec!["stale: @stale _IN.stale [NATS/1.0 423 Nats-Wrong-Pin-Id] [\"Nats-Pending-Messages=1\", \"Nats-Pending-Bytes=0\"] \"\"".to_string()]
     );
 }
