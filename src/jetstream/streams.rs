@@ -30,6 +30,7 @@ use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublish
 use super::api::ApiEnv;
 use super::consumer::ConsumerTimer;
 use super::consumers::{Consumer, Out};
+use super::republish::{Republished, SubjectRules};
 use super::sourcing::Link;
 use crate::account::AccountId;
 use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
@@ -63,6 +64,8 @@ pub struct Stream {
     pub(crate) links: Vec<Link>,
     /// A source copied since the position hints were last written.
     pub(crate) sources_dirty: bool,
+    /// Its compiled `subject_transform` and `republish` (`republish.rs`).
+    pub(crate) rules: SubjectRules,
 }
 
 /// What a publish into a stream produced: the reply to send (after the commit when
@@ -113,6 +116,9 @@ pub struct AccountStreams {
     /// Origin name → the streams linked to it (`sourcing.rs`), so a publish into a stream
     /// nobody mirrors or sources costs one lookup.
     pub(crate) linked_from: HashMap<String, Vec<String>>,
+    /// Stored messages to republish (`republish.rs`), taken by the shard after every call
+    /// and routed after the commit that writes them.
+    pub republished: Vec<Republished>,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -210,6 +216,7 @@ impl AccountStreams {
             copy_turn_max: super::sourcing::COPY_TURN_MAX,
             sourcing_backlog: false,
             linked_from: HashMap::new(),
+            republished: Vec::new(),
         };
         // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
         // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
@@ -217,6 +224,8 @@ impl AccountStreams {
         me.env.features.consumer_multi_filters = true;
         me.env.features.mirrors = true;
         me.env.features.sources = true;
+        me.env.features.republish = true;
+        me.env.features.subject_transform = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -267,6 +276,7 @@ impl AccountStreams {
         };
         Ok(Stream {
             links: Link::of(&meta.config),
+            rules: SubjectRules::of(&meta.config),
             sources_dirty: false,
             config: meta.config,
             created: meta.created,
@@ -338,6 +348,13 @@ impl AccountStreams {
         data: &[u8],
         now: UnixNanos,
     ) -> Option<PubOutcome> {
+        // The stream's subject transform comes before everything else (nats-server too).
+        let transformed = self
+            .streams
+            .get(name)?
+            .rules
+            .stored_subject(subj.as_bytes(), now as u32);
+        let subj = transformed.as_deref().unwrap_or(subj);
         let domain = self.env.domain.clone();
         let max_payload_bytes = self.env.max_payload_bytes;
         let over_account_limit = self.over_account_limit(name, subj.len() + hdr.len() + data.len());
@@ -392,6 +409,7 @@ impl AccountStreams {
             }
             PublishDecision::Store(a) => a,
         };
+        let republish = s.republish_plan(subj.as_bytes());
         let mut log = s.log.borrow_mut();
         let c = &s.config;
         if c.discard == DiscardPolicy::New {
@@ -423,6 +441,10 @@ impl AccountStreams {
             Err(e) => return reply(publish::pub_error(name, &store_err(e))),
         };
         drop(log);
+        if let Some(plan) = republish {
+            let m = plan.message(name, subj.as_bytes(), seq, now, hdr, data);
+            self.republished.push(m);
+        }
         s.stored(seq, subj.as_bytes());
         let mut log = s.log.borrow_mut();
         if accepted.rollup.is_some() {
@@ -616,6 +638,7 @@ impl StreamBackend for AccountStreams {
             config.name.clone(),
             Stream {
                 links: Link::of(&config),
+                rules: SubjectRules::of(&config),
                 sources_dirty: false,
                 config,
                 created: now,
@@ -650,6 +673,7 @@ impl StreamBackend for AccountStreams {
             fs.write_meta(&json).map_err(store_err)?;
         }
         let name = config.name.clone();
+        s.rules = SubjectRules::of(&config);
         s.config = config;
         s.invalidate_pending();
         self.sourcing_updated(&name, now);
