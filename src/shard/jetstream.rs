@@ -422,6 +422,9 @@ impl Shard {
                 if out.after_commit {
                     js.pending
                         .push(Held::Reply(account, Vec::new(), Vec::new()));
+                    // Without a reply too, the end of this batch writes it (and lets its
+                    // republish and deliveries out).
+                    self.js_pending.set(true);
                 }
                 return true;
             }
