@@ -11,7 +11,9 @@
 //! Group commit: a stored publish leaves its ack in `pending`; [`Shard::flush`], which runs
 //! at the end of every read batch and every mesh batch, first commits every stream touched
 //! since the last flush (one write each) and only then lets the acks out. Everything that
-//! arrived together shares the write; nothing is acknowledged before it is written.
+//! arrived together shares the write; nothing is acknowledged before it is written. A
+//! stream's republishes (`jetstream/republish.rs`) are held the same way, each just before
+//! the ack of its publish, and go out as core publishes in the stream's account.
 //!
 //! With `sync_interval: always` the commit is pipelined (`store::group_commit`): the writes
 //! go to the page cache in line, and the commit's acks, ack confirmations and consumer
