@@ -6,7 +6,8 @@
 //!   stream with a subject transform; a mirror and a source that transform and republish —
 //!   and what a plain subscriber of the destinations receives is compared frame by frame
 //!   (every byte but the `Nats-Time-Stamp` value, whose RFC 3339 form is checked instead),
-//!   as are the replies to configs both must refuse (code, err_code and description).
+//!   and what another stream stores when it captures a republish destination, as are the
+//!   replies to configs both must refuse (code, err_code and description).
 //! - Real client: async-nats subscribes to the destination and reads the headers of what a
 //!   JetStream publish republished, on natrix with 3 shards and with `sync_interval: always`
 //!   (where the republish waits for the fdatasync with the ack).
@@ -173,6 +174,8 @@ struct Transcript {
     transformed: Vec<Frame>,
     copies: Vec<Frame>,
     stored_subjects: Vec<String>,
+    /// A republish another stream captured: its subject, decoded headers and payload there.
+    captured: Frame,
 }
 
 fn create(c: &mut RawClient, config: Value) {
@@ -288,7 +291,16 @@ fn run(target: Target) -> Transcript {
             f.headers.replace_range(at..end, &format!("{kept} <ident>"));
         }
     }
+    // A republish is a core publish: a stream whose subjects take its destination stores it.
+    create(&mut api, json!({"name": "AUD", "subjects": ["arp.>"]}));
+    create(
+        &mut api,
+        json!({"name": "S2", "subjects": ["s2.>"], "republish": {"src": ">", "dest": "arp.>"}}),
+    );
+    api.send(&hpub("s2.a", "", &[], "audited"));
+    let captured = stored_message(&mut api, "AUD", 1);
     Transcript {
+        captured,
         acks,
         republished,
         headers_only,
@@ -298,12 +310,48 @@ fn run(target: Target) -> Transcript {
     }
 }
 
+/// Message `seq` of `stream` (MSG.GET, repeated while nats-server's internal queue has not
+/// stored it yet), as a frame with its headers decoded and its timestamp normalised.
+fn stored_message(c: &mut RawClient, stream: &str, seq: u64) -> Frame {
+    use base64::Engine;
+    let deadline = Instant::now() + FRAME_MAX;
+    loop {
+        let r = request(
+            c,
+            &format!("$JS.API.STREAM.MSG.GET.{stream}"),
+            &json!({ "seq": seq }),
+        );
+        if let Some(m) = r.get("message") {
+            let b64 = |k: &str| {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(m[k].as_str().unwrap_or(""))
+                    .expect("base64");
+                String::from_utf8_lossy(&raw).into_owned()
+            };
+            return without_time(Frame {
+                subject: m["subject"].as_str().unwrap_or("").to_string(),
+                reply: String::new(),
+                headers: b64("hdrs"),
+                payload: b64("data"),
+            });
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stream} {seq} never stored: {r}"
+        );
+    }
+}
+
 #[test]
 fn republished_messages_match_nats_server_frame_by_frame() {
     let reference = run(Target::Reference);
     // What nats-server did, so a natrix that republishes nothing cannot pass by agreeing.
     assert_eq!(reference.republished.len(), 5, "{reference:#?}");
     assert_eq!(reference.copies.len(), 4, "{reference:#?}");
+    assert!(
+        reference.captured.headers.contains("Nats-Stream: S2\r\n"),
+        "{reference:#?}"
+    );
     for shards in [1, 3] {
         let natrix = run(Target::Natrix(shards));
         assert_eq!(natrix.acks, reference.acks, "acks, {shards} shard(s)");
@@ -321,6 +369,7 @@ fn republished_messages_match_nats_server_frame_by_frame() {
         );
         assert_eq!(natrix.stored_subjects, reference.stored_subjects);
         assert_eq!(natrix.copies, reference.copies, "{shards} shard(s)");
+        assert_eq!(natrix.captured, reference.captured, "{shards} shard(s)");
     }
 }
 

@@ -420,3 +420,33 @@ fn pedantic_mode_refuses_what_nats_server_would_fill_in() {
         )
     );
 }
+
+#[test]
+fn a_reopened_stream_keeps_its_transform_and_republish() {
+    let dir = crate::test_dir::TempDir::new("republish-reopen");
+    let reopen = || {
+        let wheel = Rc::new(RefCell::new(Wheel::new(0)));
+        let env = ApiEnv::new("2.15.1", 0);
+        AccountStreams::open(Some(dir.0.clone()), false, env, 0, wheel)
+    };
+    let mut a = reopen();
+    create(
+        &mut a,
+        r#"{"name":"S","subjects":["s.>"],"subject_transform":{"src":"s.*","dest":"t.$1"},
+            "republish":{"src":"t.*","dest":"rp.$1"}}"#,
+    );
+    publish(&mut a, "s.a", b"", "1");
+    drop(a);
+    let mut a = reopen();
+    publish(&mut a, "s.a", b"", "2");
+    let got = taken(&mut a);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "rp.a");
+    assert!(
+        got[0]
+            .1
+            .contains("Nats-Subject: t.a\r\nNats-Sequence: 2\r\n"),
+        "{got:?}"
+    );
+    assert!(got[0].1.contains("Nats-Last-Sequence: 1\r\n"), "{got:?}");
+}
