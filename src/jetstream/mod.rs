@@ -14,3 +14,5 @@ pub mod expiry;
 pub mod republish;
 pub mod sourcing;
 pub mod streams;
+#[cfg(test)]
+pub(crate) mod test_api;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::*;
 use crate::jetstream::api::backend::{MsgQuery, StreamBackend};
 use crate::jetstream::api::validate::normalize;
-use crate::jetstream::api::{self, ApiEnv, Response};
+use crate::jetstream::api::ApiEnv;
 use crate::jetstream::streams::AccountStreams;
 use crate::wheel::Wheel;
 
@@ -22,20 +22,11 @@ fn open() -> AccountStreams {
 }
 
 fn api(a: &mut AccountStreams, subject: &str, body: &str) -> serde_json::Value {
-    let mut env = a.env.clone();
-    let r = api::handle(subject, "_INBOX.x", b"", body.as_bytes(), T0, a, &mut env);
-    let Response::Json(j) = r else {
-        panic!("{r:?}")
-    };
-    serde_json::from_slice(&j).unwrap()
+    crate::jetstream::test_api::request(a, subject, body, T0)
 }
 
 fn create(a: &mut AccountStreams, config: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(config).unwrap();
-    let name = v["name"].as_str().unwrap();
-    let r = api(a, &format!("$JS.API.STREAM.CREATE.{name}"), config);
-    assert!(r.get("error").is_none(), "{r}");
-    r
+    crate::jetstream::test_api::create(a, config, T0)
 }
 
 /// Publishes and returns the ack's JSON.
