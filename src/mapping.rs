@@ -225,6 +225,16 @@ impl SubjectTransform {
         compile::compile(source, destination)
     }
 
+    /// nats-server's `NewSubjectTransform` alone, without `ValidateMapping`'s checks of the
+    /// destination's tokens (white space, function syntax): what a stream's `republish` is
+    /// checked with. An empty destination is refused here; callers treat it as none.
+    pub fn new_unvalidated(
+        source: &str,
+        destination: &str,
+    ) -> Result<SubjectTransform, TransformError> {
+        compile::compile(source, destination)
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }

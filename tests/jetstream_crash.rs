@@ -643,3 +643,35 @@ async fn torn_tail_then_restart(stop_signal: i32, tag: &str) {
     .await
     .expect("bounded");
 }
+
+/// A publish without a reply subject is written by the end of the read batch that brought it,
+/// like one with a reply: core publishes (no ack asked for), a PING whose PONG comes after that
+/// batch, a SIGKILL, and a restart that must have them. (natrix asked for no commit for them
+/// before: they waited for the next acked publish or API request, and a SIGKILL took them.)
+/// nats-server stores through an internal queue, so its PONG does not order the store: the
+/// count is asserted for natrix and printed for nats-server.
+#[tokio::test]
+async fn publishes_without_a_reply_are_written_by_the_end_of_their_batch() {
+    let store = Store::new("js-noreply", Mode::Flags);
+    let mut server = store.start();
+    create_stream(&context(&server).await).await;
+    let mut raw = server.raw();
+    raw.handshake(r#"{"verbose":false}"#);
+    raw.sync(
+        format!("PUB {SUBJECT_PREFIX}.a 1\r\na\r\nPUB {SUBJECT_PREFIX}.b 1\r\nb\r\n").as_bytes(),
+    );
+    send_signal(server.pid(), libc::SIGKILL);
+    assert!(
+        server.wait_exit(Duration::from_secs(10)).is_some(),
+        "server survived SIGKILL"
+    );
+    let server = store.start();
+    let ctx = context(&server).await;
+    let mut stream = ctx.get_stream(STREAM).await.expect("stream back");
+    let messages = stream.info().await.expect("info").state.messages;
+    if against_reference() {
+        println!("nats-server kept {messages} of 2 publishes without a reply");
+    } else {
+        assert_eq!(messages, 2);
+    }
+}

@@ -11,5 +11,8 @@ pub mod consumer_store;
 pub mod consumer_view;
 pub mod consumers;
 pub mod expiry;
+pub mod republish;
 pub mod sourcing;
 pub mod streams;
+#[cfg(test)]
+pub(crate) mod test_api;

@@ -567,12 +567,18 @@ impl AccountStreams {
             };
             let kind = link.kind;
             let s = self.streams.get_mut(dest).expect("dest exists");
+            // The stream's own subject transform applies to copies too (nats-server).
+            let subject = match s.rules.stored_subject(&subject, ts as u32) {
+                Some(t) => t.into_bytes(),
+                None => subject,
+            };
             // A sealed stream takes nothing more, copies neither (nats-server checks it first).
             if s.config.sealed
                 || s.full_for_discard_new(subject.len() + hdr.len() + m.payload.len())
             {
                 break;
             }
+            let republish = s.republish_plan(&subject);
             let stored = {
                 let mut log = s.log.borrow_mut();
                 let skipped = match kind {
@@ -588,6 +594,10 @@ impl AccountStreams {
                     l.copied_seq = m.seq;
                     l.stored_at = seq;
                     s.sources_dirty |= kind == LinkKind::Source;
+                    if let Some(plan) = republish {
+                        let rp = plan.message(dest, &subject, seq, ts, &hdr, &m.payload);
+                        self.republished.push(rp);
+                    }
                     s.stored(seq, &subject);
                     copied += 1;
                     *budget -= 1;

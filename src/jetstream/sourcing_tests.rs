@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::*;
 use crate::jetstream::api::backend::{MsgQuery, StateDetail, StreamBackend};
-use crate::jetstream::api::{self, ApiEnv, Response};
+use crate::jetstream::api::ApiEnv;
 use crate::wheel::Wheel;
 
 use crate::test_dir::TempDir;
@@ -19,20 +19,11 @@ fn open(root: Option<std::path::PathBuf>) -> AccountStreams {
 
 /// A `$JS.API` request; returns the reply JSON.
 fn api(a: &mut AccountStreams, subject: &str, body: &str) -> serde_json::Value {
-    let mut env = a.env.clone();
-    let r = api::handle(subject, "_INBOX.x", b"", body.as_bytes(), 10, a, &mut env);
-    let Response::Json(j) = r else {
-        panic!("{r:?}")
-    };
-    serde_json::from_slice(&j).unwrap()
+    crate::jetstream::test_api::request(a, subject, body, 10)
 }
 
 fn create(a: &mut AccountStreams, config: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(config).unwrap();
-    let name = v["name"].as_str().unwrap();
-    let r = api(a, &format!("$JS.API.STREAM.CREATE.{name}"), config);
-    assert!(r.get("error").is_none(), "{r}");
-    r
+    crate::jetstream::test_api::create(a, config, 10)
 }
 
 fn publish(a: &mut AccountStreams, stream: &str, subject: &str, data: &str, now: i64) {

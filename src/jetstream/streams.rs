@@ -4,7 +4,8 @@
 //! Sans-io in the sense that matters here: it reads no clock (`now` is passed in) and knows
 //! no runtime; file access goes through the store's [`StoreIo`] (std::fs, see
 //! docs/ARCHITECTURE.md). Acknowledgements are not sent from here: a publish returns the ack
-//! bytes, and the shard sends them only after [`AccountStreams::commit`] (one write per
+//! bytes (and queues its republish, if any, in `republished`), and the shard sends them
+//! only after [`AccountStreams::commit`] (one write per
 //! stream touched since the last commit: the group commit). With `sync_interval: always`
 //! each written file is also fdatasynced: in line, or with `defer_sync` (the shard) left in
 //! [`AccountStreams::unsynced`] for the shard's pipelined group commit.
@@ -30,6 +31,7 @@ use super::api::publish::{self, Incoming, PublishDecision, Rollup, StreamPublish
 use super::api::ApiEnv;
 use super::consumer::ConsumerTimer;
 use super::consumers::{Consumer, Out};
+use super::republish::{Republished, SubjectRules};
 use super::sourcing::Link;
 use crate::account::AccountId;
 use crate::store::{self, FileStore, Layout, MemStore, MessageLog, Purge, StdIo};
@@ -63,6 +65,8 @@ pub struct Stream {
     pub(crate) links: Vec<Link>,
     /// A source copied since the position hints were last written.
     pub(crate) sources_dirty: bool,
+    /// Its compiled `subject_transform` and `republish` (`republish.rs`).
+    pub(crate) rules: SubjectRules,
 }
 
 /// What a publish into a stream produced: the reply to send (after the commit when
@@ -113,6 +117,9 @@ pub struct AccountStreams {
     /// Origin name → the streams linked to it (`sourcing.rs`), so a publish into a stream
     /// nobody mirrors or sources costs one lookup.
     pub(crate) linked_from: HashMap<String, Vec<String>>,
+    /// Stored messages to republish (`republish.rs`), taken by the shard after every call
+    /// and routed after the commit that writes them.
+    pub republished: Vec<Republished>,
 }
 
 fn store_err(e: store::StoreError) -> ApiError {
@@ -210,6 +217,7 @@ impl AccountStreams {
             copy_turn_max: super::sourcing::COPY_TURN_MAX,
             sourcing_backlog: false,
             linked_from: HashMap::new(),
+            republished: Vec::new(),
         };
         // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
         // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
@@ -219,6 +227,8 @@ impl AccountStreams {
         me.env.features.sources = true;
         // Pull consumers' priority groups (consumer/priority.rs).
         me.env.features.priority_groups = true;
+        me.env.features.republish = true;
+        me.env.features.subject_transform = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -269,6 +279,7 @@ impl AccountStreams {
         };
         Ok(Stream {
             links: Link::of(&meta.config),
+            rules: SubjectRules::of(&meta.config),
             sources_dirty: false,
             config: meta.config,
             created: meta.created,
@@ -340,6 +351,13 @@ impl AccountStreams {
         data: &[u8],
         now: UnixNanos,
     ) -> Option<PubOutcome> {
+        // The stream's subject transform comes before everything else (nats-server too).
+        let transformed = self
+            .streams
+            .get(name)?
+            .rules
+            .stored_subject(subj.as_bytes(), now as u32);
+        let subj = transformed.as_deref().unwrap_or(subj);
         let domain = self.env.domain.clone();
         let max_payload_bytes = self.env.max_payload_bytes;
         let over_account_limit = self.over_account_limit(name, subj.len() + hdr.len() + data.len());
@@ -394,6 +412,7 @@ impl AccountStreams {
             }
             PublishDecision::Store(a) => a,
         };
+        let republish = s.republish_plan(subj.as_bytes());
         let mut log = s.log.borrow_mut();
         let c = &s.config;
         if c.discard == DiscardPolicy::New {
@@ -425,6 +444,10 @@ impl AccountStreams {
             Err(e) => return reply(publish::pub_error(name, &store_err(e))),
         };
         drop(log);
+        if let Some(plan) = republish {
+            let m = plan.message(name, subj.as_bytes(), seq, now, hdr, data);
+            self.republished.push(m);
+        }
         s.stored(seq, subj.as_bytes());
         let mut log = s.log.borrow_mut();
         if accepted.rollup.is_some() {
@@ -623,6 +646,7 @@ impl StreamBackend for AccountStreams {
             config.name.clone(),
             Stream {
                 links: Link::of(&config),
+                rules: SubjectRules::of(&config),
                 sources_dirty: false,
                 config,
                 created: now,
@@ -657,6 +681,7 @@ impl StreamBackend for AccountStreams {
             fs.write_meta(&json).map_err(store_err)?;
         }
         let name = config.name.clone();
+        s.rules = SubjectRules::of(&config);
         s.config = config;
         s.invalidate_pending();
         self.sourcing_updated(&name, now);

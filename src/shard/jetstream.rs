@@ -11,7 +11,9 @@
 //! Group commit: a stored publish leaves its ack in `pending`; [`Shard::flush`], which runs
 //! at the end of every read batch and every mesh batch, first commits every stream touched
 //! since the last flush (one write each) and only then lets the acks out. Everything that
-//! arrived together shares the write; nothing is acknowledged before it is written.
+//! arrived together shares the write; nothing is acknowledged before it is written. A
+//! stream's republishes (`jetstream/republish.rs`) are held the same way, each just before
+//! the ack of its publish, and go out as core publishes in the stream's account.
 //!
 //! With `sync_interval: always` the commit is pipelined (`store::group_commit`): the writes
 //! go to the page cache in line, and the commit's acks, ack confirmations and consumer
@@ -35,6 +37,7 @@ use crate::account::AccountId;
 use crate::jetstream::api::{self, ApiEnv, Response};
 use crate::jetstream::consumer::ConsumerTimer;
 use crate::jetstream::consumers::Out;
+use crate::jetstream::republish::Republished;
 use crate::jetstream::streams::AccountStreams;
 use crate::proto::encode::MsgView;
 use crate::runtime;
@@ -100,6 +103,9 @@ pub(super) enum Held {
     Reply(AccountId, Vec<u8>, Vec<u8>),
     /// A consumer's message (a delivery, heartbeat or status), with `sync_always`.
     Out(AccountId, Out),
+    /// A stored message's republish (`jetstream/republish.rs`), a core publish in the
+    /// stream's account.
+    Republish(AccountId, Republished),
 }
 
 fn now_ns() -> i64 {
@@ -406,6 +412,13 @@ impl Shard {
                 now_ns(),
             );
             let Some(out) = out else { return false };
+            // Republishes go out with the ack, just before it (nats-server's order).
+            js.pending.extend(
+                streams
+                    .republished
+                    .drain(..)
+                    .map(|r| Held::Republish(account, r)),
+            );
             let no_ack = streams.streams.get(&name).is_some_and(|s| s.config.no_ack);
             if view.reply.is_empty() || no_ack {
                 if !out.after_commit {
@@ -434,9 +447,17 @@ impl Shard {
             let Some(js) = js.as_mut() else { return };
             let mut ok = true;
             let now = now_ns();
-            for streams in js.accounts.values_mut() {
+            for (&account, streams) in js.accounts.iter_mut() {
                 // A sourcing turn that hit its bound goes on first, in this same commit.
                 streams.resume_sourcing(now);
+                // What copies (and API calls) stored since the last publish is announced by
+                // this commit too.
+                js.pending.extend(
+                    streams
+                        .republished
+                        .drain(..)
+                        .map(|r| Held::Republish(account, r)),
+                );
                 ok &= streams.commit();
                 ok &= streams.persist_consumers();
             }
@@ -523,6 +544,10 @@ impl Shard {
                 Held::Out(account, o) => {
                     let m = Msg::build(&o.subject, &o.reply, &o.headers, &o.payload);
                     self.deliver_as(account, &o.to, &m);
+                }
+                Held::Republish(account, r) => {
+                    let m = Msg::build(&r.subject, b"", &r.headers, &r.payload);
+                    self.publish_in_account(account, &m);
                 }
             }
         }

@@ -403,41 +403,59 @@ fn check_subjects(cfg: &mut StreamConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// nats-server's `checkStreamCfg` for `subject_transform` and `republish` (error codes and
+/// texts as 2.15.1 gives them; an empty destination is accepted and does nothing).
 fn check_transforms(cfg: &mut StreamConfig, pedantic: bool) -> Result<(), ApiError> {
     if let Some(t) = &cfg.subject_transform {
-        if !t.src.is_empty() && !crate::subject::is_valid_subscription_subject(t.src.as_bytes()) {
+        // `IsValidSubject` also refuses white space.
+        let valid = crate::subject::is_valid_subscription_subject(t.src.as_bytes())
+            && !t.src.contains([' ', '\t', '\r', '\n', '\x0c']);
+        if !t.src.is_empty() && !valid {
             return Err(ApiError::TransformInvalidSource(format!(
                 "invalid subject {}",
                 t.src
             )));
         }
-        if !t.dest.is_empty() && !crate::subject::is_valid_subscription_subject(t.dest.as_bytes()) {
-            return Err(ApiError::TransformInvalidDestination(format!(
-                "invalid subject {}",
-                t.dest
-            )));
+        if !t.dest.is_empty() {
+            let src = if t.src.is_empty() { ">" } else { &t.src };
+            crate::mapping::SubjectTransform::new(src, &t.dest)
+                .map_err(|e| ApiError::TransformInvalidDestination(e.to_string()))?;
         }
     }
-    if let Some(rp) = &mut cfg.republish {
-        if rp.src.is_empty() {
+    let Some(rp) = &mut cfg.republish else {
+        return Ok(());
+    };
+    if rp.src.is_empty() {
+        if pedantic {
+            return Err(pedantic_err("republish source can not be empty"));
+        }
+        rp.src = ">".into();
+    }
+    // `>` to `>` would cycle, unless the transform renames the stream's only subject: then
+    // it republishes what the transform produced, on its own subject.
+    if let Some(t) = &cfg.subject_transform {
+        if rp.src == ">" && rp.dest == ">" && cfg.subjects.len() == 1 && t.src == cfg.subjects[0] {
             if pedantic {
-                return Err(pedantic_err("republish source can not be empty"));
+                return Err(pedantic_err(
+                    "implicit republish based on subject transform",
+                ));
             }
-            rp.src = ">".into();
+            rp.src.clone_from(&t.dest);
+            rp.dest.clone_from(&t.dest);
         }
-        if cfg.subjects.iter().any(|s| collide(&rp.dest, s)) {
-            return Err(invalid(
-                "stream configuration for republish destination forms a cycle",
-            ));
-        }
-        let ok = crate::subject::is_valid_subscription_subject(rp.src.as_bytes())
-            && crate::subject::is_valid_subscription_subject(rp.dest.as_bytes());
-        if !ok {
-            return Err(invalid(format!(
-                "stream configuration for republish with transform from '{}' to '{}' not valid",
-                rp.src, rp.dest
-            )));
-        }
+    }
+    if cfg.subjects.iter().any(|s| collide(&rp.dest, s)) {
+        return Err(invalid(
+            "stream configuration for republish destination forms a cycle",
+        ));
+    }
+    if !rp.dest.is_empty()
+        && crate::mapping::SubjectTransform::new_unvalidated(&rp.src, &rp.dest).is_err()
+    {
+        return Err(invalid(format!(
+            "stream configuration for republish with transform from '{}' to '{}' not valid",
+            rp.src, rp.dest
+        )));
     }
     Ok(())
 }
