@@ -41,11 +41,10 @@ impl AccountStreams {
         if ttl_s <= 0 && (max_age_ns <= 0 || armed) {
             return;
         }
-        let id = self.stream_timer_id(name);
-        let mut wheel = self.wheel.borrow_mut();
         if ttl_s > 0 {
+            let id = self.stream_timer_id(name);
             let at_ns = now_ns.saturating_add(ttl_s.saturating_mul(NS_PER_S));
-            wheel.insert(
+            self.wheel.borrow_mut().insert(
                 (at_ns / NS_PER_MS) as u64,
                 ConsumerTimer {
                     consumer_id: id,
@@ -59,16 +58,22 @@ impl AccountStreams {
                 .get(name)
                 .and_then(|s| s.log.borrow_mut().state().ok())
                 .map_or(now_ns, |st| st.first_ts_ns);
-            wheel.insert(
-                (first_ns.saturating_add(max_age_ns) / NS_PER_MS) as u64,
-                ConsumerTimer {
-                    consumer_id: id,
-                    kind: TimerKind::MaxAge,
-                },
-            );
-            if let Some(s) = self.streams.get_mut(name) {
-                s.age_timer_armed = true;
-            }
+            self.arm_age(name, first_ns.saturating_add(max_age_ns));
+        }
+    }
+
+    /// The age timer of stream `name`, at Unix time `at_ns`.
+    fn arm_age(&mut self, name: &str, at_ns: i64) {
+        let id = self.stream_timer_id(name);
+        self.wheel.borrow_mut().insert(
+            (at_ns / NS_PER_MS) as u64,
+            ConsumerTimer {
+                consumer_id: id,
+                kind: TimerKind::MaxAge,
+            },
+        );
+        if let Some(s) = self.streams.get_mut(name) {
+            s.age_timer_armed = true;
         }
     }
 
@@ -117,10 +122,26 @@ impl AccountStreams {
         };
         match timer.kind {
             TimerKind::MsgTtl { stream_seq } => {
-                let gone = s.log.borrow_mut().delete(stream_seq, false);
-                if gone.unwrap_or(false) {
-                    s.dirty = true;
-                    s.invalidate_pending();
+                // Deleted, or replaced by a subject delete marker (markers.rs).
+                self.expire_seq(&name, stream_seq, now.ns);
+            }
+            TimerKind::MaxAge
+                if s.config.allow_msg_ttl || s.config.subject_delete_marker_ttl_ns > 0 =>
+            {
+                // One at a time (markers.rs). The timer stays marked armed meanwhile, so
+                // the markers' publishes arm no second one.
+                let max_age = s.config.max_age_ns;
+                if max_age <= 0 {
+                    s.age_timer_armed = false;
+                    return true;
+                }
+                let cutoff = now.ns.saturating_sub(max_age);
+                let next = self.expire_aged(&name, cutoff, now.ns);
+                if let Some(s) = self.streams.get_mut(&name) {
+                    s.age_timer_armed = false;
+                }
+                if let Some(ts) = next {
+                    self.arm_age(&name, ts.saturating_add(max_age));
                 }
             }
             TimerKind::MaxAge => {

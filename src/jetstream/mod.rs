@@ -11,6 +11,7 @@ pub mod consumer_store;
 pub mod consumer_view;
 pub mod consumers;
 pub mod expiry;
+pub mod markers;
 pub mod republish;
 pub mod sourcing;
 pub mod streams;

@@ -219,9 +219,11 @@ impl AccountStreams {
             linked_from: HashMap::new(),
             republished: Vec::new(),
         };
-        // Per-message TTLs expire on the wheel (expiry.rs); consumers take several filters;
+        // Per-message TTLs expire on the wheel (expiry.rs), leaving subject delete markers
+        // (markers.rs); consumers take several filters;
         // mirrors and sources of this account's streams copy on this shard (sourcing.rs).
         me.env.features.msg_ttl = true;
+        me.env.features.subject_delete_markers = true;
         me.env.features.consumer_multi_filters = true;
         me.env.features.mirrors = true;
         me.env.features.sources = true;
@@ -412,6 +414,8 @@ impl AccountStreams {
             }
             PublishDecision::Store(a) => a,
         };
+        // A TTL raised to the marker TTL is stored as raised (markers.rs).
+        let hdr = &*super::markers::stored_headers(hdr, &hdrs, accepted.ttl_s);
         let republish = s.republish_plan(subj.as_bytes());
         let mut log = s.log.borrow_mut();
         let c = &s.config;

@@ -47,8 +47,12 @@ use crate::wheel::Wheel;
 
 /// The shard that owns every stream.
 pub const JS_SHARD: usize = 0;
-/// nats-server 2.12's JetStream API level is 2; natrix serves the stream API of level 0 so
-/// far (no consumers, no TTLs), and says so.
+/// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15).
+/// Level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
+/// and priority groups; natrix has the first three and refuses priority groups (10052), so
+/// it claims level 0. Clients gate on it: async-nats and nats-py refuse a KV bucket with
+/// limit markers below level 1 (a stream with `subject_delete_marker_ttl` made through the
+/// API works, and so does nats.js, which does not check).
 pub const JS_API_LEVEL: u32 = 0;
 
 /// The API requests [`Shard::js_api`] answers without refreshing interest and push state.
