@@ -395,3 +395,45 @@ fn a_nats_js_kv_bucket_with_limit_markers_sees_expiry_as_a_purge() {
         );
     }
 }
+
+/// Without markers too, `max_age` keeps `Nats-TTL: never`, also after a SIGKILL restart.
+#[tokio::test]
+async fn max_age_keeps_never_expiring_messages_over_a_sigkill() {
+    let store = TempDir::new("markers-never");
+    let mut server = Server::start_jetstream(1, &store.path, &[]);
+    bounded(async {
+        let (_nc, js) = connect(&server).await;
+        js.create_stream(Config {
+            name: "N".into(),
+            subjects: vec!["n.>".into()],
+            max_age: 2 * S,
+            allow_message_ttl: true,
+            storage: StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .expect("stream created");
+        for subj in ["n.a", "n.b", "n.c"] {
+            let mut h = async_nats::HeaderMap::new();
+            if subj == "n.b" {
+                h.insert("Nats-TTL", "never");
+            }
+            js.publish_with_headers(subj, h, "x".into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    send_signal(server.pid(), libc::SIGKILL);
+    server.wait_exit(Duration::from_secs(10)).expect("killed");
+    let server = Server::start_jetstream(1, &store.path, &[]);
+    bounded(async {
+        let (nc, js) = connect(&server).await;
+        assert_eq!(wait_msgs(&js, "N", 1, 2 * S + EXPIRY_SLACK).await, 1);
+        assert_eq!(state(&js, "N").await, (1, 2, 3));
+        assert_eq!(get(&nc, "N", 2).await.map(|m| m.0), Some("n.b".into()));
+    })
+    .await;
+}

@@ -15,7 +15,7 @@ use super::api::headers::Headers;
 use super::api::publish::{parse_ttl, HDR_TTL};
 use super::consumer::{ConsumerTimer, TimerKind};
 use super::consumers::Clock;
-use super::streams::AccountStreams;
+use super::streams::{AccountStreams, Stream};
 use crate::store::{MessageLog, Purge};
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -38,6 +38,11 @@ impl AccountStreams {
             Some(s) => (s.config.max_age_ns, s.age_timer_armed),
             None => return,
         };
+        if ttl_s < 0 {
+            if let Some(s) = self.streams.get_mut(name) {
+                s.never_expire.insert(seq);
+            }
+        }
         if ttl_s <= 0 && (max_age_ns <= 0 || armed) {
             return;
         }
@@ -96,7 +101,7 @@ impl AccountStreams {
                     continue;
                 };
                 if let Some(Ok(t)) = h.get(HDR_TTL).map(parse_ttl) {
-                    if t > 0 {
+                    if t != 0 {
                         ttls.push((m.seq, m.ts_ns, t));
                     }
                 }
@@ -125,9 +130,7 @@ impl AccountStreams {
                 // Deleted, or replaced by a subject delete marker (markers.rs).
                 self.expire_seq(&name, stream_seq, now.ns);
             }
-            TimerKind::MaxAge
-                if s.config.allow_msg_ttl || s.config.subject_delete_marker_ttl_ns > 0 =>
-            {
+            TimerKind::MaxAge if s.config.subject_delete_marker_ttl_ns > 0 => {
                 // One at a time (markers.rs). The timer stays marked armed meanwhile, so
                 // the markers' publishes arm no second one.
                 let max_age = s.config.max_age_ns;
@@ -135,13 +138,12 @@ impl AccountStreams {
                     s.age_timer_armed = false;
                     return true;
                 }
-                let cutoff = now.ns.saturating_sub(max_age);
-                let next = self.expire_aged(&name, cutoff, now.ns);
+                let next = self.expire_aged(&name, max_age, now.ns);
                 if let Some(s) = self.streams.get_mut(&name) {
                     s.age_timer_armed = false;
                 }
-                if let Some(ts) = next {
-                    self.arm_age(&name, ts.saturating_add(max_age));
+                if let Some(at_ns) = next {
+                    self.arm_age(&name, at_ns);
                 }
             }
             TimerKind::MaxAge => {
@@ -152,30 +154,62 @@ impl AccountStreams {
                 }
                 // A message exactly `max_age` old has expired.
                 let cutoff = now.ns.saturating_sub(max_age);
-                let mut log = s.log.borrow_mut();
-                let keep_from = first_at_or_after(&mut **log, cutoff.saturating_add(1));
-                let purged = match keep_from {
-                    Some(seq) => log.purge(&Purge {
-                        up_to_seq: Some(seq),
-                        ..Purge::default()
-                    }),
-                    None => log.purge(&Purge::default()),
-                }
-                .unwrap_or(0);
-                let left = log.state().map(|st| st.msgs).unwrap_or(0);
-                drop(log);
-                if purged > 0 {
-                    s.dirty = true;
-                    s.invalidate_pending();
-                }
-                if left > 0 {
-                    let last = s.log.borrow().log().counters().last_seq;
-                    self.arm_expiry(&name, last, 0, now.ns);
+                if let Some(ts) = purge_aged(s, cutoff) {
+                    self.arm_age(&name, ts.saturating_add(max_age));
                 }
             }
             _ => {}
         }
         true
+    }
+}
+
+/// `max_age` without markers: everything stored at or before `cutoff_ns` goes in one purge,
+/// but for the messages with `Nats-TTL: never` (`Stream::never_expire`), which stay: the
+/// purge stops at the first of them and the rest up to the cut is deleted around them,
+/// without reading a message. The time of the first message left that expires, if any.
+fn purge_aged(s: &mut Stream, cutoff_ns: i64) -> Option<i64> {
+    let mut log = s.log.borrow_mut();
+    let last = log.log().counters().last_seq;
+    let keep_from = first_at_or_after(&mut **log, cutoff_ns.saturating_add(1)).unwrap_or(last + 1);
+    let live = |log: &dyn MessageLog, q: u64| log.log().next_by_subject(q, b">") == Some(q);
+    let (nevers, stale): (Vec<u64>, Vec<u64>) = s
+        .never_expire
+        .range(..keep_from)
+        .partition(|&&q| live(&**log, q));
+    for q in stale {
+        s.never_expire.remove(&q);
+    }
+    let up_to = nevers.first().copied().unwrap_or(keep_from);
+    let mut gone = if up_to > last {
+        log.purge(&Purge::default())
+    } else {
+        log.purge(&Purge {
+            up_to_seq: Some(up_to),
+            ..Purge::default()
+        })
+    }
+    .unwrap_or(0);
+    if !nevers.is_empty() {
+        let mut from = up_to + 1;
+        while let Some(q) = log
+            .log()
+            .next_by_subject(from, b">")
+            .filter(|&q| q < keep_from)
+        {
+            from = q + 1;
+            if nevers.binary_search(&q).is_err() && log.delete(q, false).unwrap_or(false) {
+                gone += 1;
+            }
+        }
+    }
+    if gone > 0 {
+        s.dirty = true;
+        s.invalidate_pending();
+    }
+    match log.get(keep_from) {
+        Ok(Some(m)) => Some(m.ts_ns),
+        _ => None,
     }
 }
 

@@ -12,9 +12,10 @@
 //! whose subject has others left. Deletes, purges and `max_msgs_per_subject` write none:
 //! nats-server defines the reasons `Purge` and `Remove` but writes only `MaxAge`.
 //!
-//! `max_age` in a stream with `allow_msg_ttl` goes one message at a time, oldest first, as
-//! nats-server's does: a message with `Nats-TTL: never` stays past `max_age`, and each
-//! expired message may leave a marker. Other streams keep the single purge of `expiry.rs`.
+//! `max_age` in a stream with markers goes one message at a time, oldest first, as
+//! nats-server's does, so that each expired message may leave a marker (and one with
+//! `Nats-TTL: never` stays), at most [`AGE_TURN_MAX`] messages a turn. Other streams keep
+//! the purge of `expiry.rs`, which keeps the `never` ones too.
 //!
 //! A marker is a stored message like any other, so it survives a restart; after one,
 //! `restore_expiry` arms the age timer, which expires what is overdue through here and so
@@ -32,6 +33,9 @@ pub const HDR_MARKER_REASON: &str = "Nats-Marker-Reason";
 pub const REASON_MAX_AGE: &str = "MaxAge";
 const HDR_KV_OPERATION: &str = "KV-Operation";
 const NS_PER_S: i64 = 1_000_000_000;
+/// The most messages one `max_age` turn looks at in a stream with TTLs, so that expiring a
+/// large backlog one message at a time does not hold the shard in one go.
+pub const AGE_TURN_MAX: usize = 10_000;
 
 /// The header block of a marker whose own TTL is `ttl_s` seconds (nats-server's order).
 pub fn marker_headers(ttl_s: i64) -> Vec<u8> {
@@ -142,10 +146,12 @@ impl AccountStreams {
         gone
     }
 
-    /// `max_age` one message at a time (a stream with `allow_msg_ttl`): every message
-    /// stored at or before `cutoff_ns` goes, oldest first, but for those that never expire.
-    /// The time of the first message kept (the next one due), if any.
-    pub(crate) fn expire_aged(&mut self, name: &str, cutoff_ns: i64, now_ns: i64) -> Option<i64> {
+    /// `max_age` one message at a time (a stream with markers): every message
+    /// `max_age_ns` old or more goes, oldest first, but for those that never expire, at most
+    /// [`AGE_TURN_MAX`] a call. When the age timer is due next: when the first message kept
+    /// will be as old, `now_ns` if the turn stopped at its bound, None if nothing is left.
+    pub(crate) fn expire_aged(&mut self, name: &str, max_age_ns: i64, now_ns: i64) -> Option<i64> {
+        let cutoff_ns = now_ns.saturating_sub(max_age_ns);
         let mut from = self
             .streams
             .get(name)?
@@ -154,7 +160,7 @@ impl AccountStreams {
             .log()
             .counters()
             .first_seq;
-        loop {
+        for _ in 0..AGE_TURN_MAX {
             let next = {
                 let s = self.streams.get(name)?;
                 let mut log = s.log.borrow_mut();
@@ -162,13 +168,15 @@ impl AccountStreams {
             };
             let m = next?;
             if m.ts_ns > cutoff_ns {
-                return Some(m.ts_ns);
+                return Some(m.ts_ns.saturating_add(max_age_ns));
             }
             from = m.seq + 1;
             if !never_expires(&m.headers) {
                 self.expire_seq(name, m.seq, now_ns);
             }
         }
+        // The rest in the next turn, after the shard served whatever else is waiting.
+        Some(now_ns)
     }
 }
 

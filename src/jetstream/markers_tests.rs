@@ -161,19 +161,18 @@ fn max_age_without_markers_keeps_messages_that_never_expire() {
         &mut a,
         r#"{"name":"N","subjects":["n.>"],"allow_msg_ttl":true,"max_age":1000000000}"#,
     );
-    put(&mut a, "N", "n.a", "NATS/1.0\r\nNats-TTL: never\r\n\r\n", 0);
-    put(&mut a, "N", "n.b", "", 0);
-    put(&mut a, "N", "n.c", "", 500);
+    let never = "NATS/1.0\r\nNats-TTL: never\r\n\r\n";
+    put(&mut a, "N", "n.a", "", 0);
+    put(&mut a, "N", "n.b", never, 0);
+    put(&mut a, "N", "n.c", "", 0);
+    put(&mut a, "N", "n.d", never, 0);
+    put(&mut a, "N", "n.e", "", 0);
+    put(&mut a, "N", "n.f", "", 500);
+    let seqs = |a: &AccountStreams| live(a, "N").iter().map(|m| m.0).collect::<Vec<_>>();
     fire(&mut a, 1_000);
-    assert_eq!(
-        live(&a, "N").iter().map(|m| m.0).collect::<Vec<_>>(),
-        vec![1, 3]
-    );
+    assert_eq!(seqs(&a), vec![2, 4, 6]);
     fire(&mut a, 1_500);
-    assert_eq!(
-        live(&a, "N").iter().map(|m| m.0).collect::<Vec<_>>(),
-        vec![1]
-    );
+    assert_eq!(seqs(&a), vec![2, 4]);
     assert!(
         a.wheel.borrow().next_deadline().is_none(),
         "no timer left for a message that never expires"
@@ -194,5 +193,28 @@ fn a_marker_refused_by_the_stream_still_lets_the_message_go() {
     assert!(
         live(&a, "F").iter().all(|m| m.0 != 1),
         "the expired message went"
+    );
+}
+
+#[test]
+fn max_age_one_at_a_time_stops_at_the_turn_bound_and_goes_on_at_the_next_tick() {
+    let mut a = open(None);
+    stream(
+        &mut a,
+        r#"{"name":"B","subjects":["b.>"],"allow_msg_ttl":true,"max_age":1000000000,
+            "subject_delete_marker_ttl":60000000000}"#,
+    );
+    for _ in 0..AGE_TURN_MAX + 5 {
+        a.publish("B", "b.x", b"", b"x", at(0).ns).unwrap();
+    }
+    assert!(a.commit());
+    let left = |a: &AccountStreams| a.streams["B"].log.borrow_mut().state().unwrap().msgs;
+    fire(&mut a, 1_000);
+    assert_eq!(left(&a), 5, "one turn takes AGE_TURN_MAX");
+    fire(&mut a, 1_001);
+    assert_eq!(
+        left(&a),
+        1,
+        "the next tick takes the rest, the last leaving a marker"
     );
 }

@@ -16,7 +16,7 @@
 //! position hints `sources.json` (see `sourcing.rs`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -57,6 +57,9 @@ pub struct Stream {
     pub consumers: BTreeMap<String, Consumer>,
     /// A `max_age` timer is in the wheel (see `expiry.rs`).
     pub(crate) age_timer_armed: bool,
+    /// Sequences stored with `Nats-TTL: never`, which `max_age` keeps (`expiry.rs`); an
+    /// entry may outlive its message (dropped at the next age expiry past it).
+    pub(crate) never_expire: BTreeSet<u64>,
     dedup: publish::DedupTable,
     last_msg_id: String,
     /// Appended to since the last commit.
@@ -291,6 +294,7 @@ impl AccountStreams {
             dirty: false,
             consumers: BTreeMap::new(),
             age_timer_armed: false,
+            never_expire: BTreeSet::new(),
         })
     }
 
@@ -660,6 +664,7 @@ impl StreamBackend for AccountStreams {
                 dirty: false,
                 consumers: BTreeMap::new(),
                 age_timer_armed: false,
+                never_expire: BTreeSet::new(),
             },
         );
         self.sourcing_created(&name, now);
