@@ -2,8 +2,9 @@
 //! and the raw JS API: `max_age` leaves a `Nats-Marker-Reason: MaxAge` marker on each
 //! subject whose last message it takes, with nats-server's exact header block; consumers
 //! see it; it expires with its own TTL; a message with `Nats-TTL: never` stays; a TTL below
-//! the marker TTL is stored raised; deletes and purges write no marker; a KV watcher sees a
-//! marker as a purge; markers due while the server was down (SIGKILL) are written at start
+//! the marker TTL is stored raised; deletes and purges write no marker; an async-nats KV
+//! bucket with limit markers (made by the client, which needs API level 1) and a nats.js one
+//! see a marker as a purge; markers due while the server was down (SIGKILL) are written at start
 //! and stay over a second SIGKILL.
 //!
 //! Every test starts its own server with `-js -sd <tempdir>` (natrix, or nats-server with
@@ -18,7 +19,7 @@ use async_nats::jetstream::{
     self,
     consumer::{pull, AckPolicy, DeliverPolicy},
     kv::Operation,
-    stream::{Config, DiscardPolicy, StorageType},
+    stream::{Config, StorageType},
 };
 use futures::StreamExt;
 
@@ -229,29 +230,35 @@ async fn a_short_ttl_is_stored_raised_and_deletes_and_purges_write_no_marker() {
 }
 
 #[tokio::test]
-async fn a_kv_watcher_sees_a_marker_as_a_purge() {
+async fn an_async_nats_kv_bucket_with_limit_markers_sees_expiry_as_a_purge() {
     let store = TempDir::new("markers-kv");
     let server = Server::start_jetstream(1, &store.path, &[]);
     bounded(async {
         let (_nc, js) = connect(&server).await;
-        // What async-nats makes for a bucket with `limit_markers`; made through the stream
-        // API because async-nats refuses `limit_markers` below API level 1.
-        js.create_stream(Config {
-            name: "KV_b".into(),
-            subjects: vec!["$KV.b.>".into()],
-            max_messages_per_subject: 1,
-            max_age: S,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: DiscardPolicy::New,
-            allow_message_ttl: true,
-            subject_delete_marker_ttl: Some(S),
-            ..Default::default()
-        })
-        .await
-        .expect("KV stream created");
-        let kv = js.get_key_value("b").await.expect("bucket opened");
+        // async-nats makes such a bucket only at JetStream API level 1 or more; INFO's
+        // `api_lvl` says the same level as `$JS.API.INFO`.
+        let level = js.query_account().await.unwrap().requests.level;
+        assert!(level >= 1, "API level {level}");
+        let info = common::RawClient::connect(&server.addr()).read_info();
+        assert_eq!(info["api_lvl"].as_i64(), Some(level as i64), "{info}");
+        let kv = js
+            .create_key_value(jetstream::kv::Config {
+                bucket: "b".into(),
+                max_age: S,
+                limit_markers: Some(S),
+                ..Default::default()
+            })
+            .await
+            .expect("bucket with limit markers created");
+        let cfg = js
+            .get_stream("KV_b")
+            .await
+            .unwrap()
+            .cached_info()
+            .config
+            .clone();
+        assert!(cfg.allow_message_ttl);
+        assert_eq!(cfg.subject_delete_marker_ttl, Some(S));
         kv.put("k", "v".into()).await.unwrap();
         let mut w = kv.watch_with_history("k").await.unwrap();
         let first = w.next().await.unwrap().unwrap();
@@ -266,17 +273,6 @@ async fn a_kv_watcher_sees_a_marker_as_a_purge() {
             kv.get("k").await.unwrap().is_none(),
             "the key reads as gone"
         );
-
-        // async-nats makes such a bucket itself only at API level 1 or more.
-        let level = js.query_account().await.unwrap().requests.level;
-        let made = js
-            .create_key_value(jetstream::kv::Config {
-                bucket: "c".into(),
-                limit_markers: Some(S),
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(made.is_ok(), level >= 1, "{made:?} at level {level}");
     })
     .await;
 }

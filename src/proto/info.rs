@@ -51,10 +51,18 @@ pub struct ServerInfo<'a> {
     /// The connection is in the system account (the second INFO only).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub acc_is_sys: bool,
+    /// The JetStream API level served (`JS_API_LEVEL`), sent whether or not JetStream is on,
+    /// as nats-server 2.12+ does; left out at 0 (Go's `omitempty`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub api_lvl: u32,
     /// JetStream is enabled (nats-server sends the key only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub jetstream: bool,
     pub natrix_version: &'static str,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ServerInfo<'_> {
@@ -293,10 +301,12 @@ mod tests {
             connect_info: false,
             remote_account: None,
             acc_is_sys: false,
+            api_lvl: 1,
             jetstream: false,
             natrix_version: NATRIX_VERSION,
         };
         let s = String::from_utf8(info.to_json()).unwrap();
+        assert!(s.contains(r#""client_ip":"127.0.0.1","api_lvl":1,"#), "{s}");
         assert!(
             s.starts_with(r#"{"server_id":"NID","server_name":"n","version":"2.12.0","proto":1"#)
         );

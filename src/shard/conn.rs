@@ -214,6 +214,7 @@ impl Shard {
             connect_info,
             remote_account: connect_info.then_some(&*account_name),
             acc_is_sys: connect_info && self.auth().accounts.system() == Some(c.account.get()),
+            api_lvl: super::jetstream::JS_API_LEVEL,
             jetstream: opts.jetstream.is_some(),
             natrix_version: NATRIX_VERSION,
         }

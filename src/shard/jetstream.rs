@@ -47,13 +47,15 @@ use crate::wheel::Wheel;
 
 /// The shard that owns every stream.
 pub const JS_SHARD: usize = 0;
-/// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15).
-/// Level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
-/// and priority groups; natrix has the first three and refuses priority groups (10052), so
-/// it claims level 0. Clients gate on it: async-nats and nats-py refuse a KV bucket with
-/// limit markers below level 1 (a stream with `subject_delete_marker_ttl` made through the
-/// API works, and so does nats.js, which does not check).
-pub const JS_API_LEVEL: u32 = 0;
+/// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
+/// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
+/// and priority groups, all served; level 2 (2.12) adds counters, atomic batches, message
+/// schedules and async persist, which natrix refuses (10052). Reported as `api.level`,
+/// `_nats.level`, INFO `api_lvl`, and checked against `Nats-Required-Api-Level`. Clients
+/// gate on it (async-nats and nats-py make a KV bucket with limit markers only from 1).
+/// The INFO `version` stays 2.12.0 (`NATS_FEATURE_VERSION`): a 2.11 server sends neither
+/// `api_lvl` nor the `connect_info` INFO, so no nats-server release pairs level 1 with them.
+pub const JS_API_LEVEL: u32 = 1;
 
 /// The API requests [`Shard::js_api`] answers without refreshing interest and push state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
