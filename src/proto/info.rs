@@ -36,6 +36,9 @@ pub struct ServerInfo<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_verify: bool,
     pub max_payload: usize,
+    /// JetStream is enabled (nats-server sends the key only then, right after max_payload).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub jetstream: bool,
     pub client_id: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub client_ip: &'a str,
@@ -55,9 +58,6 @@ pub struct ServerInfo<'a> {
     /// as nats-server 2.12+ does; left out at 0 (Go's `omitempty`).
     #[serde(skip_serializing_if = "is_zero")]
     pub api_lvl: u32,
-    /// JetStream is enabled (nats-server sends the key only then).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub jetstream: bool,
     pub natrix_version: &'static str,
 }
 
@@ -312,6 +312,19 @@ mod tests {
         );
         assert!(s.contains(r#""headers":true,"max_payload":1048576,"client_id":5"#));
         assert!(!s.contains("connect_info") && !s.contains(' '));
+        // nats-server's field order puts jetstream right after max_payload.
+        let js = String::from_utf8(
+            ServerInfo {
+                jetstream: true,
+                ..info
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert!(
+            js.contains(r#""max_payload":1048576,"jetstream":true,"client_id":5"#),
+            "{js}"
+        );
         assert_eq!(new_server_id().len(), 56);
     }
 }
