@@ -23,6 +23,7 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 
+use common::node;
 use common::procs::{send_signal, Server, TempDir};
 
 const TEST_MAX: Duration = Duration::from_secs(40);
@@ -338,58 +339,22 @@ async fn markers_due_while_the_server_was_down_are_written_at_start_and_survive_
     .await;
 }
 
-const JS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
-
 /// nats.js v3 (tests/js/v3/kv_markers.js): a KV bucket with `markerTTL`, which nats.js makes
 /// without checking the API level.
 #[test]
 fn a_nats_js_kv_bucket_with_limit_markers_sees_expiry_as_a_purge() {
-    assert!(
-        std::path::Path::new(JS_DIR)
-            .join("node_modules/@nats-io/kv")
-            .exists(),
-        "tests/js/node_modules is missing @nats-io/kv: run ./test once"
-    );
     let store = TempDir::new("markers-js");
     let server = Server::start_jetstream(1, &store.path, &[]);
-    let mut child = std::process::Command::new("node")
-        .arg("v3/kv_markers.js")
-        .current_dir(JS_DIR)
-        .env("NATS_URL", server.url())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let deadline = Instant::now() + TEST_MAX;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for node") {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = child.wait_with_output().expect("node output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "kv_markers.js failed ({status:?}):\n{stdout}{stderr}"
+    let stdout = node::run_script("v3/kv_markers.js", &server.url(), TEST_MAX);
+    node::assert_steps(
+        &stdout,
+        &[
+            "bucket with markers",
+            "watch saw the marker as a purge",
+            "get sees the purge",
+            "the marker expired",
+        ],
     );
-    for step in [
-        "bucket with markers",
-        "watch saw the marker as a purge",
-        "get sees the purge",
-        "the marker expired",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == step),
-            "missing {step:?}:\n{stdout}"
-        );
-    }
 }
 
 /// Without markers too, `max_age` keeps `Nats-TTL: never`, also after a SIGKILL restart.

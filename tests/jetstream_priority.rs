@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use common::node;
 use common::procs::{Server, TempDir};
 use common::wire::Socket;
 
@@ -610,50 +611,13 @@ async fn async_nats_pinned_client_gets_every_message_until_unpinned() {
 
 #[test]
 fn nats_js_v3_pinned_overflow_and_prioritized_work() {
-    use std::process::{Command, Stdio};
-    const JS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
-    const SCRIPT_MAX: Duration = Duration::from_secs(30);
-    assert!(
-        std::path::Path::new(JS_DIR)
-            .join("node_modules/@nats-io/jetstream")
-            .exists(),
-        "tests/js/node_modules is missing @nats-io/jetstream: run ./test once"
-    );
     let dir = TempDir::new("priority-js");
     let server = Server::start_jetstream(1, &dir.path, &[]);
-    let mut child = Command::new("node")
-        .arg("v3/priority_v3.js")
-        .current_dir(JS_DIR)
-        .env("NATS_URL", server.url())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let deadline = Instant::now() + SCRIPT_MAX;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for node") {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = child.wait_with_output().expect("node output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "priority_v3.js failed ({status:?}):\n{stdout}{stderr}"
+    let stdout = node::run_script("v3/priority_v3.js", &server.url(), Duration::from_secs(30));
+    node::assert_steps(
+        &stdout,
+        &["pinned 5", "unpinned", "overflow ok", "prioritized ok"],
     );
-    for step in ["pinned 5", "unpinned", "overflow ok", "prioritized ok"] {
-        assert!(
-            stdout.lines().any(|l| l == step),
-            "missing {step:?}:\n{stdout}"
-        );
-    }
 }
 
 /// nats-server keeps the pin in memory only: after a restart nobody is pinned, the old id is

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod node;
 pub mod ops;
 pub mod procs;
 pub mod scenario;
