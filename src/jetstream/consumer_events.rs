@@ -74,13 +74,32 @@ impl AccountStreams {
                 serde_json::json!({"stream_seq": stream_seq, "deliveries": deliveries}),
             ),
         };
+        self.push_advisory(kind, ty, stream, consumer, None, body, now);
+    }
+
+    /// `$JS.EVENT.ADVISORY.CONSUMER.<kind>.<stream>.<consumer>`: type, id, timestamp, stream,
+    /// consumer, the domain if given, then the fields of `extra`, in nats-server's order.
+    #[allow(clippy::too_many_arguments)]
+    fn push_advisory(
+        &mut self,
+        kind: &str,
+        ty: &str,
+        stream: &str,
+        consumer: &str,
+        domain: Option<&str>,
+        extra: serde_json::Value,
+        now: Clock,
+    ) {
         let mut doc = serde_json::Map::new();
         doc.insert("type".into(), ty.into());
         doc.insert("id".into(), advisory_id().into());
         doc.insert("timestamp".into(), Out::event_time(now).into());
         doc.insert("stream".into(), stream.into());
         doc.insert("consumer".into(), consumer.into());
-        if let serde_json::Value::Object(extra) = body {
+        if let Some(d) = domain {
+            doc.insert("domain".into(), d.into());
+        }
+        if let serde_json::Value::Object(extra) = extra {
             doc.extend(extra);
         }
         let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
@@ -103,21 +122,8 @@ impl AccountStreams {
                 serde_json::json!({"group": group, "reason": reason}),
             ),
         };
-        let mut doc = serde_json::Map::new();
-        doc.insert("type".into(), ty.into());
-        doc.insert("id".into(), advisory_id().into());
-        doc.insert("timestamp".into(), Out::event_time(now).into());
-        doc.insert("stream".into(), stream.into());
-        doc.insert("consumer".into(), consumer.into());
-        if let Some(d) = &self.env.domain {
-            doc.insert("domain".into(), d.as_str().into());
-        }
-        if let serde_json::Value::Object(extra) = extra {
-            doc.extend(extra);
-        }
-        let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.{consumer}");
-        let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
-        self.outbox.push(Out::event(subject, payload));
+        let domain = self.env.domain.clone();
+        self.push_advisory(kind, ty, stream, consumer, domain.as_deref(), extra, now);
     }
 
     /// CONSUMER.UNPIN of `group`: the pin ends (the advisory goes out even if there was none,
