@@ -17,63 +17,7 @@ marker per subject).
 """
 import argparse, json, os, socket, subprocess, tempfile, time
 
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / CLK
-
-
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.line()  # INFO
-        self.s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\nSUB _R.> 1\r\nPING\r\n')
-        while self.line() != b"PONG":
-            pass
-        self.n = 0
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(1 << 20)
-            if not d:
-                raise EOFError
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def take(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.s.recv(1 << 20)
-        d, self.buf = self.buf[:n], self.buf[n + 2 :]
-        return d
-
-    def request(self, subj, body):
-        self.n += 1
-        reply = f"_R.{self.n}"
-        b = json.dumps(body).encode() if body is not None else b""
-        self.s.sendall(f"PUB {subj} {reply} {len(b)}\r\n".encode() + b + b"\r\n")
-        while True:
-            l = self.line()
-            if l.startswith(b"MSG "):
-                p = l.split()
-                d = self.take(int(p[-1]))
-                if p[1].decode() == reply:
-                    return json.loads(d)
-            elif l == b"PING":
-                self.s.sendall(b"PONG\r\n")
+from natsraw import Conn, cpu_s, free_port
 
 
 def start(bin_, store, port):

@@ -12,57 +12,14 @@ the bottleneck: the figures are lower bounds for the faster server.
 """
 import argparse, json, os, socket, subprocess, tempfile, time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port))
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.line()  # INFO
-        self.s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\nSUB _A.> 1\r\nPING\r\n')
-        while self.line() != b"PONG":
-            pass
-
-    def fill(self):
-        d = self.s.recv(1 << 20)
-        if not d:
-            raise EOFError
-        self.buf += d
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.fill()
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-
-    def msg(self):
-        """The next MSG's payload (PINGs answered)."""
-        while True:
-            l = self.line()
-            if l == b"PING":
-                self.s.sendall(b"PONG\r\n")
-                continue
-            if l.startswith(b"MSG "):
-                n = int(l.split()[-1])
-                while len(self.buf) < n + 2:
-                    self.fill()
-                p, self.buf = self.buf[:n], self.buf[n + 2:]
-                return p
+from natsraw import Conn, free_port
 
 
 def run(port, n, window, size):
-    c = Conn(port)
+    c = Conn(port, inbox="_A")
     cfg = json.dumps({"name": "B", "subjects": ["b.>"], "storage": "file"}).encode()
     c.s.sendall(b"PUB $JS.API.STREAM.CREATE.B _A.c %d\r\n%s\r\n" % (len(cfg), cfg))
-    r = json.loads(c.msg())
+    r = json.loads(c.msg()[1])
     assert "error" not in r, r
     payload = b"x" * size
     sent = acked = 0
@@ -75,7 +32,7 @@ def run(port, n, window, size):
             sent += 1
         if out:
             c.s.sendall(b"".join(out))
-        ack = json.loads(c.msg())
+        ack = json.loads(c.msg()[1])
         assert "error" not in ack, ack
         assert ack["seq"] == last + 1, (ack, last)
         last = ack["seq"]

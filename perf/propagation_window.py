@@ -11,13 +11,7 @@ measures how wide the window is, not a guarantee.
 """
 import argparse, socket, subprocess, time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from natsraw import free_port
 
 
 def conn(port):

@@ -18,25 +18,12 @@ by the message count, bounds the RAM the server spends per stored message from a
 """
 import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
+from natsraw import free_port, rss_kib
+
+
 STREAM = "NATRIX_BENCH"
 POLL_S = 0.005
 SETTLE_S = 5
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def read_reply(sock, buf):
