@@ -43,6 +43,7 @@ impl Configs {
             created: 1,
             state: ConsumerStateView::default(),
             paused_until: None,
+            pin: None,
         })
     }
 }
