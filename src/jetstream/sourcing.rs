@@ -24,7 +24,8 @@
 //! Invariants: a mirror's message has its origin's sequence and timestamp; a link's position
 //! only moves forward and moves with the copy in the same commit, so an origin message is
 //! copied into a link at most once; copies skip the publish checks (dedup, expectations) as
-//! nats-server stores them verbatim, but obey the stream's limits.
+//! nats-server stores them verbatim, but obey the stream's limits; a counter stream stores
+//! a copy as its own new total instead (`counters.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
