@@ -248,6 +248,11 @@ fn play(reference: bool) -> Vec<String> {
     );
     w.publish("N incr", "n.a", &[("Nats-Incr", "1")], b"");
     w.publish("N bad incr", "n.a", &[("Nats-Incr", "x")], b"");
+    // Read as nats-server's sliceHeader does: leading spaces skipped, a trailing tab kept,
+    // the key matched exactly.
+    w.publish("N leading spaces", "n.a", &[("Nats-Incr", "  1")], b"");
+    w.publish("N trailing tab", "n.a", &[("Nats-Incr", "1\t")], b"");
+    w.publish("N lower case key", "n.a", &[("nats-incr", "1")], b"");
     w.publish("N plain", "n.a", &[], b"hello");
 
     // A counter stream sourcing two others adds their changes.

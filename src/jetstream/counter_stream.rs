@@ -52,7 +52,7 @@ impl Stream {
         } else {
             Headers::parse(hdr).map_err(|_| ApiError::MessageIncrInvalid)?
         };
-        let incr = super::counters::check_incr(true, &hdrs, data.len(), true)?
+        let incr = super::counters::check_incr(true, hdr, &hdrs, data.len(), true)?
             .ok_or(ApiError::MessageIncrMissing)?;
         self.counter_update(subj, hdr, data, &incr, max_payload_bytes)
     }

@@ -44,15 +44,19 @@ pub fn parse_value(v: &str) -> Option<BigInt> {
 /// The counter checks nats-server makes first on a publish (right after a sealed stream):
 /// the increment, if any, or why the publish is refused. `sourced` copies skip all but the
 /// parse (they are stored as their origin accepted them).
+/// `hdr` is the raw block (`Nats-Incr` is read from it by [`slice_header`]), `hdrs` the same
+/// parsed.
 pub fn check_incr(
     allow_msg_counter: bool,
+    hdr: &[u8],
     hdrs: &Headers<'_>,
     payload_bytes: usize,
     sourced: bool,
 ) -> Result<Option<BigInt>, ApiError> {
-    let Some(v) = hdrs.get(HDR_INCR).filter(|v| !v.is_empty()) else {
+    let Some(v) = slice_header(hdr, HDR_INCR).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
+    let v = std::str::from_utf8(v).map_err(|_| ApiError::MessageIncrInvalid)?;
     let incr = parse_value(v).ok_or(ApiError::MessageIncrInvalid)?;
     if sourced {
         return Ok(Some(incr));
@@ -164,6 +168,28 @@ fn go_json(sources: &CounterSources) -> String {
         .replace('&', "\\u0026")
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029")
+}
+
+/// nats-server's `sliceHeader`: the value of the first `key:` line (the key matched exactly,
+/// at the start of a line after the first), leading spaces skipped, the rest kept up to the
+/// line's CRLF.
+pub fn slice_header<'a>(hdr: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let mut first = true;
+    for line in hdr.split_inclusive(|&b| b == b'\n') {
+        if std::mem::take(&mut first) {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix(key.as_bytes()) else {
+            continue;
+        };
+        let Some(rest) = rest.strip_prefix(b":") else {
+            continue;
+        };
+        let value = rest.strip_suffix(b"\r\n").unwrap_or(rest);
+        let skip = value.iter().take_while(|&&b| b == b' ').count();
+        return Some(&value[skip..]);
+    }
+    None
 }
 
 fn header<'a>(hdr: &'a [u8], key: &str) -> Option<&'a str> {

@@ -16,26 +16,26 @@ fn parse_value_is_go_set_string_base_10() {
     }
 }
 
+fn check(
+    allow: bool,
+    block: &[u8],
+    payload: usize,
+    sourced: bool,
+) -> Result<Option<BigInt>, ApiError> {
+    check_incr(allow, block, &hdrs(block), payload, sourced)
+}
+
 #[test]
 fn check_incr_refusals_in_order() {
     let h = b"NATS/1.0\r\nNats-Incr: x\r\n\r\n";
-    assert_eq!(
-        check_incr(false, &hdrs(h), 0, false),
-        Err(ApiError::MessageIncrInvalid)
-    );
+    assert_eq!(check(false, h, 0, false), Err(ApiError::MessageIncrInvalid));
     let h = b"NATS/1.0\r\nNats-Incr: 2\r\n\r\n";
     assert_eq!(
-        check_incr(false, &hdrs(h), 0, false),
+        check(false, h, 0, false),
         Err(ApiError::MessageIncrDisabled)
     );
-    assert_eq!(
-        check_incr(true, &hdrs(h), 1, false),
-        Err(ApiError::MessageIncrPayload)
-    );
-    assert_eq!(
-        check_incr(true, &hdrs(h), 0, false),
-        Ok(Some(BigInt::from(2)))
-    );
+    assert_eq!(check(true, h, 1, false), Err(ApiError::MessageIncrPayload));
+    assert_eq!(check(true, h, 0, false), Ok(Some(BigInt::from(2))));
     for k in [
         "Nats-Rollup",
         "Nats-Expected-Stream",
@@ -46,23 +46,30 @@ fn check_incr_refusals_in_order() {
     ] {
         let h = format!("NATS/1.0\r\nNats-Incr: 2\r\n{k}: 1\r\n\r\n");
         assert_eq!(
-            check_incr(true, &hdrs(h.as_bytes()), 0, false),
+            check(true, h.as_bytes(), 0, false),
             Err(ApiError::MessageIncrInvalid),
             "{k}"
         );
     }
     // Nats-Msg-Id goes with an increment.
     let h = b"NATS/1.0\r\nNats-Incr: 2\r\nNats-Msg-Id: a\r\n\r\n";
-    assert!(check_incr(true, &hdrs(h), 0, false).is_ok());
+    assert!(check(true, h, 0, false).is_ok());
     // Copies skip all but the parse.
     assert_eq!(
-        check_incr(false, &hdrs(b"NATS/1.0\r\nNats-Incr: 2\r\n\r\n"), 9, true),
+        check(false, b"NATS/1.0\r\nNats-Incr: 2\r\n\r\n", 9, true),
         Ok(Some(BigInt::from(2)))
     );
+    assert_eq!(check(true, b"NATS/1.0\r\n\r\n", 0, false), Ok(None));
+    // nats-server's sliceHeader: leading spaces skipped, trailing whitespace kept.
+    let spaced = b"NATS/1.0\r\nNats-Incr:   7\r\n\r\n";
+    assert_eq!(check(true, spaced, 0, false), Ok(Some(BigInt::from(7))));
+    let tab = b"NATS/1.0\r\nNats-Incr: 7\t\r\n\r\n";
     assert_eq!(
-        check_incr(true, &hdrs(b"NATS/1.0\r\n\r\n"), 0, false),
-        Ok(None)
+        check(true, tab, 0, false),
+        Err(ApiError::MessageIncrInvalid)
     );
+    let lower = b"NATS/1.0\r\nnats-incr: 7\r\n\r\n";
+    assert_eq!(check(true, lower, 0, false), Ok(None));
 }
 
 #[test]

@@ -400,6 +400,7 @@ impl AccountStreams {
                     subject: subj,
                     hdrs: &hdrs,
                     hdr_bytes: hdr.len(),
+                    hdr_block: hdr,
                     payload_bytes: data.len(),
                 },
                 now,

@@ -76,6 +76,9 @@ pub struct Incoming<'a> {
     pub hdrs: &'a Headers<'a>,
     /// Length of the header block as received.
     pub hdr_bytes: usize,
+    /// The header block as received: `Nats-Incr` is read from it as nats-server reads it
+    /// (leading spaces skipped, trailing whitespace kept), not from the trimmed `hdrs`.
+    pub hdr_block: &'a [u8],
     pub payload_bytes: usize,
 }
 
@@ -98,6 +101,7 @@ pub fn check_publish(
     // Counter increments come first in nats-server's order (counters.rs).
     let incr = match crate::jetstream::counters::check_incr(
         cfg.allow_msg_counter,
+        msg.hdr_block,
         hdrs,
         payload_bytes,
         false,
