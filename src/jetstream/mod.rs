@@ -10,6 +10,8 @@ pub mod consumer_spec;
 pub mod consumer_store;
 pub mod consumer_view;
 pub mod consumers;
+pub mod counter_stream;
+pub mod counters;
 pub mod expiry;
 pub mod markers;
 pub mod republish;

@@ -24,7 +24,8 @@
 //! Invariants: a mirror's message has its origin's sequence and timestamp; a link's position
 //! only moves forward and moves with the copy in the same commit, so an origin message is
 //! copied into a link at most once; copies skip the publish checks (dedup, expectations) as
-//! nats-server stores them verbatim, but obey the stream's limits.
+//! nats-server stores them verbatim, but obey the stream's limits; a counter stream stores
+//! a copy as its own new total instead (`counters.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -578,6 +579,23 @@ impl AccountStreams {
             {
                 break;
             }
+            // A counter stream adds a counter copy's change to its own total (counters.rs);
+            // one it cannot take stops the link there, to be tried again (nats-server).
+            let (hdr, payload) = if s.config.allow_msg_counter && kind == LinkKind::Source {
+                match s.counter_copy(&subject, &hdr, &m.payload, self.env.max_payload_bytes) {
+                    Ok(u) => (u.hdr, u.payload),
+                    Err(e) => {
+                        log::warn!(
+                            "JetStream: copying {} of {:?} into counter stream {dest:?}: {e}",
+                            m.seq,
+                            s.links[i].origin
+                        );
+                        break;
+                    }
+                }
+            } else {
+                (hdr, m.payload)
+            };
             let republish = s.republish_plan(&subject);
             let stored = {
                 let mut log = s.log.borrow_mut();
@@ -585,7 +603,7 @@ impl AccountStreams {
                     LinkKind::Mirror => log.log_mut().skip_to(m.seq),
                     LinkKind::Source => Ok(()),
                 };
-                skipped.and_then(|()| log.append(&subject, &hdr, &m.payload, ts))
+                skipped.and_then(|()| log.append(&subject, &hdr, &payload, ts))
             };
             let l = &mut s.links[i];
             l.next_seq = Some(m.seq + 1);
@@ -595,7 +613,7 @@ impl AccountStreams {
                     l.stored_at = seq;
                     s.sources_dirty |= kind == LinkKind::Source;
                     if let Some(plan) = republish {
-                        let rp = plan.message(dest, &subject, seq, ts, &hdr, &m.payload);
+                        let rp = plan.message(dest, &subject, seq, ts, &hdr, &payload);
                         self.republished.push(rp);
                     }
                     s.stored(seq, &subject);

@@ -301,3 +301,44 @@ fn chains_copy_down_and_commit_origins_first_and_a_cycle_ends() {
     assert!(copies <= 1 + 10, "{copies}");
     assert!(a.link_depth("P") <= a.streams.len() + 1);
 }
+
+#[test]
+fn a_counter_stream_adds_counter_copies_and_stops_at_one_that_is_no_counter() {
+    let mut a = open(None);
+    create(
+        &mut a,
+        r#"{"name":"C","subjects":["c.>"],"allow_msg_counter":true}"#,
+    );
+    create(&mut a, r#"{"name":"N","subjects":["n.>"]}"#);
+    let incr = |a: &mut AccountStreams, v: &str, now: i64| {
+        let h = format!("NATS/1.0\r\nNats-Incr: {v}\r\n\r\n");
+        a.publish("C", "c.x", h.as_bytes(), b"", now).unwrap();
+        assert!(a.commit());
+    };
+    incr(&mut a, "4", 20);
+    create(
+        &mut a,
+        r#"{"name":"A","allow_msg_counter":true,"sources":[{"name":"C"},{"name":"N"}]}"#,
+    );
+    incr(&mut a, "-1", 21);
+    let vals: Vec<String> = msgs(&a, "A").into_iter().map(|m| m.2).collect();
+    assert_eq!(vals, [r#"{"val":"4"}"#, r#"{"val":"3"}"#]);
+    assert!(header(&a, "A", 2).contains("Nats-Incr: -1\r\n"));
+    // A plain message is no counter: the link stays at it (nats-server retries it).
+    publish(&mut a, "N", "n.x", "plain", 22);
+    publish(&mut a, "N", "n.x", "plain", 23);
+    incr(&mut a, "10", 24);
+    let vals: Vec<String> = msgs(&a, "A").into_iter().map(|m| m.2).collect();
+    assert_eq!(
+        vals,
+        [r#"{"val":"4"}"#, r#"{"val":"3"}"#, r#"{"val":"13"}"#],
+        "C's copies go on, N's are not stored"
+    );
+    let n = a.streams["A"]
+        .links
+        .iter()
+        .find(|l| l.origin == "N")
+        .unwrap()
+        .next_seq;
+    assert_eq!(n, Some(1), "N's link waits at its first message");
+}

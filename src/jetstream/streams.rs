@@ -234,6 +234,8 @@ impl AccountStreams {
         me.env.features.priority_groups = true;
         me.env.features.republish = true;
         me.env.features.subject_transform = true;
+        // Counters, sources aggregating them included (counters.rs).
+        me.env.features.msg_counter = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -398,6 +400,7 @@ impl AccountStreams {
                     subject: subj,
                     hdrs: &hdrs,
                     hdr_bytes: hdr.len(),
+                    hdr_block: hdr,
                     payload_bytes: data.len(),
                 },
                 now,
@@ -420,6 +423,20 @@ impl AccountStreams {
         };
         // A TTL raised to the marker TTL is stored as raised (markers.rs).
         let hdr = &*super::markers::stored_headers(hdr, &hdrs, accepted.ttl_s);
+        // A counter increment stores the subject's new total instead (counters.rs).
+        let counted = match &accepted.incr {
+            Some(incr) if s.config.allow_msg_counter => {
+                match s.counter_update(subj.as_bytes(), hdr, data, incr, max_payload_bytes) {
+                    Ok(u) => Some(u),
+                    Err(e) => return reply(publish::pub_error(name, &e)),
+                }
+            }
+            _ => None,
+        };
+        let (hdr, data) = match &counted {
+            Some(u) => (&u.hdr[..], &u.payload[..]),
+            None => (hdr, data),
+        };
         let republish = s.republish_plan(subj.as_bytes());
         let mut log = s.log.borrow_mut();
         let c = &s.config;
@@ -485,8 +502,13 @@ impl AccountStreams {
         self.arm_expiry(name, seq, accepted.ttl_s, now);
         // Mirrors and sources of this stream copy it in the same commit.
         self.pump(name, now);
+        let ack = publish::pub_ack(name, domain.as_deref(), seq);
+        let ack = match &counted {
+            Some(u) => super::counters::ack_with_value(ack, &u.value),
+            None => ack,
+        };
         Some(PubOutcome {
-            ack: publish::pub_ack(name, domain.as_deref(), seq),
+            ack,
             after_commit: true,
         })
     }

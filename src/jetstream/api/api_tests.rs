@@ -324,6 +324,7 @@ fn publish_checks_run_in_nats_server_order() {
         subject: "S",
         hdrs: &h,
         hdr_bytes: 10,
+        hdr_block: b"",
         payload_bytes: 1,
     };
     fn st(c: &StreamConfig) -> StreamPublishState<'_> {
@@ -352,6 +353,7 @@ fn publish_checks_run_in_nats_server_order() {
         subject: "S",
         hdrs: &Headers::default(),
         hdr_bytes: 0,
+        hdr_block: b"",
         payload_bytes: 101,
     };
     let got = check_publish(&st(&cfg), &big, NOW, &mut d, |_| None);
@@ -375,6 +377,7 @@ fn a_ttl_below_the_delete_marker_ttl_is_raised_to_it() {
         subject: "S",
         hdrs: &h,
         hdr_bytes: 10,
+        hdr_block: b"",
         payload_bytes: 1,
     };
     let st = StreamPublishState {

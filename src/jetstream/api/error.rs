@@ -143,6 +143,16 @@ pub enum ApiError {
     ExpectedLastSeqPerSubjectInvalid,
     /// 10227: a client published with `Nats-Stream-Source` (only copies carry it).
     MessageSourceHdrNotAllowed,
+    /// 10168: `Nats-Incr` on a stream without `allow_msg_counter`.
+    MessageIncrDisabled,
+    /// 10169: a publish to a counter stream without `Nats-Incr`.
+    MessageIncrMissing,
+    /// 10170: a counter increment with a payload.
+    MessageIncrPayload,
+    /// 10171: `Nats-Incr` not a decimal integer, or with a header counters refuse.
+    MessageIncrInvalid,
+    /// 10172: the subject's last message is not a counter value.
+    MessageCounterBroken,
     /// A consumer-specific refusal (its own code, number and text).
     Consumer(ConsumerError),
 }
@@ -246,6 +256,11 @@ impl ApiError {
             RequiredApiLevel => 10185,
             ExpectedLastSeqPerSubjectInvalid => 10193,
             MessageSourceHdrNotAllowed => 10227,
+            MessageIncrDisabled => 10168,
+            MessageIncrMissing => 10169,
+            MessageIncrPayload => 10170,
+            MessageIncrInvalid => 10171,
+            MessageCounterBroken => 10172,
             Consumer(e) => e.err_code(),
         }
     }
@@ -340,6 +355,11 @@ impl fmt::Display for ApiError {
                 "missing sequence for expected last sequence per subject"
             }
             MessageSourceHdrNotAllowed => "message stream source header is not allowed",
+            MessageIncrDisabled => "message counters is disabled",
+            MessageIncrMissing => "message counter increment is missing",
+            MessageIncrPayload => "message counter has payload",
+            MessageIncrInvalid => "message counter increment is invalid",
+            MessageCounterBroken => "message counter is broken",
             Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)

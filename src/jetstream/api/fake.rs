@@ -126,6 +126,7 @@ impl Fake {
                 subject,
                 hdrs: &hdrs,
                 hdr_bytes: hdr.len(),
+                hdr_block: hdr,
                 payload_bytes: data.len(),
             },
             now,

@@ -44,6 +44,8 @@ pub struct Accepted {
     /// in place of the header it got, as nats-server does.
     pub ttl_s: i64,
     pub rollup: Option<Rollup>,
+    /// A counter stream's `Nats-Incr` (counters.rs applies it to the subject's value).
+    pub incr: Option<num_bigint::BigInt>,
 }
 
 /// The verdict on one publish.
@@ -74,6 +76,9 @@ pub struct Incoming<'a> {
     pub hdrs: &'a Headers<'a>,
     /// Length of the header block as received.
     pub hdr_bytes: usize,
+    /// The header block as received: `Nats-Incr` is read from it as nats-server reads it
+    /// (leading spaces skipped, trailing whitespace kept), not from the trimmed `hdrs`.
+    pub hdr_block: &'a [u8],
     pub payload_bytes: usize,
 }
 
@@ -93,6 +98,17 @@ pub fn check_publish(
     if cfg.sealed {
         return Reject(ApiError::Sealed);
     }
+    // Counter increments come first in nats-server's order (counters.rs).
+    let incr = match crate::jetstream::counters::check_incr(
+        cfg.allow_msg_counter,
+        msg.hdr_block,
+        hdrs,
+        payload_bytes,
+        false,
+    ) {
+        Ok(i) => i,
+        Err(e) => return Reject(e),
+    };
     if let Some(name) = hdrs.get(HDR_EXPECTED_STREAM) {
         if !name.is_empty() && name != cfg.name {
             return Reject(ApiError::ExpectedStreamMismatch);
@@ -157,6 +173,9 @@ pub fn check_publish(
             }
         });
     }
+    if cfg.allow_msg_counter && incr.is_none() {
+        return Reject(ApiError::MessageIncrMissing);
+    }
     let total = hdr_bytes.saturating_add(payload_bytes);
     if total > st.max_payload_bytes {
         return Reject(ApiError::MessageExceedsMaximum);
@@ -179,6 +198,7 @@ pub fn check_publish(
         msg_id: msg_id.map(str::to_string),
         ttl_s,
         rollup,
+        incr,
     })
 }
 
