@@ -16,6 +16,7 @@ pub mod expiry;
 pub mod markers;
 pub mod republish;
 pub mod sourcing;
+pub mod stream_backend;
 pub mod streams;
 #[cfg(test)]
 pub(crate) mod test_api;
