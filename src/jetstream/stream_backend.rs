@@ -206,3 +206,7 @@ impl StreamBackend for AccountStreams {
         u
     }
 }
+
+#[cfg(test)]
+#[path = "stream_state_tests.rs"]
+mod stream_state_tests;

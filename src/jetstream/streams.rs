@@ -606,6 +606,11 @@ impl AccountStreams {
         if st.msgs == 0 {
             out.first_ts = 0;
         }
+        // A stream that never stored anything and has no configured first_seq says 0 (as
+        // nats-server does); with `first_seq: 1`, or after a purge, the next sequence.
+        if st.last_seq == 0 && s.config.first_seq == 0 {
+            out.first_seq = 0;
+        }
         if detail.deleted_details {
             out.deleted = inner
                 .deleted()
