@@ -2,7 +2,7 @@
 //! file driver preallocates the tail, truncates it when sealed and after recovery.
 
 use super::*;
-use crate::store::file::PREALLOC_CHUNK_BYTES;
+use crate::store::file::{PREALLOC_CHUNK_BYTES, PREALLOC_WRITE_BYTES_MAX};
 use crate::store::record::{encode_commit, encode_msg};
 use crate::store::{FileStore, Layout, MessageLog, StdIo};
 use crate::test_dir::TempDir;
@@ -141,7 +141,7 @@ fn a_synced_store_preallocates_its_tail_and_cuts_sealed_segments_to_their_record
     let open = || FileStore::open(StdIo::new(dir.0.clone()), Layout::default(), seg_max, 1);
     let (mut s, _) = open().unwrap();
     assert!(s.sync);
-    let payload = vec![b'p'; 4000];
+    let payload = vec![b'p'; 1000];
     s.append(b"a", b"", &payload, 0).unwrap();
     s.flush().unwrap();
     // One chunk of zeros ahead of the first record.
@@ -183,4 +183,26 @@ fn an_unsynced_store_does_not_preallocate() {
     s.append(b"a", b"", b"x", 0).unwrap();
     s.flush().unwrap();
     assert_eq!(file_len(&dir, 1), Some(size_of(s.log(), 1)));
+}
+
+#[test]
+fn big_writes_stop_the_preallocation_and_the_file_grows_with_its_records() {
+    let dir = TempDir::new("prealloc-big");
+    let (mut s, _) =
+        FileStore::open(StdIo::new(dir.0.clone()), Layout::default(), 8 << 20, 1).unwrap();
+    let payload = vec![b'p'; 4 * PREALLOC_WRITE_BYTES_MAX as usize];
+    let mut seq = 0;
+    // Past the first chunk, preallocated while the average was still small.
+    while size_of(s.log(), 1) < 2 * PREALLOC_CHUNK_BYTES {
+        s.append(b"a", b"", &payload, seq).unwrap();
+        s.flush().unwrap();
+        seq += 1;
+        assert!(file_len(&dir, 1).unwrap() >= size_of(s.log(), 1));
+    }
+    assert_eq!(file_len(&dir, 1), Some(size_of(s.log(), 1)));
+    drop(s);
+    let (r, report) =
+        FileStore::open(StdIo::new(dir.0.clone()), Layout::default(), 8 << 20, 1).unwrap();
+    assert!(report.torn_tails.is_empty() && report.lost.is_empty());
+    assert_eq!(r.log().counters().msgs, seq as u64);
 }
