@@ -17,6 +17,12 @@
 //! deltas, so its cost is amortised O(1) per change. Recovery takes the last intact snapshot
 //! and the intact deltas after it; a torn or damaged tail is ignored.
 //!
+//! With `sync_interval: always` the snapshot's file is preallocated: written zeros after the
+//! records, `STATE_PREALLOC_CHUNK_BYTES` at a time up to the size at which it would be
+//! compacted, so a delta overwrites blocks already written and its fdatasync commits no new file size through the journal (the
+//! segments do the same, `store/file.rs`). Deltas go at the tracked offset; recovery ends
+//! the records at the zeros (a zero length is never written, `consumer::state_log`).
+//!
 //! The record is written before the acks' confirmations go out; with `sync_interval:
 //! always` it is synced when a confirmed ack (a double ack) is in it (on the shard, by the
 //! pipelined group commit with the stream's segments, before the confirmation goes out; a
@@ -46,46 +52,88 @@ const STATE_FILE_COMPACT_RATIO: u64 = 4;
 /// ...and past this.
 const STATE_FILE_COMPACT_BYTES_MIN: u64 = 1 << 20;
 
+/// Zeros a preallocated state file holds ahead of its records, written a chunk at a time up
+/// to the compaction size: small, because the sync after an extension flushes them all (a
+/// whole 1 MiB at the first snapshot cost more than a short run of double acks saved).
+const STATE_PREALLOC_CHUNK_BYTES: u64 = 64 * 1024;
+
 /// A durable consumer's open state file.
 #[derive(Debug)]
 pub struct StateFile {
     file: std::fs::File,
+    /// Bytes of records: where the next delta goes.
     bytes: u64,
     /// Size of the snapshot record the file starts with.
     snapshot_bytes: u64,
+    /// With preallocation: the file's length (records, then zeros); else `None`.
+    preallocated: Option<u64>,
+}
+
+/// The next preallocation chunk boundary above `end`, within the compaction size (at least
+/// `end`).
+fn prealloc_end(end: u64, snapshot_bytes: u64) -> u64 {
+    ((end / STATE_PREALLOC_CHUNK_BYTES + 1) * STATE_PREALLOC_CHUNK_BYTES)
+        .min(compaction_bytes(snapshot_bytes))
+        .max(end)
+}
+
+/// The size past which a state file starting with a snapshot record of `snapshot_bytes` is
+/// compacted (and to which it is preallocated).
+fn compaction_bytes(snapshot_bytes: u64) -> u64 {
+    snapshot_bytes
+        .saturating_mul(STATE_FILE_COMPACT_RATIO)
+        .max(STATE_FILE_COMPACT_BYTES_MIN)
 }
 
 impl StateFile {
-    /// Replaces the file with one snapshot record (temp file and rename) and opens it.
-    fn create(dir: &Path, snapshot: &[u8], sync: bool) -> std::io::Result<StateFile> {
+    /// Replaces the file with one snapshot record (temp file and rename) and opens it; with
+    /// `preallocate`, zeros follow the record up to the compaction size (module doc).
+    fn create(
+        dir: &Path,
+        snapshot: &[u8],
+        sync: bool,
+        preallocate: bool,
+    ) -> std::io::Result<StateFile> {
         let mut rec = Vec::with_capacity(snapshot.len() + RECORD_HEADER_BYTES);
         encode_record(snapshot, &mut rec);
+        let records = rec.len() as u64;
+        if preallocate {
+            rec.resize(prealloc_end(records, records) as usize, 0);
+        }
         write_atomic(dir, STATE_FILE, &rec, sync)?;
         let file = std::fs::OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(dir.join(STATE_FILE))?;
         Ok(StateFile {
             file,
-            bytes: rec.len() as u64,
-            snapshot_bytes: rec.len() as u64,
+            bytes: records,
+            snapshot_bytes: records,
+            preallocated: preallocate.then_some(rec.len() as u64),
         })
     }
 
     /// Whether appending a record with a body of `body_bytes` should compact instead.
     fn compaction_due(&self, body_bytes: usize) -> bool {
-        let limit = (self.snapshot_bytes.saturating_mul(STATE_FILE_COMPACT_RATIO))
-            .max(STATE_FILE_COMPACT_BYTES_MIN);
-        self.bytes + (body_bytes + RECORD_HEADER_BYTES) as u64 > limit
+        self.bytes + (body_bytes + RECORD_HEADER_BYTES) as u64
+            > compaction_bytes(self.snapshot_bytes)
     }
 
-    /// Appends one delta record (and syncs it when asked).
+    /// Writes one delta record after the last (and syncs it when asked).
     fn append(&mut self, dir: &Path, delta: &[u8], sync: Sync<'_>) -> std::io::Result<()> {
-        use std::io::Write;
+        use std::os::unix::fs::FileExt;
         let mut rec = Vec::with_capacity(delta.len() + RECORD_HEADER_BYTES);
         encode_record(delta, &mut rec);
-        self.file.write_all(&rec)?;
+        self.file.write_all_at(&rec, self.bytes)?;
+        let end = self.bytes + rec.len() as u64;
+        if let Some(len) = self.preallocated.filter(|&len| end >= len) {
+            let to = prealloc_end(end, self.snapshot_bytes);
+            if to > end {
+                self.file.write_all_at(&vec![0; (to - end) as usize], end)?;
+            }
+            self.preallocated = Some(to.max(len));
+        }
         self.sync(dir, sync)?;
-        self.bytes += rec.len() as u64;
+        self.bytes = end;
         Ok(())
     }
 
@@ -120,12 +168,13 @@ impl Sync<'_> {
 }
 
 /// Writes what changed in `state` since its last record to `file` (a delta, or a snapshot
-/// that replaces the file). `buf` is scratch space.
+/// that replaces the file, preallocated when asked). `buf` is scratch space.
 fn write_state(
     dir: &Path,
     state: &mut ConsumerState,
     file: &mut Option<StateFile>,
     sync: Sync<'_>,
+    preallocate: bool,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     buf.clear();
@@ -140,7 +189,7 @@ fn write_state(
     }
     *file = None;
     state.encode_snapshot(buf);
-    *file = Some(StateFile::create(dir, buf, sync.wanted())?);
+    *file = Some(StateFile::create(dir, buf, sync.wanted(), preallocate)?);
     Ok(())
 }
 
@@ -208,7 +257,7 @@ impl AccountStreams {
     /// write failed (the commit's confirmations must then not go out).
     pub fn persist_consumers(&mut self) -> bool {
         let mut ok = true;
-        let (sync, defer) = (self.sync_always, self.defer_sync);
+        let (sync_always, defer) = (self.sync_always, self.defer_sync);
         let unsynced = &mut self.unsynced;
         let Some(root) = self.root.clone() else {
             for s in self.streams.values_mut() {
@@ -222,7 +271,7 @@ impl AccountStreams {
         for (sname, s) in &mut self.streams {
             for c in s.consumers.values_mut().filter(|c| c.dirty) {
                 c.dirty = false;
-                let sync_now = sync && std::mem::take(&mut c.sync_needed);
+                let sync_now = sync_always && std::mem::take(&mut c.sync_needed);
                 if !c.spec.durable {
                     continue;
                 }
@@ -236,7 +285,14 @@ impl AccountStreams {
                     .join(sname)
                     .join("obs")
                     .join(&c.spec.name);
-                let written = write_state(&dir, &mut c.state, &mut c.state_file, sync, &mut buf);
+                let written = write_state(
+                    &dir,
+                    &mut c.state,
+                    &mut c.state_file,
+                    sync,
+                    sync_always,
+                    &mut buf,
+                );
                 if let Err(e) = written {
                     log::error!(
                         "JetStream: writing consumer {:?} of {sname:?} failed: {e}",
@@ -290,7 +346,7 @@ impl AccountStreams {
                              {at} refused ({err:?}); using the state before it"
                         );
                     }
-                    if r.intact_bytes < bytes.len() {
+                    if !r.clean_end {
                         log::warn!(
                             "JetStream: consumer {name:?} of {stream:?}: {} bytes of torn or \
                              damaged state ignored",
@@ -374,12 +430,12 @@ mod tests {
         };
         deliver(&mut state, &mut wheel, 2_000, 0);
         let (mut file, mut buf) = (None, Vec::new());
-        write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
         let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
         let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
         assert_eq!(on_disk(), first_snapshot);
         // Nothing changed: nothing written.
-        write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
         assert_eq!(on_disk(), first_snapshot);
         let mut compactions = 0;
         let mut acked = 0;
@@ -390,7 +446,7 @@ mod tests {
                 state.ack(acked, &mut wheel);
             }
             let before = on_disk();
-            write_state(&dir, &mut state, &mut file, Sync::No, &mut buf).unwrap();
+            write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
             let f = file.as_ref().unwrap();
             if on_disk() < before {
                 compactions += 1;
@@ -408,6 +464,60 @@ mod tests {
             }
         }
         assert_eq!(compactions, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_preallocated_state_file_keeps_its_size_and_recovers_to_the_live_state() {
+        let dir = std::env::temp_dir().join(format!("natrix-cstore-pre-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let limits = ConsumerLimits {
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: None,
+            ..ConsumerLimits::default()
+        };
+        let mut wheel = Wheel::new(0);
+        let mut state = ConsumerState::new(1, limits, 1);
+        let mut events = Vec::new();
+        let mut deliver = |state: &mut ConsumerState, wheel: &mut Wheel<_>, n: u64, now: u64| {
+            for _ in 0..n {
+                state.next_delivery(&Stream, now, wheel, &mut events);
+            }
+        };
+        deliver(&mut state, &mut wheel, 2_000, 0);
+        let (mut file, mut buf) = (None, Vec::new());
+        write_state(&dir, &mut state, &mut file, Sync::No, true, &mut buf).unwrap();
+        let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
+        let recovered = || state_log::recover(&std::fs::read(dir.join(STATE_FILE)).unwrap());
+        let mut acked = 0;
+        let mut compactions = 0;
+        for round in 1..=1_500u64 {
+            let f = file.as_ref().unwrap();
+            // Zeros at most a chunk ahead of the records, never past the compaction size.
+            let len = on_disk();
+            let max = compaction_bytes(f.snapshot_bytes);
+            assert!(len > f.bytes || len == max, "round {round}");
+            assert!(len - f.bytes <= STATE_PREALLOC_CHUNK_BYTES, "round {round}");
+            assert!(len <= max, "round {round}");
+            deliver(&mut state, &mut wheel, 100, round);
+            for _ in 0..100 {
+                acked += 1;
+                state.ack(acked, &mut wheel);
+            }
+            write_state(&dir, &mut state, &mut file, Sync::No, true, &mut buf).unwrap();
+            let f = file.as_ref().unwrap();
+            // A delta was written unless the file was just compacted to one snapshot.
+            if f.bytes == f.snapshot_bytes {
+                compactions += 1;
+            }
+            if round % 100 == 0 {
+                let r = recovered().unwrap();
+                assert!(r.clean_end, "round {round}");
+                assert_eq!(r.intact_bytes as u64, file.as_ref().unwrap().bytes);
+                assert_eq!(r.image, StateImage::of(&state), "round {round}");
+            }
+        }
+        assert!(compactions >= 1, "the file was never compacted");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

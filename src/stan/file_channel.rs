@@ -223,6 +223,9 @@ mod tests {
         fn size(&mut self, name: &str) -> std::io::Result<u64> {
             self.io.size(name)
         }
+        fn truncate(&mut self, name: &str, len: u64) -> std::io::Result<()> {
+            self.io.truncate(name, len)
+        }
         fn sync(&mut self, name: &str) -> std::io::Result<()> {
             self.io.sync(name)
         }

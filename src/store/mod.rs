@@ -22,7 +22,10 @@
 //!   meta.json  meta.sum           the stream config (opaque bytes) and its CRC32C in hex
 //!   index.chk                     the checkpoint: the whole index, covering segment bytes up to
 //!                                 a recorded size each (recovery replays only what follows)
-//!   msgs/<id>.blk                 segments, ids from 1 in sequence order
+//!   msgs/<id>.blk                 segments, ids from 1 in sequence order; a sealed one is
+//!                                 exactly its records; the tail, when preallocated (`file.rs`,
+//!                                 with `sync`), runs on in zeros past its last record, by up
+//!                                 to 1 MiB and at most to `segment_bytes_max`
 //!   msgs/<id>.sum                 a sealed segment's summary: its scan result (`summary.rs`)
 //! ```
 //! NATS Streaming channels pass their own root (e.g. `<dir>/<channel>`).

@@ -28,7 +28,9 @@
 //!   issues a sequence twice.
 //!
 //! Invariants: `decode` never panics and never reads past `buf`; a record it accepts re-encodes
-//! to the same bytes; `scan` reports every byte of its input as a record, damage or a torn tail.
+//! to the same bytes; `scan` reports every byte of its input as a record, damage or a torn tail,
+//! except all-zero bytes from a record boundary to the end: the clean end of a preallocated
+//! file (a record's length is never 0), reported as nothing ([`Scan::end`] says where it is).
 
 /// Bytes of the fixed header.
 pub const HEADER_BYTES: usize = 32;
@@ -281,7 +283,9 @@ pub enum ScanItem<'a> {
 }
 
 /// Walks `buf` from `offset`: records, then on the first invalid one, a resync by trying every
-/// following byte offset for a valid record. Never yields anything after a `TornTail`.
+/// following byte offset for a valid record. Never yields anything after a `TornTail`. Ends,
+/// yielding nothing more, where only zeros remain at a record boundary (or after damage): a
+/// preallocated file's unwritten rest. Zeros after a torn record are part of its torn tail.
 pub fn scan(buf: &[u8], offset: usize) -> Scan<'_> {
     Scan {
         buf,
@@ -309,6 +313,10 @@ impl<'a> Iterator for Scan<'a> {
             self.pos += len;
             return Some(ScanItem::Record { offset: at, record });
         }
+        if self.buf[at..].iter().all(|&b| b == 0) {
+            self.done = true;
+            return None;
+        }
         match (at + 1..self.buf.len()).find(|&q| decode(&self.buf[q..]).is_ok()) {
             Some(q) => {
                 self.pos = q;
@@ -319,9 +327,19 @@ impl<'a> Iterator for Scan<'a> {
             }
             None => {
                 self.done = true;
+                self.pos = self.buf.len();
                 Some(ScanItem::TornTail { offset: at })
             }
         }
+    }
+}
+
+impl Scan<'_> {
+    /// Where the scanned bytes end so far: after the last record, damage or torn tail yielded
+    /// (the input's end but for a trailing run of zeros). Once the scan is exhausted, the
+    /// logical size of the file it read.
+    pub fn end(&self) -> usize {
+        self.pos.min(self.buf.len())
     }
 }
 

@@ -7,8 +7,12 @@
 //!
 //! Scan policy: a record failing its checks is skipped with a resync to the next valid record
 //! (reported as damage, the good records after it are kept); bytes at the end holding no valid
-//! record are a torn tail (reported, never served). Recovered segments are never appended to: the
-//! log continues in a new segment, so damaged bytes are never rewritten or extended.
+//! record are a torn tail (reported, never served). Zeros from the end of the last record (or of
+//! damage) to the end of the file are a preallocated segment's unwritten rest, its clean end:
+//! nothing is reported, and the segment's size is where they start (its logical size; the
+//! driver truncates the file to it). Zeros after a torn record stay part of the torn tail.
+//! Recovered segments are never appended to: the log continues in a new segment, so damaged
+//! bytes are never rewritten or extended.
 //!
 //! `last_seq` = the highest of every commit record's high-water mark and every message seen, so
 //! a sequence is never issued twice. `lost` = sequences between the floor and `last_seq` that
@@ -286,7 +290,8 @@ impl Builder {
         if base > 0 || from > 0 {
             log.segments[i].facts.done();
         }
-        for item in record::scan(bytes, from) {
+        let mut scan = record::scan(bytes, from);
+        for item in &mut scan {
             match item {
                 ScanItem::Record { offset, record } => match record {
                     // `offset` is into `bytes`; `at` is into the file.
@@ -381,8 +386,9 @@ impl Builder {
                 }
             }
         }
+        // The logical size: a preallocated segment's zeros after its last record are not data.
         let seg = &mut log.segments[i];
-        seg.size = base + bytes.len() as u64;
+        seg.size = base + scan.end() as u64;
         seg.flushed = seg.size;
     }
 
@@ -657,3 +663,7 @@ fn decode_checkpoint_as(bytes: &[u8], slots_mode: Slots) -> Option<Checkpoint> {
 #[cfg(test)]
 #[path = "recovery_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "prealloc_tests.rs"]
+mod prealloc_tests;

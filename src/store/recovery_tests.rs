@@ -121,30 +121,48 @@ fn flipped_bit_in_a_middle_record_keeps_the_records_after_it() {
     ));
 }
 
+/// Bytes of `bytes` up to its last non-zero one: a preallocated segment's logical size when
+/// its last record ends in a non-zero byte.
+fn logical_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
+}
+
 #[test]
 fn high_water_mark_survives_losing_the_whole_last_segment_tail() {
-    let dir = TempDir::new("store-hwm");
-    let (mut s, _) = open(&dir);
-    for _ in 0..8 {
+    // The lost bytes are cut off (a file that grew), or left as the preallocated zeros.
+    for zeroed in [false, true] {
+        let dir = TempDir::new("store-hwm");
+        let (mut s, _) = open(&dir);
+        s.sync = zeroed;
+        for _ in 0..8 {
+            s.append(b"a", b"", b"0123456789", 0).unwrap();
+            s.flush().unwrap();
+        }
+        s.append(b"a", b"", b"0123456789", 0).unwrap();
         s.append(b"a", b"", b"0123456789", 0).unwrap();
         s.flush().unwrap();
+        drop(s);
+        // Lose the last batch's two messages (all of seq 10, all but 5 bytes of seq 9); the
+        // batch's commit record, written before them, survives.
+        let seg = dir.seg(1);
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let end = logical_len(&bytes);
+        assert_eq!(bytes.len() > end, zeroed, "preallocated iff synced");
+        let rec = 32 + 1 + 10;
+        if zeroed {
+            bytes[end - 2 * rec + 5..end].fill(0);
+        } else {
+            bytes.truncate(end - 2 * rec + 5);
+        }
+        std::fs::write(&seg, &bytes).unwrap();
+        let (mut r, report) = open(&dir);
+        let st = r.state().unwrap();
+        assert_eq!((st.last_seq, st.msgs), (10, 8));
+        assert_eq!(st.lost, vec![SeqRange { first: 9, last: 10 }]);
+        assert_eq!(report.lost, st.lost);
+        assert_eq!(report.torn_tails.len(), 1, "zeroed {zeroed}");
+        assert_eq!(r.append(b"a", b"", b"x", 0).unwrap(), 11);
     }
-    s.append(b"a", b"", b"0123456789", 0).unwrap();
-    s.append(b"a", b"", b"0123456789", 0).unwrap();
-    s.flush().unwrap();
-    drop(s);
-    // Lose the last batch's two messages (all of seq 10, all but 5 bytes of seq 9); the
-    // batch's commit record, written before them, survives.
-    let seg = dir.seg(1);
-    let bytes = std::fs::read(&seg).unwrap();
-    let rec = 32 + 1 + 10;
-    std::fs::write(&seg, &bytes[..bytes.len() - 2 * rec + 5]).unwrap();
-    let (mut r, report) = open(&dir);
-    let st = r.state().unwrap();
-    assert_eq!((st.last_seq, st.msgs), (10, 8));
-    assert_eq!(st.lost, vec![SeqRange { first: 9, last: 10 }]);
-    assert_eq!(report.lost, st.lost);
-    assert_eq!(r.append(b"a", b"", b"x", 0).unwrap(), 11);
 }
 
 #[test]
@@ -375,11 +393,17 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
     }
     s.flush().unwrap();
     let before = s.state().unwrap();
-    let total: u64 = std::fs::read_dir(dir.0.join("msgs"))
+    let files: Vec<Vec<u8>> = std::fs::read_dir(dir.0.join("msgs"))
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".blk"))
-        .map(|e| e.metadata().unwrap().len())
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    let total: u64 = files.iter().map(|f| f.len() as u64).sum();
+    // The tail's preallocated zeros are read too, and are no record.
+    let zeros: u64 = files
+        .iter()
+        .map(|f| (f.len() - logical_len(f)) as u64)
         .sum();
     let io = WatchedIo::new(dir.io());
     let (mut r, report) = FileStore::open(io, Layout::default(), 4096, 1).unwrap();
@@ -394,8 +418,8 @@ fn open_with_a_checkpoint_reads_only_the_segment_bytes_after_it() {
         "read {read} of {total} segment bytes"
     );
     assert!(
-        (10 * 132..20 * 132).contains(&read),
-        "read {read} of {total} segment bytes"
+        (10 * 132..20 * 132).contains(&(read - zeros)),
+        "read {read} of {total} segment bytes, {zeros} of them zeros"
     );
     assert_eq!(r.state().unwrap().msgs, before.msgs);
     assert_eq!(r.get(205).unwrap().unwrap().ts_ns, 204);
@@ -496,6 +520,9 @@ impl crate::store::StoreIo for SyncLogIo {
     }
     fn size(&mut self, name: &str) -> std::io::Result<u64> {
         self.inner.size(name)
+    }
+    fn truncate(&mut self, name: &str, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(name, len)
     }
     fn sync(&mut self, name: &str) -> std::io::Result<()> {
         self.synced.borrow_mut().push(name.to_string());

@@ -60,6 +60,9 @@ impl StoreIo for WatchedIo {
     fn size(&mut self, name: &str) -> std::io::Result<u64> {
         self.inner.size(name)
     }
+    fn truncate(&mut self, name: &str, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(name, len)
+    }
     fn sync(&mut self, name: &str) -> std::io::Result<()> {
         self.inner.sync(name)
     }

@@ -7,6 +7,12 @@
 //! checksum that does not match: the tail a crash left), takes the last full snapshot among
 //! them and applies every delta after it in order. A delta that does not fit the state is
 //! not applied, nor is anything after it. Nothing here panics on any bytes.
+//!
+//! A record with an empty body is never written (every body starts with its version byte),
+//! so a zero length ends the records: with `sync_interval: always` the store preallocates
+//! the file with written zeros after its snapshot (`jetstream/consumer_store.rs`), and zeros
+//! from the end of the last intact record to the end of the file are its clean end, not a
+//! torn tail ([`Recovered::clean_end`]). Zeros after a torn record are still a torn tail.
 
 use super::delta::DELTA_VERSION;
 use super::persist::{SnapshotError, StateImage, SNAPSHOT_VERSION};
@@ -30,6 +36,9 @@ pub fn records(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         let header = rest.get(..RECORD_HEADER_BYTES)?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if len == 0 {
+            return None;
+        }
         let body = rest.get(RECORD_HEADER_BYTES..RECORD_HEADER_BYTES.checked_add(len)?)?;
         if crc32c::crc32c(body) != crc {
             return None;
@@ -51,8 +60,11 @@ pub struct Recovered {
     pub deltas_applied: usize,
     /// The delta that did not fit (with the reason), where applying stopped.
     pub refused: Option<(usize, SnapshotError)>,
-    /// Bytes of intact records; anything after them is a torn or damaged tail.
+    /// Bytes of intact records; anything after them is a torn or damaged tail, or zeros.
     pub intact_bytes: usize,
+    /// Everything after the intact records is zeros (a preallocated file's unwritten rest):
+    /// nothing torn or damaged.
+    pub clean_end: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +110,7 @@ pub fn recover(bytes: &[u8]) -> Result<Recovered, RecoverError> {
         deltas_applied,
         refused,
         intact_bytes,
+        clean_end: bytes[intact_bytes..].iter().all(|&b| b == 0),
     })
 }
 

@@ -463,3 +463,51 @@ fn a_change_list_longer_than_the_pending_set_gives_way_to_a_snapshot() {
     body.clear();
     assert_eq!(c.encode_delta(&mut body), DeltaOutcome::Unchanged);
 }
+
+#[test]
+fn zeros_after_the_last_record_are_the_clean_end_and_zeros_after_a_torn_one_are_not() {
+    let view = Stream { last: 100 };
+    let mut wheel = Wheel::new(0);
+    let mut c = ConsumerState::new(7, limits(AckPolicy::Explicit), 1);
+    deliver(&mut c, &view, &mut wheel, 0, 10);
+    let mut log = start_log(&mut c);
+    c.ack(3, &mut wheel);
+    assert!(commit(&mut c, &mut log));
+    let after_first = StateImage::of(&c);
+    let first_end = log.len();
+    c.ack(1, &mut wheel);
+    assert!(commit(&mut c, &mut log));
+    let after_second = StateImage::of(&c);
+    let end = log.len();
+    // A preallocated file: the records, then zeros of any length.
+    for zeros in [0, 1, 7, 8, 9, 100, 1 << 20] {
+        let mut file = log.clone();
+        file.resize(end + zeros, 0);
+        let r = recover(&file).unwrap();
+        assert_eq!(r.image, after_second, "{zeros} zeros");
+        assert_eq!((r.deltas_applied, r.refused), (2, None), "{zeros} zeros");
+        assert_eq!((r.intact_bytes, r.clean_end), (end, true), "{zeros} zeros");
+    }
+    // The last record torn (its end never written, the zeros still there): torn, not clean.
+    // (A body may end in zero bytes: zeroing those would change nothing.)
+    let last_nonzero = log.iter().rposition(|&b| b != 0).unwrap();
+    for kept in [1, 4, 8, last_nonzero - first_end] {
+        let mut file = log.clone();
+        file[first_end + kept..].fill(0);
+        file.resize(end + 64, 0);
+        let r = recover(&file).unwrap();
+        assert_eq!(r.image, after_first, "kept {kept}");
+        assert_eq!(
+            (r.intact_bytes, r.clean_end),
+            (first_end, false),
+            "kept {kept}"
+        );
+    }
+    // A damaged record with zeros after it: the state before it, not clean.
+    let mut file = log.clone();
+    file[first_end + RECORD_HEADER_BYTES] ^= 0x40;
+    file.resize(end + 64, 0);
+    let r = recover(&file).unwrap();
+    assert_eq!(r.image, after_first);
+    assert_eq!((r.intact_bytes, r.clean_end), (first_end, false));
+}
