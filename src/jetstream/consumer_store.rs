@@ -397,10 +397,31 @@ mod tests {
     use super::*;
     use crate::jetstream::consumer::persist::StateImage;
     use crate::jetstream::consumer::state::{AckPolicy, ConsumerLimits};
-    use crate::jetstream::consumer::StreamView;
+    use crate::jetstream::consumer::{ConsumerTimer, StreamView};
     use crate::wheel::Wheel;
 
     struct Stream;
+
+    /// Delivers `n` more messages of [`Stream`] at `now`.
+    fn deliver(state: &mut ConsumerState, wheel: &mut Wheel<ConsumerTimer>, n: u64, now: u64) {
+        let mut events = Vec::new();
+        for _ in 0..n {
+            state.next_delivery(&Stream, now, wheel, &mut events);
+        }
+    }
+
+    /// An explicit-ack consumer with `n` messages delivered and pending.
+    fn with_pending(n: u64) -> (ConsumerState, Wheel<ConsumerTimer>) {
+        let limits = ConsumerLimits {
+            ack_policy: AckPolicy::Explicit,
+            max_ack_pending: None,
+            ..ConsumerLimits::default()
+        };
+        let mut wheel = Wheel::new(0);
+        let mut state = ConsumerState::new(1, limits, 1);
+        deliver(&mut state, &mut wheel, n, 0);
+        (state, wheel)
+    }
 
     impl StreamView for Stream {
         fn num_pending(&self, _filters: &[String], _from_seq: u64) -> u64 {
@@ -415,20 +436,7 @@ mod tests {
     fn the_state_file_takes_deltas_and_is_rewritten_as_one_snapshot_when_it_outgrows_it() {
         let dir = std::env::temp_dir().join(format!("natrix-cstore-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let limits = ConsumerLimits {
-            ack_policy: AckPolicy::Explicit,
-            max_ack_pending: None,
-            ..ConsumerLimits::default()
-        };
-        let mut wheel = Wheel::new(0);
-        let mut state = ConsumerState::new(1, limits, 1);
-        let mut events = Vec::new();
-        let mut deliver = |state: &mut ConsumerState, wheel: &mut Wheel<_>, n: u64, now: u64| {
-            for _ in 0..n {
-                state.next_delivery(&Stream, now, wheel, &mut events);
-            }
-        };
-        deliver(&mut state, &mut wheel, 2_000, 0);
+        let (mut state, mut wheel) = with_pending(2_000);
         let (mut file, mut buf) = (None, Vec::new());
         write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
         let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
@@ -471,20 +479,7 @@ mod tests {
     fn a_preallocated_state_file_keeps_its_size_and_recovers_to_the_live_state() {
         let dir = std::env::temp_dir().join(format!("natrix-cstore-pre-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let limits = ConsumerLimits {
-            ack_policy: AckPolicy::Explicit,
-            max_ack_pending: None,
-            ..ConsumerLimits::default()
-        };
-        let mut wheel = Wheel::new(0);
-        let mut state = ConsumerState::new(1, limits, 1);
-        let mut events = Vec::new();
-        let mut deliver = |state: &mut ConsumerState, wheel: &mut Wheel<_>, n: u64, now: u64| {
-            for _ in 0..n {
-                state.next_delivery(&Stream, now, wheel, &mut events);
-            }
-        };
-        deliver(&mut state, &mut wheel, 2_000, 0);
+        let (mut state, mut wheel) = with_pending(2_000);
         let (mut file, mut buf) = (None, Vec::new());
         write_state(&dir, &mut state, &mut file, Sync::No, true, &mut buf).unwrap();
         let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();

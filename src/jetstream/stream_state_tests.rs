@@ -30,15 +30,29 @@ fn a_stream_that_never_stored_reports_first_seq_0_unless_configured() {
     let mut a = open(None);
     let e = create(&mut a, r#"{"name":"E","subjects":["e.>"]}"#, 1);
     assert_eq!(seqs(&e), (0, 0));
-    let one = create(&mut a, r#"{"name":"O","subjects":["o.>"],"first_seq":1}"#, 1);
+    let one = create(
+        &mut a,
+        r#"{"name":"O","subjects":["o.>"],"first_seq":1}"#,
+        1,
+    );
     assert_eq!(seqs(&one), (1, 0));
-    let ten = create(&mut a, r#"{"name":"T","subjects":["t.>"],"first_seq":10}"#, 1);
+    let ten = create(
+        &mut a,
+        r#"{"name":"T","subjects":["t.>"],"first_seq":10}"#,
+        1,
+    );
     assert_eq!(seqs(&ten), (10, 9));
     a.publish("E", "e.x", b"", b"a", 2).unwrap();
     assert!(a.commit());
-    assert_eq!(seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 3)), (1, 1));
+    assert_eq!(
+        seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 3)),
+        (1, 1)
+    );
     request(&mut a, "$JS.API.STREAM.PURGE.E", "", 4);
-    assert_eq!(seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 5)), (2, 1));
+    assert_eq!(
+        seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 5)),
+        (2, 1)
+    );
 }
 
 #[test]
@@ -50,5 +64,8 @@ fn an_empty_file_stream_still_reports_first_seq_0_after_a_restart() {
         assert!(a.commit());
     }
     let mut a = open(Some(&dir));
-    assert_eq!(seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 2)), (0, 0));
+    assert_eq!(
+        seqs(&request(&mut a, "$JS.API.STREAM.INFO.E", "", 2)),
+        (0, 0)
+    );
 }
