@@ -41,6 +41,20 @@ use crate::wheel::Wheel;
 /// Segment size of a stream's log.
 pub(super) const SEGMENT_BYTES_MAX: u32 = 8 * 1024 * 1024;
 
+/// What a message of a memory stream counts in its `bytes` beyond subject, headers and
+/// payload: nats-server's memory store counts 16 (`memStoreMsgSize`).
+const MEM_MSG_OVERHEAD_BYTES: u32 = 16;
+
+/// An empty memory log for a stream of `config` (its first message gets `first`); a memory
+/// stream counts its bytes as nats-server's memory store does.
+pub(super) fn mem_log(config: &StreamConfig, first: u64) -> Box<dyn MessageLog> {
+    let mut m = MemStore::new(SEGMENT_BYTES_MAX, first);
+    if config.storage == Storage::Memory {
+        m.log_mut().count_overhead_as(MEM_MSG_OVERHEAD_BYTES);
+    }
+    Box::new(m)
+}
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct Meta {
     pub(super) config: StreamConfig,
@@ -280,7 +294,7 @@ impl AccountStreams {
         log::debug!("JetStream: recovered stream {name:?}: {report:?}");
         let log: Box<dyn MessageLog> = if meta.config.storage == Storage::Memory {
             // A memory stream's config survives; its messages do not (nats-server too).
-            Box::new(MemStore::new(SEGMENT_BYTES_MAX, state.last_seq + 1))
+            mem_log(&meta.config, state.last_seq + 1)
         } else {
             Box::new(fs)
         };
@@ -307,7 +321,7 @@ impl AccountStreams {
     ) -> Result<Box<dyn MessageLog>, ApiError> {
         let first = config.first_seq.max(1);
         let Some(dir) = self.stream_dir(&config.name) else {
-            return Ok(Box::new(MemStore::new(SEGMENT_BYTES_MAX, first)));
+            return Ok(mem_log(config, first));
         };
         // Memory streams keep their config on disk too, so they come back (empty).
         let _ = std::fs::remove_dir_all(&dir);
@@ -323,7 +337,7 @@ impl AccountStreams {
         fs.sync = self.sync_always;
         fs.defer_sync = self.defer_sync;
         if config.storage == Storage::Memory {
-            return Ok(Box::new(MemStore::new(SEGMENT_BYTES_MAX, first)));
+            return Ok(mem_log(config, first));
         }
         Ok(Box::new(fs))
     }

@@ -200,6 +200,9 @@ pub struct Log {
     pub(super) pending_removes: Vec<u32>,
     /// The floor moved since the last flush.
     pub(super) floor_dirty: bool,
+    /// Bytes a message counts in `bytes` beyond its subject, headers and payload (the
+    /// record's header by default; see [`Log::count_overhead_as`]).
+    msg_overhead_bytes: u32,
 }
 
 impl Log {
@@ -223,7 +226,22 @@ impl Log {
             pending_overwrites: Vec::new(),
             pending_removes: Vec::new(),
             floor_dirty: first_seq > 1,
+            msg_overhead_bytes: record::HEADER_BYTES as u32,
         }
+    }
+
+    /// Counts each message in `bytes` (and so against `bytes_max`) as its subject, headers
+    /// and payload plus `overhead` bytes instead of its record's size. A JetStream memory
+    /// stream counts 16, as nats-server's memory store does (`memStoreMsgSize`). Call before
+    /// the first append; file logs keep their record sizes, which recovery recounts.
+    pub fn count_overhead_as(&mut self, overhead: u32) {
+        debug_assert_eq!(self.msgs, 0);
+        self.msg_overhead_bytes = overhead;
+    }
+
+    /// What a record of `len` bytes counts in `bytes`.
+    fn counted(&self, len: u32) -> u64 {
+        u64::from(len) + u64::from(self.msg_overhead_bytes) - record::HEADER_BYTES as u64
     }
 
     /// Appends a message; returns its sequence (`last_seq + 1`).
@@ -270,7 +288,7 @@ impl Log {
             self.first_ts_ns = Some(ts_ns);
         }
         self.msgs += 1;
-        self.bytes += len as u64;
+        self.bytes += self.counted(len as u32);
         self.last_seq = seq;
         self.last_ts_ns = ts_ns;
         Ok(seq)
@@ -635,7 +653,7 @@ impl Log {
         seg.slots[(seq - seg.first_seq) as usize].subject = NO_SUBJECT;
         seg.live_msgs -= 1;
         self.msgs -= 1;
-        self.bytes -= u64::from(slot.len);
+        self.bytes -= self.counted(slot.len);
         self.unindex_subject(slot.subject, seq);
         if seq == self.first_seq {
             self.first_seq = match self.msgs {
