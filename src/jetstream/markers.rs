@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 use super::api::headers::Headers;
-use super::api::publish::{parse_ttl, HDR_TTL};
+use super::api::publish::{parse_ttl, Accepted, HDR_TTL};
 use super::streams::AccountStreams;
 
 /// The header naming why a marker was written.
@@ -91,12 +91,14 @@ pub fn with_ttl(hdr: &[u8], ttl_s: i64) -> Vec<u8> {
     out
 }
 
-/// The header block to store for a publish accepted with TTL `ttl_s`: `hdr` itself, or
-/// rewritten by [`with_ttl`] when `check_publish` raised its TTL to the marker TTL.
-pub fn stored_headers<'a>(hdr: &'a [u8], hdrs: &Headers<'_>, ttl_s: i64) -> Cow<'a, [u8]> {
-    match hdrs.get(HDR_TTL).map(parse_ttl) {
-        Some(Ok(t)) if ttl_s > 0 && t != ttl_s => Cow::Owned(with_ttl(hdr, ttl_s)),
-        _ => Cow::Borrowed(hdr),
+/// The header block to store for an accepted publish: `hdr` itself, or rewritten by
+/// [`with_ttl`] when `check_publish` raised its TTL to the marker TTL (it says so; the
+/// header is not parsed again).
+pub fn stored_headers<'a>(hdr: &'a [u8], accepted: &Accepted) -> Cow<'a, [u8]> {
+    if accepted.ttl_raised {
+        Cow::Owned(with_ttl(hdr, accepted.ttl_s))
+    } else {
+        Cow::Borrowed(hdr)
     }
 }
 

@@ -436,7 +436,7 @@ impl AccountStreams {
             PublishDecision::Store(a) => a,
         };
         // A TTL raised to the marker TTL is stored as raised (markers.rs).
-        let hdr = &*super::markers::stored_headers(hdr, &hdrs, accepted.ttl_s);
+        let hdr = &*super::markers::stored_headers(hdr, &accepted);
         // A counter increment stores the subject's new total instead (counters.rs).
         let counted = match &accepted.incr {
             Some(incr) if s.config.allow_msg_counter => {

@@ -43,6 +43,8 @@ pub struct Accepted {
     /// `subject_delete_marker_ttl` when below it: the store then writes `Nats-TTL: <ttl_s>`
     /// in place of the header it got, as nats-server does.
     pub ttl_s: i64,
+    /// `ttl_s` was raised to the marker TTL, so the stored header block is rewritten.
+    pub ttl_raised: bool,
     pub rollup: Option<Rollup>,
     /// A counter stream's `Nats-Incr` (counters.rs applies it to the subject's value).
     pub incr: Option<num_bigint::BigInt>,
@@ -191,12 +193,14 @@ pub fn check_publish(
     // With subject delete markers a TTL below the marker TTL would let a marker be missed;
     // nats-server raises it (and rewrites the header), except at one message per subject.
     let marker_s = cfg.subject_delete_marker_ttl_ns / 1_000_000_000;
-    if ttl_s > 0 && marker_s > 0 && cfg.max_msgs_per_subject != 1 && ttl_s < marker_s {
+    let ttl_raised = ttl_s > 0 && marker_s > 0 && cfg.max_msgs_per_subject != 1 && ttl_s < marker_s;
+    if ttl_raised {
         ttl_s = marker_s;
     }
     PublishDecision::Store(Accepted {
         msg_id: msg_id.map(str::to_string),
         ttl_s,
+        ttl_raised,
         rollup,
         incr,
     })
