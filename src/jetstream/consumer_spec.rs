@@ -23,6 +23,18 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
     let o = v.as_object()?;
     let s = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let i = |k: &str| o.get(k).and_then(Value::as_i64);
+    // A list of strings (its non-strings skipped); empty when absent.
+    let strings = |k: &str| -> Vec<String> {
+        o.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let durable = s("durable_name");
     let name = durable.or(s("name"))?.to_string();
     let start = match s("deliver_policy").unwrap_or("all") {
@@ -44,16 +56,7 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
         _ => AckPolicy::Explicit,
     };
     let ms = |ns: i64| (ns.max(0) as u64).div_ceil(1_000_000);
-    let mut filters: Vec<String> = o
-        .get("filter_subjects")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut filters = strings("filter_subjects");
     if let Some(f) = s("filter_subject") {
         filters.push(f.to_string());
     }
@@ -115,16 +118,7 @@ pub fn spec_from_config(config: &[u8]) -> Option<ConsumerSpec> {
             Some("prioritized") => Policy::Prioritized,
             _ => Policy::None,
         },
-        priority_groups: o
-            .get("priority_groups")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        priority_groups: strings("priority_groups"),
     })
 }
 
