@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::api::backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, StreamBackend};
-use super::api::config::{Storage, StreamConfig};
+use super::api::config::StreamConfig;
 use super::api::error::ApiError;
 use super::api::info::{AccountUsage, StreamView, UnixNanos};
 use super::api::publish;
@@ -190,18 +190,7 @@ impl StreamBackend for AccountStreams {
             ..Default::default()
         };
         for s in self.streams.values() {
-            let bytes = s.log.borrow().log().counters().bytes;
-            let reserved = s.config.max_bytes.max(0) as u64;
-            match s.config.storage {
-                Storage::Memory => {
-                    u.memory += bytes;
-                    u.reserved_memory += reserved;
-                }
-                Storage::File => {
-                    u.storage += bytes;
-                    u.reserved_storage += reserved;
-                }
-            }
+            u.add_stream(&s.config, s.log.borrow().log().counters().bytes);
         }
         u
     }

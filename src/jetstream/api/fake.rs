@@ -305,17 +305,7 @@ impl StreamBackend for Fake {
         };
         for s in self.streams.values() {
             let bytes: u64 = s.msgs.values().map(|m| s.size(m)).sum();
-            let reserved = s.config.max_bytes.max(0) as u64;
-            match s.config.storage {
-                Storage::Memory => {
-                    u.memory += bytes;
-                    u.reserved_memory += reserved;
-                }
-                Storage::File => {
-                    u.storage += bytes;
-                    u.reserved_storage += reserved;
-                }
-            }
+            u.add_stream(&s.config, bytes);
         }
         u
     }

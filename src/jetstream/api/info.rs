@@ -127,6 +127,24 @@ pub struct AccountUsage {
     pub consumers: u64,
 }
 
+impl AccountUsage {
+    /// Counts one stream of `config` holding `bytes`: in memory or storage by its storage
+    /// type, with its `max_bytes` reserved.
+    pub fn add_stream(&mut self, config: &StreamConfig, bytes: u64) {
+        let reserved = config.max_bytes.max(0) as u64;
+        match config.storage {
+            super::config::Storage::Memory => {
+                self.memory += bytes;
+                self.reserved_memory += reserved;
+            }
+            super::config::Storage::File => {
+                self.storage += bytes;
+                self.reserved_storage += reserved;
+            }
+        }
+    }
+}
+
 /// An account's JetStream limits; `-1` is unlimited, as nats-server writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountLimits {
