@@ -202,13 +202,16 @@ impl Shard {
         if hops >= IMPORT_HOPS_MAX {
             return false;
         }
-        let accounts = self.auth().accounts.clone();
+        let accounts = {
+            let live = self.live.borrow();
+            match live.auth.accounts.get(account) {
+                Some(acc) if acc.has_routes() => live.auth.accounts.clone(),
+                _ => return false,
+            }
+        };
         let Some(acc) = accounts.get(account) else {
             return false;
         };
-        if !acc.has_routes() {
-            return false;
-        }
         let view = msg.view(frame);
         let mut delivered = false;
         let mut subject_buf = Vec::new();
@@ -340,6 +343,11 @@ impl Shard {
         via_service: bool,
     ) -> bool {
         let delivered = self.route(account, from, &m.frame, &m.spans);
+        // The flag is this shard's own: the check below clones Arcs every shard shares, and
+        // their counters are one cache line both cores write (every JetStream ack came here).
+        if !self.account_routes.get() {
+            return delivered;
+        }
         delivered | self.route_across_accounts(account, from, &m.frame, &m.spans, hops, via_service)
     }
 
