@@ -98,6 +98,40 @@ impl Wire {
         }
     }
 
+    /// One message of pull consumer `consumer` on `stream`: its subject, headers, payload.
+    fn fetch(&mut self, stream: &str, consumer: &str) -> String {
+        let req = format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}");
+        let body = br#"{"batch":1,"expires":5000000000}"#;
+        self.sock.send(
+            format!(
+                "PUB {req} _IN.fetch {}\r\n{}\r\n",
+                body.len(),
+                std::str::from_utf8(body).unwrap()
+            )
+            .as_bytes(),
+        );
+        loop {
+            let line = self.line();
+            if line == "PING\r\n" {
+                self.sock.send(b"PONG\r\n");
+                continue;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let n = parts.len();
+            assert_eq!(parts[0], "HMSG", "a stored message has headers: {line:?}");
+            let (hdr, total): (usize, usize) =
+                (parts[n - 2].parse().unwrap(), parts[n - 1].parse().unwrap());
+            let deadline = Instant::now() + FRAME_MAX;
+            while self.sock.buf.len() < total + 2 {
+                assert!(Instant::now() < deadline && !self.sock.closed, "cut off");
+                self.sock.fill(FRAME_MAX);
+            }
+            let body: Vec<u8> = self.sock.buf.drain(..total + 2).collect();
+            let text = String::from_utf8_lossy(&body[..total]);
+            return format!("{} {:?} {:?}", parts[1], &text[..hdr], &text[hdr..]);
+        }
+    }
+
     fn api(&mut self, subject: &str, body: Value) -> Value {
         let r = self.request(subject, &[], body.to_string().as_bytes());
         serde_json::from_str(&r).expect("API replies are JSON")
@@ -267,6 +301,13 @@ fn play(reference: bool) -> Vec<String> {
             vec![("Nats-Schedule-Next", "purge")],
         ),
     ];
+    // A consumer sees what a schedule stores like any other message.
+    let c = w.api(
+        "$JS.API.CONSUMER.CREATE.S.C",
+        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "none",
+               "filter_subject": "mon.a"}}),
+    );
+    assert!(c.get("error").is_none(), "{c}");
     for (label, subj, hdrs) in &refused {
         w.publish(label, subj, hdrs, b"");
     }
@@ -334,6 +375,8 @@ fn play(reference: bool) -> Vec<String> {
     for subj in ["mon.a", "mon.h", "mon.j"] {
         w.wait_for("S", subj);
     }
+    let got = w.fetch("S", "C");
+    w.seen.push(format!("consumer C: {got}"));
     let ticks = eventually(FIRED_MAX, || (w.msgs("S", "mon.b") >= 2).then_some(()));
     assert!(ticks.is_some(), "@every 1s ticked twice");
     // A plain message on its subject ends the repeating schedule.
@@ -399,6 +442,7 @@ fn schedules_match_nats_server() {
         r#"last mon.h: "mon.h" "NATS/1.0\r\nSrc: 1\r\nNats-Scheduler: s.h\r\nNats-Schedule-Next: purge\r\n\r\n" "source data""#,
         r#"last mon.b: "mon.b" "NATS/1.0\r\nNats-Scheduler: s.b\r\nNats-Schedule-Next: <time>\r\nNats-TTL: 30s\r\n\r\n" "payload""#,
         "last s.a: none",
+        r#"consumer C: mon.a "NATS/1.0\r\nFoo: bar\r\nNats-Scheduler: s.a\r\nNats-Schedule-Next: purge\r\n\r\n" "payload""#,
         "last s.far: none",
     ] {
         assert!(natrix.iter().any(|l| l == want), "{want}\n{natrix:#?}");
@@ -408,7 +452,8 @@ fn schedules_match_nats_server() {
 #[test]
 fn schedules_fire_after_a_sigkill() {
     let dir = TempDir::new("schedules-kill");
-    let due = at_in(1);
+    // At least a second ahead, so that it is due only after the kill.
+    let due = at_in(2);
     {
         let mut server = Server::start_jetstream(1, &dir.path, &[]);
         let mut w = Wire::open(&server);
