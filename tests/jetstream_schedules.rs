@@ -219,6 +219,12 @@ fn play(reference: bool) -> Vec<String> {
     let server = Server::start_jetstream_on(reference, &dir.path);
     let mut w = Wire::open(&server);
     w.config("create S", "CREATE", schedules_stream());
+    // A source with roll-ups purges a fired schedule's copy as its origin did.
+    w.config(
+        "create DR",
+        "CREATE",
+        json!({"name": "DR", "sources": [{"name": "S"}], "allow_rollup_hdrs": true}),
+    );
     let soon = format!("@at {}", at_in(1));
     let tgt = |t| ("Nats-Schedule-Target", t);
     let every = ("Nats-Schedule", "@every 1s");
@@ -375,6 +381,13 @@ fn play(reference: bool) -> Vec<String> {
     for subj in ["mon.a", "mon.h", "mon.j"] {
         w.wait_for("S", subj);
     }
+    for subj in ["mon.a", "mon.h", "mon.j"] {
+        w.wait_for("DR", subj);
+    }
+    for subj in ["s.a", "s.h", "s.j"] {
+        let got = w.last("DR", subj).unwrap_or_else(|| "none".into());
+        w.seen.push(format!("DR last {subj}: {got}"));
+    }
     let got = w.fetch("S", "C");
     w.seen.push(format!("consumer C: {got}"));
     let ticks = eventually(FIRED_MAX, || (w.msgs("S", "mon.b") >= 2).then_some(()));
@@ -442,6 +455,7 @@ fn schedules_match_nats_server() {
         r#"last mon.h: "mon.h" "NATS/1.0\r\nSrc: 1\r\nNats-Scheduler: s.h\r\nNats-Schedule-Next: purge\r\n\r\n" "source data""#,
         r#"last mon.b: "mon.b" "NATS/1.0\r\nNats-Scheduler: s.b\r\nNats-Schedule-Next: <time>\r\nNats-TTL: 30s\r\n\r\n" "payload""#,
         "last s.a: none",
+        "DR last s.a: none",
         r#"consumer C: mon.a "NATS/1.0\r\nFoo: bar\r\nNats-Scheduler: s.a\r\nNats-Schedule-Next: purge\r\n\r\n" "payload""#,
         "last s.far: none",
     ] {
