@@ -74,6 +74,8 @@ pub struct Fire {
 /// What the publish checks found about a message's schedule headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Checked {
+    /// The message has a schedule header (so the store path looks at it again once stored).
+    pub present: bool,
     /// A schedule without a `Nats-Rollup` header: it is stored with `Nats-Rollup: sub`.
     pub add_rollup_sub: bool,
     /// `Nats-Schedule-Next: purge` with this `Nats-Scheduler`: refused if that subject's last
@@ -108,6 +110,7 @@ pub fn check(
     if !has_schedule_headers(hdrs) {
         return Ok(out);
     }
+    out.present = true;
     let allow = cfg.allow_msg_schedules;
     let err = |e: ScheduleError| ApiError::MessageSchedules(e);
     let pattern = hdrs.get(HDR_SCHEDULE).unwrap_or("");

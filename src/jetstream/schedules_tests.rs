@@ -150,6 +150,7 @@ fn the_publish_checks_refuse_what_nats_server_refuses() {
     assert_eq!(
         ok,
         Ok(Checked {
+            present: true,
             add_rollup_sub: true,
             purge_of: None
         })
@@ -234,6 +235,7 @@ fn the_publish_checks_refuse_what_nats_server_refuses() {
             &hdr(&[("Nats-Schedule-Next", "purge"), ("Nats-Scheduler", "s.b")])
         ),
         Ok(Checked {
+            present: true,
             add_rollup_sub: false,
             purge_of: Some("s.b".into())
         })
@@ -241,6 +243,13 @@ fn the_publish_checks_refuse_what_nats_server_refuses() {
     // An empty schedule is none; other headers are not looked at.
     assert_eq!(
         checked(&cfg, "s.a", &hdr(&[("Nats-Schedule", "")])),
+        Ok(Checked {
+            present: true,
+            ..Checked::default()
+        })
+    );
+    assert_eq!(
+        checked(&cfg, "s.a", &hdr(&[("Nats-Msg-Id", "1")])),
         Ok(Checked::default())
     );
     // Without `allow_msg_schedules` every schedule header is 10188, even a bad one.

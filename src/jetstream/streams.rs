@@ -557,7 +557,9 @@ impl AccountStreams {
             s.dedup.record(id, seq, now);
         }
         self.arm_expiry(name, seq, accepted.ttl_s, now);
-        self.schedule_stored(name, seq, hdr, now);
+        if scheduled || accepted.schedule.present {
+            self.schedule_stored(name, seq, hdr, now);
+        }
         // Mirrors and sources of this stream copy it in the same commit.
         self.pump(name, now);
         let ack = publish::pub_ack(name, domain.as_deref(), seq);
