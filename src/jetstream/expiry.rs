@@ -23,7 +23,7 @@ const NS_PER_S: i64 = 1_000_000_000;
 
 impl AccountStreams {
     /// The wheel id of stream `name`, assigned on first use.
-    fn stream_timer_id(&mut self, name: &str) -> u64 {
+    pub(crate) fn stream_timer_id(&mut self, name: &str) -> u64 {
         if let Some((&id, _)) = self.stream_ids.iter().find(|(_, n)| n.as_str() == name) {
             return id;
         }
@@ -115,6 +115,8 @@ impl AccountStreams {
             // Arms the age timer (a TTL of 0 arms nothing else).
             self.arm_expiry(name, last, 0, now.ns);
         }
+        // Message schedules are stored messages too (schedules.rs).
+        self.restore_schedules(name, now.ns);
     }
 
     /// A stream timer fired; false if `id` is no stream here.
@@ -126,6 +128,7 @@ impl AccountStreams {
             return true;
         };
         match timer.kind {
+            TimerKind::Schedule { stream_seq } => self.fire_schedule(&name, stream_seq, now.ns),
             TimerKind::MsgTtl { stream_seq } => {
                 // Deleted, or replaced by a subject delete marker (markers.rs).
                 self.expire_seq(&name, stream_seq, now.ns);

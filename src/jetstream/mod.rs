@@ -15,6 +15,7 @@ pub mod counters;
 pub mod expiry;
 pub mod markers;
 pub mod republish;
+pub mod schedules;
 pub mod sourcing;
 pub mod stream_backend;
 pub mod streams;

@@ -617,6 +617,10 @@ impl AccountStreams {
                         self.republished.push(rp);
                     }
                     s.stored(seq, &subject);
+                    if kind == LinkKind::Source {
+                        // A schedule's `Nats-Schedule-Next: purge` purges here too (schedules.rs).
+                        self.schedule_stored(dest, seq, &hdr, ts);
+                    }
                     copied += 1;
                     *budget -= 1;
                     if *budget == 0 {

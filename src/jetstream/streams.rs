@@ -250,6 +250,8 @@ impl AccountStreams {
         me.env.features.subject_transform = true;
         // Counters, sources aggregating them included (counters.rs).
         me.env.features.msg_counter = true;
+        // Message schedules on the wheel, stored through this publish path (schedules.rs).
+        me.env.features.msg_schedules = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -373,6 +375,30 @@ impl AccountStreams {
         data: &[u8],
         now: UnixNanos,
     ) -> Option<PubOutcome> {
+        self.publish_as(name, subj, hdr, data, now, false)
+    }
+
+    /// [`AccountStreams::publish`] of a message a schedule made (schedules.rs).
+    pub(crate) fn publish_scheduled(
+        &mut self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+        now: UnixNanos,
+    ) -> Option<PubOutcome> {
+        self.publish_as(name, subj, hdr, data, now, true)
+    }
+
+    fn publish_as(
+        &mut self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+        now: UnixNanos,
+        scheduled: bool,
+    ) -> Option<PubOutcome> {
         // The stream's subject transform comes before everything else (nats-server too).
         let transformed = self
             .streams
@@ -416,6 +442,7 @@ impl AccountStreams {
                     hdr_bytes: hdr.len(),
                     hdr_block: hdr,
                     payload_bytes: data.len(),
+                    scheduled,
                 },
                 now,
                 &mut s.dedup,
@@ -435,8 +462,24 @@ impl AccountStreams {
             }
             PublishDecision::Store(a) => a,
         };
+        if let Some(sch) = &accepted.schedule.purge_of {
+            if self.purge_of_refused(name, sch) {
+                let e =
+                    ApiError::MessageSchedules(super::api::error::ScheduleError::SchedulerInvalid);
+                return reply(publish::pub_error(name, &e));
+            }
+        }
+        let s = self.streams.get_mut(name)?;
         // A TTL raised to the marker TTL is stored as raised (markers.rs).
         let hdr = &*super::markers::stored_headers(hdr, &accepted);
+        // A schedule is stored with `Nats-Rollup: sub` (schedules.rs).
+        let scheduled_hdr;
+        let hdr = if accepted.schedule.add_rollup_sub {
+            scheduled_hdr = super::schedules::with_rollup_sub(hdr);
+            &scheduled_hdr[..]
+        } else {
+            hdr
+        };
         // A counter increment stores the subject's new total instead (counters.rs).
         let counted = match &accepted.incr {
             Some(incr) if s.config.allow_msg_counter => {
@@ -514,6 +557,9 @@ impl AccountStreams {
             s.dedup.record(id, seq, now);
         }
         self.arm_expiry(name, seq, accepted.ttl_s, now);
+        if scheduled || accepted.schedule.present {
+            self.schedule_stored(name, seq, hdr, now);
+        }
         // Mirrors and sources of this stream copy it in the same commit.
         self.pump(name, now);
         let ack = publish::pub_ack(name, domain.as_deref(), seq);

@@ -326,6 +326,7 @@ fn publish_checks_run_in_nats_server_order() {
         hdr_bytes: 10,
         hdr_block: b"",
         payload_bytes: 1,
+        scheduled: false,
     };
     fn st(c: &StreamConfig) -> StreamPublishState<'_> {
         StreamPublishState {
@@ -355,6 +356,7 @@ fn publish_checks_run_in_nats_server_order() {
         hdr_bytes: 0,
         hdr_block: b"",
         payload_bytes: 101,
+        scheduled: false,
     };
     let got = check_publish(&st(&cfg), &big, NOW, &mut d, |_| None);
     assert_eq!(
@@ -379,6 +381,7 @@ fn a_ttl_below_the_delete_marker_ttl_is_raised_to_it() {
         hdr_bytes: 10,
         hdr_block: b"",
         payload_bytes: 1,
+        scheduled: false,
     };
     let st = StreamPublishState {
         config: &cfg,

@@ -142,6 +142,8 @@ pub enum ApiError {
     /// 10193
     ExpectedLastSeqPerSubjectInvalid,
     /// 10227: a client published with `Nats-Stream-Source` (only copies carry it).
+    /// 10188..10223: a `Nats-Schedule` publish nats-server refuses (`jetstream/schedules.rs`).
+    MessageSchedules(ScheduleError),
     MessageSourceHdrNotAllowed,
     /// 10168: `Nats-Incr` on a stream without `allow_msg_counter`.
     MessageIncrDisabled,
@@ -256,6 +258,7 @@ impl ApiError {
             RequiredApiLevel => 10185,
             ExpectedLastSeqPerSubjectInvalid => 10193,
             MessageSourceHdrNotAllowed => 10227,
+            MessageSchedules(e) => e.err_code(),
             MessageIncrDisabled => 10168,
             MessageIncrMissing => 10169,
             MessageIncrPayload => 10170,
@@ -355,6 +358,7 @@ impl fmt::Display for ApiError {
                 "missing sequence for expected last sequence per subject"
             }
             MessageSourceHdrNotAllowed => "message stream source header is not allowed",
+            MessageSchedules(e) => e.description(),
             MessageIncrDisabled => "message counters is disabled",
             MessageIncrMissing => "message counter increment is missing",
             MessageIncrPayload => "message counter has payload",
@@ -376,5 +380,55 @@ impl Serialize for ApiError {
         m.serialize_entry("err_code", &self.err_code())?;
         m.serialize_entry("description", &self.description())?;
         m.end()
+    }
+}
+
+/// The message-schedule refusals of a publish, nats-server 2.15.1's codes and texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// 10188: a schedule header on a stream without `allow_msg_schedules`.
+    Disabled,
+    /// 10189: `Nats-Schedule` does not parse.
+    PatternInvalid,
+    /// 10190: `Nats-Schedule-Target` missing, not a literal subject, the schedule's own
+    /// subject, or outside the stream's subjects.
+    TargetInvalid,
+    /// 10191: `Nats-Schedule-TTL` does not parse.
+    TtlInvalid,
+    /// 10192: `Nats-Schedule-Rollup` or `Nats-Rollup` other than `sub`.
+    RollupInvalid,
+    /// 10203: `Nats-Schedule-Source` invalid, the target, the own subject, or outside.
+    SourceInvalid,
+    /// 10212: `Nats-Scheduler` / `Nats-Schedule-Next` as a client may not send them.
+    SchedulerInvalid,
+    /// 10223: `Nats-Schedule-Time-Zone` empty or unknown.
+    TimeZoneInvalid,
+}
+
+impl ScheduleError {
+    pub fn err_code(self) -> u16 {
+        match self {
+            ScheduleError::Disabled => 10188,
+            ScheduleError::PatternInvalid => 10189,
+            ScheduleError::TargetInvalid => 10190,
+            ScheduleError::TtlInvalid => 10191,
+            ScheduleError::RollupInvalid => 10192,
+            ScheduleError::SourceInvalid => 10203,
+            ScheduleError::SchedulerInvalid => 10212,
+            ScheduleError::TimeZoneInvalid => 10223,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            ScheduleError::Disabled => "message schedules is disabled",
+            ScheduleError::PatternInvalid => "message schedules pattern is invalid",
+            ScheduleError::TargetInvalid => "message schedules target is invalid",
+            ScheduleError::TtlInvalid => "message schedules invalid per-message TTL",
+            ScheduleError::RollupInvalid => "message schedules invalid rollup",
+            ScheduleError::SourceInvalid => "message schedules source is invalid",
+            ScheduleError::SchedulerInvalid => "message schedules invalid scheduler",
+            ScheduleError::TimeZoneInvalid => "message schedules time zone is invalid",
+        }
     }
 }

@@ -128,6 +128,7 @@ impl Fake {
                 hdr_bytes: hdr.len(),
                 hdr_block: hdr,
                 payload_bytes: data.len(),
+                scheduled: false,
             },
             now,
             &mut s.dedup,

@@ -48,6 +48,8 @@ pub struct Accepted {
     pub rollup: Option<Rollup>,
     /// A counter stream's `Nats-Incr` (counters.rs applies it to the subject's value).
     pub incr: Option<num_bigint::BigInt>,
+    /// What the message-schedule checks found (schedules.rs).
+    pub schedule: crate::jetstream::schedules::Checked,
 }
 
 /// The verdict on one publish.
@@ -82,6 +84,9 @@ pub struct Incoming<'a> {
     /// (leading spaces skipped, trailing whitespace kept), not from the trimmed `hdrs`.
     pub hdr_block: &'a [u8],
     pub payload_bytes: usize,
+    /// A message a schedule made (the server's own, as nats-server's `sourced`): the schedule
+    /// checks do not apply to it.
+    pub scheduled: bool,
 }
 
 /// Decides a publish. `last_seq_on(subject)` is the sequence of the last message stored on
@@ -141,6 +146,15 @@ pub fn check_publish(
             return Reject(ApiError::WrongLastSequence(st.last_seq));
         }
     }
+    // Message schedules (schedules.rs), where nats-server checks them.
+    let schedule = if msg.scheduled {
+        Default::default()
+    } else {
+        match crate::jetstream::schedules::check(cfg, subject, hdrs, now) {
+            Ok(c) => c,
+            Err(e) => return Reject(e),
+        }
+    };
     // Only a source's copies may carry it (they are stored without these checks).
     if hdrs
         .get("Nats-Stream-Source")
@@ -175,6 +189,9 @@ pub fn check_publish(
             }
         });
     }
+    if schedule.add_rollup_sub && rollup.is_none() {
+        rollup = Some(Rollup::Subject);
+    }
     if cfg.allow_msg_counter && incr.is_none() {
         return Reject(ApiError::MessageIncrMissing);
     }
@@ -203,6 +220,7 @@ pub fn check_publish(
         ttl_raised,
         rollup,
         incr,
+        schedule,
     })
 }
 

@@ -49,6 +49,8 @@ pub enum TimerKind {
     MsgTtl { stream_seq: u64 },
     /// The oldest message reached the stream's `max_age`.
     MaxAge,
+    /// The schedule stored at this sequence is due (`jetstream/schedules.rs`).
+    Schedule { stream_seq: u64 },
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.
