@@ -746,6 +746,22 @@ mod tests {
     }
 
     #[test]
+    fn file_sync_is_a_go_boolean_flag_on_by_default() {
+        let sync = |args: &[&str]| parse_go(args).unwrap().streaming.unwrap().file_sync;
+        assert!(sync(&["-st", "FILE"]));
+        assert!(!sync(&["-st", "FILE", "-file_sync=false"]));
+        assert!(!sync(&["-st", "FILE", "--file_sync=0"]));
+        assert!(sync(&["-file_sync"]));
+        assert!(sync(&["-st", "FILE", "--file_sync=TRUE"]));
+        // Any streaming flag turns NATS Streaming on, this one too.
+        assert!(parse_go(&["-file_sync=false"]).unwrap().streaming.is_some());
+        assert_eq!(
+            parse_go(&["-st", "FILE", "-file_sync=yes"]).unwrap_err(),
+            "invalid boolean value \"yes\" for -file_sync: parse error"
+        );
+    }
+
+    #[test]
     fn go_style_single_dash_flags_are_accepted() {
         let o = parse_go(&[
             "-js", "-sd", "/tmp/js", "-ms", "8443", "-port", "4333", "-DVV",
