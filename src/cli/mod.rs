@@ -681,6 +681,11 @@ mod tests {
             spin(&["--shards", "1", "-cid", "c", "-st", "FILE", "--dir", "/d"]),
             0
         );
+        // Without file_sync nothing waits for a sync.
+        assert_eq!(
+            spin(&["--shards", "2", "-st", "FILE", "-file_sync=false"]),
+            200
+        );
     }
 
     #[test]
