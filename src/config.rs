@@ -192,6 +192,9 @@ pub struct StreamingOptions {
     /// `-st FILE`: channels in files under `dir`.
     pub file_store: bool,
     pub dir: Option<PathBuf>,
+    /// `--file_sync` / `file { sync_on_flush }`: the file store fdatasyncs every flush before
+    /// its PubAcks go out (default, nats-streaming-server's too); off, acked means written.
+    pub file_sync: bool,
     pub hb_interval_ms: u64,
     pub hb_timeout_ms: u64,
     pub hb_fail_count: u32,
@@ -223,6 +226,7 @@ impl Default for StreamingOptions {
             discover_prefix: "_STAN.discover".into(),
             file_store: false,
             dir: None,
+            file_sync: true,
             hb_interval_ms: 30_000,
             hb_timeout_ms: 10_000,
             hb_fail_count: 10,
@@ -348,7 +352,7 @@ pub const SPIN_BEFORE_PARK_US_MAX: u64 = 100_000;
 /// (docs/PERFORMANCE.md).
 pub const SPIN_BEFORE_PARK_US_MULTI: u64 = 200;
 /// The default `--spin_us` with more than one shard when commits wait for fdatasync
-/// (`sync_interval: always`, NATS Streaming's file store). A sync's kernel work (io_uring's
+/// (`sync_interval: always`, NATS Streaming's file store with `file_sync`). A sync's kernel work (io_uring's
 /// worker, pinned like the shard that made the ring, and the file system's journal thread)
 /// needs the cores that polling shards hold: with 200 µs a synchronous JetStream publish took
 /// 2–2.5× as long as with 50 µs (docs/PERFORMANCE.md, "Polling and fdatasync").
@@ -376,10 +380,13 @@ impl Options {
     }
 
     /// Whether a commit's acknowledgements wait for an fdatasync: JetStream with
-    /// `sync_interval: always`, or NATS Streaming on its file store.
+    /// `sync_interval: always`, or NATS Streaming on its file store with `file_sync` on.
     pub fn commits_wait_for_sync(&self) -> bool {
         self.jetstream.as_ref().is_some_and(|j| j.sync_always)
-            || self.streaming.as_ref().is_some_and(|s| s.file_store)
+            || self
+                .streaming
+                .as_ref()
+                .is_some_and(|s| s.file_store && s.file_sync)
     }
 }
 

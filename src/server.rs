@@ -223,6 +223,7 @@ async fn run_shard(
     }
     if shard.stan.borrow().is_some() {
         runtime::spawn(crate::shard::stan::run_timers(shard.clone()));
+        runtime::spawn(crate::shard::stan::run_syncs(shard.clone()));
     }
     shard.flush();
     if let Some(intake) = start.intake {

@@ -413,7 +413,8 @@ def markdown(meta: dict, runs: list[dict], plot_name: str | None) -> str:
                    "and rounds, runs the JetStream twin on a fresh file store (`-js -sd <tempdir>`; default "
                    "sync_interval, or `sync_interval: always` in the rows that say so), so the ratio is "
                    "natrix's STAN against nats-server's JetStream. natrix's STAN file store fdatasyncs "
-                   "every flush before it acks")
+                   "every flush before it acks (`file_sync`, the default), except in the rows that say "
+                   "`--file_sync=false`, where acked means written")
     if any(w["kind"] in ("kvput", "kvget") for w in meta["workloads"]):
         out.append("- KV rows: a fresh `-js -sd <tempdir>` per run, natrix and nats-server only; the bucket "
                    "is made as nats.go/nats-py/nats.js make one (stream `KV_<bucket>` on `$KV.<bucket>.>`, "

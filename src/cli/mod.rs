@@ -681,6 +681,11 @@ mod tests {
             spin(&["--shards", "1", "-cid", "c", "-st", "FILE", "--dir", "/d"]),
             0
         );
+        // Without file_sync nothing waits for a sync.
+        assert_eq!(
+            spin(&["--shards", "2", "-st", "FILE", "-file_sync=false"]),
+            200
+        );
     }
 
     #[test]
@@ -743,6 +748,22 @@ mod tests {
         );
         assert_eq!(o.monitor.http_port, Some(8222));
         assert!(parse_go(&["-st", "SQL"]).is_err());
+    }
+
+    #[test]
+    fn file_sync_is_a_go_boolean_flag_on_by_default() {
+        let sync = |args: &[&str]| parse_go(args).unwrap().streaming.unwrap().file_sync;
+        assert!(sync(&["-st", "FILE"]));
+        assert!(!sync(&["-st", "FILE", "-file_sync=false"]));
+        assert!(!sync(&["-st", "FILE", "--file_sync=0"]));
+        assert!(sync(&["-file_sync"]));
+        assert!(sync(&["-st", "FILE", "--file_sync=TRUE"]));
+        // Any streaming flag turns NATS Streaming on, this one too.
+        assert!(parse_go(&["-file_sync=false"]).unwrap().streaming.is_some());
+        assert_eq!(
+            parse_go(&["-st", "FILE", "-file_sync=yes"]).unwrap_err(),
+            "invalid boolean value \"yes\" for -file_sync: parse error"
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct StreamingFlags {
     /// Max inactivity without a subscription or message before a channel is deleted (also -mi)
     #[arg(long = "max_inactivity", value_name = "DURATION")]
     pub max_inactivity: Option<String>,
+    /// Enable File.Sync on Flush (default true; --file_sync=false: acked means written)
+    #[arg(long = "file_sync", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub file_sync: Option<String>,
     /// Enable STAN debugging output (also -SD); natrix logs at debug level
     #[arg(long = "stan_debug", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub stan_debug: Option<bool>,
@@ -72,6 +75,18 @@ pub const STREAMING_SHORT_ALIASES: &[(&str, &str)] = &[
     ("-SDV", "--stan_debug"),
 ];
 
+/// Go's `strconv.ParseBool`, as its `flag` package parses a boolean flag's value, with the
+/// package's error text.
+fn go_bool(flag: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!(
+            "invalid boolean value {v:?} for -{flag}: parse error"
+        )),
+    }
+}
+
 fn duration_ms(flag: &str, v: &str) -> Result<u64, String> {
     parse_duration(v)
         .map(|d| d.as_millis() as u64)
@@ -92,6 +107,7 @@ impl StreamingFlags {
             || self.max_bytes.is_some()
             || self.max_age.is_some()
             || self.max_inactivity.is_some()
+            || self.file_sync.is_some()
     }
 
     /// Applies the flags over `opts` (from the config file, if any); any flag turns
@@ -113,6 +129,9 @@ impl StreamingFlags {
         }
         if let Some(d) = &self.dir {
             o.dir = Some(d.into());
+        }
+        if let Some(v) = &self.file_sync {
+            o.file_sync = go_bool("file_sync", v)?;
         }
         if let Some(v) = &self.hb_interval {
             o.hb_interval_ms = duration_ms("hb_interval", v)?;

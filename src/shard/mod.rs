@@ -129,6 +129,8 @@ pub struct Shard {
     pub stan_pending: Cell<bool>,
     /// Wakes the STAN timer task.
     pub stan_wake: Notify,
+    /// Wakes the STAN file store's sync task (`stan::run_syncs`) when a sync is due.
+    pub stan_sync_wake: Notify,
     /// Some push consumer exists: interest changes may bind or unbind it.
     pub js_push: Cell<bool>,
     /// Interest changed since push consumers were last checked.
@@ -200,6 +202,7 @@ impl Shard {
             stan_capture: Cell::new(false),
             stan_pending: Cell::new(false),
             stan_wake: Notify::default(),
+            stan_sync_wake: Notify::default(),
             js_push: Cell::new(false),
             js_push_check: Cell::new(false),
             interest: RefCell::new(Interest::new(id, shards, cache)),

@@ -3,7 +3,7 @@
 //!
 //! Runs as a control-plane job between two tasks of the message path; it only reads.
 
-use super::stan::{StanDriver, STAN_SHARD};
+use super::stan::{StanCore, STAN_SHARD};
 use super::Shard;
 use crate::monitor::streaming::{StanChannel, StanClient, StanSnapshot};
 use crate::stan::{ChannelFactory, StanServer};
@@ -15,9 +15,9 @@ impl Shard {
             return None;
         }
         let stan = self.stan.borrow();
-        Some(match stan.as_ref()? {
-            StanDriver::Memory(s) => snapshot(s, "MEMORY"),
-            StanDriver::File(s) => snapshot(s, "FILE"),
+        Some(match &stan.as_ref()?.core {
+            StanCore::Memory(s) => snapshot(s, "MEMORY"),
+            StanCore::File(s) => snapshot(s, "FILE"),
         })
     }
 }

@@ -10,7 +10,7 @@
 
 use super::file_channel::FileChannel;
 use super::state_log::{IoStateLog, StateLog, STATE_DIR};
-use crate::store::file::{Layout, StdIo};
+use crate::store::file::{Layout, StdIo, SyncFile};
 use crate::store::{IoOp, MemStore, MessageLog, StoreError};
 
 /// One stored message of a channel.
@@ -34,8 +34,14 @@ pub trait ChannelStore {
     fn totals(&self) -> (u64, u64);
     /// Drops the oldest message; false when empty.
     fn drop_first(&mut self) -> Result<bool, StoreError>;
-    /// Everything appended is durable when this returns.
+    /// Everything appended is written when this returns, and durable unless the store's
+    /// sync is deferred ([`ChannelStore::take_unsynced`]) or off.
     fn flush(&mut self) -> Result<(), StoreError>;
+    /// With a deferred sync: the files the flushes since the last call wrote, for the caller
+    /// to fdatasync (`stan/commit.rs`). None otherwise.
+    fn take_unsynced(&mut self, _out: &mut Vec<SyncFile>) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// The first sequence whose timestamp is at or after `ts_ns`: `last + 1` when none is,
     /// 0 when no message was ever stored (nats-streaming-server's `GetSequenceFromTimestamp`).
@@ -158,6 +164,9 @@ impl<L: MessageLog> ChannelStore for LogChannel<L> {
     fn flush(&mut self) -> Result<(), StoreError> {
         self.log.flush()
     }
+    fn take_unsynced(&mut self, out: &mut Vec<SyncFile>) -> Result<(), StoreError> {
+        self.log.take_unsynced(out)
+    }
 }
 
 /// Makes and removes the log of each channel.
@@ -199,13 +208,38 @@ impl ChannelFactory for MemChannels {
 /// Channels as file logs under `<root>/<escaped name>/` (each a [`FileChannel`], which reads
 /// sealed segments through a read-ahead window), and the server-state log (clients,
 /// subscriptions, pending) under `<root>/.server/`. Blocking `std::fs`, as the engine's
-/// `StdIo`.
+/// `StdIo`; `sync` says how a flush is made durable.
 #[derive(Debug)]
 pub struct FileChannels {
     pub root: std::path::PathBuf,
+    pub sync: FileSync,
+}
+
+/// How the file store makes a flush durable: nats-streaming-server's `file_sync`
+/// (`sync_on_flush`), on by default, with natrix's choice of where the fdatasync runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FileSync {
+    /// Every flush fdatasyncs its files before it returns (tests and tools).
+    #[default]
+    InLine,
+    /// Every flush writes; the fdatasyncs are left to the driver, which holds the batch's
+    /// outputs until they completed ([`StanServer::take_commit`](super::StanServer::take_commit),
+    /// `stan/commit.rs`). `file_sync` on, in the server.
+    Deferred,
+    /// No fdatasync on flush (`file_sync=false`): acked means written to the page cache, which
+    /// a killed process does not lose; a crash of the machine may.
+    Off,
 }
 
 impl FileChannels {
+    /// Channels under `root`, synced in line.
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        FileChannels {
+            root: root.into(),
+            sync: FileSync::InLine,
+        }
+    }
+
     /// The directory of a channel: its name with every byte outside `[A-Za-z0-9_-]` as `%XX`,
     /// so any channel name is one safe path component.
     pub fn dir_name(name: &str) -> String {
@@ -245,7 +279,11 @@ impl ChannelFactory for FileChannels {
     type Store = FileChannel<StdIo>;
     fn create(&mut self, name: &str) -> Result<Self::Store, StoreError> {
         let io = StdIo::new(self.root.join(Self::dir_name(name)));
-        FileChannel::open(io, Layout::default(), CHANNEL_SEGMENT_BYTES_MAX, name)
+        let mut ch = FileChannel::open(io, Layout::default(), CHANNEL_SEGMENT_BYTES_MAX, name)?;
+        let fs = ch.store();
+        fs.sync = self.sync != FileSync::Off;
+        fs.defer_sync = self.sync == FileSync::Deferred;
+        Ok(ch)
     }
     fn remove(&mut self, name: &str, store: Self::Store) {
         drop(store);
@@ -276,7 +314,7 @@ impl ChannelFactory for FileChannels {
     }
     fn state_log(&mut self) -> Option<Box<dyn StateLog>> {
         let io = StdIo::new(self.root.join(STATE_DIR));
-        Some(Box::new(IoStateLog::new(io)))
+        Some(Box::new(IoStateLog::with_sync(io, self.sync)))
     }
 }
 
@@ -364,7 +402,7 @@ mod tests {
     fn file_channel_survives_reopen() {
         let dir = std::env::temp_dir().join(format!("natrix-stan-ch-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut f = FileChannels { root: dir.clone() };
+        let mut f = FileChannels::new(dir.clone());
         let mut c = f.create("a.b:c").expect("create");
         c.append(b"", b"one", 1).expect("append");
         c.append(b"", b"two", 2).expect("append");

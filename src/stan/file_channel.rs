@@ -20,7 +20,7 @@
 //! not erase), and it too makes the message absent in the log first.
 
 use super::channel::{ChannelMsg, ChannelStore, LogChannel};
-use crate::store::file::{FileStore, Layout, StoreIo};
+use crate::store::file::{FileStore, Layout, StoreIo, SyncFile};
 use crate::store::log::{Log, Read};
 use crate::store::record;
 use crate::store::{IoOp, MessageLog, StoreError};
@@ -184,6 +184,10 @@ impl<Io: StoreIo> ChannelStore for FileChannel<Io> {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         self.inner.flush()
+    }
+
+    fn take_unsynced(&mut self, out: &mut Vec<SyncFile>) -> Result<(), StoreError> {
+        self.inner.take_unsynced(out)
     }
 }
 

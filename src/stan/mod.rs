@@ -24,7 +24,8 @@
 //!
 //! Files: [`proto`] (the protobuf messages), [`errors`] (the exact error texts), [`limits`]
 //! (options, limits and defaults), [`channel`] (logs and names), [`file_channel`] (the file
-//! store's channel with its read-ahead), `client` (the registry), `subs` (subscription state
+//! store's channel with its read-ahead), [`commit`] (which outputs wait for which deferred
+//! fdatasync), `client` (the registry), `subs` (subscription state
 //! and delivery), `pending` (a subscription's unacked messages by sequence and by expiry),
 //! `server` (the request handlers and timers), `subscribe` (subscription, unsubscribe and ack
 //! requests), `session` (connect, heartbeats, pings, ghosts, close).
@@ -37,7 +38,9 @@
 //!   before it returns anything: a PubAck (queued after the deliveries of its message) never
 //!   precedes its store write, and nothing of a batch is published before the batch was
 //!   written. A failed flush puts the store's error in the batch's PubAcks (its deliveries
-//!   still go out, as the messages are in the log's memory).
+//!   still go out, as the messages are in the log's memory). With the file store's sync
+//!   deferred, [`StanServer::take_commit`] also names the files to fdatasync, and the driver
+//!   publishes nothing of the batch before they are synced ([`commit`]).
 //! * A client ID is registered at most once; each registration has a generation, and a
 //!   timer or pending request of an earlier generation is ignored.
 //! * Every pending message of a subscription is in both its by-sequence and by-expiry maps,
@@ -49,6 +52,7 @@
 
 pub mod channel;
 mod client;
+pub mod commit;
 pub mod errors;
 pub mod file_channel;
 mod journal;
@@ -64,14 +68,15 @@ mod subs;
 mod subscribe;
 
 pub use channel::{
-    valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, LogChannel, MemChannels,
+    valid_channel, ChannelFactory, ChannelMsg, ChannelStore, FileChannels, FileSync, LogChannel,
+    MemChannels,
 };
 pub use errors::StanError;
 pub use file_channel::FileChannel;
 pub use limits::{
     ChannelLimits, ChannelOverride, OptionsError, StanOptions, StartError, StoreLimits,
 };
-pub use server::{ChannelInfo, ClientInfo, RecoveryReport, StanServer, SubInfo};
+pub use server::{ChannelInfo, ClientInfo, Commit, RecoveryReport, StanServer, SubInfo};
 pub use state_log::{IoStateLog, StateLog};
 
 use crate::wheel::Wheel;
@@ -169,5 +174,7 @@ mod session_tests;
 mod state_tests;
 #[cfg(test)]
 mod subs_tests;
+#[cfg(test)]
+mod sync_tests;
 #[cfg(test)]
 mod tests_support;

@@ -340,9 +340,7 @@ fn another_cluster_id_over_the_same_store_is_refused() {
         cluster_id: "other".into(),
         ..opts()
     };
-    let f = FileChannels {
-        root: dir.0.clone(),
-    };
+    let f = FileChannels::new(dir.0.clone());
     let err = StanServer::new(o, f, 0).err().expect("refused");
     assert_eq!(
         err.to_string(),

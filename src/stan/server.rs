@@ -17,6 +17,7 @@ use super::state::{self, Ev};
 use super::state_log::StateLog;
 use super::subs::{self, Ctx, SubStore};
 use super::{ConnId, Fx, Output, StanStats, Timer};
+use crate::store::file::SyncFile;
 use crate::wheel::{TimerHandle, Wheel};
 
 /// The subjects of one service.
@@ -187,6 +188,21 @@ pub struct StanServer<F: ChannelFactory = MemChannels> {
     pub(crate) state_log: Option<Box<dyn StateLog>>,
     pub(crate) state_writer: StateWriter,
     recovery: Option<RecoveryReport>,
+    /// With a deferred sync: the files flushed since the last [`StanServer::take_commit`].
+    unsynced: Vec<SyncFile>,
+    /// A file to sync since the last [`StanServer::take_commit`] could not be handed over.
+    unsynced_lost: bool,
+}
+
+/// One flush of the core ([`StanServer::take_commit`]): what to publish and subscribe, in
+/// order, and the files whose fdatasync must complete before any of its publishes goes out
+/// (empty unless the file store's sync is deferred). `durable` is false when a file to sync
+/// could not be handed over: then none of its publishes may go out.
+#[derive(Debug)]
+pub struct Commit {
+    pub outputs: Vec<Output>,
+    pub files: Vec<SyncFile>,
+    pub durable: bool,
 }
 
 /// What recovery found in the state log at start.
@@ -256,6 +272,8 @@ impl<F: ChannelFactory> StanServer<F> {
             state_log,
             state_writer: StateWriter::default(),
             recovery: None,
+            unsynced: Vec::new(),
+            unsynced_lost: false,
         };
         if let Some(r) = recovered {
             for name in s.factory.existing().map_err(StartError::Store)? {
@@ -365,10 +383,29 @@ impl<F: ChannelFactory> StanServer<F> {
     }
 
     /// Everything to publish (and subscribe), in order. Flushes the channels written since
-    /// the last call first; the PubAcks of a failed flush carry the store's error.
+    /// the last call first; the PubAcks of a failed flush carry the store's error. With the
+    /// file store's sync deferred use [`StanServer::take_commit`], which also says what to
+    /// sync before publishing.
     pub fn take_outputs(&mut self) -> Vec<Output> {
+        self.take_commit().outputs
+    }
+
+    /// [`StanServer::take_outputs`] with the files the flush left to fdatasync: the driver
+    /// holds the publishes until those syncs completed (`stan/commit.rs`).
+    pub fn take_commit(&mut self) -> Commit {
         self.flush_pending();
-        std::mem::take(&mut self.fx.out)
+        Commit {
+            outputs: std::mem::take(&mut self.fx.out),
+            files: std::mem::take(&mut self.unsynced),
+            durable: !std::mem::take(&mut self.unsynced_lost),
+        }
+    }
+
+    /// A deferred fdatasync failed: what it covered may be lost (the driver sent none of its
+    /// outputs). The next flush rewrites the server-state log as a snapshot, so the state is
+    /// whole on disk again.
+    pub fn sync_failed(&mut self) {
+        self.state_writer.needs_snapshot = true;
     }
 
     /// Flushes written channels and queues the PubAcks that waited for it.
@@ -376,14 +413,23 @@ impl<F: ChannelFactory> StanServer<F> {
         let mut failed: HashMap<String, String> = HashMap::new();
         for name in self.dirty.drain(..) {
             if let Some(ch) = self.channels.get_mut(&name) {
-                if let Err(e) = ch.store.flush() {
+                let flushed = ch.store.flush();
+                if let Err(e) = flushed.and_then(|()| ch.store.take_unsynced(&mut self.unsynced)) {
                     failed.insert(name, e.to_string());
                 }
             }
         }
         // Before anything of the batch is answered: an ack applied here is durable when its
-        // effects (a release of MaxInflight, the next delivery) reach anyone.
+        // effects (a release of MaxInflight, the next delivery) reach anyone (with a deferred
+        // sync, when the driver lets them out).
         self.write_state();
+        if let Some(log) = self.state_log.as_mut() {
+            if let Err(e) = log.take_unsynced(&mut self.unsynced) {
+                self.unsynced_lost = true;
+                self.state_writer.needs_snapshot = true;
+                self.state_writer.last_error = Some(e);
+            }
+        }
         for ack in self.pub_acks.drain(..) {
             let error = failed.get(&ack.channel).cloned().unwrap_or_default();
             let payload = proto::encode(&PubAck {

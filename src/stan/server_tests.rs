@@ -321,7 +321,7 @@ fn file_channels_keep_messages_across_a_restart_of_the_core() {
     let dir = std::env::temp_dir().join(format!("natrix-stan-srv-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = |expect_first: &[u64]| {
-        let mut s = StanServer::new(opts(), FileChannels { root: dir.clone() }, 0).expect("opts");
+        let mut s = StanServer::new(opts(), FileChannels::new(dir.clone()), 0).expect("opts");
         let connect = encode(&H::connect_req("c"));
         s.on_message(
             1,

@@ -68,9 +68,7 @@ impl H<FileChannels> {
     /// A core over a file store at `root`, started at `now_ms` (a restart when `root` holds
     /// an earlier core's files).
     pub fn file(root: &std::path::Path, o: StanOptions, now_ms: u64) -> H<FileChannels> {
-        let f = FileChannels {
-            root: root.to_path_buf(),
-        };
+        let f = FileChannels::new(root);
         let mut s = StanServer::new(o, f, now_ms).expect("starts");
         let _ = s.take_outputs();
         H { s, now_ms }

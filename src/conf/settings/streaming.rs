@@ -1,10 +1,11 @@
 //! The `streaming { ... }` block of nats-streaming-server's config file: `cluster_id` (also
 //! `id`, `cid`), `discover_prefix`, `store`, `dir`, `hb_interval`, `hb_timeout`,
 //! `hb_fail_count` and `store_limits { max_channels, max_subs, max_msgs, max_bytes, max_age,
-//! max_inactivity, channels { "<name or wildcard>": { the same keys } } }`. Clustering,
-//! partitioning, SQL and encryption are refused as not supported.
+//! max_inactivity, channels { "<name or wildcard>": { the same keys } } }` and `file_options`
+//! (also `file`) `{ sync_on_flush }` (also `sync`, `do_sync`; its other keys are accepted and
+//! ignored). Clustering, partitioning, SQL and encryption are refused as not supported.
 
-use super::{millis, Block, Settings};
+use super::{millis, Block, SettingErrorKind, Settings};
 use crate::conf::{Entry, Kind};
 use crate::config::{ChannelLimitsConfig, StreamingOptions};
 
@@ -56,7 +57,8 @@ impl Settings<'_> {
                 | "encryption_key" | "encryption_cipher" | "replace_durables" => {
                     self.not_supported_error(k)
                 }
-                "file_options" | "file" | "debug" | "sd" | "trace" | "sv" => {}
+                "file_options" | "file" => self.streaming_file(k, &mut o),
+                "debug" | "sd" | "trace" | "sv" => {}
                 _ => self.unknown(k, Block::Top),
             }
         }
@@ -80,6 +82,36 @@ impl Settings<'_> {
                 }
                 "channels" | "channels_limits" => self.streaming_channels(k, o),
                 _ => self.unknown(k, Block::Top),
+            }
+        }
+    }
+
+    /// `file_options`: nats-streaming-server's `parseFileOptions`, of which natrix uses the
+    /// sync; a wrong type gets its `checkType` text.
+    fn streaming_file(&mut self, e: &Entry, o: &mut StreamingOptions) {
+        let Kind::Map(m) = &e.value.kind else {
+            return self.wrong_type(e, "a map");
+        };
+        for k in m {
+            if let "sync" | "do_sync" | "sync_on_flush" = k.key.to_ascii_lowercase().as_str() {
+                match &k.value.kind {
+                    Kind::Bool(b) => o.file_sync = *b,
+                    other => {
+                        let found = match other {
+                            Kind::Map(_) => "map",
+                            Kind::Array(_) => "slice",
+                            Kind::String(_) => "string",
+                            Kind::Integer(_) => "int64",
+                            Kind::Float(_) => "float64",
+                            Kind::Bool(_) => "bool",
+                        };
+                        let reason = format!(
+                            "parameter {:?} value is expected to be bool, got {found}",
+                            k.key
+                        );
+                        self.error(k, SettingErrorKind::Conflict(reason));
+                    }
+                }
             }
         }
     }

@@ -492,3 +492,37 @@ fn the_streaming_block_reads_nats_streaming_server_keys() {
     assert!(apply_text("streaming { store: sql }").is_err());
     assert!(apply_text("streaming { cluster { node_id: a } }").is_err());
 }
+
+#[test]
+fn the_streaming_file_block_sets_the_sync_on_flush_as_nats_streaming_server_does() {
+    let sync = |text: &str| {
+        apply_text(text)
+            .expect("valid")
+            .0
+            .streaming
+            .expect("streaming on")
+            .file_sync
+    };
+    assert!(sync("streaming { store: file }"), "on by default");
+    assert!(!sync(
+        "streaming { store: file, file: { sync_on_flush: false } }"
+    ));
+    assert!(!sync(
+        "streaming { file_options { sync: off, buffer_size: 1024 } }"
+    ));
+    assert!(sync("streaming { file_options { do_sync: true } }"));
+    // parseFileOptions' checkType, with the key as written.
+    let errs = errors_of("streaming {\n  file {\n    Sync_On_Flush: \"false\"\n  }\n}\n");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].ends_with(
+            ":3:5: parameter \"Sync_On_Flush\" value is expected to be bool, got string"
+        ),
+        "{errs:?}"
+    );
+    let errs = errors_of("streaming { file { sync: 1 } }");
+    assert!(
+        errs[0].ends_with("parameter \"sync\" value is expected to be bool, got int64"),
+        "{errs:?}"
+    );
+}
