@@ -49,8 +49,8 @@ use crate::wheel::Wheel;
 pub const JS_SHARD: usize = 0;
 /// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
 /// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
-/// and priority groups, all served; level 2 (2.12) adds counters, atomic batches, message
-/// schedules and async persist, which natrix refuses (10052). Reported as `api.level`,
+/// and priority groups, all served; level 2 (2.12) adds counters and atomic batches (served),
+/// message schedules and async persist, which natrix refuses (10052). Reported as `api.level`,
 /// `_nats.level`, INFO `api_lvl`, and checked against `Nats-Required-Api-Level`. Clients
 /// gate on it (async-nats and nats-py make a KV bucket with limit markers only from 1).
 /// The INFO `version` stays 2.12.0 (`NATS_FEATURE_VERSION`): a 2.11 server sends neither
