@@ -2,7 +2,8 @@
 //! nats-server 2.15.1 in one run: the empty replies to staged messages, the commit's ack
 //! (`"batch"`, `"count"`), `Nats-Batch-Commit: eob`, every refusal (10174 to 10210, and the
 //! expectation, dedup, rollup and `discard: new` refusals a batch gets instead of a partial
-//! store), the stored messages' headers, counters in a batch, and the in-flight limit.
+//! store), the stored messages' headers, counters in a batch, the in-flight limit, and the
+//! refusal of fast batches (`allow_batched` is not served).
 //! Then natrix alone: a SIGKILL in the middle of a batch leaves none of it, a SIGKILL after
 //! the commit's ack leaves all of it (default sync and `sync_interval: always`).
 //!
@@ -80,8 +81,19 @@ impl Wire {
     fn request(&mut self, subject: &str, headers: &[(&str, &str)], payload: &[u8]) -> String {
         self.next += 1;
         let reply = format!("_IN.{}", self.next);
+        self.request_to(subject, &reply, headers, payload)
+    }
+
+    /// [`Wire::request`] with the reply subject given (under `_IN.`).
+    fn request_to(
+        &mut self,
+        subject: &str,
+        reply: &str,
+        headers: &[(&str, &str)],
+        payload: &[u8],
+    ) -> String {
         self.sock
-            .send(&Self::frame(subject, &reply, headers, payload));
+            .send(&Self::frame(subject, reply, headers, payload));
         loop {
             let line = self.line();
             if line == "PING\r\n" {
@@ -419,6 +431,7 @@ fn play(reference: bool) -> Vec<String> {
 
     // At most 50 batches in flight on a stream.
     w.create(atomic("I", &["i.>"]));
+    w.create(json!({"name": "G", "subjects": ["g.>"]}));
     for i in 0..51 {
         let id = format!("i{i}");
         w.publish(
@@ -436,6 +449,25 @@ fn play(reference: bool) -> Vec<String> {
     );
     w.publish("I open i50 now", "i.x", &[(ID, "i50"), (SEQ, "1")], b"x");
     w.state("I");
+
+    // Fast batches (a reply ending in `.$FI`) are refused on a stream without
+    // `allow_batched`, well formed or not; the message is not stored.
+    for reply in ["_IN.f1.10.fail.1.0.$FI", "_IN.garbage.$FI", "_IN.$FI"] {
+        let got = w.request_to("g.x", reply, &[], b"x");
+        w.seen.push(format!("fast {reply}: {got:?}"));
+    }
+    let got = w.request_to(
+        "g.x",
+        "_IN.f2.10.ok.1.0.$FI",
+        &[(ID, "z"), (SEQ, "1")],
+        b"x",
+    );
+    w.seen.push(format!("fast with batch headers: {got:?}"));
+    let mut g = atomic("G2", &["g2.>"]);
+    g["max_msg_size"] = 10.into();
+    w.create(g);
+    let got = w.request_to("g2.x", "_IN.f3.10.fail.1.0.$FI", &[], &[b'x'; 20]);
+    w.seen.push(format!("fast too big: {got:?}"));
     w.seen
 }
 
@@ -453,6 +485,7 @@ fn atomic_batches_match_nats_server() {
         r#"b1 commit: "{\"stream\":\"A\",\"seq\":3,\"batch\":\"b1\",\"count\":3}""#,
         r#"b2 eob: "{\"stream\":\"A\",\"seq\":4,\"batch\":\"b2\",\"count\":1}""#,
         r#"b3 gap: "{\"error\":{\"code\":400,\"err_code\":10176,\"description\":\"atomic publish batch is incomplete\"},\"stream\":\"A\",\"seq\":0}""#,
+        r#"fast _IN.garbage.$FI: "{\"error\":{\"code\":400,\"err_code\":10205,\"description\":\"batch publish is disabled\"},\"stream\":\"G\",\"seq\":0}""#,
     ] {
         assert!(natrix.iter().any(|l| l == want), "{want}\n{natrix:#?}");
     }

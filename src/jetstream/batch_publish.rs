@@ -28,6 +28,13 @@ pub(super) fn may_be_batch(hdr: &[u8]) -> bool {
     !hdr.is_empty() && hdr.windows(key.len()).any(|w| w == key)
 }
 
+/// Whether a publish's reply subject marks a fast batch message (`<prefix>.<id>.<flow>.
+/// <gap>.<seq>.<op>.$FI`; nats-server takes any reply longer than 4 bytes ending in `.$FI`
+/// as one, well formed or not).
+pub fn is_fast_batch_reply(reply: &[u8]) -> bool {
+    reply.len() > 4 && reply.ends_with(b".$FI")
+}
+
 fn refused(name: &str, e: &ApiError) -> Option<PubOutcome> {
     Some(PubOutcome {
         ack: publish::pub_error(name, e),
@@ -52,22 +59,10 @@ impl AccountStreams {
         let Some(id) = batch::batch_id(&hdrs) else {
             return self.publish_one(name, subj, hdr, data, now);
         };
-        let over_account_limit = self.over_account_limit(name, subj.len() + hdr.len() + data.len());
-        let c = &self.streams.get(name)?.config;
-        // nats-server's order: sealed, account limits, message size, then the batch.
-        if c.sealed {
-            return refused(name, &ApiError::Sealed);
+        if let Err(e) = self.batch_prechecks(name, subj, hdr, data)? {
+            return refused(name, &e);
         }
-        if over_account_limit {
-            return refused(name, &ApiError::AccountResourcesExceeded);
-        }
-        if c.max_msg_size >= 0 {
-            let max = c.max_msg_size as usize;
-            if hdr.len() > max || data.len() > max - hdr.len() {
-                return refused(name, &ApiError::MessageExceedsMaximum);
-            }
-        }
-        if !c.allow_atomic {
+        if !self.streams.get(name)?.config.allow_atomic {
             return refused(name, &ApiError::AtomicPublishDisabled);
         }
         let msg = StagedMsg {
@@ -85,6 +80,50 @@ impl AccountStreams {
             Staged::Refused(e) => refused(name, &e),
             Staged::Commit(b) => self.commit_batch(name, b, now),
         }
+    }
+
+    /// A fast batch publish (nats-server 2.14+: the reply subject ends in `.$FI`, see
+    /// [`is_fast_batch_reply`]) into stream `name`: refused, after the checks every batch
+    /// message passes first, with 10205, since natrix refuses `allow_batched` at create.
+    /// `None` when there is no such stream.
+    pub fn refuse_fast_batch(
+        &mut self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+    ) -> Option<PubOutcome> {
+        let e = self
+            .batch_prechecks(name, subj, hdr, data)?
+            .err()
+            .unwrap_or(ApiError::BatchPublishDisabled);
+        refused(name, &e)
+    }
+
+    /// What nats-server checks of any batch message before the batch itself, in its order:
+    /// sealed, account limits, message size. `None` when there is no such stream.
+    fn batch_prechecks(
+        &self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+    ) -> Option<Result<(), ApiError>> {
+        let over_account_limit = self.over_account_limit(name, subj.len() + hdr.len() + data.len());
+        let c = &self.streams.get(name)?.config;
+        if c.sealed {
+            return Some(Err(ApiError::Sealed));
+        }
+        if over_account_limit {
+            return Some(Err(ApiError::AccountResourcesExceeded));
+        }
+        if c.max_msg_size >= 0 {
+            let max = c.max_msg_size as usize;
+            if hdr.len() > max || data.len() > max - hdr.len() {
+                return Some(Err(ApiError::MessageExceedsMaximum));
+            }
+        }
+        Some(Ok(()))
     }
 
     /// Checks every message of a committed batch, then stores them all, or none.

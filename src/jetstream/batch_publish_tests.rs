@@ -192,3 +192,30 @@ fn counters_in_a_batch_keep_a_running_total() {
     let m = a.streams["S"].log.borrow_mut().get(2).unwrap().unwrap();
     assert_eq!(m.payload, br#"{"val":"5"}"#);
 }
+
+#[test]
+fn a_fast_batch_message_is_refused_and_not_stored() {
+    use crate::jetstream::batch_publish::is_fast_batch_reply;
+    for (reply, fast) in [
+        (&b"_IN.b.10.fail.1.0.$FI"[..], true),
+        (b"x.$FI", true),
+        (b".$FI", false),
+        (b"$FI", false),
+        (b"_IN.$FIX", false),
+        (b"", false),
+    ] {
+        assert_eq!(is_fast_batch_reply(reply), fast, "{reply:?}");
+    }
+    let mut a = open(None);
+    create(
+        &mut a,
+        r#"{"name":"S","subjects":["s.>"],"max_msg_size":10}"#,
+    );
+    let out = a.refuse_fast_batch("S", "s.x", b"", b"x").unwrap();
+    assert!(String::from_utf8(out.ack).unwrap().contains("10205"));
+    let out = a.refuse_fast_batch("S", "s.x", b"", &[b'x'; 11]).unwrap();
+    assert!(String::from_utf8(out.ack).unwrap().contains("10054"));
+    assert!(!out.after_commit);
+    assert_eq!(msgs(&a), 0);
+    assert!(a.refuse_fast_batch("T", "s.x", b"", b"x").is_none());
+}

@@ -3,7 +3,7 @@
 
 pub mod api;
 pub mod batch;
-mod batch_publish;
+pub mod batch_publish;
 pub mod consumer;
 pub mod consumer_backend;
 pub mod consumer_events;

@@ -410,13 +410,12 @@ impl Shard {
                 return false;
             };
             let subject = String::from_utf8_lossy(view.subject);
-            let out = streams.publish(
-                &name,
-                &subject,
-                &view.payload[..view.hdr_len],
-                &view.payload[view.hdr_len..],
-                now_ns(),
-            );
+            let (hdr, data) = view.payload.split_at(view.hdr_len);
+            let out = if crate::jetstream::batch_publish::is_fast_batch_reply(view.reply) {
+                streams.refuse_fast_batch(&name, &subject, hdr, data)
+            } else {
+                streams.publish(&name, &subject, hdr, data, now_ns())
+            };
             let Some(out) = out else { return false };
             // Republishes go out with the ack, just before it (nats-server's order).
             js.pending.extend(

@@ -174,6 +174,8 @@ pub enum ApiError {
     AtomicPublishContainsDuplicateMessage,
     /// 10210 (429)
     AtomicPublishTooManyInflight,
+    /// 10205: a fast batch publish (reply ending `.$FI`) to a stream without `allow_batched`.
+    BatchPublishDisabled,
     /// A consumer-specific refusal (its own code, number and text).
     Consumer(ConsumerError),
 }
@@ -293,6 +295,7 @@ impl ApiError {
             AtomicPublishInvalidBatchCommit => 10200,
             AtomicPublishContainsDuplicateMessage => 10201,
             AtomicPublishTooManyInflight => 10210,
+            BatchPublishDisabled => 10205,
             Consumer(e) => e.err_code(),
         }
     }
@@ -408,6 +411,7 @@ impl fmt::Display for ApiError {
                 "atomic publish batch contains duplicate message id"
             }
             AtomicPublishTooManyInflight => "atomic publish too many inflight",
+            BatchPublishDisabled => "batch publish is disabled",
             Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)
