@@ -572,3 +572,52 @@ fn sigkill_mid_batch_leaves_none_and_after_the_ack_all() {
 fn sigkill_mid_batch_leaves_none_and_after_the_ack_all_with_sync_always() {
     killed_mid_batch_and_after_commit(true);
 }
+
+/// How long a batch may wait for its next message on both servers (nats-server's
+/// `streamMaxBatchTimeout`).
+const BATCH_IDLE: Duration = Duration::from_secs(10);
+
+/// A batch idle past the timeout is gone: its next message is incomplete, and its id
+/// starts afresh. Both servers wait at once.
+fn idle_batch(reference: bool) -> Vec<String> {
+    let dir = TempDir::new("atomic-idle");
+    let server = Server::start_jetstream_on(reference, &dir.path);
+    let mut w = Wire::open(&server);
+    w.create(atomic("T", &["t.>"]));
+    w.publish("t 1", "t.x", &[(ID, "t"), (SEQ, "1")], b"x");
+    w.publish("u 1", "t.x", &[(ID, "u"), (SEQ, "1")], b"x");
+    // Waiting out the timeout is the point of the test: there is no event to wait for.
+    std::thread::sleep(BATCH_IDLE / 2);
+    w.publish("u 2 within", "t.x", &[(ID, "u"), (SEQ, "2")], b"x");
+    std::thread::sleep(BATCH_IDLE / 2 + Duration::from_millis(700));
+    w.publish(
+        "t 2 after",
+        "t.x",
+        &[(ID, "t"), (SEQ, "2"), (COMMIT, "1")],
+        b"x",
+    );
+    w.publish(
+        "u 3 kept alive",
+        "t.x",
+        &[(ID, "u"), (SEQ, "3"), (COMMIT, "1")],
+        b"x",
+    );
+    w.publish(
+        "t again",
+        "t.x",
+        &[(ID, "t"), (SEQ, "1"), (COMMIT, "1")],
+        b"x",
+    );
+    w.state("T");
+    w.seen
+}
+
+#[test]
+fn an_idle_batch_expires_as_on_nats_server() {
+    let reference = std::thread::spawn(|| idle_batch(true));
+    let natrix = idle_batch(false);
+    let reference = reference.join().expect("the reference run");
+    assert_eq!(natrix, reference, "natrix, then nats-server");
+    assert!(natrix[4].contains("10176"), "{natrix:#?}");
+    assert!(natrix[5].contains(r#"\"count\":3"#), "{natrix:#?}");
+}
