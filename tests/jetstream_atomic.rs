@@ -5,7 +5,9 @@
 //! store), the stored messages' headers, counters in a batch, the in-flight limit, and the
 //! refusal of fast batches (`allow_batched` is not served).
 //! Then natrix alone: a SIGKILL in the middle of a batch leaves none of it, a SIGKILL after
-//! the commit's ack leaves all of it (default sync and `sync_interval: always`).
+//! the commit's ack leaves all of it (default sync and `sync_interval: always`). Then nats.js
+//! v3's batch publisher (`js.startBatch`, tests/js/v3/batch_v3.js) on natrix with 2 shards
+//! (or nats-server with `NATRIX_TEST_AGAINST_REFERENCE=1`).
 //!
 //! The differential test runs nats-server too (`NATRIX_NATS_SERVER` or `.venv/bin`).
 
@@ -620,4 +622,18 @@ fn an_idle_batch_expires_as_on_nats_server() {
     assert_eq!(natrix, reference, "natrix, then nats-server");
     assert!(natrix[4].contains("10176"), "{natrix:#?}");
     assert!(natrix[5].contains(r#"\"count\":3"#), "{natrix:#?}");
+}
+
+/// How long the nats.js script may take.
+const SCRIPT_MAX: Duration = Duration::from_secs(30);
+
+#[test]
+fn nats_js_v3_batch_publisher_works() {
+    let dir = TempDir::new("atomic-js-v3");
+    let server = Server::start_jetstream(2, &dir.path, &[]);
+    let stdout = common::node::run_script("v3/batch_v3.js", &server.url(), SCRIPT_MAX);
+    common::node::assert_steps(
+        &stdout,
+        &["batch of 5 acked once", "refused batch stored nothing"],
+    );
 }
