@@ -24,8 +24,7 @@ use super::streams::{AccountStreams, PubOutcome};
 
 /// Whether a header block may carry `Nats-Batch-Id` (a cheap test before parsing).
 pub(super) fn may_be_batch(hdr: &[u8]) -> bool {
-    let key = batch::HDR_BATCH_ID.as_bytes();
-    !hdr.is_empty() && hdr.windows(key.len()).any(|w| w == key)
+    !hdr.is_empty() && memchr::memmem::find(hdr, batch::HDR_BATCH_ID.as_bytes()).is_some()
 }
 
 /// Whether a publish's reply subject marks a fast batch message (`<prefix>.<id>.<flow>.
