@@ -585,7 +585,12 @@ fn idle_batch(reference: bool) -> Vec<String> {
     let dir = TempDir::new("atomic-idle");
     let server = Server::start_jetstream_on(reference, &dir.path);
     let mut w = Wire::open(&server);
+    let mut adv = Advisories::open(&server);
     w.create(atomic("T", &["t.>"]));
+    w.publish("g 1", "t.x", &[(ID, "g"), (SEQ, "1")], b"x");
+    w.publish("g gap", "t.x", &[(ID, "g"), (SEQ, "3")], b"x");
+    let level = ("Nats-Required-Api-Level", "99");
+    w.publish("v level", "t.x", &[(ID, "v"), (SEQ, "1"), level], b"x");
     w.publish("t 1", "t.x", &[(ID, "t"), (SEQ, "1")], b"x");
     w.publish("u 1", "t.x", &[(ID, "u"), (SEQ, "1")], b"x");
     // Waiting out the timeout is the point of the test: there is no event to wait for.
@@ -611,7 +616,58 @@ fn idle_batch(reference: bool) -> Vec<String> {
         b"x",
     );
     w.state("T");
+    w.seen.extend(adv.wait_for(3));
     w.seen
+}
+
+/// A connection subscribed to the batch-abandoned advisories.
+struct Advisories {
+    sock: Socket,
+}
+
+impl Advisories {
+    fn open(server: &Server) -> Advisories {
+        let mut sock = Socket::open(&server.addr(), FRAME_MAX).expect("connect");
+        sock.line_by(Instant::now() + FRAME_MAX).expect("INFO");
+        sock.send(
+            b"CONNECT {\"verbose\":false,\"headers\":true}\r\n\
+              SUB $JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.> 1\r\nPING\r\n",
+        );
+        let pong = sock.line_by(Instant::now() + FRAME_MAX).expect("PONG");
+        assert_eq!(pong, b"PONG\r\n");
+        Advisories { sock }
+    }
+
+    /// The first `n` advisories (nats-server sends them from another goroutine), each as
+    /// subject, type, stream, batch and reason.
+    fn wait_for(&mut self, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let deadline = Instant::now() + STORED_MAX;
+        while out.len() < n && Instant::now() < deadline {
+            let Some(line) = self.sock.line_by(deadline) else {
+                break;
+            };
+            let line = String::from_utf8_lossy(&line).into_owned();
+            if line == "PING\r\n" {
+                self.sock.send(b"PONG\r\n");
+                continue;
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(parts[0], "MSG", "{line:?}");
+            let total: usize = parts[parts.len() - 1].parse().unwrap();
+            while self.sock.buf.len() < total + 2 && !self.sock.closed {
+                self.sock.fill(FRAME_MAX);
+            }
+            let body: Vec<u8> = self.sock.buf.drain(..total + 2).collect();
+            let v: Value = serde_json::from_slice(&body[..total]).expect("JSON");
+            let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            out.push(format!(
+                "advisory {} {} {} {} {} {keys:?}",
+                parts[1], v["type"], v["stream"], v["batch"], v["reason"]
+            ));
+        }
+        out
+    }
 }
 
 #[test]
@@ -620,8 +676,26 @@ fn an_idle_batch_expires_as_on_nats_server() {
     let natrix = idle_batch(false);
     let reference = reference.join().expect("the reference run");
     assert_eq!(natrix, reference, "natrix, then nats-server");
-    assert!(natrix[4].contains("10176"), "{natrix:#?}");
-    assert!(natrix[5].contains(r#"\"count\":3"#), "{natrix:#?}");
+    let at = |label: &str| natrix.iter().find(|l| l.starts_with(label)).unwrap();
+    assert!(at("t 2 after").contains("10176"), "{natrix:#?}");
+    assert!(
+        at("u 3 kept alive").contains(r#"\"count\":3"#),
+        "{natrix:#?}"
+    );
+    assert!(
+        at("advisory").contains(r#""g" "incomplete""#),
+        "{natrix:#?}"
+    );
+    let advisories: Vec<&String> = natrix
+        .iter()
+        .filter(|l| l.starts_with("advisory"))
+        .collect();
+    assert_eq!(advisories.len(), 3, "{natrix:#?}");
+    assert!(
+        advisories[1].contains(r#""v" "unsupported""#),
+        "{natrix:#?}"
+    );
+    assert!(advisories[2].contains(r#""t" "timeout""#), "{natrix:#?}");
 }
 
 /// How long the nats.js script may take.

@@ -11,15 +11,18 @@
 //! A staged message is answered with an empty reply; the commit with the pub ack of the last
 //! message plus `"batch"` and `"count"`. Any error drops the whole batch: later messages of
 //! it are then `incomplete` (10176), as a gap is. A batch idle for [`BATCH_IDLE_MS`] is
-//! dropped the same way (nats-server's timer; here found expired at its next use, and swept
-//! before a new batch is counted against the in-flight limits).
+//! dropped the same way: the caller keeps one wheel timer per stream with open batches
+//! ([`Batches::arm`], [`Batches::expire`]); a batch found expired before its timer fired is
+//! dropped at its next use or before a new batch is counted against the in-flight limits.
+//! A batch dropped for a gap, its size, its API level or its timeout is reported in
+//! [`Batches::take_abandoned`] for nats-server's `BATCH_ABANDONED` advisory.
 //!
 //! Invariants: a batch holds at most [`BATCH_MSGS_MAX`] messages, a stream at most
 //! [`BATCH_INFLIGHT_PER_STREAM_MAX`] batches, an account at most [`BATCH_INFLIGHT_TOTAL_MAX`]
 //! batches and [`BATCH_STAGED_BYTES_MAX`] staged bytes; staged messages live only in memory,
 //! so a crash before the commit leaves nothing of the batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::api::error::ApiError;
 use super::api::headers::Headers;
@@ -60,6 +63,35 @@ impl StagedMsg {
     fn bytes(&self) -> usize {
         self.subject.len() + self.hdr.len() + self.data.len()
     }
+}
+
+/// Why a batch was dropped, as nats-server's `BATCH_ABANDONED` advisory says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbandonReason {
+    Timeout,
+    Large,
+    Incomplete,
+    /// Its `Nats-Required-Api-Level` is above the level served.
+    Unsupported,
+}
+
+impl AbandonReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbandonReason::Timeout => "timeout",
+            AbandonReason::Large => "large",
+            AbandonReason::Incomplete => "incomplete",
+            AbandonReason::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// A dropped batch to report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned {
+    pub stream: String,
+    pub id: String,
+    pub reason: AbandonReason,
 }
 
 /// A batch being staged.
@@ -103,6 +135,10 @@ pub struct Batches {
     /// (stream, batch id) → batch.
     open: HashMap<(String, String), OpenBatch>,
     staged_bytes: usize,
+    /// Streams whose idle timer is on the caller's wheel.
+    timer_armed: HashSet<String>,
+    /// Dropped batches not yet reported.
+    abandoned: Vec<Abandoned>,
 }
 
 impl Batches {
@@ -121,8 +157,57 @@ impl Batches {
         self.staged_bytes
     }
 
-    /// Drops every batch of `stream` (deleted, purged or updated away from `allow_atomic`).
+    /// Batches dropped since the last call, for the advisories.
+    pub fn take_abandoned(&mut self) -> Vec<Abandoned> {
+        std::mem::take(&mut self.abandoned)
+    }
+
+    /// When `stream` has open batches and no idle timer yet: the time (ms) to arm one at,
+    /// marking it armed.
+    pub fn arm(&mut self, stream: &str) -> Option<u64> {
+        if self.timer_armed.contains(stream) {
+            return None;
+        }
+        let at = self.next_deadline(stream)?;
+        self.timer_armed.insert(stream.to_string());
+        Some(at)
+    }
+
+    /// `stream`'s idle timer fired at `now_ms`: its batches idle until then are dropped (and
+    /// reported), and it is no longer armed ([`Batches::arm`] gives the next one).
+    pub fn expire(&mut self, stream: &str, now_ms: u64) {
+        self.timer_armed.remove(stream);
+        let expired: Vec<_> = self
+            .open
+            .iter()
+            .filter(|((s, _), b)| s == stream && b.idle_deadline_ms <= now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            self.abandon(&k, AbandonReason::Timeout);
+        }
+    }
+
+    fn next_deadline(&self, stream: &str) -> Option<u64> {
+        self.open
+            .iter()
+            .filter(|((s, _), _)| s == stream)
+            .map(|(_, b)| b.idle_deadline_ms)
+            .min()
+    }
+
+    fn abandon(&mut self, key: &(String, String), reason: AbandonReason) {
+        self.remove(key);
+        self.abandoned.push(Abandoned {
+            stream: key.0.clone(),
+            id: key.1.clone(),
+            reason,
+        });
+    }
+
+    /// Drops every batch of `stream` (deleted), unreported, as nats-server does.
     pub fn drop_stream(&mut self, stream: &str) {
+        self.timer_armed.remove(stream);
         let gone: Vec<_> = self
             .open
             .keys()
@@ -148,7 +233,7 @@ impl Batches {
             .map(|(k, _)| k.clone())
             .collect();
         for k in expired {
-            self.remove(&k);
+            self.abandon(&k, AbandonReason::Timeout);
         }
     }
 
@@ -181,7 +266,7 @@ impl Batches {
             .get(&key)
             .is_some_and(|b| b.idle_deadline_ms <= now_ms)
         {
-            self.remove(&key);
+            self.abandon(&key, AbandonReason::Timeout);
         }
         if !self.open.contains_key(&key) {
             if seq != 1 {
@@ -197,10 +282,21 @@ impl Batches {
             {
                 return Refused(ApiError::AtomicPublishTooManyInflight);
             }
-            self.open.insert(key.clone(), OpenBatch::default());
+            let idle_deadline_ms = now_ms + BATCH_IDLE_MS;
+            self.open.insert(
+                key.clone(),
+                OpenBatch {
+                    msgs: Vec::new(),
+                    idle_deadline_ms,
+                },
+            );
         }
         let refuse = |me: &mut Self, e: ApiError| {
             me.remove(&key);
+            Refused(e)
+        };
+        let abandon = |me: &mut Self, e: ApiError, why: AbandonReason| {
+            me.abandon(&key, why);
             Refused(e)
         };
         if commit.is_some_and(|c| c != "1" && c != "eob") {
@@ -208,15 +304,17 @@ impl Batches {
         }
         if let Some(level) = hdrs.get(HDR_REQUIRED_API_LEVEL).filter(|l| !l.is_empty()) {
             if level.parse::<u32>().map_or(true, |l| l > api_level) {
-                return refuse(self, ApiError::RequiredApiLevel);
+                return abandon(self, ApiError::RequiredApiLevel, AbandonReason::Unsupported);
             }
         }
         let held = self.open.get(&key).map_or(0, |b| b.msgs.len() as u64);
         if seq != held + 1 || (seq == 1 && eob) {
-            return refuse(self, ApiError::AtomicPublishIncompleteBatch);
+            let e = ApiError::AtomicPublishIncompleteBatch;
+            return abandon(self, e, AbandonReason::Incomplete);
         }
         if counted > BATCH_MSGS_MAX {
-            return refuse(self, ApiError::AtomicPublishTooLargeBatch(BATCH_MSGS_MAX));
+            let e = ApiError::AtomicPublishTooLargeBatch(BATCH_MSGS_MAX);
+            return abandon(self, e, AbandonReason::Large);
         }
         let mut msg = msg;
         msg.hdr = remove_header(&msg.hdr, HDR_REQUIRED_API_LEVEL);

@@ -20,6 +20,9 @@ use super::api::publish::{
     HDR_EXPECTED_LAST_SEQ, HDR_EXPECTED_LAST_SUBJECT_SEQ, HDR_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT,
 };
 use super::batch::{self, Committed, Staged, StagedMsg};
+use super::consumer::{ConsumerTimer, TimerKind};
+use super::consumer_events::advisory_id;
+use super::consumers::{Clock, Out};
 use super::streams::{AccountStreams, PubOutcome};
 
 /// Whether a header block may carry `Nats-Batch-Id` (a cheap test before parsing).
@@ -71,13 +74,65 @@ impl AccountStreams {
         };
         let now_ms = (now / 1_000_000).max(0) as u64;
         let api_level = self.env.api_level;
-        match self.batches.stage(name, id, &hdrs, msg, api_level, now_ms) {
+        let staged = self.batches.stage(name, id, &hdrs, msg, api_level, now_ms);
+        self.batch_timer_and_advisories(name, now);
+        match staged {
             Staged::Held => Some(PubOutcome {
                 ack: Vec::new(),
                 after_commit: false,
             }),
             Staged::Refused(e) => refused(name, &e),
             Staged::Commit(b) => self.commit_batch(name, b, now),
+        }
+    }
+
+    /// A stream's batch idle timer fired (`TimerKind::BatchIdle`).
+    pub(crate) fn on_batch_timer(&mut self, name: &str, now: UnixNanos) {
+        let now_ms = (now / 1_000_000).max(0) as u64;
+        self.batches.expire(name, now_ms);
+        self.batch_timer_and_advisories(name, now);
+    }
+
+    fn arm_batch_timer(&mut self, name: &str, at_ms: u64) {
+        let id = self.stream_timer_id(name);
+        self.wheel.borrow_mut().insert(
+            at_ms,
+            ConsumerTimer {
+                consumer_id: id,
+                kind: TimerKind::BatchIdle,
+            },
+        );
+    }
+
+    /// Arms `name`'s idle timer if it has open batches and none, and queues nats-server's
+    /// `$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.<stream>` for every batch dropped (in the
+    /// account; nats-server also sends a copy, with the account's name, to the system
+    /// account, which this layer does not know, as for the consumer advisories).
+    fn batch_timer_and_advisories(&mut self, name: &str, now: UnixNanos) {
+        if let Some(at_ms) = self.batches.arm(name) {
+            self.arm_batch_timer(name, at_ms);
+        }
+        let clock = Clock {
+            ms: (now / 1_000_000).max(0) as u64,
+            ns: now,
+        };
+        for a in self.batches.take_abandoned() {
+            let mut doc = serde_json::Map::new();
+            doc.insert(
+                "type".into(),
+                "io.nats.jetstream.advisory.v1.stream_batch_abandoned".into(),
+            );
+            doc.insert("id".into(), advisory_id().into());
+            doc.insert("timestamp".into(), Out::event_time(clock).into());
+            doc.insert("stream".into(), a.stream.as_str().into());
+            if let Some(d) = self.env.domain.as_deref().filter(|d| !d.is_empty()) {
+                doc.insert("domain".into(), d.into());
+            }
+            doc.insert("batch".into(), a.id.into());
+            doc.insert("reason".into(), a.reason.as_str().into());
+            let subject = format!("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.{}", a.stream);
+            let payload = serde_json::to_vec(&serde_json::Value::Object(doc)).unwrap_or_default();
+            self.outbox.push(Out::event(subject, payload));
         }
     }
 

@@ -255,3 +255,71 @@ fn header_edits() {
     );
     assert_eq!(append_header(b"", "C", "4"), block(&[("C", "4")]));
 }
+
+fn reasons(b: &mut Batches) -> Vec<(String, AbandonReason)> {
+    b.take_abandoned()
+        .into_iter()
+        .map(|a| (a.id, a.reason))
+        .collect()
+}
+
+#[test]
+fn dropped_batches_are_reported_with_nats_server_reasons() {
+    let mut b = Batches::default();
+    put(&mut b, "gap", "1", None, 0);
+    put(&mut b, "gap", "3", None, 0);
+    put(&mut b, "eob", "1", Some("eob"), 0);
+    // Refusals that drop no batch, or drop one nats-server does not report.
+    put(&mut b, "unknown", "2", None, 0);
+    put(&mut b, "commit", "1", Some("yes"), 0);
+    let hdr = block(&[
+        (HDR_BATCH_ID, "lvl"),
+        (HDR_BATCH_SEQ, "1"),
+        ("Nats-Required-Api-Level", "9"),
+    ]);
+    let hdrs = Headers::parse(&hdr).unwrap();
+    let msg = StagedMsg {
+        subject: "s".into(),
+        hdr: hdr.clone(),
+        data: Vec::new(),
+    };
+    b.stage("S", "lvl", &hdrs, msg, 2, 0);
+    for seq in 1..=BATCH_MSGS_MAX {
+        put(&mut b, "big", &seq.to_string(), None, 0);
+    }
+    put(&mut b, "big", &(BATCH_MSGS_MAX + 1).to_string(), None, 0);
+    let want = |id: &str, r| (id.to_string(), r);
+    assert_eq!(
+        reasons(&mut b),
+        [
+            want("gap", AbandonReason::Incomplete),
+            want("eob", AbandonReason::Incomplete),
+            want("lvl", AbandonReason::Unsupported),
+            want("big", AbandonReason::Large),
+        ]
+    );
+    assert!(b.take_abandoned().is_empty(), "reported once");
+}
+
+#[test]
+fn one_idle_timer_per_stream_follows_the_earliest_deadline() {
+    let mut b = Batches::default();
+    assert_eq!(b.arm("S"), None, "no batch, no timer");
+    put(&mut b, "a", "1", None, 0);
+    put(&mut b, "b", "1", None, 100);
+    assert_eq!(b.arm("S"), Some(BATCH_IDLE_MS));
+    assert_eq!(b.arm("S"), None, "armed already");
+    // "a" is extended before its deadline: nothing expires, the timer moves to "b".
+    put(&mut b, "a", "2", None, 5_000);
+    b.expire("S", BATCH_IDLE_MS);
+    assert!(b.take_abandoned().is_empty());
+    assert_eq!(b.arm("S"), Some(100 + BATCH_IDLE_MS));
+    b.expire("S", 100 + BATCH_IDLE_MS);
+    assert_eq!(reasons(&mut b), [("b".to_string(), AbandonReason::Timeout)]);
+    assert_eq!(b.arm("S"), Some(5_000 + BATCH_IDLE_MS));
+    b.expire("S", 5_000 + BATCH_IDLE_MS);
+    assert_eq!(reasons(&mut b), [("a".to_string(), AbandonReason::Timeout)]);
+    assert_eq!(b.arm("S"), None);
+    assert!(b.is_empty());
+    assert_eq!(b.staged_bytes(), 0);
+}

@@ -23,7 +23,7 @@ const NS_PER_S: i64 = 1_000_000_000;
 
 impl AccountStreams {
     /// The wheel id of stream `name`, assigned on first use.
-    fn stream_timer_id(&mut self, name: &str) -> u64 {
+    pub(super) fn stream_timer_id(&mut self, name: &str) -> u64 {
         if let Some((&id, _)) = self.stream_ids.iter().find(|(_, n)| n.as_str() == name) {
             return id;
         }
@@ -126,6 +126,7 @@ impl AccountStreams {
             return true;
         };
         match timer.kind {
+            TimerKind::BatchIdle => self.on_batch_timer(&name, now.ns),
             TimerKind::MsgTtl { stream_seq } => {
                 // Deleted, or replaced by a subject delete marker (markers.rs).
                 self.expire_seq(&name, stream_seq, now.ns);

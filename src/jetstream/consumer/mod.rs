@@ -49,6 +49,8 @@ pub enum TimerKind {
     MsgTtl { stream_seq: u64 },
     /// The oldest message reached the stream's `max_age`.
     MaxAge,
+    /// An open atomic batch of the stream may have been idle too long (`batch.rs`).
+    BatchIdle,
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.
