@@ -351,7 +351,10 @@ impl AccountStreams {
                 self.deliver(&stream, &name, now);
             }
             // Stream timers are taken by `on_stream_timer` before this match.
-            TimerKind::MsgTtl { .. } | TimerKind::MaxAge | TimerKind::Schedule { .. } => {}
+            TimerKind::MsgTtl { .. }
+            | TimerKind::MaxAge
+            | TimerKind::Schedule { .. }
+            | TimerKind::BatchIdle => {}
         }
     }
 }

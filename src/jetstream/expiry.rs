@@ -129,6 +129,7 @@ impl AccountStreams {
         };
         match timer.kind {
             TimerKind::Schedule { stream_seq } => self.fire_schedule(&name, stream_seq, now.ns),
+            TimerKind::BatchIdle => self.on_batch_timer(&name, now.ns),
             TimerKind::MsgTtl { stream_seq } => {
                 // Deleted, or replaced by a subject delete marker (markers.rs).
                 self.expire_seq(&name, stream_seq, now.ns);

@@ -2,6 +2,8 @@
 //! the shard owns the state and drives it with bytes and the time it read.
 
 pub mod api;
+pub mod batch;
+pub mod batch_publish;
 pub mod consumer;
 pub mod consumer_backend;
 pub mod consumer_events;

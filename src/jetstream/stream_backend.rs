@@ -110,6 +110,8 @@ impl StreamBackend for AccountStreams {
         }
         self.stream_ids.retain(|_, stream| stream != name);
         self.streams.remove(name);
+        // Its open atomic batches go with it (nats-server deletes them with the stream).
+        self.batches.drop_stream(name);
         if let Some(dir) = self.stream_dir(name) {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -137,6 +137,8 @@ pub struct AccountStreams {
     /// Stored messages to republish (`republish.rs`), taken by the shard after every call
     /// and routed after the commit that writes them.
     pub republished: Vec<Republished>,
+    /// Atomic batches being staged (`batch.rs`, `batch_publish.rs`).
+    pub(crate) batches: super::batch::Batches,
 }
 
 pub(super) fn store_err(e: store::StoreError) -> ApiError {
@@ -235,6 +237,7 @@ impl AccountStreams {
             sourcing_backlog: false,
             linked_from: HashMap::new(),
             republished: Vec::new(),
+            batches: super::batch::Batches::default(),
         };
         // Per-message TTLs expire on the wheel (expiry.rs), leaving subject delete markers
         // (markers.rs); consumers take several filters;
@@ -252,6 +255,8 @@ impl AccountStreams {
         me.env.features.msg_counter = true;
         // Message schedules on the wheel, stored through this publish path (schedules.rs).
         me.env.features.msg_schedules = true;
+        // Atomic batch publish (batch.rs).
+        me.env.features.atomic_publish = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -366,8 +371,24 @@ impl AccountStreams {
             .collect()
     }
 
-    /// Stores a message published on `subj` into stream `name`.
+    /// Stores a message published on `subj` into stream `name` (or stages it, when it is
+    /// part of an atomic batch: `batch_publish.rs`).
     pub fn publish(
+        &mut self,
+        name: &str,
+        subj: &str,
+        hdr: &[u8],
+        data: &[u8],
+        now: UnixNanos,
+    ) -> Option<PubOutcome> {
+        if super::batch_publish::may_be_batch(hdr) {
+            return self.publish_batch_msg(name, subj, hdr, data, now);
+        }
+        self.publish_one(name, subj, hdr, data, now)
+    }
+
+    /// [`AccountStreams::publish`] of one message, batch headers or not.
+    pub(super) fn publish_one(
         &mut self,
         name: &str,
         subj: &str,
@@ -576,7 +597,7 @@ impl AccountStreams {
     /// Whether storing `msg_bytes` more in stream `name` would take the account past its
     /// JetStream memory or storage limit (nats-server: 10002 on the publish). Sums only when
     /// the account has such a limit.
-    fn over_account_limit(&self, name: &str, msg_bytes: usize) -> bool {
+    pub(super) fn over_account_limit(&self, name: &str, msg_bytes: usize) -> bool {
         let Some(s) = self.streams.get(name) else {
             return false;
         };

@@ -49,8 +49,8 @@ use crate::wheel::Wheel;
 pub const JS_SHARD: usize = 0;
 /// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
 /// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
-/// and priority groups, all served; level 2 (2.12) adds counters and message schedules
-/// (served), atomic batches and async persist, which natrix refuses (10052). Reported as
+/// and priority groups, all served; level 2 (2.12) adds counters, message schedules and
+/// atomic batches (served) and async persist, which natrix refuses (10052). Reported as
 /// `api.level`, `_nats.level`, INFO `api_lvl`, and checked against
 /// `Nats-Required-Api-Level`. Clients gate on it (async-nats and nats-py make a KV bucket
 /// with limit markers only from 1).
@@ -411,13 +411,12 @@ impl Shard {
                 return false;
             };
             let subject = String::from_utf8_lossy(view.subject);
-            let out = streams.publish(
-                &name,
-                &subject,
-                &view.payload[..view.hdr_len],
-                &view.payload[view.hdr_len..],
-                now_ns(),
-            );
+            let (hdr, data) = view.payload.split_at(view.hdr_len);
+            let out = if crate::jetstream::batch_publish::is_fast_batch_reply(view.reply) {
+                streams.refuse_fast_batch(&name, &subject, hdr, data)
+            } else {
+                streams.publish(&name, &subject, hdr, data, now_ns())
+            };
             let Some(out) = out else { return false };
             // Republishes go out with the ack, just before it (nats-server's order).
             js.pending.extend(

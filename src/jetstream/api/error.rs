@@ -155,6 +155,29 @@ pub enum ApiError {
     MessageIncrInvalid,
     /// 10172: the subject's last message is not a counter value.
     MessageCounterBroken,
+    /// 10164 `wrong last sequence`: an expectation a batch cannot meet (on a subject the
+    /// batch already wrote, or a last sequence after the batch's first message).
+    WrongLastSequenceConstant,
+    /// 10174
+    AtomicPublishDisabled,
+    /// 10175
+    AtomicPublishMissingSeq,
+    /// 10176
+    AtomicPublishIncompleteBatch,
+    /// 10177 `atomic publish unsupported header used: <header>`
+    AtomicPublishUnsupportedHeader(String),
+    /// 10179
+    AtomicPublishInvalidBatchId,
+    /// 10199 `atomic publish batch is too large: <max>`
+    AtomicPublishTooLargeBatch(u64),
+    /// 10200
+    AtomicPublishInvalidBatchCommit,
+    /// 10201
+    AtomicPublishContainsDuplicateMessage,
+    /// 10210 (429)
+    AtomicPublishTooManyInflight,
+    /// 10205: a fast batch publish (reply ending `.$FI`) to a stream without `allow_batched`.
+    BatchPublishDisabled,
     /// A consumer-specific refusal (its own code, number and text).
     Consumer(ConsumerError),
 }
@@ -184,6 +207,7 @@ impl ApiError {
             | RollupFailed(_) => 500,
             NotEnabledForAccount | StoreFailed(_) => 503,
             RequiredApiLevel => 412,
+            AtomicPublishTooManyInflight => 429,
             Consumer(e) => e.code(),
             _ => 400,
         }
@@ -264,6 +288,17 @@ impl ApiError {
             MessageIncrPayload => 10170,
             MessageIncrInvalid => 10171,
             MessageCounterBroken => 10172,
+            WrongLastSequenceConstant => 10164,
+            AtomicPublishDisabled => 10174,
+            AtomicPublishMissingSeq => 10175,
+            AtomicPublishIncompleteBatch => 10176,
+            AtomicPublishUnsupportedHeader(_) => 10177,
+            AtomicPublishInvalidBatchId => 10179,
+            AtomicPublishTooLargeBatch(_) => 10199,
+            AtomicPublishInvalidBatchCommit => 10200,
+            AtomicPublishContainsDuplicateMessage => 10201,
+            AtomicPublishTooManyInflight => 10210,
+            BatchPublishDisabled => 10205,
             Consumer(e) => e.err_code(),
         }
     }
@@ -364,6 +399,23 @@ impl fmt::Display for ApiError {
             MessageIncrPayload => "message counter has payload",
             MessageIncrInvalid => "message counter increment is invalid",
             MessageCounterBroken => "message counter is broken",
+            WrongLastSequenceConstant => "wrong last sequence",
+            AtomicPublishDisabled => "atomic publish is disabled",
+            AtomicPublishMissingSeq => "atomic publish sequence is missing",
+            AtomicPublishIncompleteBatch => "atomic publish batch is incomplete",
+            AtomicPublishUnsupportedHeader(h) => {
+                return write!(f, "atomic publish unsupported header used: {h}")
+            }
+            AtomicPublishInvalidBatchId => "atomic publish batch ID is invalid",
+            AtomicPublishTooLargeBatch(n) => {
+                return write!(f, "atomic publish batch is too large: {n}")
+            }
+            AtomicPublishInvalidBatchCommit => "atomic publish batch commit is invalid",
+            AtomicPublishContainsDuplicateMessage => {
+                "atomic publish batch contains duplicate message id"
+            }
+            AtomicPublishTooManyInflight => "atomic publish too many inflight",
+            BatchPublishDisabled => "batch publish is disabled",
             Consumer(e) => return e.fmt(f),
         };
         f.write_str(s)

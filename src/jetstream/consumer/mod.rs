@@ -51,6 +51,8 @@ pub enum TimerKind {
     MaxAge,
     /// The schedule stored at this sequence is due (`jetstream/schedules.rs`).
     Schedule { stream_seq: u64 },
+    /// An open atomic batch of the stream may have been idle too long (`batch.rs`).
+    BatchIdle,
 }
 
 /// The stream index the store implements; the consumer never scans messages itself.
