@@ -1,6 +1,6 @@
 //! The only module that names glommio: executors and their pinning, sockets, timers, a
-//! single-threaded notification and a cross-thread doorbell, the store's asynchronous
-//! fdatasync (glommio's file API) and blocking calls (its blocking pool); also the accept
+//! single-threaded notification and a cross-thread doorbell, the store's fdatasyncs and
+//! other blocking calls (its blocking pool, off the shard); also the accept
 //! thread that feeds the shards and the open-files limit. A change of runtime touches this
 //! file.
 //!
@@ -52,38 +52,11 @@ pub async fn yield_now() {
     futures_lite::future::yield_now().await;
 }
 
-/// fdatasync of `fd` through io_uring (glommio's file API: the descriptor becomes a
-/// `BufferedFile`, which closes it after), so the shard goes on while the kernel syncs.
-pub async fn fdatasync(fd: OwnedFd) -> io::Result<()> {
-    // SAFETY: `fd` was moved in, so the descriptor is ours alone; the file closes it.
-    let file = unsafe { glommio::io::BufferedFile::from_raw_fd(fd.into_raw_fd()) };
-    let synced = file.fdatasync().await;
-    let _ = file.close().await;
-    synced.map_err(io::Error::from)
-}
-
-/// [`fdatasync`] of every descriptor, all submitted at once; the first error, if any.
-pub async fn fdatasync_all(fds: Vec<OwnedFd>) -> io::Result<()> {
-    let tasks: Vec<_> = fds
-        .into_iter()
-        .map(|fd| glommio::spawn_local(fdatasync(fd)))
-        .collect();
-    let mut result = Ok(());
-    for t in tasks {
-        if let Err(e) = t.await {
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    result
-}
-
 /// fdatasync of every descriptor in turn on glommio's blocking thread pool (one thread,
-/// placed like the shard), the first error, if any. For a publisher that waits for each ack
-/// this measured faster than [`fdatasync_all`], whose fdatasyncs io_uring hands to its own
-/// worker thread: NATS Streaming's file store, PubAck p50 about 200 against 285 µs
-/// (docs/PERFORMANCE.md).
+/// placed like the shard), the first error, if any. Faster than glommio's io_uring
+/// `BufferedFile::fdatasync`, which io_uring hands to a worker thread of its own: NATS
+/// Streaming's PubAck p50 about 200 against 285 µs, JetStream `sync_interval: always`
+/// window 1 p50 about 205–265 against 310–355 µs (docs/PERFORMANCE.md).
 pub async fn fdatasync_all_blocking(fds: Vec<OwnedFd>) -> io::Result<()> {
     blocking(move || {
         let mut result = Ok(());

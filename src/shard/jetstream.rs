@@ -601,8 +601,9 @@ impl JsShard {
     }
 }
 
-/// The sync task of the owning shard: runs the group commit's syncs one at a time, each
-/// through io_uring (`runtime::fdatasync_all`), and reports them to the shard.
+/// The sync task of the owning shard: runs the group commit's syncs one at a time, each on
+/// glommio's blocking thread (`runtime::fdatasync_all_blocking`), and reports them to the
+/// shard.
 pub async fn run_syncs(shard: Rc<Shard>) {
     loop {
         let job = shard
@@ -616,7 +617,7 @@ pub async fn run_syncs(shard: Rc<Shard>) {
             continue;
         };
         let fds = job.files.into_iter().map(|f| f.fd).collect();
-        let result = runtime::fdatasync_all(fds).await;
+        let result = runtime::fdatasync_all_blocking(fds).await;
         shard.js_synced(job.id, result);
     }
 }
