@@ -50,7 +50,8 @@ pub const JS_SHARD: usize = 0;
 /// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
 /// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
 /// and priority groups, all served; level 2 (2.12) adds counters, atomic batches, message
-/// schedules and async persist, which natrix refuses (10052). Reported as `api.level`,
+/// schedules and async persist; natrix serves counters and async persist and refuses the
+/// other two (10052), so it stays at 1. Reported as `api.level`,
 /// `_nats.level`, INFO `api_lvl`, and checked against `Nats-Required-Api-Level`. Clients
 /// gate on it (async-nats and nats-py make a KV bucket with limit markers only from 1).
 /// The INFO `version` stays 2.12.0 (`NATS_FEATURE_VERSION`): a 2.11 server sends neither
@@ -467,7 +468,9 @@ impl Shard {
                 ok &= streams.commit();
                 ok &= streams.persist_consumers();
             }
-            if !js.sync_always && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
+            // With `sync_interval: always` only `persist_mode: async` streams need it.
+            let periodic = !js.sync_always || js.accounts.values().any(|a| a.any_async_persist());
+            if periodic && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
                 js.last_sync = Instant::now();
                 js.start_syncfs();
             }
