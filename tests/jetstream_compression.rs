@@ -34,7 +34,7 @@ const IN_FLIGHT_MAX: usize = 128;
 /// Messages published before the SIGKILL (all acked or in flight when it lands).
 const KILL_AFTER_ACKS: usize = 1_500;
 
-/// A JSON order of about 400 bytes, different for each `i`, that compresses well.
+/// A JSON order of about 690 bytes, different for each `i`, that compresses well.
 fn order(i: u64) -> String {
     let items: Vec<String> = (0..12)
         .map(|k| {

@@ -43,6 +43,9 @@
 //!   synced batch *including* its commit (not just a torn tail) falls back to the previous
 //!   batch's mark.
 //!
+//! * `compression: s2` never rewrites a file: a message is packed when appended
+//!   ([`pack`]), so a packed record is written, torn and recovered like a plain one.
+//!
 //! Not here yet: rewriting sparse sealed segments (only empty ones are dropped), `max_age`,
 //! and aligning commits to the device block for O_DIRECT writes.
 
