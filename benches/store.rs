@@ -1,7 +1,9 @@
 //! Storage engine costs without I/O: appending a batch of 1,000 messages (16-byte subjects,
 //! 128-byte payloads) into a durable log and building its flush plan (one group commit), and
 //! recovering a 4 MiB segment of such records from bytes (the full-scan path: CRC32C of every
-//! record plus index and subject-table rebuild).
+//! record plus index and subject-table rebuild). And `compression: s2` (`store/pack.rs`) on
+//! 1,000 JSON orders of about 690 bytes: appending them with and without packing, and
+//! reading one back by sequence (decode, and with packing the Snappy block's unpacking).
 
 use std::hint::black_box;
 
@@ -62,5 +64,69 @@ fn recover_segment(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append_and_flush, recover_segment);
+/// A JSON order of about 690 bytes, different for each `i` (as in tests/jetstream_compression.rs).
+fn order(i: u64) -> Vec<u8> {
+    let items: Vec<String> = (0..12)
+        .map(|k| {
+            format!(
+                "{{\"sku\":\"SKU-{:04}\",\"qty\":{},\"note\":\"standard shipping\"}}",
+                k * 7,
+                k % 3 + 1
+            )
+        })
+        .collect();
+    format!(
+        "{{\"order\":{i},\"customer\":\"c-{}\",\"items\":[{}]}}",
+        i % 97,
+        items.join(",")
+    )
+    .into_bytes()
+}
+
+fn compression(c: &mut Criterion) {
+    let orders: Vec<Vec<u8>> = (0..1000).map(order).collect();
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(1000));
+    for packed in [false, true] {
+        let name = if packed { "s2" } else { "none" };
+        group.bench_function(format!("append_1000_orders_compression_{name}"), |b| {
+            let mut log = Log::new(CFG, 1);
+            log.set_compression(packed);
+            b.iter(|| {
+                for (i, o) in orders.iter().enumerate() {
+                    black_box(log.append(b"orders.eu", b"", o, i as i64).unwrap());
+                }
+                let plan = log.flush();
+                black_box(log.write_bytes(&plan.writes[0]).len());
+                log.flushed();
+                log.purge(&natrix::store::Purge::default());
+            });
+        });
+        let mut log = Log::new(CFG, 1);
+        log.set_compression(packed);
+        for (i, o) in orders.iter().enumerate() {
+            log.append(b"orders.eu", b"", o, i as i64).unwrap();
+        }
+        let plan = log.flush();
+        let bytes = log.write_bytes(&plan.writes[0]).to_vec();
+        eprintln!(
+            "store/compression_{name}: 1000 orders of {} B average in {} B of records",
+            orders.iter().map(Vec::len).sum::<usize>() / orders.len(),
+            bytes.len()
+        );
+        group.bench_function(format!("read_1000_orders_compression_{name}"), |b| {
+            b.iter(|| {
+                for seq in 1..=1000 {
+                    match log.read(seq).unwrap() {
+                        natrix::store::log::Read::Found(m) => black_box(m.payload.len()),
+                        _ => unreachable!("the log is resident"),
+                    };
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, append_and_flush, recover_segment, compression);
 criterion_main!(benches);

@@ -116,3 +116,51 @@ fn without_a_deferred_sync_the_commit_leaves_nothing_to_sync() {
     publish(&mut a, "S", "s.1", 1);
     assert!(a.unsynced.is_empty());
 }
+
+/// `persist_mode: async` under `sync_interval: always`: its commits leave nothing to
+/// fdatasync (nats-server turns `SyncAlways` off for it), after a restart too, while a
+/// default stream beside it still hands its segment over; its acks follow the write.
+#[test]
+fn an_async_persist_stream_leaves_no_fdatasync_to_its_commits_and_a_default_one_does() {
+    let dir = TempDir::new("gc-async-persist");
+    let mut a = open(&dir, true);
+    let mut env = a.env.clone();
+    let body = br#"{"name":"A","subjects":["a.>"],"persist_mode":"async"}"#;
+    let r = api::handle(
+        "$JS.API.STREAM.CREATE.A",
+        "_INBOX.x",
+        b"",
+        body,
+        10,
+        &mut a,
+        &mut env,
+    );
+    let Response::Json(j) = r else {
+        panic!("{r:?}")
+    };
+    assert!(!String::from_utf8_lossy(&j).contains("\"error\""), "{j:?}");
+    create(&mut a, "D", "d.>");
+    assert!(a.any_async_persist());
+    for reopened in [false, true] {
+        if reopened {
+            a = open(&dir, true);
+            assert!(a.any_async_persist(), "the config came back");
+        }
+        let now = if reopened { 3 } else { 1 };
+        publish(&mut a, "A", "a.1", now);
+        assert!(
+            a.unsynced.is_empty(),
+            "reopened {reopened}: {:?}",
+            a.unsynced
+        );
+        publish(&mut a, "D", "d.1", now + 1);
+        assert_eq!(
+            a.unsynced.len(),
+            1,
+            "reopened {reopened}: the default stream syncs"
+        );
+        a.unsynced.clear();
+    }
+    // Written before the ack all the same.
+    assert_eq!(on_disk(&dir, "A"), vec![1, 2]);
+}

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::api::backend::{MsgQuery, PurgeRequest, StateDetail, StoredMsg, StreamBackend};
-use super::api::config::StreamConfig;
+use super::api::config::{Compression, Storage, StreamConfig};
 use super::api::error::ApiError;
 use super::api::info::{AccountUsage, StreamView, UnixNanos};
 use super::api::publish;
@@ -91,6 +91,11 @@ impl StreamBackend for AccountStreams {
         }
         let name = config.name.clone();
         s.rules = SubjectRules::of(&config);
+        // Messages appended from now on take the new setting; stored ones keep theirs.
+        if config.storage == Storage::File {
+            let packs = config.compression == Compression::S2;
+            s.log.borrow_mut().log_mut().set_compression(packs);
+        }
         s.config = config;
         s.invalidate_pending();
         self.sourcing_updated(&name, now);

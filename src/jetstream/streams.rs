@@ -23,7 +23,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use super::api::backend::StateDetail;
-use super::api::config::{DiscardPolicy, Storage, StreamConfig};
+use super::api::config::{Compression, DiscardPolicy, PersistMode, Storage, StreamConfig};
 use super::api::error::ApiError;
 use super::api::headers::Headers;
 use super::api::info::{LostStreamData, StreamState, UnixNanos};
@@ -257,6 +257,9 @@ impl AccountStreams {
         me.env.features.msg_schedules = true;
         // Atomic batch publish (batch.rs).
         me.env.features.atomic_publish = true;
+        // Packed records (store/pack.rs) and streams without the per-commit fdatasync.
+        me.env.features.s2_compression = true;
+        me.env.features.async_persist = true;
         let Some(root) = me.root.clone() else {
             return me;
         };
@@ -289,8 +292,7 @@ impl AccountStreams {
                 .map_err(|e| e.to_string())?;
         let meta: Meta = serde_json::from_slice(&fs.read_meta().map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
-        fs.sync = self.sync_always;
-        fs.defer_sync = self.defer_sync;
+        self.apply_store_options(&mut fs, &meta.config);
         let state = fs.state().map_err(|e| e.to_string())?;
         if !state.lost.is_empty() {
             log::warn!(
@@ -321,6 +323,27 @@ impl AccountStreams {
         })
     }
 
+    /// What a file stream's config asks of its store. `compression: s2` packs its messages
+    /// (`store::pack`); nats-server's memory store ignores it, and so does a memory stream
+    /// here. `persist_mode: async` drops the fdatasync of every commit that `sync_interval:
+    /// always` asks for, as nats-server turns `SyncAlways` off for such a stream; its ack
+    /// still waits for the write into the page cache (nats-server's may go before it), and
+    /// the periodic `syncfs` (`shard/jetstream.rs`) still syncs it.
+    fn apply_store_options(&self, fs: &mut FileStore<StdIo>, config: &StreamConfig) {
+        fs.sync = self.sync_always && config.persist_mode != PersistMode::Async;
+        fs.defer_sync = fs.sync && self.defer_sync;
+        fs.log_mut()
+            .set_compression(config.compression == Compression::S2);
+    }
+
+    /// Whether some stream here is written without the fdatasync of `sync_interval: always`
+    /// (`persist_mode: async`), so only the periodic `syncfs` makes it durable.
+    pub fn any_async_persist(&self) -> bool {
+        self.streams
+            .values()
+            .any(|s| s.config.persist_mode == PersistMode::Async)
+    }
+
     pub(super) fn new_log(
         &self,
         config: &StreamConfig,
@@ -341,8 +364,7 @@ impl AccountStreams {
         };
         let json = serde_json::to_vec(&meta).map_err(|e| ApiError::StoreFailed(e.to_string()))?;
         fs.write_meta(&json).map_err(store_err)?;
-        fs.sync = self.sync_always;
-        fs.defer_sync = self.defer_sync;
+        self.apply_store_options(&mut fs, config);
         if config.storage == Storage::Memory {
             return Ok(mem_log(config, first));
         }

@@ -49,8 +49,8 @@ use crate::wheel::Wheel;
 pub const JS_SHARD: usize = 0;
 /// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
 /// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
-/// and priority groups, all served; level 2 (2.12) adds counters, message schedules and
-/// atomic batches (served) and async persist, which natrix refuses (10052). Reported as
+/// and priority groups, all served; level 2 (2.12) adds counters, message schedules, atomic
+/// batches and async persist (all served). Reported as
 /// `api.level`, `_nats.level`, INFO `api_lvl`, and checked against
 /// `Nats-Required-Api-Level`. Clients gate on it (async-nats and nats-py make a KV bucket
 /// with limit markers only from 1).
@@ -467,7 +467,9 @@ impl Shard {
                 ok &= streams.commit();
                 ok &= streams.persist_consumers();
             }
-            if !js.sync_always && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
+            // With `sync_interval: always` only `persist_mode: async` streams need it.
+            let periodic = !js.sync_always || js.accounts.values().any(|a| a.any_async_persist());
+            if periodic && js.last_sync.elapsed().as_millis() as u64 >= js.sync_interval_ms {
                 js.last_sync = Instant::now();
                 js.start_syncfs();
             }

@@ -17,6 +17,7 @@
 //!   `first_seq`; interior deletes are delete-range records in the batch; a segment file is
 //!   removed only after the batch that records why (a delete range or a floor) is written.
 
+use super::pack::{self, Packer};
 use super::record::{self, Record, COMMIT_RECORD_BYTES};
 use super::subjects::Subjects;
 use super::summary::{SegmentFacts, SummaryState};
@@ -203,6 +204,8 @@ pub struct Log {
     /// Bytes a message counts in `bytes` beyond its subject, headers and payload (the
     /// record's header by default; see [`Log::count_overhead_as`]).
     msg_overhead_bytes: u32,
+    /// With `compression: s2`: messages are packed as they are appended (`pack.rs`).
+    packer: Option<Box<Packer>>,
 }
 
 impl Log {
@@ -227,6 +230,7 @@ impl Log {
             pending_removes: Vec::new(),
             floor_dirty: first_seq > 1,
             msg_overhead_bytes: record::HEADER_BYTES as u32,
+            packer: None,
         }
     }
 
@@ -244,6 +248,20 @@ impl Log {
         u64::from(len) + u64::from(self.msg_overhead_bytes) - record::HEADER_BYTES as u64
     }
 
+    /// Packs the messages appended from now on (`compression: s2`), or stops packing them.
+    /// Records already stored keep their form: each says whether it is packed.
+    pub fn set_compression(&mut self, on: bool) {
+        match (on, self.packer.is_some()) {
+            (true, false) => self.packer = Some(Box::default()),
+            (false, true) => self.packer = None,
+            _ => {}
+        }
+    }
+
+    pub fn compression(&self) -> bool {
+        self.packer.is_some()
+    }
+
     /// Appends a message; returns its sequence (`last_seq + 1`).
     pub fn append(
         &mut self,
@@ -258,7 +276,14 @@ impl Log {
         if !record::msg_fits(subject, headers, payload) {
             return Err(StoreError::MsgTooLarge);
         }
-        let len = record::msg_len(subject, headers, payload);
+        let packed = self
+            .packer
+            .as_mut()
+            .is_some_and(|p| p.pack(headers, payload));
+        let len = match &self.packer {
+            Some(p) if packed => record::packed_len(subject, p.packed()),
+            _ => record::msg_len(subject, headers, payload),
+        };
         let seq = self.last_seq + 1;
         self.make_room(len);
         let durable = self.cfg.durable;
@@ -270,7 +295,21 @@ impl Log {
             record::encode_commit(&mut active.bytes, 0, 0);
         }
         let offset = active.bytes.len();
-        record::encode_msg(&mut active.bytes, seq, ts_ns, subject, headers, payload);
+        match &self.packer {
+            Some(p) if packed => {
+                record::encode_packed(
+                    &mut active.bytes,
+                    seq,
+                    ts_ns,
+                    subject,
+                    headers.len() as u32,
+                    p.packed(),
+                );
+            }
+            _ => {
+                record::encode_msg(&mut active.bytes, seq, ts_ns, subject, headers, payload);
+            }
+        }
         active.facts.on_msg(ts_ns);
         active.size = active.bytes.len() as u64;
         let id = self.subjects.add(subject, seq);
@@ -452,6 +491,27 @@ impl Log {
                 headers: headers.to_vec(),
                 payload: payload.to_vec(),
             }),
+            Ok((
+                Record::Packed {
+                    seq: s,
+                    ts_ns,
+                    subject,
+                    headers_len,
+                    body,
+                },
+                _,
+            )) if s == seq => {
+                // It passed its CRC, so a block that does not unpack is damage all the same.
+                let (headers, payload) =
+                    pack::unpack(headers_len, body).map_err(|_| StoreError::Corrupt { seq })?;
+                Ok(StoredMsg {
+                    seq,
+                    ts_ns,
+                    subject: subject.to_vec(),
+                    headers,
+                    payload,
+                })
+            }
             _ => Err(StoreError::Corrupt { seq }),
         }
     }

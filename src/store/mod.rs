@@ -3,7 +3,8 @@
 //! bounded, append-only segments, with a dense sequence index and a per-subject index in RAM.
 //!
 //! Layers, each sans-io except the last:
-//! * [`record`]: the record format (written down there) and a resyncing scan.
+//! * [`record`]: the record format (written down there) and a resyncing scan; [`pack`]: the
+//!   compressed form of a message's headers and payload (`compression: s2`).
 //! * [`subjects`]: subject → (count, first, last), so per-subject limits, last-by-subject and KV
 //!   gets never scan messages.
 //! * [`log`]: the [`Log`]: segments, slots, counters, limits, purge, and the [`FlushPlan`] of
@@ -42,12 +43,18 @@
 //!   synced batch *including* its commit (not just a torn tail) falls back to the previous
 //!   batch's mark.
 //!
+//! * `compression: s2` never rewrites a file: a message is packed when appended
+//!   ([`pack`]), so a packed record is written, torn and recovered like a plain one.
+//!
 //! Not here yet: rewriting sparse sealed segments (only empty ones are dropped), `max_age`,
 //! and aligning commits to the device block for O_DIRECT writes.
 
 pub mod file;
 pub mod group_commit;
 pub mod log;
+pub mod pack;
+#[cfg(test)]
+mod pack_tests;
 pub mod record;
 pub mod recovery;
 pub mod subjects;

@@ -8,7 +8,7 @@
 //! | 0 | 4 | `len`: the whole record, header included (>= 32, <= [`RECORD_BYTES_MAX`]) |
 //! | 4 | 4 | CRC32C over bytes 0..4 and 8..len (the length is covered, unlike nats-server) |
 //! | 8 | 1 | kind: 1 message, 2 delete range, 3 erased message, 4 commit |
-//! | 9 | 1 | flags, 0 (reserved; a non-zero value is rejected so garbage resyncs less often) |
+//! | 9 | 1 | flags: 0, or [`FLAG_PACKED`] on a message (any other value is rejected, so garbage resyncs less often) |
 //! | 10 | 2 | subject length `s` |
 //! | 12 | 4 | header length `h` |
 //! | 16 | 8 | sequence |
@@ -16,6 +16,11 @@
 //! | 32 | s | subject |
 //! | 32+s | h | headers (the raw `NATS/1.0` block) |
 //! | 32+s+h | rest | payload |
+//!
+//! A **packed** message (flags = [`FLAG_PACKED`], `compression: s2`, `pack.rs`) keeps its subject in
+//! the clear (recovery and the subject index read it) and stores headers and payload together
+//! as one Snappy block after it; `h` is then the length of the headers once unpacked, and the
+//! record's `len` is what it takes on disk (what the stream's `bytes` count).
 //!
 //! Kinds other than a message carry no subject and no headers:
 //! * **delete range** (the tombstone): sequence = first deleted, payload = 8 bytes, the last
@@ -45,6 +50,8 @@ const KIND_MSG: u8 = 1;
 const KIND_DELETE: u8 = 2;
 const KIND_ERASED: u8 = 3;
 const KIND_COMMIT: u8 = 4;
+/// Flag of a message whose headers and payload are one compressed block (`pack.rs`).
+pub const FLAG_PACKED: u8 = 1;
 
 /// One decoded record; slices borrow the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +62,15 @@ pub enum Record<'a> {
         subject: &'a [u8],
         headers: &'a [u8],
         payload: &'a [u8],
+    },
+    /// A message whose headers and payload are one compressed block ([`super::pack`]);
+    /// `headers_len` is the headers' length once unpacked.
+    Packed {
+        seq: u64,
+        ts_ns: i64,
+        subject: &'a [u8],
+        headers_len: u32,
+        body: &'a [u8],
     },
     /// Sequences `first..=last` are deleted.
     Delete {
@@ -133,6 +149,41 @@ pub fn encode_msg(
     out.extend_from_slice(subject);
     out.extend_from_slice(headers);
     out.extend_from_slice(payload);
+    seal(&mut out[start..]);
+    len
+}
+
+/// The record length of a packed message.
+pub fn packed_len(subject: &[u8], body: &[u8]) -> usize {
+    HEADER_BYTES + subject.len() + body.len()
+}
+
+/// Appends a packed message record (`body`: the compressed headers and payload, see
+/// [`super::pack`]); returns its length. The caller checks that it fits (as [`msg_fits`]).
+pub fn encode_packed(
+    out: &mut Vec<u8>,
+    seq: u64,
+    ts_ns: i64,
+    subject: &[u8],
+    headers_len: u32,
+    body: &[u8],
+) -> usize {
+    let len = packed_len(subject, body);
+    debug_assert!(subject.len() <= usize::from(u16::MAX) && len <= RECORD_BYTES_MAX);
+    let start = out.len();
+    out.reserve(len);
+    put_header(
+        out,
+        len,
+        KIND_MSG,
+        subject.len(),
+        headers_len as usize,
+        seq,
+        ts_ns as u64,
+    );
+    out[start + 9] = FLAG_PACKED;
+    out.extend_from_slice(subject);
+    out.extend_from_slice(body);
     seal(&mut out[start..]);
     len
 }
@@ -217,13 +268,16 @@ pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
         return Err(DecodeError::BadLength);
     }
     let (kind, flags) = (buf[8], buf[9]);
-    if !(KIND_MSG..=KIND_COMMIT).contains(&kind) || flags != 0 {
+    let packed = flags == FLAG_PACKED && kind == KIND_MSG;
+    if !(KIND_MSG..=KIND_COMMIT).contains(&kind) || (flags != 0 && !packed) {
         return Err(DecodeError::BadKind);
     }
     let subject_len = usize::from(u16::from_le_bytes([buf[10], buf[11]]));
     let headers_len = u32_at(buf, 12) as usize;
+    // A packed message's headers are inside its compressed body, so they need not fit.
+    let stored_headers_len = if packed { 0 } else { headers_len };
     // Checked before the CRC so garbage is rejected cheaply during a resync.
-    if HEADER_BYTES + subject_len + headers_len > len
+    if HEADER_BYTES + subject_len + stored_headers_len > len
         || (kind != KIND_MSG && (subject_len != 0 || headers_len != 0))
         || (kind == KIND_DELETE && len != DELETE_RECORD_BYTES)
         || (kind == KIND_COMMIT && len != COMMIT_RECORD_BYTES)
@@ -240,6 +294,13 @@ pub fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
     let seq = u64_at(rec, 16);
     let ts = u64_at(rec, 24);
     let record = match kind {
+        KIND_MSG if packed => Record::Packed {
+            seq,
+            ts_ns: ts as i64,
+            subject: &rec[HEADER_BYTES..HEADER_BYTES + subject_len],
+            headers_len: headers_len as u32,
+            body: &rec[HEADER_BYTES + subject_len..],
+        },
         KIND_MSG => {
             let headers_at = HEADER_BYTES + subject_len;
             let payload_at = headers_at + headers_len;

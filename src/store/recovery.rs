@@ -295,7 +295,14 @@ impl Builder {
             match item {
                 ScanItem::Record { offset, record } => match record {
                     // `offset` is into `bytes`; `at` is into the file.
+                    // A packed message is placed as a plain one: its subject is in the clear.
                     Record::Msg {
+                        seq,
+                        ts_ns,
+                        subject,
+                        ..
+                    }
+                    | Record::Packed {
                         seq,
                         ts_ns,
                         subject,

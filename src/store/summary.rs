@@ -202,9 +202,9 @@ impl Summary {
 /// or, after a secure erase, an erased record.
 pub fn record_matches(bytes: &[u8], seq: u64) -> bool {
     match record::decode(bytes) {
-        Ok((Record::Msg { seq: s, .. }, n)) | Ok((Record::Erased { seq: s }, n)) => {
-            s == seq && n == bytes.len()
-        }
+        Ok((Record::Msg { seq: s, .. }, n))
+        | Ok((Record::Packed { seq: s, .. }, n))
+        | Ok((Record::Erased { seq: s }, n)) => s == seq && n == bytes.len(),
         _ => false,
     }
 }
