@@ -53,10 +53,10 @@ pub const JS_SHARD: usize = 0;
 /// batches and async persist (all served). Reported as
 /// `api.level`, `_nats.level`, INFO `api_lvl`, and checked against
 /// `Nats-Required-Api-Level`. Clients gate on it (async-nats and nats-py make a KV bucket
-/// with limit markers only from 1).
-/// The INFO `version` stays 2.12.0 (`NATS_FEATURE_VERSION`): a 2.11 server sends neither
-/// `api_lvl` nor the `connect_info` INFO, so no nats-server release pairs level 1 with them.
-pub const JS_API_LEVEL: u32 = 1;
+/// with limit markers only from 1). Level 4 (2.14: fast batch publish, the `flow_control`
+/// ack policy) is refused. The INFO `version` is 2.12.0 (`NATS_FEATURE_VERSION`), the
+/// nats-server release whose level is 2.
+pub const JS_API_LEVEL: u32 = 2;
 
 /// The API requests [`Shard::js_api`] answers without refreshing interest and push state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
