@@ -11,13 +11,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use common::procs::{eventually, send_signal, Server, TempDir};
-use common::wire::Socket;
+use common::requests::Requester;
 
 const FRAME_MAX: Duration = Duration::from_secs(5);
 /// How long a source may take to copy what its origins hold (nats-server sources through a
@@ -25,77 +25,20 @@ const FRAME_MAX: Duration = Duration::from_secs(5);
 const SOURCED_MAX: Duration = Duration::from_secs(10);
 
 struct Wire {
-    sock: Socket,
-    next: u64,
+    io: Requester,
     seen: Vec<String>,
 }
 
 impl Wire {
     fn open(server: &Server) -> Wire {
-        let mut sock = Socket::open(&server.addr(), FRAME_MAX).expect("connect");
-        sock.line_by(Instant::now() + FRAME_MAX).expect("INFO");
-        let mut w = Wire {
-            sock,
-            next: 0,
+        Wire {
+            io: Requester::open(&server.addr(), FRAME_MAX),
             seen: Vec::new(),
-        };
-        w.sock.send(
-            b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n\
-              SUB _IN.> 1\r\nPING\r\n",
-        );
-        assert_eq!(w.line(), "PONG\r\n");
-        w
+        }
     }
 
-    fn line(&mut self) -> String {
-        let line = self
-            .sock
-            .line_by(Instant::now() + FRAME_MAX)
-            .expect("a line from the server");
-        String::from_utf8_lossy(&line).into_owned()
-    }
-
-    /// Publishes with a reply inbox and returns the reply's payload.
     fn request(&mut self, subject: &str, headers: &[(&str, &str)], payload: &[u8]) -> String {
-        self.next += 1;
-        let reply = format!("_IN.{}", self.next);
-        let mut frame = Vec::new();
-        if headers.is_empty() {
-            frame.extend(format!("PUB {subject} {reply} {}\r\n", payload.len()).bytes());
-        } else {
-            let mut h = "NATS/1.0\r\n".to_string();
-            for (k, v) in headers {
-                h.push_str(&format!("{k}: {v}\r\n"));
-            }
-            h.push_str("\r\n");
-            let total = h.len() + payload.len();
-            frame.extend(format!("HPUB {subject} {reply} {} {total}\r\n{h}", h.len()).bytes());
-        }
-        frame.extend_from_slice(payload);
-        frame.extend_from_slice(b"\r\n");
-        self.sock.send(&frame);
-        loop {
-            let line = self.line();
-            if line == "PING\r\n" {
-                self.sock.send(b"PONG\r\n");
-                continue;
-            }
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            let n = parts.len();
-            let (hdr, total): (usize, usize) = match parts[0] {
-                "MSG" => (0, parts[n - 1].parse().unwrap()),
-                "HMSG" => (parts[n - 2].parse().unwrap(), parts[n - 1].parse().unwrap()),
-                _ => panic!("unexpected line {line:?}"),
-            };
-            assert_eq!(parts[1], reply, "the reply to this request");
-            let deadline = Instant::now() + FRAME_MAX;
-            while self.sock.buf.len() < total + 2 {
-                assert!(Instant::now() < deadline && !self.sock.closed, "cut off");
-                self.sock.fill(FRAME_MAX);
-            }
-            let body: Vec<u8> = self.sock.buf.drain(..total + 2).collect();
-            return String::from_utf8_lossy(&body[hdr..total]).into_owned();
-        }
+        self.io.request(subject, headers, payload)
     }
 
     fn api(&mut self, subject: &str, body: Value) -> Value {

@@ -9,6 +9,7 @@ pub mod frames;
 pub mod node;
 pub mod ops;
 pub mod procs;
+pub mod requests;
 pub mod scenario;
 pub mod wire;
 
