@@ -16,8 +16,8 @@ use super::api::error::ApiError;
 use super::api::headers::Headers;
 use super::api::info::UnixNanos;
 use super::api::publish::{
-    self, Incoming, PublishDecision, Rollup, StreamPublishState, HDR_EXPECTED_LAST_MSG_ID,
-    HDR_EXPECTED_LAST_SEQ, HDR_EXPECTED_LAST_SUBJECT_SEQ, HDR_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT,
+    self, Incoming, PublishDecision, Rollup, HDR_EXPECTED_LAST_MSG_ID, HDR_EXPECTED_LAST_SEQ,
+    HDR_EXPECTED_LAST_SUBJECT_SEQ, HDR_EXPECTED_LAST_SUBJECT_SEQ_SUBJECT,
 };
 use super::batch::{self, Committed, Staged, StagedMsg};
 use super::consumer::{ConsumerTimer, TimerKind};
@@ -254,30 +254,19 @@ impl AccountStreams {
                     return Err(ApiError::WrongLastSequenceConstant);
                 }
             }
-            let decision = {
-                let st = StreamPublishState {
-                    config: &s.config,
-                    last_seq: counters.last_seq + i,
-                    last_msg_id: &s.last_msg_id,
-                    max_payload_bytes,
-                };
-                let log = &s.log;
-                let last_on = |f: &str| log.borrow().log().last_by_subject(f.as_bytes());
-                publish::check_publish(
-                    &st,
-                    &Incoming {
-                        subject: subj,
-                        hdrs: &hdrs,
-                        hdr_bytes: m.hdr.len(),
-                        hdr_block: &m.hdr,
-                        payload_bytes: m.data.len(),
-                        scheduled: false,
-                    },
-                    now,
-                    &mut s.dedup,
-                    last_on,
-                )
-            };
+            let decision = s.check_incoming(
+                counters.last_seq + i,
+                max_payload_bytes,
+                &Incoming {
+                    subject: subj,
+                    hdrs: &hdrs,
+                    hdr_bytes: m.hdr.len(),
+                    hdr_block: &m.hdr,
+                    payload_bytes: m.data.len(),
+                    scheduled: false,
+                },
+                now,
+            );
             let accepted = match decision {
                 PublishDecision::Reject(e) => return Err(e),
                 PublishDecision::Duplicate { .. } => {

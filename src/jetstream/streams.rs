@@ -146,6 +146,26 @@ pub(super) fn store_err(e: store::StoreError) -> ApiError {
 }
 
 impl Stream {
+    /// [`publish::check_publish`] of `msg` against this stream, as if its last sequence
+    /// were `last_seq` (an atomic batch checks each message after the earlier ones).
+    pub(super) fn check_incoming(
+        &mut self,
+        last_seq: u64,
+        max_payload_bytes: usize,
+        msg: &Incoming,
+        now: UnixNanos,
+    ) -> PublishDecision {
+        let st = StreamPublishState {
+            config: &self.config,
+            last_seq,
+            last_msg_id: &self.last_msg_id,
+            max_payload_bytes,
+        };
+        let log = &self.log;
+        let last_on = |f: &str| log.borrow().log().last_by_subject(f.as_bytes());
+        publish::check_publish(&st, msg, now, &mut self.dedup, last_on)
+    }
+
     /// Message `seq` on `subj` was appended: consumers count it, the limits apply (discard
     /// old), and the stream is written at the next commit.
     pub(crate) fn stored(&mut self, seq: u64, subj: &[u8]) {
@@ -468,30 +488,19 @@ impl AccountStreams {
             }
         };
         let last_seq = s.log.borrow().log().counters().last_seq;
-        let decision = {
-            let st = StreamPublishState {
-                config: &s.config,
-                last_seq,
-                last_msg_id: &s.last_msg_id,
-                max_payload_bytes,
-            };
-            let log = &s.log;
-            let last_on = |f: &str| log.borrow().log().last_by_subject(f.as_bytes());
-            publish::check_publish(
-                &st,
-                &Incoming {
-                    subject: subj,
-                    hdrs: &hdrs,
-                    hdr_bytes: hdr.len(),
-                    hdr_block: hdr,
-                    payload_bytes: data.len(),
-                    scheduled,
-                },
-                now,
-                &mut s.dedup,
-                last_on,
-            )
-        };
+        let decision = s.check_incoming(
+            last_seq,
+            max_payload_bytes,
+            &Incoming {
+                subject: subj,
+                hdrs: &hdrs,
+                hdr_bytes: hdr.len(),
+                hdr_block: hdr,
+                payload_bytes: data.len(),
+                scheduled,
+            },
+            now,
+        );
         let accepted = match decision {
             PublishDecision::Reject(e) => return reply(publish::pub_error(name, &e)),
             PublishDecision::Store(_) if over_account_limit => {
