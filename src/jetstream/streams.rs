@@ -3,7 +3,7 @@
 //!
 //! Sans-io in the sense that matters here: it reads no clock (`now` is passed in) and knows
 //! no runtime; file access goes through the store's [`StoreIo`] (std::fs, see
-//! docs/ARCHITECTURE.md). Acknowledgements are not sent from here: a publish returns the ack
+//! docs/ARCHITECTURE-jetstream.md). Acknowledgements are not sent from here: a publish returns the ack
 //! bytes (and queues its republish, if any, in `republished`), and the shard sends them
 //! only after [`AccountStreams::commit`] (one write per
 //! stream touched since the last commit: the group commit). With `sync_interval: always`
