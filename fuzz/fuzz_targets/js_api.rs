@@ -177,7 +177,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(h) = Headers::parse(body) {
         let cfg = StreamConfig { name: "S".into(), ..Default::default() };
         let st = StreamPublishState { config: &cfg, last_seq: 1, last_msg_id: "", max_payload_bytes: 64 };
-        let msg = Incoming { subject: "S", hdrs: &h, hdr_bytes: body.len(), hdr_block: body, payload_bytes: 0 };
+        let msg = Incoming { subject: "S", hdrs: &h, hdr_bytes: body.len(), hdr_block: body, payload_bytes: 0, scheduled: false };
         let _ = publish::check_publish(&st, &msg, 1, &mut DedupTable::default(), |_| Some(1));
     }
 });
