@@ -56,10 +56,10 @@ impl AccountStreams {
         now: UnixNanos,
     ) -> Option<PubOutcome> {
         let Ok(hdrs) = Headers::parse(hdr) else {
-            return self.publish_one(name, subj, hdr, data, now);
+            return self.publish_one(name, subj, hdr, data, now, false);
         };
         let Some(id) = batch::batch_id(&hdrs) else {
-            return self.publish_one(name, subj, hdr, data, now);
+            return self.publish_one(name, subj, hdr, data, now, false);
         };
         if let Err(e) = self.batch_prechecks(name, subj, hdr, data)? {
             return refused(name, &e);
@@ -186,7 +186,7 @@ impl AccountStreams {
             return refused(name, &e);
         }
         for m in &b.msgs {
-            let out = self.publish_one(name, &m.subject, &m.hdr, &m.data, now)?;
+            let out = self.publish_one(name, &m.subject, &m.hdr, &m.data, now, false)?;
             if !out.after_commit {
                 log::error!(
                     "JetStream: batch {:?} on stream {name:?} failed while storing",

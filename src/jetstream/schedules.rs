@@ -634,7 +634,7 @@ impl AccountStreams {
         };
         let (target, hdr, payload) = made;
         // Stored as a publish the server makes: the schedule checks do not apply to it.
-        let _ = self.publish_scheduled(name, &target, &hdr, &payload, now_ns);
+        let _ = self.publish_one(name, &target, &hdr, &payload, now_ns, true);
     }
 
     /// At start: the timers of stream `name`'s live schedules, found from the last message

@@ -426,34 +426,12 @@ impl AccountStreams {
         if super::batch_publish::may_be_batch(hdr) {
             return self.publish_batch_msg(name, subj, hdr, data, now);
         }
-        self.publish_one(name, subj, hdr, data, now)
+        self.publish_one(name, subj, hdr, data, now, false)
     }
 
-    /// [`AccountStreams::publish`] of one message, batch headers or not.
-    pub(super) fn publish_one(
-        &mut self,
-        name: &str,
-        subj: &str,
-        hdr: &[u8],
-        data: &[u8],
-        now: UnixNanos,
-    ) -> Option<PubOutcome> {
-        self.publish_as(name, subj, hdr, data, now, false)
-    }
-
-    /// [`AccountStreams::publish`] of a message a schedule made (schedules.rs).
-    pub(crate) fn publish_scheduled(
-        &mut self,
-        name: &str,
-        subj: &str,
-        hdr: &[u8],
-        data: &[u8],
-        now: UnixNanos,
-    ) -> Option<PubOutcome> {
-        self.publish_as(name, subj, hdr, data, now, true)
-    }
-
-    fn publish_as(
+    /// [`AccountStreams::publish`] of one message, batch headers or not; `scheduled`: one a
+    /// schedule made (schedules.rs), to which the schedule checks do not apply.
+    pub(crate) fn publish_one(
         &mut self,
         name: &str,
         subj: &str,
