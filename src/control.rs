@@ -69,6 +69,9 @@ pub struct Control {
     pub ldm: AtomicBool,
     /// Shards that have finished evicting their clients in lame duck mode.
     pub ldm_shards_done: AtomicUsize,
+    /// Shards that have opened their streams (and announced their subjects): no shard takes
+    /// a connection before all have, so no client publishes to a stream not yet reachable.
+    pub shards_started: AtomicUsize,
     /// Bumped after each reload; shards then take `live`.
     pub generation: AtomicU64,
     /// The generation each shard has taken.
@@ -102,6 +105,7 @@ impl Control {
             stop: AtomicBool::new(false),
             ldm: AtomicBool::new(false),
             ldm_shards_done: AtomicUsize::new(0),
+            shards_started: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
             applied: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             live: Mutex::new(Arc::new(live)),

@@ -240,7 +240,13 @@ fn gather(ctx: &MonitorContext, needs: Needs) -> Snapshot {
         snap.sublist.add(&part.sublist);
         snap.connections.extend(part.connections);
         snap.closed.extend(part.closed);
-        snap.jetstream = snap.jetstream.or(part.jetstream);
+        snap.jetstream = match (snap.jetstream.take(), part.jetstream) {
+            (Some(mut js), Some(other)) => {
+                js.merge(other);
+                Some(js)
+            }
+            (js, other) => js.or(other),
+        };
         snap.streaming = snap.streaming.or(part.streaming);
     }
     if let Some(js) = &mut snap.jetstream {

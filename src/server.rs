@@ -10,6 +10,7 @@
 use std::io;
 use std::net::TcpListener;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -211,8 +212,8 @@ async fn run_shard(
     if let Some((links, rx)) = start.link {
         shard_io::spawn_links(&shard, links, rx);
     }
-    // Streams are opened (and their subjects announced to the other shards) before the
-    // first connection is taken.
+    // This shard's streams are opened (and their subjects announced to the other shards)
+    // before the first connection is taken.
     shard.js_start();
     if shard.js.borrow().is_some() {
         runtime::spawn(crate::shard::js_consumers::run_timers(shard.clone()));
@@ -224,6 +225,12 @@ async fn run_shard(
     if shard.stan.borrow().is_some() {
         runtime::spawn(crate::shard::stan::run_timers(shard.clone()));
         runtime::spawn(crate::shard::stan::run_syncs(shard.clone()));
+    }
+    // Every shard owns some accounts' streams: connections are taken once all of them
+    // are open and announced (the wait lets this shard's mesh tasks run meanwhile).
+    control.shards_started.fetch_add(1, Ordering::AcqRel);
+    while control.shards_started.load(Ordering::Acquire) < shard.shards {
+        runtime::sleep(Duration::from_millis(1)).await;
     }
     shard.flush();
     if let Some(intake) = start.intake {

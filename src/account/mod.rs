@@ -70,6 +70,10 @@ pub struct Account {
     pub exports_services: bool,
     pub jetstream: bool,
     pub jetstream_limits: config::JetStreamLimits,
+    /// Where this account's JetStream lives: every account JetStream serves gets a slot, in
+    /// id order at start and after the others at a reload, and keeps it for the life of the
+    /// process; its streams are owned by shard `slot % shards` (`Shard::js_owner`).
+    pub js_slot: Option<u32>,
     /// The account was in an earlier config and is gone: nobody can log into it.
     pub removed: bool,
     /// Subject mappings applied to what clients publish in this account (and to requests a
@@ -297,6 +301,7 @@ impl Accounts {
                 exports_services: false,
                 jetstream: false,
                 jetstream_limits: config::JetStreamLimits::default(),
+                js_slot: None,
                 removed: !present[i],
                 mappings: Mappings::default(),
             })
@@ -422,6 +427,7 @@ impl Accounts {
             }
         }
         check_cycles(&list)?;
+        assign_js_slots(&mut list, previous);
         let any_routes = list
             .iter()
             .any(|a| a.has_routes() || !a.mappings.is_empty());
@@ -460,6 +466,14 @@ impl Accounts {
         self.list.is_empty()
     }
 
+    /// Whether JetStream (when the server runs it) serves account `id`: `$G` on a server
+    /// without accounts, else the accounts with `jetstream` in their config.
+    pub fn serves_jetstream(&self, id: AccountId) -> bool {
+        let configured = self.live().count() > 1;
+        self.get(id)
+            .is_some_and(|a| !a.removed && (!configured || a.jetstream))
+    }
+
     /// Accounts that exist now, `$G` first.
     pub fn live(&self) -> impl Iterator<Item = &Account> {
         self.list.iter().filter(|a| !a.removed)
@@ -471,6 +485,24 @@ impl Accounts {
 }
 
 /// Whether every subject `sub` matches is matched by `sup` (an import within an export).
+/// Gives every account JetStream serves a slot (`Account::js_slot`): an account of
+/// `previous` keeps its own, so a reload never moves streams between shards; the others
+/// take the next free ones in id order. At start (no `previous`) the slots follow the
+/// config's order, so the same config places the same accounts on the same shards.
+fn assign_js_slots(list: &mut [Account], previous: Option<&Accounts>) {
+    let live = list.iter().filter(|a| !a.removed).count();
+    let mut next = previous
+        .and_then(|p| p.list.iter().filter_map(|a| a.js_slot).max())
+        .map_or(0, |m| m + 1);
+    for a in list.iter_mut() {
+        a.js_slot = previous.and_then(|p| p.get(a.id)).and_then(|p| p.js_slot);
+        if a.js_slot.is_none() && !a.removed && (live <= 1 || a.jetstream) {
+            a.js_slot = Some(next);
+            next += 1;
+        }
+    }
+}
+
 pub fn is_subset(sub: &[u8], sup: &[u8]) -> bool {
     let mut a = subject::tokens(sub);
     let mut b = subject::tokens(sup);

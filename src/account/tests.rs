@@ -179,3 +179,54 @@ fn subsets_and_overlaps() {
     assert!(!is_subset(b"a.*", b"a.b"));
     assert!(overlaps(b"a.*", b"a.b") && overlaps(b">", b"x.y") && !overlaps(b"a.b", b"a.c"));
 }
+
+fn js(name: &str) -> AccountConfig {
+    AccountConfig {
+        jetstream: true,
+        ..account(name)
+    }
+}
+
+fn slot(a: &Accounts, name: &str) -> Option<u32> {
+    a.get(a.id_of(name).unwrap()).unwrap().js_slot
+}
+
+#[test]
+fn jetstream_slots_follow_the_config_order_and_only_jetstream_accounts_get_one() {
+    let a = compile(vec![js("A"), account("X"), js("B"), js("C")]).unwrap();
+    let slots: Vec<Option<u32>> = ["$G", "A", "X", "B", "C", "$SYS"]
+        .iter()
+        .map(|n| slot(&a, n))
+        .collect();
+    assert_eq!(slots, [None, Some(0), None, Some(1), Some(2), None]);
+    assert!(a.serves_jetstream(a.id_of("B").unwrap()));
+    assert!(!a.serves_jetstream(a.id_of("X").unwrap()));
+    // Without accounts, JetStream serves `$G`, in the first slot.
+    let g = Accounts::global_only();
+    assert_eq!(slot(&g, "$G"), Some(0));
+    assert!(g.serves_jetstream(GLOBAL_ACCOUNT));
+}
+
+#[test]
+fn a_reload_keeps_every_jetstream_slot_and_gives_new_accounts_the_next_ones() {
+    let cfg = |accounts| AccountsConfig {
+        accounts,
+        ..AccountsConfig::default()
+    };
+    let first = Accounts::compile(&cfg(vec![js("B"), js("D")]), None).unwrap();
+    assert_eq!((slot(&first, "B"), slot(&first, "D")), (Some(0), Some(1)));
+    // A new account named first in the file, and X gaining JetStream, come after: B and D
+    // stay where their streams are.
+    let second =
+        Accounts::compile(&cfg(vec![js("A"), js("B"), js("D"), js("X")]), Some(&first)).unwrap();
+    let slots: Vec<Option<u32>> = ["A", "B", "D", "X"]
+        .iter()
+        .map(|n| slot(&second, n))
+        .collect();
+    assert_eq!(slots, [Some(2), Some(0), Some(1), Some(3)]);
+    // D losing JetStream and getting it back keeps its slot.
+    let third =
+        Accounts::compile(&cfg(vec![js("A"), js("B"), account("D")]), Some(&second)).unwrap();
+    let fourth = Accounts::compile(&cfg(vec![js("A"), js("B"), js("D")]), Some(&third)).unwrap();
+    assert_eq!(slot(&fourth, "D"), Some(1));
+}

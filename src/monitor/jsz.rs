@@ -2,8 +2,8 @@
 //! `consumers` and `config` the per-account, per-stream and per-consumer details, key for key
 //! as nats-server 2.15.1 writes them (`tests/monitor_fixtures/jsz_*.json`).
 //!
-//! Shard 0 owns every stream, so it alone fills a [`JsSnapshot`] (`shard/js_monitor.rs`);
-//! this file only arranges it. Rules kept from nats-server:
+//! Each shard fills a [`JsSnapshot`] with the accounts it owns (`shard/js_monitor.rs`), the
+//! monitor merges them ([`JsSnapshot::merge`]); this file only arranges the result. Rules kept from nats-server:
 //! - the top figures (`streams`, `consumers`, `messages`, `bytes`, `total`) always count every
 //!   account, whatever the filters;
 //! - `consumers` implies `streams`, and `streams` without `acc` implies `accounts`;
@@ -26,7 +26,7 @@ use crate::jetstream::api::consumer::info::{ConsumerInfoBody, PriorityGroupBody,
 use crate::jetstream::api::info::{format_time, SourceInfo, StreamState, UnixNanos};
 use crate::jetstream::api::{ConsumerConfig, ConsumerView, StreamConfig};
 
-/// What shard 0 knows of JetStream when a `/jsz` is asked.
+/// What the shards know of JetStream when a `/jsz` is asked.
 #[derive(Clone, Debug, Default)]
 pub struct JsSnapshot {
     pub config: JsConfigSnapshot,
@@ -37,6 +37,21 @@ pub struct JsSnapshot {
     pub max_request_batch: i64,
     /// Every account JetStream serves, in any order.
     pub accounts: Vec<JsAccountSnapshot>,
+}
+
+impl JsSnapshot {
+    /// Adds another shard's part: its accounts (each account is on one shard only); the
+    /// settings are the same on every shard, the consumer limits known where an account
+    /// has its streams open.
+    pub fn merge(&mut self, other: JsSnapshot) {
+        if self.max_ack_pending == 0 {
+            self.max_ack_pending = other.max_ack_pending;
+        }
+        if self.max_request_batch == 0 {
+            self.max_request_batch = other.max_request_batch;
+        }
+        self.accounts.extend(other.accounts);
+    }
 }
 
 /// The server's JetStream settings as `/jsz` reports them.

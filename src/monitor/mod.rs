@@ -156,7 +156,7 @@ pub struct Needs {
     pub closed_connections: bool,
     /// Fill `ConnSnapshot::subscriptions` of the connections gathered.
     pub subscription_lists: bool,
-    /// Fill `Snapshot::jetstream` (shard 0), with each stream's consumers when
+    /// Fill `Snapshot::jetstream` (each shard its accounts), with each stream's consumers when
     /// `jetstream_consumers`.
     pub jetstream: bool,
     pub jetstream_consumers: bool,

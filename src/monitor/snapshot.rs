@@ -31,7 +31,7 @@ pub struct Snapshot {
     pub closed: Vec<ConnSnapshot>,
     /// The subject indexes of all shards, summed.
     pub sublist: SublistStats,
-    /// JetStream as shard 0 sees it; `None` when JetStream is off (or not gathered).
+    /// JetStream as the shards see it, merged; `None` when JetStream is off (or not gathered).
     pub jetstream: Option<super::jsz::JsSnapshot>,
     /// NATS Streaming as shard 0 sees it; `None` when streaming is off (or not gathered).
     pub streaming: Option<super::streaming::StanSnapshot>,

@@ -1,12 +1,18 @@
 //! JetStream on the shards: where `$JS.API` requests and stream publishes go, and the group
 //! commit that lets acknowledgements out only after their records are written.
 //!
-//! In this first step one shard, shard 0, owns every stream (`JS_SHARD`). It registers the
-//! subjects of its streams in the cross-shard interest table like a plain subscriber, so a
-//! publish on any shard reaches it through the normal routing (batched deliveries); API
-//! requests travel to it as [`Item::JsApi`]. The stream state (the API layer and the store)
-//! is sans-io and lives in [`JsShard`]; this file only moves bytes between it and the
-//! routing path.
+//! Each account's JetStream (its streams, their consumers, KV buckets and object stores) is
+//! owned by one shard, [`Shard::js_owner`]: the account's slot (`Account::js_slot`, given in
+//! config order at start and kept across reloads) modulo the shard count. Everything one
+//! account's streams check among themselves stays on that shard without a message between
+//! shards: names and subject overlaps, the account's limits and usage, mirrors and sources
+//! (which read their origins' logs directly). Every shard with JetStream on has a
+//! [`JsShard`] for the accounts it owns, with its own wheel, group commit and sync task. The
+//! owner registers the subjects of its streams in the cross-shard interest table like a
+//! plain subscriber, so a publish on any shard reaches it through the normal routing
+//! (batched deliveries); API requests travel to it as [`Item::JsApi`]. The stream state (the
+//! API layer and the store) is sans-io and lives in [`JsShard`]; this file only moves bytes
+//! between it and the routing path.
 //!
 //! Group commit: a stored publish leaves its ack in `pending`; [`Shard::flush`], which runs
 //! at the end of every read batch and every mesh batch, first commits every stream touched
@@ -45,8 +51,6 @@ use crate::store::group_commit::{GroupCommit, Step, SyncId, SyncJob};
 use crate::store::SyncFile;
 use crate::wheel::Wheel;
 
-/// The shard that owns every stream.
-pub const JS_SHARD: usize = 0;
 /// The JetStream API level natrix serves completely (nats-server's `JSApiLevel`, 5 in 2.15):
 /// level 1 (nats-server 2.11) is per-message TTLs, subject delete markers, consumer pause
 /// and priority groups, all served; level 2 (2.12) adds counters, message schedules, atomic
@@ -125,12 +129,22 @@ impl Shard {
     /// Whether JetStream serves account `account`: on when enabled, for `$G` without
     /// accounts and for accounts with `jetstream` in theirs.
     pub fn js_enabled_for(&self, account: AccountId) -> bool {
-        if self.opts.borrow().jetstream.is_none() {
-            return false;
+        self.opts.borrow().jetstream.is_some() && self.auth().accounts.serves_jetstream(account)
+    }
+
+    /// The shard that owns `account`'s JetStream: its slot modulo the shard count (an
+    /// account without a slot, which JetStream does not serve, on shard 0).
+    pub fn js_owner(&self, account: AccountId) -> usize {
+        if !self.multi() {
+            return self.id;
         }
-        let auth = self.auth();
-        let configured = auth.accounts.live().count() > 1;
-        !configured || auth.accounts.get(account).is_some_and(|a| a.jetstream)
+        let slot = self
+            .auth()
+            .accounts
+            .get(account)
+            .and_then(|a| a.js_slot)
+            .unwrap_or(0);
+        slot as usize % self.shards
     }
 
     /// At a clean shutdown: every file stream writes its index checkpoint, so the next start
@@ -149,18 +163,18 @@ impl Shard {
         }
     }
 
-    /// Opens the streams found under the store directory (shard 0, at start).
+    /// Opens the streams this shard owns under the store directory (at start, on every
+    /// shard).
     pub fn js_start(&self) {
         let opts = self.opts();
         let Some(js) = &opts.jetstream else {
             return;
         };
-        if self.id != JS_SHARD {
-            return;
-        }
         let store_dir = opts.js_store_dir();
-        log::info!("Starting JetStream");
-        log::info!("  Store Directory: \"{}\"", store_dir.display());
+        if self.id == 0 {
+            log::info!("Starting JetStream");
+            log::info!("  Store Directory: \"{}\"", store_dir.display());
+        }
         *self.js.borrow_mut() = Some(JsShard {
             store_dir: store_dir.clone(),
             sync_always: js.sync_always,
@@ -184,6 +198,7 @@ impl Shard {
                 continue;
             };
             match accounts.id_of(&name) {
+                Some(id) if self.js_owner(id) != self.id => {}
                 Some(id) => {
                     self.js_account(id);
                     self.js_sync_interest(id);
@@ -194,22 +209,32 @@ impl Shard {
                     self.js_push.set(true);
                     self.js_push_check.set(true);
                 }
-                None => log::warn!("JetStream: no account {name:?} for its stored streams"),
+                None if self.id == 0 => {
+                    log::warn!("JetStream: no account {name:?} for its stored streams")
+                }
+                None => {}
             }
         }
         // Recovery's read buffers are freed; hand their pages back now rather than at this
-        // thread's next allocations (an idle shard 0 would keep them resident).
+        // thread's next allocations (an idle shard would keep them resident).
         runtime::release_freed_memory();
     }
 
-    /// Makes sure account `account`'s streams are open on the owning shard.
+    /// Makes sure account `account`'s streams are open, if this shard owns them (no other
+    /// shard ever opens them: one writer per store).
     pub(super) fn js_account(&self, account: AccountId) {
+        if self.js_owner(account) != self.id {
+            return;
+        }
         let mut js = self.js.borrow_mut();
         let Some(js) = js.as_mut() else { return };
         if js.accounts.contains_key(&account) {
             return;
         }
         let name = self.auth().accounts.name(account);
+        if self.multi() {
+            log::info!("JetStream: account {name:?} on shard {}", self.id);
+        }
         let mut env = ApiEnv::new(crate::proto::info::NATS_FEATURE_VERSION, JS_API_LEVEL);
         env.server_name = self.identity.server_name.clone();
         env.max_payload_bytes = self.opts.borrow().limits.max_payload_bytes;
@@ -306,12 +331,13 @@ impl Shard {
         if !self.js_enabled_for(account) {
             return false;
         }
-        if self.id != JS_SHARD {
+        let owner = self.js_owner(account);
+        if owner != self.id {
             let m = Msg {
                 frame: frame.clone(),
                 spans: *msg,
             };
-            self.push_item(JS_SHARD, Item::JsApi { account, msg: m });
+            self.push_item(owner, Item::JsApi { account, msg: m });
             return true;
         }
         self.js_api(account, &msg.view(frame));

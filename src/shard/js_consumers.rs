@@ -2,7 +2,7 @@
 //! status messages out, and the one timer task that drives the shard's wheel.
 //!
 //! The consumer engine (`jetstream::consumers`) is sans-io; this file feeds it the requests
-//! that reach shard 0 (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` and the
+//! that reach the owning shard (`CONSUMER.MSG.NEXT` through the API path, `$JS.ACK.…` and the
 //! flow-control answers on `$JS.FC.…` through the interest this shard registers for accounts
 //! with consumers) and routes what it produced:
 //! each [`Out`] goes to the subscribers of its `to` subject (an inbox or deliver subject,
@@ -22,10 +22,10 @@ use crate::jetstream::consumers::{AckResult, Clock, Out};
 use crate::proto::encode::MsgView;
 use crate::runtime;
 
-/// What shard 0 subscribes to for the acks of an account's consumers.
+/// What the owning shard subscribes to for the acks of an account's consumers.
 pub const ACK_INTEREST: &str = "$JS.ACK.>";
 pub const ACK_PREFIX: &[u8] = b"$JS.ACK.";
-/// What shard 0 subscribes to for the answers to push consumers' flow-control requests.
+/// What the owning shard subscribes to for the answers to push consumers' flow-control requests.
 pub const FLOW_CONTROL_INTEREST: &str = "$JS.FC.>";
 pub const FLOW_CONTROL_PREFIX: &[u8] = b"$JS.FC.";
 const MSG_NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";

@@ -1,5 +1,6 @@
-//! JetStream's share of a monitoring answer (`/jsz`, `$SYS.REQ.SERVER.PING.JSZ`): shard 0
-//! owns every stream, so only it fills a [`JsSnapshot`], from its `JsShard`.
+//! JetStream's share of a monitoring answer (`/jsz`, `$SYS.REQ.SERVER.PING.JSZ`): each shard
+//! fills a [`JsSnapshot`] with the accounts it owns (`Shard::js_owner`), from its `JsShard`;
+//! the monitor merges them ([`JsSnapshot::merge`]).
 //!
 //! Runs as a control-plane job between two tasks of the message path, like the rest of
 //! `stats.rs`; it only reads. Every account JetStream serves is listed, also one whose streams
@@ -7,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use super::jetstream::{JS_API_LEVEL, JS_SHARD};
+use super::jetstream::JS_API_LEVEL;
 use super::Shard;
 use crate::jetstream::api::{ConsumerBackend, StateDetail, StreamBackend};
 use crate::jetstream::streams::AccountStreams;
@@ -23,12 +24,9 @@ fn now_ns() -> i64 {
 }
 
 impl Shard {
-    /// JetStream as this shard sees it: `None` unless this is shard 0 and JetStream runs.
+    /// JetStream as this shard sees it, the accounts it owns: `None` unless JetStream runs.
     /// `with_consumers` fills each stream's consumer list (the costly part).
     pub fn js_monitor(&self, with_consumers: bool) -> Option<JsSnapshot> {
-        if self.id != JS_SHARD {
-            return None;
-        }
         let opts = self.opts();
         let js_opts = opts.jetstream.as_ref()?;
         let js = self.js.borrow();
@@ -56,7 +54,7 @@ impl Shard {
         let auth = self.auth();
         let now = now_ns();
         for account in auth.accounts.live() {
-            if !self.js_enabled_for(account.id) {
+            if !self.js_enabled_for(account.id) || self.js_owner(account.id) != self.id {
                 continue;
             }
             let mut a = JsAccountSnapshot {

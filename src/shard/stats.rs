@@ -1,6 +1,6 @@
 //! What one shard tells the monitor: its connections (open and recently closed), its
-//! subject index figures and its counters, as `monitor::snapshot` data; shard 0 adds
-//! JetStream's and NATS Streaming's parts (`js_monitor.rs`, `stan_monitor.rs`).
+//! subject index figures and its counters, as `monitor::snapshot` data, and JetStream's
+//! accounts it owns (`js_monitor.rs`); shard 0 adds NATS Streaming's part (`stan_monitor.rs`).
 //!
 //! Runs as a control-plane job on the shard (see `control.rs`), between two tasks of the
 //! message path, so it reads the shard's state without any lock; the monitor thread sums
@@ -31,8 +31,9 @@ pub struct ShardPart {
     pub closed: Vec<ConnSnapshot>,
     pub sublist: SublistStats,
     pub counters: Counters,
-    /// Filled by shard 0 only (`js_monitor.rs`, `stan_monitor.rs`).
+    /// The accounts whose JetStream this shard owns (`js_monitor.rs`).
     pub jetstream: Option<JsSnapshot>,
+    /// Filled by shard 0 only (`stan_monitor.rs`).
     pub streaming: Option<StanSnapshot>,
 }
 
