@@ -36,7 +36,12 @@ impl Conn {
         Conn::connect(addr, name, true)
     }
 
+    /// `addr` is `host:port`, or `user:password@host:port` to log in as a user (accounts).
     fn connect(addr: &str, name: &str, headers: bool) -> io::Result<Conn> {
+        let (login, addr) = match addr.rsplit_once('@') {
+            Some((login, addr)) => (login.split_once(':'), addr),
+            None => (None, addr),
+        };
         let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -47,10 +52,14 @@ impl Conn {
         let info: serde_json::Value = serde_json::from_str(json).map_err(io::Error::other)?;
         let server_version = info["version"].as_str().unwrap_or("?").to_string();
         let client_id = info["client_id"].as_u64().unwrap_or(0);
-        let connect = serde_json::json!({
+        let mut connect = serde_json::json!({
             "verbose": false, "pedantic": false, "lang": "rust", "version": "natrix-bench",
             "name": name, "protocol": 0, "echo": false, "headers": headers,
         });
+        if let Some((user, pass)) = login {
+            connect["user"] = serde_json::json!(user);
+            connect["pass"] = serde_json::json!(pass);
+        }
         stream.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())?;
         let reply = read_line(&mut stream)?;
         if reply != "PONG" {
