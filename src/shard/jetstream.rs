@@ -634,11 +634,13 @@ impl JsShard {
 /// shard.
 pub async fn run_syncs(shard: Rc<Shard>) {
     loop {
-        let job = shard
-            .js
-            .borrow_mut()
-            .as_mut()
-            .and_then(|j| j.sync_job.take());
+        // What committed since the group commit started this sync (the shard's tasks ran
+        // before this one) is written too and joins it.
+        let job = shard.js.borrow_mut().as_mut().and_then(|j| {
+            let mut job = j.sync_job.take()?;
+            j.commit.join_waiting(&mut job);
+            Some(job)
+        });
         let Some(job) = job else {
             // Nothing can notify between the check and the wait: one thread, no await.
             shard.js_sync_wake.notified().await;

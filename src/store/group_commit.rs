@@ -117,6 +117,30 @@ impl<T, F: PartialEq> GroupCommit<T, F> {
         step
     }
 
+    /// Just before the driver hands `job` (the sync in flight, started but not yet issued)
+    /// to the thread that runs it: whatever was committed since it started is already
+    /// written, so the fdatasync about to be issued covers it too; its items and files join
+    /// `job` instead of waiting for the next sync. Only before the job is issued: a commit
+    /// written after an fdatasync began is not covered by it.
+    pub fn join_waiting(&mut self, job: &mut SyncJob<F>) {
+        let (id, held) = self
+            .in_flight
+            .as_mut()
+            .expect("a sync issued with none in flight");
+        assert_eq!(
+            *id, job.id,
+            "sync {} issued while {id} is in flight",
+            job.id
+        );
+        held.append(&mut self.waiting);
+        for f in self.waiting_files.drain(..) {
+            match job.files.iter_mut().find(|w| **w == f) {
+                Some(w) => *w = f,
+                None => job.files.push(f),
+            }
+        }
+    }
+
     /// Whether a sync is running.
     pub fn in_flight(&self) -> bool {
         self.in_flight.is_some()
@@ -256,6 +280,67 @@ mod tests {
         s.complete(true);
         assert_eq!(s.released, vec!["hb1", "a1", "hb2"]);
         assert!(s.running.is_none(), "a sync of nothing was started");
+    }
+
+    /// The shard sends what a completion let out only after it has handed the next sync to
+    /// its thread (`shard::jetstream::run_syncs`); that is safe because a step that starts a
+    /// sync holds back every later commit, even one with nothing to sync.
+    #[test]
+    fn a_completion_that_starts_the_next_sync_holds_back_every_later_commit() {
+        let mut gc: GroupCommit<&str, &str> = GroupCommit::new();
+        let first = gc.commit(vec!["a1"], vec!["seg1"], true).start.unwrap();
+        assert!(gc.commit(vec!["b1"], vec!["cons"], true).start.is_none());
+        let step = gc.synced(first.id, true);
+        assert_eq!(step.release, vec!["a1"]);
+        let second = step.start.expect("the waiting group's sync starts at once");
+        // Before "a1" is sent: a commit with no file must not go out ahead of it.
+        let hb = gc.commit(vec!["hb"], vec![], true);
+        assert!(hb.release.is_empty(), "overtook a1: {:?}", hb.release);
+        let step = gc.synced(second.id, true);
+        assert_eq!(step.release, vec!["b1", "hb"]);
+        assert!(step.start.is_none());
+    }
+
+    #[test]
+    fn commits_made_before_a_sync_is_issued_join_it_and_later_ones_wait_for_the_next() {
+        let mut gc: GroupCommit<&str, &str> = GroupCommit::new();
+        let mut first = gc.commit(vec!["a1"], vec!["cons"], true).start.unwrap();
+        // Committed (written) while the driver had not yet issued the first sync.
+        assert!(gc
+            .commit(vec!["a2"], vec!["cons", "seg1"], true)
+            .start
+            .is_none());
+        gc.join_waiting(&mut first);
+        assert_eq!(first.files, vec!["cons", "seg1"]);
+        assert_eq!(gc.held(), 2);
+        // Issued: a later commit is not covered by it.
+        assert!(gc.commit(vec!["b1"], vec!["cons"], true).start.is_none());
+        let step = gc.synced(first.id, true);
+        assert_eq!(step.release, vec!["a1", "a2"]);
+        let second = step.start.expect("b1 has a sync of its own");
+        assert_eq!(second.files, vec!["cons"]);
+        let step = gc.synced(second.id, true);
+        assert_eq!(step.release, vec!["b1"]);
+    }
+
+    #[test]
+    fn what_joined_a_failed_sync_is_not_released() {
+        let mut gc: GroupCommit<&str, &str> = GroupCommit::new();
+        let mut first = gc.commit(vec!["a1"], vec!["seg1"], true).start.unwrap();
+        gc.commit(vec!["a2"], vec!["seg1"], true);
+        gc.join_waiting(&mut first);
+        let step = gc.synced(first.id, false);
+        assert!(step.release.is_empty() && step.start.is_none());
+        assert_eq!(gc.held(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "issued while")]
+    fn joining_another_sync_than_the_one_in_flight_is_a_driver_bug() {
+        let mut gc: GroupCommit<u8, u8> = GroupCommit::new();
+        let mut job = gc.commit(vec![1], vec![1], true).start.unwrap();
+        job.id += 1;
+        gc.join_waiting(&mut job);
     }
 
     #[test]
