@@ -17,9 +17,9 @@ the server's CPU per message (utime+stime from /proc, natrix's polling included)
     perf/js_accounts.py --natrix target/release/natrix --bench target/release/natrix-bench \
         --nats-server perf/.venv/bin/nats-server --rounds 3
 """
-import argparse, json, os, socket, subprocess, tempfile, time
+import argparse, json, os, subprocess, tempfile, time
 
-from natsraw import cpu_s, free_port
+from natsraw import cpu_s, free_port, wait_port
 
 CONF = """jetstream {{ store_dir: "{sd}" }}
 accounts {{
@@ -27,18 +27,6 @@ accounts {{
   B {{ jetstream: enabled, users: [{{user: b, password: b}}] }}
 }}
 """
-
-
-def wait_port(port, srv):
-    deadline = time.time() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
-        except OSError:
-            if srv.poll() is not None or time.time() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
 
 
 def bench(args, port, user, msgs, clients):

@@ -16,7 +16,7 @@ Prints msgs/s and the server's CPU per message (utime+stime from /proc, spinning
 """
 import argparse, json, os, socket, subprocess, tempfile, time, urllib.request
 
-from natsraw import cpu_s, free_port
+from natsraw import cpu_s, free_port, wait_port
 
 
 def one(args, idle_conns):
@@ -28,15 +28,7 @@ def one(args, idle_conns):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         idle = []
         try:
-            deadline = time.time() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port)).close()
-                    break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.05)
+            wait_port(port, srv, 10)
             # The probe above took one hand-out; hold `idle_conns` more open.
             for _ in range(idle_conns):
                 s = socket.create_connection(("127.0.0.1", port))

@@ -2,7 +2,7 @@
 
 The scripts import it by name (`python3 perf/<script>.py` puts perf/ on the path).
 """
-import json, os, socket
+import json, os, socket, time
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -13,6 +13,20 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_port(port, proc=None, within_s=15):
+    """Waits until 127.0.0.1:port takes a connection (one probe connection, closed at
+    once: on natrix it takes one connection id); fails if `proc` exits first."""
+    deadline = time.time() + within_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            if (proc is not None and proc.poll() is not None) or time.time() > deadline:
+                raise RuntimeError(f"nothing listens on port {port}")
+            time.sleep(0.05)
 
 
 def cpu_s(pid):
