@@ -469,9 +469,8 @@ impl Accounts {
     /// Whether JetStream (when the server runs it) serves account `id`: `$G` on a server
     /// without accounts, else the accounts with `jetstream` in their config.
     pub fn serves_jetstream(&self, id: AccountId) -> bool {
-        let configured = self.live().count() > 1;
-        self.get(id)
-            .is_some_and(|a| !a.removed && (!configured || a.jetstream))
+        let live = self.live().count();
+        self.get(id).is_some_and(|a| jetstream_served(a, live))
     }
 
     /// Accounts that exist now, `$G` first.
@@ -485,6 +484,12 @@ impl Accounts {
 }
 
 /// Whether every subject `sub` matches is matched by `sup` (an import within an export).
+/// Whether JetStream serves `a` among `live` existing accounts: `$G` alone without
+/// accounts, else the accounts with `jetstream` in their config.
+fn jetstream_served(a: &Account, live: usize) -> bool {
+    !a.removed && (live <= 1 || a.jetstream)
+}
+
 /// Gives every account JetStream serves a slot (`Account::js_slot`): an account of
 /// `previous` keeps its own, so a reload never moves streams between shards; the others
 /// take the next free ones in id order. At start (no `previous`) the slots follow the
@@ -496,7 +501,7 @@ fn assign_js_slots(list: &mut [Account], previous: Option<&Accounts>) {
         .map_or(0, |m| m + 1);
     for a in list.iter_mut() {
         a.js_slot = previous.and_then(|p| p.get(a.id)).and_then(|p| p.js_slot);
-        if a.js_slot.is_none() && !a.removed && (live <= 1 || a.jetstream) {
+        if a.js_slot.is_none() && jetstream_served(a, live) {
             a.js_slot = Some(next);
             next += 1;
         }

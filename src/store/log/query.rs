@@ -77,22 +77,10 @@ impl Log {
             return n;
         }
         straddling.sort_unstable();
-        let start = self
-            .segments
-            .partition_point(|s| s.first_seq <= from)
-            .saturating_sub(1);
-        for seg in &self.segments[start..] {
-            let skip = from.saturating_sub(seg.first_seq) as usize;
-            for (i, slot) in seg.slots.iter().enumerate().skip(skip) {
-                if seg.first_seq + i as u64 > latest {
-                    return n;
-                }
-                if slot.live() && straddling.binary_search(&slot.subject).is_ok() {
-                    n += 1;
-                }
-            }
-        }
-        n
+        n + self
+            .slots_between(from, latest)
+            .filter(|(_, slot)| slot.live() && straddling.binary_search(&slot.subject).is_ok())
+            .count() as u64
     }
 
     /// The live subjects matching `filter` with their counts and first and last sequences.
@@ -113,23 +101,29 @@ impl Log {
 
     /// First live sequence in `from..=to` whose subject id passes `keep`.
     pub(super) fn walk(&self, from: u64, to: u64, keep: impl Fn(u32) -> bool) -> Option<u64> {
+        self.slots_between(from, to)
+            .find(|(_, slot)| slot.live() && keep(slot.subject))
+            .map(|(seq, _)| seq)
+    }
+
+    /// The slots of sequences `from..=to`, with their sequences, in order.
+    fn slots_between(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &Slot)> + '_ {
         let start = self
             .segments
             .partition_point(|s| s.first_seq <= from)
             .saturating_sub(1);
-        for seg in &self.segments[start..] {
-            let skip = from.saturating_sub(seg.first_seq) as usize;
-            for (i, slot) in seg.slots.iter().enumerate().skip(skip) {
-                let seq = seg.first_seq + i as u64;
-                if seq > to {
-                    return None;
-                }
-                if slot.live() && keep(slot.subject) {
-                    return Some(seq);
-                }
-            }
-        }
-        None
+        self.segments[start..]
+            .iter()
+            .flat_map(move |seg| {
+                let skip = from.saturating_sub(seg.first_seq) as usize;
+                let first = seg.first_seq;
+                seg.slots
+                    .iter()
+                    .enumerate()
+                    .skip(skip)
+                    .map(move |(i, slot)| (first + i as u64, slot))
+            })
+            .take_while(move |(seq, _)| *seq <= to)
     }
 
     /// Last live sequence in `from..=to` (walking down) whose subject id is `id`.
