@@ -395,3 +395,38 @@ fn no_responders_status_is_sent_to_the_requester_on_its_reply_subscription() {
         c.expect_nothing(Duration::from_millis(100));
     }
 }
+
+/// Raw protocol, 2 shards: a SUB in the middle of a read is announced to the other shard
+/// ahead of the ops before it; one that then turns out refused (here a reused sid, which keeps
+/// the first subscription, as nats-server does) must be taken back, or the other shard would
+/// keep forwarding to it and never answer a request with no-responders.
+#[test]
+fn a_refused_sub_announced_ahead_is_taken_back() {
+    let server = start(2, &[]);
+    // Connections are dealt to shards in turn: `sub` on shard 0, `requester` on shard 1.
+    let mut sub = server.raw();
+    sub.handshake(r#"{"verbose":false,"pedantic":false}"#);
+    let mut requester = server.raw();
+    requester
+        .handshake(r#"{"verbose":false,"pedantic":false,"headers":true,"no_responders":true}"#);
+    requester.send(b"SUB _INBOX.r 9\r\nPING\r\n");
+    requester.expect(b"PONG\r\n");
+    // One read: the second SUB of sid 1 and the second queue SUB of sid 2 are refused.
+    sub.send(b"PING\r\nSUB a 1\r\nSUB b 1\r\nSUB qa g 2\r\nSUB qb g 2\r\nPING\r\n");
+    sub.expect(b"PONG\r\nPONG\r\n");
+    for subject in ["b", "qb"] {
+        requester.send(format!("PUB {subject} _INBOX.r 0\r\n\r\nPING\r\n").as_bytes());
+        requester.expect(
+            format!(
+                "HMSG _INBOX.r 9 {n} {n}\r\nNATS/1.0 503\r\nNats-Subject: {subject}\r\n\r\n\r\n",
+                n = 32 + subject.len()
+            )
+            .as_bytes(),
+        );
+        requester.expect(b"PONG\r\n");
+    }
+    // The accepted ones work across the shards.
+    requester.send(b"PUB a 1\r\nx\r\nPUB qa 1\r\ny\r\nPING\r\n");
+    requester.expect(b"PONG\r\n");
+    sub.expect(b"MSG a 1 1\r\nx\r\nMSG qa 2 1\r\ny\r\n");
+}

@@ -63,6 +63,9 @@ pub struct Client {
     pub headers: Cell<bool>,
     /// A CONNECT has been accepted.
     pub connected: Cell<bool>,
+    /// SUBs of the read being handled whose interest was announced to the other shards
+    /// before the ops ahead of them ([`super::Shard::announce_ahead`]).
+    pub announced_ahead: RefCell<Vec<super::AnnouncedSub>>,
     /// Send the `connect_info` INFO after the next PONG (protocol 1, first PING).
     pub info_after_pong: Cell<bool>,
     /// A PONG answered a PING after CONNECT: a protocol-1 client may now get INFO updates.
@@ -136,6 +139,7 @@ impl Client {
             echo: Cell::new(true),
             headers: Cell::new(false),
             connected: Cell::new(false),
+            announced_ahead: RefCell::new(Vec::new()),
             info_after_pong: Cell::new(false),
             pong_sent: Cell::new(false),
             admitted: Cell::new(false),

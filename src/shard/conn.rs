@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::client::{Client, CloseReason};
 use super::mesh::MsgSpans;
-use super::{Shard, Subscription};
+use super::{AnnouncedSub, Shard, Subscription};
 use crate::auth::{Authenticator, Credentials, UserIdentity};
 use crate::proto::encode;
 use crate::proto::errors::ClientError;
@@ -393,7 +393,105 @@ impl Shard {
         Flow::Continue
     }
 
+    /// Announces to the other shards the interest of every SUB in a read's `ops` but the
+    /// first, before any op is handled: on a shard that woke cold, the ops ahead of a SUB
+    /// (an UNSUB, a publish) take tens of microseconds, while a PUB read on a peer at the same
+    /// moment is routed by what the peer knows. Only for a connected client without
+    /// permissions (the checks that could refuse the SUB are the ones repeated here) and a
+    /// read without CONNECT (which could change the account); [`Shard::subscribe`] takes the
+    /// announcement over, or takes it back if the SUB fails, and a read that ends early takes
+    /// back the rest ([`Shard::retract_ahead`]).
+    pub fn announce_ahead(&self, c: &Rc<Client>, ops: &[Op], frame: &Bytes) {
+        if !self.multi()
+            || ops.len() < 2
+            || !c.connected.get()
+            || c.perms.borrow().is_some()
+            || ops.iter().any(|op| matches!(op, Op::Connect { .. }))
+        {
+            return;
+        }
+        let account = c.account.get();
+        for op in &ops[1..] {
+            let Op::Sub {
+                subject,
+                queue,
+                sid,
+            } = *op
+            else {
+                continue;
+            };
+            let (subj, queue) = (subject.get(frame), queue.map(|q| q.get(frame)));
+            if !subject::is_valid_subscription_subject(subj)
+                || queue == Some(b"_sys_")
+                || c.subs.borrow().contains_key(sid.get(frame))
+            {
+                continue;
+            }
+            let subject = Bytes::copy_from_slice(subj);
+            let queue = queue.map(Bytes::copy_from_slice);
+            let ch = self
+                .interest
+                .borrow_mut()
+                .local_add(account, &subject, queue.as_ref());
+            if let Some(ch) = ch {
+                self.broadcast_interest(ch);
+            }
+            c.announced_ahead.borrow_mut().push(AnnouncedSub {
+                at: subj.as_ptr() as usize,
+                account,
+                subject,
+                queue,
+            });
+        }
+    }
+
+    /// Takes back the announcements of SUBs a read did not get to (it ended early).
+    pub fn retract_ahead(&self, c: &Client) {
+        let left = std::mem::take(&mut *c.announced_ahead.borrow_mut());
+        for a in left {
+            self.retract(&a);
+        }
+    }
+
+    fn retract(&self, a: &AnnouncedSub) {
+        let ch = self
+            .interest
+            .borrow_mut()
+            .local_remove(a.account, &a.subject, a.queue.as_ref());
+        if let Some(ch) = ch {
+            self.broadcast_interest(ch);
+        }
+    }
+
     fn subscribe(&self, c: &Rc<Client>, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Flow {
+        let ahead = {
+            let mut list = c.announced_ahead.borrow_mut();
+            let at = subj.as_ptr() as usize;
+            list.iter()
+                .position(|a| a.at == at)
+                .map(|i| list.swap_remove(i))
+        };
+        let Some(a) = ahead else {
+            return self.subscribe_announced(c, subj, queue, sid, false);
+        };
+        let had_sid = c.subs.borrow().contains_key(sid);
+        let flow = self.subscribe_announced(c, subj, queue, sid, true);
+        if had_sid || !c.subs.borrow().contains_key(sid) {
+            // Refused, or a reused sid (which keeps the first subscription).
+            self.retract(&a);
+        }
+        flow
+    }
+
+    /// SUB; `announced`: its interest went to the peers already ([`Shard::announce_ahead`]).
+    fn subscribe_announced(
+        &self,
+        c: &Rc<Client>,
+        subj: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+        announced: bool,
+    ) -> Flow {
         if !subject::is_valid_subscription_subject(subj) {
             return self.send_err(c, &ClientError::InvalidSubject);
         }
@@ -438,6 +536,17 @@ impl Shard {
         let queue = queue.map(Bytes::copy_from_slice);
         let sid = Bytes::copy_from_slice(sid);
         let account = c.account.get();
+        // Announced to the other shards before this shard's own bookkeeping: a PUB read on
+        // a peer meanwhile is routed by what the peer knows, so every microsecond counts.
+        if self.multi() && !announced {
+            let ch = self
+                .interest
+                .borrow_mut()
+                .local_add(account, &subject, queue.as_ref());
+            if let Some(ch) = ch {
+                self.broadcast_interest(ch);
+            }
+        }
         let key = self.subs.borrow_mut().insert(Subscription {
             client: c.clone(),
             account,
@@ -453,20 +562,22 @@ impl Shard {
             .with_sublist(account, |l| l.insert(&subject, queue.as_ref(), key))
             .is_err()
         {
-            // Validated above; keep the slab consistent anyway.
+            // Validated above; keep the slab and the peers consistent anyway.
             self.subs.borrow_mut().remove(key);
+            if self.multi() {
+                let ch = self
+                    .interest
+                    .borrow_mut()
+                    .local_remove(account, &subject, queue.as_ref());
+                if let Some(ch) = ch {
+                    self.broadcast_interest(ch);
+                }
+            }
             return self.send_err(c, &ClientError::InvalidSubject);
         }
         c.subs.borrow_mut().insert(sid, key);
         self.js_interest_changed();
         if self.multi() {
-            let ch = self
-                .interest
-                .borrow_mut()
-                .local_add(account, &subject, queue.as_ref());
-            if let Some(ch) = ch {
-                self.broadcast_interest(ch);
-            }
             c.interest_epoch_needed.set(self.interest.borrow().epoch());
         }
         self.ok_if_verbose(c);

@@ -121,6 +121,11 @@ impl Shard {
             .table(account)
             .match_subject(target);
         if im.plain.is_empty() && im.queues.is_empty() {
+            // A SUB read on a peer while this read was parsed may be on its way: take it
+            // before calling the message unwanted (only this path pays the look).
+            if self.apply_remote_interest() {
+                return self.route_to(account, from, frame, msg, to);
+            }
             return false;
         }
         // One bit per shard: `config::SHARDS_MAX` is 64.
@@ -648,10 +653,22 @@ impl Shard {
         }
     }
 
+    /// Sends an interest change of this shard to every peer. A new interest leaves at once,
+    /// not at the next flush: the rest of the read that holds the SUB (its other ops, their
+    /// deliveries, a wake-up system call) would otherwise delay it by tens of microseconds,
+    /// while a PUB read on a peer at the same moment is routed already. Removals are in no
+    /// hurry (a peer that learns late forwards a message this shard drops) and wait for the
+    /// flush, or for the next addition, which takes them along ahead of itself: a peer applies
+    /// a shard's changes in the order they were made.
     pub fn broadcast_interest(&self, ch: super::mesh::InterestChange) {
+        let Some(links) = &self.links else { return };
         let mut outbox = self.outbox.borrow_mut();
         for to in (0..self.shards).filter(|&to| to != self.id) {
-            outbox[to].interest.push(ch.clone());
+            let o = &mut outbox[to];
+            o.interest.push(ch.clone());
+            if ch.add {
+                links.send_interest(self.id, to, std::mem::take(&mut o.interest));
+            }
         }
     }
 

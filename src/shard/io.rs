@@ -240,6 +240,9 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
         }
         let frame = buf.split_to(consumed).freeze();
         filled -= consumed;
+        shard.announce_ahead(c, &ops, &frame);
+        // Takes back what the ops did not get to when the read ends early.
+        let _ahead = RetractAhead { shard, c };
         let now = Instant::now();
         c.last_activity.set(now);
         let stall_until = shard.stall_deadline_from(now);
@@ -279,6 +282,20 @@ async fn read_loop(shard: &Rc<Shard>, c: &Rc<Client>, mut stream: ReadHalf) {
                 break;
             }
             drained.await;
+        }
+    }
+}
+
+/// On drop, takes back the interest announced ahead for SUBs of a read that were not handled.
+struct RetractAhead<'a> {
+    shard: &'a Rc<Shard>,
+    c: &'a Rc<Client>,
+}
+
+impl Drop for RetractAhead<'_> {
+    fn drop(&mut self) {
+        if !self.c.announced_ahead.borrow().is_empty() {
+            self.shard.retract_ahead(self.c);
         }
     }
 }

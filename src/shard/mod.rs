@@ -57,6 +57,15 @@ pub struct Outbox {
     pub interest: Vec<mesh::InterestChange>,
 }
 
+/// A SUB whose interest was announced ahead of the ops before it in its read: the address of
+/// its subject in the read's frame (which op it is), and what was announced.
+pub struct AnnouncedSub {
+    pub at: usize,
+    pub account: AccountId,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+}
+
 /// A subscription of a local client.
 pub struct Subscription {
     pub client: Rc<Client>,
