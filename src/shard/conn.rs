@@ -429,13 +429,7 @@ impl Shard {
             }
             let subject = Bytes::copy_from_slice(subj);
             let queue = queue.map(Bytes::copy_from_slice);
-            let ch = self
-                .interest
-                .borrow_mut()
-                .local_add(account, &subject, queue.as_ref());
-            if let Some(ch) = ch {
-                self.broadcast_interest(ch);
-            }
+            self.announce_add(account, &subject, queue.as_ref());
             c.announced_ahead.borrow_mut().push(AnnouncedSub {
                 at: subj.as_ptr() as usize,
                 account,
@@ -454,13 +448,7 @@ impl Shard {
     }
 
     fn retract(&self, a: &AnnouncedSub) {
-        let ch = self
-            .interest
-            .borrow_mut()
-            .local_remove(a.account, &a.subject, a.queue.as_ref());
-        if let Some(ch) = ch {
-            self.broadcast_interest(ch);
-        }
+        self.announce_remove(a.account, &a.subject, a.queue.as_ref());
     }
 
     fn subscribe(&self, c: &Rc<Client>, subj: &[u8], queue: Option<&[u8]>, sid: &[u8]) -> Flow {
@@ -539,13 +527,7 @@ impl Shard {
         // Announced to the other shards before this shard's own bookkeeping: a PUB read on
         // a peer meanwhile is routed by what the peer knows, so every microsecond counts.
         if self.multi() && !announced {
-            let ch = self
-                .interest
-                .borrow_mut()
-                .local_add(account, &subject, queue.as_ref());
-            if let Some(ch) = ch {
-                self.broadcast_interest(ch);
-            }
+            self.announce_add(account, &subject, queue.as_ref());
         }
         let key = self.subs.borrow_mut().insert(Subscription {
             client: c.clone(),
@@ -565,13 +547,7 @@ impl Shard {
             // Validated above; keep the slab and the peers consistent anyway.
             self.subs.borrow_mut().remove(key);
             if self.multi() {
-                let ch = self
-                    .interest
-                    .borrow_mut()
-                    .local_remove(account, &subject, queue.as_ref());
-                if let Some(ch) = ch {
-                    self.broadcast_interest(ch);
-                }
+                self.announce_remove(account, &subject, queue.as_ref());
             }
             return self.send_err(c, &ClientError::InvalidSubject);
         }

@@ -643,13 +643,29 @@ impl Shard {
                 .unsubscribed(s.account, &s.subject);
         }
         if self.multi() {
-            let ch =
-                self.interest
-                    .borrow_mut()
-                    .local_remove(s.account, &s.subject, s.queue.as_ref());
-            if let Some(ch) = ch {
-                self.broadcast_interest(ch);
-            }
+            self.announce_remove(s.account, &s.subject, s.queue.as_ref());
+        }
+    }
+
+    /// Records a local interest in the cross-shard table and sends the change, if any.
+    pub fn announce_add(&self, account: AccountId, subject: &Bytes, queue: Option<&Bytes>) {
+        let ch = self
+            .interest
+            .borrow_mut()
+            .local_add(account, subject, queue);
+        if let Some(ch) = ch {
+            self.broadcast_interest(ch);
+        }
+    }
+
+    /// Records the end of a local interest and sends the change, if any.
+    pub fn announce_remove(&self, account: AccountId, subject: &Bytes, queue: Option<&Bytes>) {
+        let ch = self
+            .interest
+            .borrow_mut()
+            .local_remove(account, subject, queue);
+        if let Some(ch) = ch {
+            self.broadcast_interest(ch);
         }
     }
 
