@@ -4,7 +4,8 @@
 natrix owns every stream on shard 0 and hands connections to shards round-robin, so a
 publisher lands either beside the stream (its publishes and acks never leave the shard) or
 on shard 1 (each publish crosses to shard 0 and each ack back). This runs natrix-bench
-`jspub` (16 B, window 256, 1 M messages, file stream, default sync_interval) in both
+`jspub` (16 B, window 256, 1 M messages by default; `--window 1` for the synchronous
+publisher; file stream, default sync_interval) in both
 placements, alternating, on a fresh store each time, on 2 shards. The placement is chosen
 by the connections handed out before the publisher's: natrix deals connection ids 1, 2, 3,
 ... to shards 0, 1, 0, ... (`runtime::spawn_accept_thread`); the readiness probe here takes
@@ -37,12 +38,12 @@ def one(args, idle_conns):
                 idle.append(s)
             c0 = cpu_s(srv.pid)
             out = subprocess.run(
-                [args.bench, "jspub", "--server", f"127.0.0.1:{port}", "--size", "16",
-                 "--msgs", str(args.msgs), "--window", "256", "--json"],
+                [args.bench, "jspub", "--server", f"127.0.0.1:{port}", "--size", str(args.size),
+                 "--msgs", str(args.msgs), "--window", str(args.window), "--json"],
                 capture_output=True, text=True, timeout=120)
             c1 = cpu_s(srv.pid)
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            return r["msgs_per_s"], (c1 - c0) * 1e6 / args.msgs
+            return r["msgs_per_s"], (c1 - c0) * 1e6 / args.msgs, r["latency_us"]["p50"]
         finally:
             for s in idle:
                 s.close()
@@ -56,6 +57,8 @@ def main():
     p.add_argument("--bench", default="target/release/natrix-bench")
     p.add_argument("--msgs", type=int, default=1_000_000)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--window", type=int, default=256, help="1: synchronous publish")
+    p.add_argument("--size", type=int, default=16)
     p.add_argument("extra", nargs="*", help="more natrix arguments (after --)")
     args = p.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
@@ -64,11 +67,13 @@ def main():
         for k in (0, 1):
             rows[k].append(one(args, k))
     for k, name in ((0, "publisher and stream on shard 0"), (1, "publisher on shard 1, stream on 0")):
-        rates = sorted(r for r, _ in rows[k])
-        cpus = sorted(c for _, c in rows[k])
+        rates = sorted(r for r, _, _ in rows[k])
+        cpus = sorted(c for _, c, _ in rows[k])
+        p50s = sorted(p for _, _, p in rows[k])
         print(f"{name}: msgs/s median {rates[len(rates)//2]:.0f} "
               f"(min {rates[0]:.0f}, max {rates[-1]:.0f}); server CPU µs/msg median "
-              f"{cpus[len(cpus)//2]:.2f} (min {cpus[0]:.2f}, max {cpus[-1]:.2f})")
+              f"{cpus[len(cpus)//2]:.2f} (min {cpus[0]:.2f}, max {cpus[-1]:.2f}); ack p50 µs median "
+              f"{p50s[len(p50s)//2]:.1f} (min {p50s[0]:.1f}, max {p50s[-1]:.1f})")
 
 
 if __name__ == "__main__":

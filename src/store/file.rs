@@ -559,15 +559,14 @@ impl<Io: StoreIo> FileStore<Io> {
             }
         }
         let bytes = self.log.write_bytes(w);
-        let Some(tail) = self.tail.as_mut().filter(|t| t.segment == w.segment) else {
-            return self
-                .io
-                .append(&name, bytes)
-                .map_err(io_err(IoOp::Append, &name));
-        };
+        // At the planned offset, never at the file's end: one `pwrite`, not a seek and a
+        // write, and a retry after a short write lands where the log's slots say.
         self.io
             .write_at(&name, w.offset, bytes)
             .map_err(io_err(IoOp::Append, &name))?;
+        let Some(tail) = self.tail.as_mut().filter(|t| t.segment == w.segment) else {
+            return Ok(());
+        };
         let end = w.offset + bytes.len() as u64;
         self.write_bytes_avg = (self.write_bytes_avg * 15 + bytes.len() as u64) / 16;
         if end >= tail.file_len && self.write_bytes_avg > PREALLOC_WRITE_BYTES_MAX {
