@@ -217,7 +217,9 @@ async fn run_shard(
     shard.js_start();
     if shard.js.borrow().is_some() {
         runtime::spawn(crate::shard::js_consumers::run_timers(shard.clone()));
-        runtime::spawn(crate::shard::jetstream::run_syncs(shard.clone()));
+        for _ in 0..crate::shard::jetstream::JS_SYNCS_IN_FLIGHT_MAX {
+            runtime::spawn(crate::shard::jetstream::run_syncs(shard.clone()));
+        }
     }
     if let Err(e) = shard.stan_start() {
         log::error!("NATS Streaming not started: {e}");

@@ -202,10 +202,6 @@ impl AccountStreams {
             AckKind::Unknown => AckOutcome::Ignored,
         };
         drop(wheel);
-        if confirm {
-            // A confirmed ack must be on disk (with `sync_interval: always`) before its answer.
-            c.sync_needed = true;
-        }
         if outcome == AckOutcome::Applied {
             c.dirty = true;
             c.last_ack_ns = Some(now.ns);

@@ -23,12 +23,15 @@
 //! segments do the same, `store/file.rs`). Deltas go at the tracked offset; recovery ends
 //! the records at the zeros (a zero length is never written, `consumer::state_log`).
 //!
-//! The record is written before the acks' confirmations go out; with `sync_interval:
-//! always` it is synced when a confirmed ack (a double ack) is in it (on the shard, by the
-//! pipelined group commit with the stream's segments, before the confirmation goes out; a
-//! snapshot, which replaces the file, is synced in line): a confirmed ack is
-//! never lost, and a delivery or plain ack whose record did not reach the disk is redone
-//! after a power loss (delivered again), which is what nats-server does for all of them. The
+//! The record is written (into the page cache) before the acks' confirmations go out, so a
+//! killed process loses no confirmed ack; a delta is never fdatasynced, not even with
+//! `sync_interval: always` and a confirmed (double) ack in it: a consumer's record lost to a
+//! power cut means a redelivery (the acked message is delivered again, or a work queue's
+//! message comes back), never a lost message, and nats-server 2.15 confirms a double ack
+//! before its state is even written (docs/ARCHITECTURE-jetstream.md, "Durable state"). With
+//! `sync_interval: always` a snapshot, which replaces the file, is synced in line (rare: the
+//! first write of a run and each compaction), so a power cut cannot leave an empty file in
+//! its place. The
 //! state keeps wall-clock times (the wheel runs on Unix milliseconds), so ack waits that ran
 //! out while the server was down fire at once.
 
@@ -42,7 +45,6 @@ use super::consumer::state_log::{self, encode_record, RECORD_HEADER_BYTES};
 use super::consumer_spec::spec_from_config;
 use super::consumers::{Clock, Consumer};
 use super::streams::AccountStreams;
-use crate::store::SyncFile;
 
 const META_FILE: &str = "meta.json";
 const STATE_FILE: &str = "state.bin";
@@ -118,8 +120,8 @@ impl StateFile {
             > compaction_bytes(self.snapshot_bytes)
     }
 
-    /// Writes one delta record after the last (and syncs it when asked).
-    fn append(&mut self, dir: &Path, delta: &[u8], sync: Sync<'_>) -> std::io::Result<()> {
+    /// Writes one delta record after the last.
+    fn append(&mut self, delta: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
         let mut rec = Vec::with_capacity(delta.len() + RECORD_HEADER_BYTES);
         encode_record(delta, &mut rec);
@@ -132,64 +134,32 @@ impl StateFile {
             }
             self.preallocated = Some(to.max(len));
         }
-        self.sync(dir, sync)?;
         self.bytes = end;
         Ok(())
     }
-
-    /// fdatasync now, or hand a descriptor to the deferred sync.
-    fn sync(&self, dir: &Path, sync: Sync<'_>) -> std::io::Result<()> {
-        match sync {
-            Sync::No => Ok(()),
-            Sync::InLine => self.file.sync_data(),
-            Sync::Deferred(out) => {
-                out.push(SyncFile {
-                    path: dir.join(STATE_FILE),
-                    fd: std::os::fd::OwnedFd::from(self.file.try_clone()?),
-                });
-                Ok(())
-            }
-        }
-    }
 }
 
-/// Whether a state write is synced: not, in line, or by the shard's pipelined group commit
-/// (the descriptor goes to the list; a snapshot, which replaces the file, still syncs in line).
-pub(crate) enum Sync<'a> {
-    No,
-    InLine,
-    Deferred(&'a mut Vec<SyncFile>),
-}
-
-impl Sync<'_> {
-    fn wanted(&self) -> bool {
-        !matches!(self, Sync::No)
-    }
-}
-
-/// Writes what changed in `state` since its last record to `file` (a delta, or a snapshot
-/// that replaces the file, preallocated when asked). `buf` is scratch space.
+/// Writes what changed in `state` since its last record to `file`: a delta (never synced), or
+/// a snapshot that replaces the file; with `sync_always` the snapshot is synced and
+/// preallocated (module doc). `buf` is scratch space.
 fn write_state(
     dir: &Path,
     state: &mut ConsumerState,
     file: &mut Option<StateFile>,
-    sync: Sync<'_>,
-    preallocate: bool,
+    sync_always: bool,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     buf.clear();
     if let Some(f) = file.as_mut() {
         match state.encode_delta(buf) {
-            DeltaOutcome::Unchanged => return f.sync(dir, sync),
-            DeltaOutcome::Encoded if !f.compaction_due(buf.len()) => {
-                return f.append(dir, buf, sync)
-            }
+            DeltaOutcome::Unchanged => return Ok(()),
+            DeltaOutcome::Encoded if !f.compaction_due(buf.len()) => return f.append(buf),
             DeltaOutcome::Encoded | DeltaOutcome::SnapshotNeeded => buf.clear(),
         }
     }
     *file = None;
     state.encode_snapshot(buf);
-    *file = Some(StateFile::create(dir, buf, sync.wanted(), preallocate)?);
+    *file = Some(StateFile::create(dir, buf, sync_always, sync_always)?);
     Ok(())
 }
 
@@ -257,8 +227,7 @@ impl AccountStreams {
     /// write failed (the commit's confirmations must then not go out).
     pub fn persist_consumers(&mut self) -> bool {
         let mut ok = true;
-        let (sync_always, defer) = (self.sync_always, self.defer_sync);
-        let unsynced = &mut self.unsynced;
+        let sync_always = self.sync_always;
         let Some(root) = self.root.clone() else {
             for s in self.streams.values_mut() {
                 for c in s.consumers.values_mut() {
@@ -271,28 +240,16 @@ impl AccountStreams {
         for (sname, s) in &mut self.streams {
             for c in s.consumers.values_mut().filter(|c| c.dirty) {
                 c.dirty = false;
-                let sync_now = sync_always && std::mem::take(&mut c.sync_needed);
                 if !c.spec.durable {
                     continue;
                 }
-                let sync = match (sync_now, defer) {
-                    (false, _) => Sync::No,
-                    (true, false) => Sync::InLine,
-                    (true, true) => Sync::Deferred(&mut *unsynced),
-                };
                 let dir = root
                     .join("streams")
                     .join(sname)
                     .join("obs")
                     .join(&c.spec.name);
-                let written = write_state(
-                    &dir,
-                    &mut c.state,
-                    &mut c.state_file,
-                    sync,
-                    sync_always,
-                    &mut buf,
-                );
+                let written =
+                    write_state(&dir, &mut c.state, &mut c.state_file, sync_always, &mut buf);
                 if let Err(e) = written {
                     log::error!(
                         "JetStream: writing consumer {:?} of {sname:?} failed: {e}",
@@ -438,12 +395,12 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (mut state, mut wheel) = with_pending(2_000);
         let (mut file, mut buf) = (None, Vec::new());
-        write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
         let first_snapshot = file.as_ref().unwrap().snapshot_bytes;
         let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
         assert_eq!(on_disk(), first_snapshot);
         // Nothing changed: nothing written.
-        write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
         assert_eq!(on_disk(), first_snapshot);
         let mut compactions = 0;
         let mut acked = 0;
@@ -454,7 +411,7 @@ mod tests {
                 state.ack(acked, &mut wheel);
             }
             let before = on_disk();
-            write_state(&dir, &mut state, &mut file, Sync::No, false, &mut buf).unwrap();
+            write_state(&dir, &mut state, &mut file, false, &mut buf).unwrap();
             let f = file.as_ref().unwrap();
             if on_disk() < before {
                 compactions += 1;
@@ -481,7 +438,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (mut state, mut wheel) = with_pending(2_000);
         let (mut file, mut buf) = (None, Vec::new());
-        write_state(&dir, &mut state, &mut file, Sync::No, true, &mut buf).unwrap();
+        write_state(&dir, &mut state, &mut file, true, &mut buf).unwrap();
         let on_disk = || std::fs::metadata(dir.join(STATE_FILE)).unwrap().len();
         let recovered = || state_log::recover(&std::fs::read(dir.join(STATE_FILE)).unwrap());
         let mut acked = 0;
@@ -499,7 +456,7 @@ mod tests {
                 acked += 1;
                 state.ack(acked, &mut wheel);
             }
-            write_state(&dir, &mut state, &mut file, Sync::No, true, &mut buf).unwrap();
+            write_state(&dir, &mut state, &mut file, true, &mut buf).unwrap();
             let f = file.as_ref().unwrap();
             // A delta was written unless the file was just compacted to one snapshot.
             if f.bytes == f.snapshot_bytes {

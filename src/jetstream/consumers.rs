@@ -152,10 +152,6 @@ pub struct Consumer {
     pub pending_cache: PendingCache,
     /// A durable's open state file (opened at its first write).
     pub state_file: Option<super::consumer_store::StateFile>,
-    /// A confirmed ack waits on the next write: with `sync_interval: always` it is synced.
-    /// Deliveries and plain acks are written, not synced (a crash may deliver them again;
-    /// nothing anyone was told is lost).
-    pub sync_needed: bool,
     /// When (wheel ms) the last message or heartbeat went to a push consumer.
     pub last_delivery_ms: u64,
     /// Since when (wheel ms) the consumer has had no pull request or push interest.
@@ -727,7 +723,6 @@ impl Consumer {
             dirty: false,
             pending_cache: PendingCache::default(),
             state_file: None,
-            sync_needed: false,
             last_delivery_ms: now.ms,
             inactive_since_ms: now.ms,
             flow: Flow::default(),

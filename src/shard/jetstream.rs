@@ -24,13 +24,15 @@
 //! With `sync_interval: always` the commit is pipelined (`store::group_commit`): the writes
 //! go to the page cache in line, and the commit's acks, ack confirmations and consumer
 //! messages are held until the fdatasync of the files it wrote, which [`run_syncs`] issues
-//! through io_uring while the shard goes on reading and storing the next batches. One sync
-//! is in flight; what is committed meanwhile shares the next one. A failed write or sync
-//! releases nothing it held. The periodic `syncfs` of the default `sync_interval` runs on
+//! on glommio's blocking pool while the shard goes on reading and storing the next batches.
+//! Up to [`JS_SYNCS_IN_FLIGHT_MAX`] syncs are in flight, one per [`run_syncs`] task, and they
+//! release their outputs strictly in commit order; what is committed while every slot is
+//! taken shares the next one. A failed write or sync releases nothing it held, and a failed
+//! sync nothing of the syncs beside it either. The periodic `syncfs` of the default `sync_interval` runs on
 //! glommio's blocking pool.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
@@ -61,6 +63,13 @@ use crate::wheel::Wheel;
 /// ack policy) is refused. The INFO `version` is 2.12.0 (`NATS_FEATURE_VERSION`), the
 /// nats-server release whose level is 2.
 pub const JS_API_LEVEL: u32 = 2;
+
+/// The group commit's syncs in flight at once on a shard (`sync_interval: always`), one
+/// [`run_syncs`] task each, each on a thread of the shard's blocking pool. Two fdatasyncs of
+/// this disk overlap (4 KiB overwrites: 9465 syncs/s from one thread, 12879/s from two); a
+/// third slot would mostly wait for the disk. docs/PERFORMANCE.md, "Two syncs in flight".
+pub const JS_SYNCS_IN_FLIGHT_MAX: usize = 2;
+const _: () = assert!(JS_SYNCS_IN_FLIGHT_MAX <= runtime::BLOCKING_THREADS_PER_SHARD);
 
 /// The API requests [`Shard::js_api`] answers without refreshing interest and push state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +110,8 @@ pub struct JsShard {
     pub(super) wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
     /// With `sync_always`: which held outputs wait for which fdatasync.
     commit: GroupCommit<Held, SyncFile>,
-    /// The sync [`run_syncs`] is to run next.
-    sync_job: Option<SyncJob<SyncFile>>,
+    /// The syncs started and not yet taken by a [`run_syncs`] task, oldest first.
+    sync_jobs: VecDeque<SyncJob<SyncFile>>,
     /// A periodic `syncfs` is running on the blocking pool.
     syncfs_running: Rc<Cell<bool>>,
 }
@@ -184,8 +193,8 @@ impl Shard {
             registered: HashMap::new(),
             pending: Vec::new(),
             wheel: Rc::new(RefCell::new(Wheel::new(super::js_consumers::clock().ms))),
-            commit: GroupCommit::new(),
-            sync_job: None,
+            commit: GroupCommit::with_max_in_flight(JS_SYNCS_IN_FLIGHT_MAX),
+            sync_jobs: VecDeque::new(),
             syncfs_running: Rc::new(Cell::new(false)),
         });
         let root = store_dir.join("jetstream");
@@ -557,8 +566,7 @@ impl Shard {
     fn js_step(&self, step: Step<Held, SyncFile>) {
         if let Some(job) = step.start {
             if let Some(js) = self.js.borrow_mut().as_mut() {
-                debug_assert!(js.sync_job.is_none());
-                js.sync_job = Some(job);
+                js.sync_jobs.push_back(job);
             }
             self.js_sync_wake.notify();
         }
@@ -629,15 +637,16 @@ impl JsShard {
     }
 }
 
-/// The sync task of the owning shard: runs the group commit's syncs one at a time, each on
-/// glommio's blocking thread (`runtime::fdatasync_all_blocking`), and reports them to the
-/// shard.
+/// One sync task of the owning shard ([`JS_SYNCS_IN_FLIGHT_MAX`] of them run): takes the
+/// oldest sync the group commit started, runs it on a thread of glommio's blocking pool
+/// (`runtime::fdatasync_all_blocking`), and reports it to the shard; the other task takes
+/// the next one meanwhile.
 pub async fn run_syncs(shard: Rc<Shard>) {
     loop {
         // What committed since the group commit started this sync (the shard's tasks ran
         // before this one) is written too and joins it.
         let job = shard.js.borrow_mut().as_mut().and_then(|j| {
-            let mut job = j.sync_job.take()?;
+            let mut job = j.sync_jobs.pop_front()?;
             j.commit.join_waiting(&mut job);
             Some(job)
         });

@@ -7,8 +7,8 @@
 //! makes the batch durable. [`SyncPipeline`] holds the batch's publishes (PubAcks, deliveries,
 //! and every response, which may announce state the sync covers) until that sync and every
 //! sync ahead of it completed, over the storage engine's [`GroupCommit`], as JetStream's
-//! `sync_interval: always` does: one sync in flight, and what commits meanwhile shares the
-//! next one. The core's subscribe and unsubscribe outputs (its own interest in its internal
+//! `sync_interval: always` does: here one sync in flight (JetStream allows two), and what
+//! commits meanwhile shares the next one. The core's subscribe and unsubscribe outputs (its own interest in its internal
 //! subjects) are never held: they announce nothing to a client.
 //!
 //! Invariants (the group commit's, over the core's publishes):
