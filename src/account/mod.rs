@@ -483,7 +483,6 @@ impl Accounts {
     }
 }
 
-/// Whether every subject `sub` matches is matched by `sup` (an import within an export).
 /// Whether JetStream serves `a` among `live` existing accounts: `$G` alone without
 /// accounts, else the accounts with `jetstream` in their config.
 fn jetstream_served(a: &Account, live: usize) -> bool {
@@ -508,6 +507,7 @@ fn assign_js_slots(list: &mut [Account], previous: Option<&Accounts>) {
     }
 }
 
+/// Whether every subject `sub` matches is matched by `sup` (an import within an export).
 pub fn is_subset(sub: &[u8], sup: &[u8]) -> bool {
     let mut a = subject::tokens(sub);
     let mut b = subject::tokens(sup);

@@ -402,15 +402,12 @@ impl Shard {
     /// announcement over, or takes it back if the SUB fails, and a read that ends early takes
     /// back the rest ([`Shard::retract_ahead`]).
     pub fn announce_ahead(&self, c: &Rc<Client>, ops: &[Op], frame: &Bytes) {
-        if !self.multi()
-            || ops.len() < 2
-            || !c.connected.get()
-            || c.perms.borrow().is_some()
-            || ops.iter().any(|op| matches!(op, Op::Connect { .. }))
-        {
+        if !self.multi() || ops.len() < 2 || !c.connected.get() || c.perms.borrow().is_some() {
             return;
         }
         let account = c.account.get();
+        // Looked for only once a SUB is found: a read of publishes pays one pass.
+        let mut connect_in_read = None;
         for op in &ops[1..] {
             let Op::Sub {
                 subject,
@@ -420,6 +417,11 @@ impl Shard {
             else {
                 continue;
             };
+            if *connect_in_read
+                .get_or_insert_with(|| ops.iter().any(|op| matches!(op, Op::Connect { .. })))
+            {
+                return;
+            }
             let (subj, queue) = (subject.get(frame), queue.map(|q| q.get(frame)));
             if !subject::is_valid_subscription_subject(subj)
                 || queue == Some(b"_sys_")

@@ -28,8 +28,8 @@
 //! Up to [`JS_SYNCS_IN_FLIGHT_MAX`] syncs are in flight, one per [`run_syncs`] task, and they
 //! release their outputs strictly in commit order; what is committed while every slot is
 //! taken shares the next one. A failed write or sync releases nothing it held, and a failed
-//! sync nothing of the syncs beside it either. The periodic `syncfs` of the default `sync_interval` runs on
-//! glommio's blocking pool.
+//! sync nothing of the syncs beside it either. The periodic `syncfs` of the default
+//! `sync_interval` runs on glommio's blocking pool.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};

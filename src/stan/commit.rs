@@ -8,8 +8,8 @@
 //! and every response, which may announce state the sync covers) until that sync and every
 //! sync ahead of it completed, over the storage engine's [`GroupCommit`], as JetStream's
 //! `sync_interval: always` does: here one sync in flight (JetStream allows two), and what
-//! commits meanwhile shares the next one. The core's subscribe and unsubscribe outputs (its own interest in its internal
-//! subjects) are never held: they announce nothing to a client.
+//! commits meanwhile shares the next one. The core's subscribe and unsubscribe outputs (its
+//! own interest in its internal subjects) are never held: they announce nothing to a client.
 //!
 //! Invariants (the group commit's, over the core's publishes):
 //! * Publishes come out in the order the core produced them, and only after the sync of the
