@@ -66,7 +66,8 @@ fn frac(out: &mut String, v: u64, prec: u32) -> u64 {
         }
         let len = digits.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
         out.push('.');
-        out.extend(digits[..len].iter().map(|&c| char::from(c)));
+        // ASCII digits: one copy, not a char at a time.
+        out.push_str(std::str::from_utf8(&digits[..len]).unwrap_or_default());
     }
     v / scale
 }
@@ -106,7 +107,13 @@ pub fn rfc3339(t: SystemTime) -> String {
         out.push(char::from(b'0' + (v / 10) as u8));
         out.push(char::from(b'0' + (v % 10) as u8));
     };
-    let _ = write!(out, "{y:04}-");
+    if y < 10_000 {
+        two(&mut out, y / 100);
+        two(&mut out, y % 100);
+        out.push('-');
+    } else {
+        let _ = write!(out, "{y:04}-");
+    }
     two(&mut out, mo);
     out.push('-');
     two(&mut out, d);

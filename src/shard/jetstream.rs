@@ -245,7 +245,7 @@ impl Shard {
             log::info!("JetStream: account {name:?} on shard {}", self.id);
         }
         let mut env = ApiEnv::new(crate::proto::info::NATS_FEATURE_VERSION, JS_API_LEVEL);
-        env.server_name = self.identity.server_name.clone();
+        env.server_name = Rc::from(self.identity.server_name.as_str());
         env.max_payload_bytes = self.opts.borrow().limits.max_payload_bytes;
         if let Some(a) = self.auth().accounts.get(account) {
             let l = a.jetstream_limits;
@@ -356,8 +356,9 @@ impl Shard {
     /// Answers one API request (on the owning shard).
     pub fn js_api(&self, account: AccountId, view: &MsgView<'_>) {
         self.js_account(account);
-        let subject = String::from_utf8_lossy(view.subject).into_owned();
-        let reply = String::from_utf8_lossy(view.reply).into_owned();
+        // Borrowed unless not UTF-8: no copy for the usual ASCII subjects.
+        let subject = String::from_utf8_lossy(view.subject);
+        let reply = String::from_utf8_lossy(view.reply);
         let resp = {
             let mut js = self.js.borrow_mut();
             let Some(js) = js.as_mut() else { return };

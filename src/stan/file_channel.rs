@@ -1,66 +1,20 @@
-//! The file store's channel: [`FileChannel`], a [`LogChannel`] over a [`FileStore`] that
-//! reads messages no longer in RAM through a read-ahead window.
+//! The file store's channel: [`FileChannel`], a [`LogChannel`] over a [`FileStore`].
 //!
-//! The file backend keeps only a log's active segment in RAM, so a subscription that starts
-//! behind it (a durable catching up, `DeliverAllAvailable` over a backlog) reads every
-//! message back from a sealed segment file. One `pread` per message was the largest cost of
-//! delivering a backlog (two fifths of shard 0's CPU in `stansub` on the file store).
-//! nats-server loads a whole message block into a cache for the same reason. Here a miss
-//! reads a window of the segment from the message on, covering the records that follow in
-//! sequence order, and the lookups that fall in it decode from that buffer. The window starts
-//! at [`READ_AHEAD_MIN_BYTES`] and doubles, up to [`READ_AHEAD_MAX_BYTES`], while the misses
-//! continue where the last window ended, so sparse reads (a few redeliveries far apart) stay
-//! small and a sequential catch-up costs one read per few hundred kilobytes.
-//!
-//! Why the buffer cannot serve stale bytes: a window only ever holds bytes of a sealed
-//! segment (the log says `OnDisk` only for those), sealed segments are never appended to,
-//! segment ids are never reused, and every lookup asks the log first, so a message deleted
-//! or dropped since the window was read is absent, not served. The only in-place rewrite of a
-//! sealed segment is a secure erase, which the STAN core never asks for (`drop_first` does
-//! not erase), and it too makes the message absent in the log first.
+//! A subscription that starts behind the RAM-resident segments (a durable catching up,
+//! `DeliverAllAvailable` over a backlog) reads its messages back from sealed segment files
+//! through the store's read-ahead window (`store/read_ahead.rs`), which JetStream's
+//! consumers share: a sequential catch-up costs one read per few hundred kilobytes, not one
+//! `pread` per message. The STAN core never asks for a secure erase (`drop_first` does not
+//! erase), and a message dropped since its window was read is absent in the log, not served.
 
 use super::channel::{ChannelMsg, ChannelStore, LogChannel};
 use crate::store::file::{FileStore, Layout, StoreIo, SyncFile};
-use crate::store::log::{Log, Read};
-use crate::store::record;
-use crate::store::{IoOp, MessageLog, StoreError};
+use crate::store::{MessageLog, StoreError};
 
-/// The first read-ahead window after a random miss.
-pub const READ_AHEAD_MIN_BYTES: u64 = 16 * 1024;
-/// The largest read-ahead window (what one channel's buffer may hold).
-pub const READ_AHEAD_MAX_BYTES: u64 = 256 * 1024;
-
-/// Bytes `offset .. offset + bytes.len()` of segment `segment`, as last read.
-#[derive(Debug, Default)]
-struct Window {
-    segment: u32,
-    offset: u64,
-    bytes: Vec<u8>,
-    /// The size the next sequential miss asks for.
-    next_bytes: u64,
-}
-
-impl Window {
-    fn end(&self) -> u64 {
-        self.offset + self.bytes.len() as u64
-    }
-
-    fn slice(&self, segment: u32, offset: u64, len: u32) -> Option<&[u8]> {
-        if segment != self.segment || offset < self.offset {
-            return None;
-        }
-        let start = (offset - self.offset) as usize;
-        self.bytes.get(start..start + len as usize)
-    }
-}
-
-/// A channel log on files, with the read-ahead window described in the module doc.
+/// A channel log on files.
 #[derive(Debug)]
 pub struct FileChannel<Io: StoreIo> {
     inner: LogChannel<FileStore<Io>>,
-    /// The layout the store was opened with (for segment file names).
-    layout: Layout,
-    window: Window,
 }
 
 impl<Io: StoreIo> FileChannel<Io> {
@@ -71,72 +25,15 @@ impl<Io: StoreIo> FileChannel<Io> {
         segment_bytes_max: u32,
         name: &str,
     ) -> Result<Self, StoreError> {
-        let (store, _report) = FileStore::open(io, layout.clone(), segment_bytes_max, 1)?;
+        let (store, _report) = FileStore::open(io, layout, segment_bytes_max, 1)?;
         Ok(FileChannel {
             inner: LogChannel::new(store, name),
-            layout,
-            window: Window::default(),
         })
     }
 
     /// The store underneath (tests, tools).
     pub fn store(&mut self) -> &mut FileStore<Io> {
         self.inner.log()
-    }
-
-    /// Reads a window of `segment` that starts at the record of `seq` (at `offset`, `len`
-    /// bytes) and covers as many of the following live records of that segment as fit.
-    fn fill(&mut self, seq: u64, segment: u32, offset: u64, len: u32) -> Result<(), StoreError> {
-        let sequential = segment == self.window.segment && offset >= self.window.end();
-        let budget = if sequential && offset - self.window.end() < READ_AHEAD_MAX_BYTES {
-            self.window.next_bytes.max(READ_AHEAD_MIN_BYTES)
-        } else {
-            READ_AHEAD_MIN_BYTES
-        };
-        let mut end = offset + u64::from(len);
-        let log = self.inner.log().log();
-        let last_seq = log.counters().last_seq;
-        // Records of one segment lie in sequence order; a hole (a deleted message) is
-        // skipped, and the first record of another segment or past the budget ends it. A
-        // record takes at least its header, so that many steps cover the budget.
-        let mut next = seq + 1;
-        let steps_max = seq + 1 + budget / record::HEADER_BYTES as u64;
-        while next <= steps_max {
-            match log.read(next) {
-                Ok(Read::OnDisk {
-                    segment: s,
-                    offset: o,
-                    len: l,
-                }) if s == segment && o >= end => {
-                    let record_end = o + u64::from(l);
-                    if record_end - offset > budget {
-                        break;
-                    }
-                    end = record_end;
-                }
-                Ok(Read::Absent) if next < last_seq => {}
-                _ => break,
-            }
-            next += 1;
-        }
-        let name = self.layout.segment(segment);
-        let bytes = self
-            .inner
-            .log()
-            .io()
-            .read_at(&name, offset, (end - offset) as usize)
-            .map_err(|e| StoreError::Io {
-                op: IoOp::Read,
-                name,
-                kind: e.kind(),
-            })?;
-        self.window = Window {
-            segment,
-            offset,
-            bytes,
-            next_bytes: (budget * 2).min(READ_AHEAD_MAX_BYTES),
-        };
-        Ok(())
     }
 }
 
@@ -146,21 +43,8 @@ impl<Io: StoreIo> ChannelStore for FileChannel<Io> {
     }
 
     fn lookup(&mut self, seq: u64) -> Result<Option<ChannelMsg>, StoreError> {
-        let read = self.inner.log().log().read(seq)?;
-        let m = match read {
-            Read::Absent => return Ok(None),
-            Read::Found(m) => m,
-            Read::OnDisk {
-                segment,
-                offset,
-                len,
-            } => {
-                if self.window.slice(segment, offset, len).is_none() {
-                    self.fill(seq, segment, offset, len)?;
-                }
-                let bytes = self.window.slice(segment, offset, len).unwrap_or(&[]);
-                Log::decode_read(seq, bytes)?
-            }
+        let Some(m) = self.inner.log().fetch(seq)? else {
+            return Ok(None);
         };
         Ok(Some(ChannelMsg {
             seq: m.seq,
@@ -195,6 +79,7 @@ impl<Io: StoreIo> ChannelStore for FileChannel<Io> {
 mod tests {
     use super::*;
     use crate::store::file::StdIo;
+    use crate::store::read_ahead::READ_AHEAD_MIN_BYTES;
     use std::cell::Cell;
     use std::rc::Rc;
 
@@ -327,7 +212,7 @@ mod tests {
         for i in [590, 7, 300, 8, 1, 599, 150] {
             let m = ch.lookup(i).expect("lookup").expect("present");
             assert_eq!(m.data, data(i));
-            assert!(ch.window.bytes.len() as u64 <= READ_AHEAD_MIN_BYTES + 4096);
+            assert!(ch.store().read_window_bytes() as u64 <= READ_AHEAD_MIN_BYTES + 4096);
         }
     }
 }

@@ -33,6 +33,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use super::log::{Read, SegmentWrite};
+use super::read_ahead::Window;
 use super::recovery::{self, Recovery, RecoveryReport, SegmentBytes, SegmentExtent};
 use super::summary::{self, Summary};
 use super::{IoOp, Log, LogConfig, MessageLog, StoreError, StoredMsg};
@@ -380,6 +381,8 @@ pub struct FileStore<Io: StoreIo> {
     tail: Option<TailFile>,
     /// Moving average of the tail writes' sizes ([`PREALLOC_WRITE_BYTES_MAX`]).
     write_bytes_avg: u64,
+    /// What the last read of a sealed segment brought in (`read_ahead.rs`).
+    window: Window,
 }
 
 /// A preallocated tail segment's file: zeros from the log's end of it to `file_len`.
@@ -461,6 +464,7 @@ impl<Io: StoreIo> FileStore<Io> {
                 unsynced: Vec::new(),
                 tail: None,
                 write_bytes_avg: 0,
+                window: Window::default(),
             },
             report,
         ))
@@ -546,6 +550,11 @@ impl<Io: StoreIo> FileStore<Io> {
     /// `sync` the new one is preallocated (module doc), and its writes go at the planned
     /// offsets, growing the file by a chunk of zeros when they reach its end while the writes
     /// are small ([`PREALLOC_WRITE_BYTES_MAX`]).
+    /// Bytes the read-ahead window holds (tests, the memory budget).
+    pub fn read_window_bytes(&self) -> usize {
+        self.window.len()
+    }
+
     fn write(&mut self, w: &SegmentWrite) -> Result<(), StoreError> {
         let name = self.layout.segment(w.segment);
         if w.create {
@@ -626,12 +635,17 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
                 offset,
                 len,
             } => {
-                let name = self.layout.segment(segment);
-                let bytes = self
-                    .io
-                    .read_at(&name, offset, len as usize)
-                    .map_err(io_err(IoOp::Read, &name))?;
-                Log::decode_read(seq, &bytes).map(Some)
+                if self.window.slice(segment, offset, len).is_none() {
+                    let plan = self.window.plan(&self.log, seq, segment, offset, len);
+                    let name = self.layout.segment(segment);
+                    let bytes = self
+                        .io
+                        .read_at(&name, plan.offset, plan.len)
+                        .map_err(io_err(IoOp::Read, &name))?;
+                    self.window.fill(plan, bytes);
+                }
+                let bytes = self.window.slice(segment, offset, len).unwrap_or(&[]);
+                Log::decode_read(seq, bytes).map(Some)
             }
         }
     }

@@ -55,6 +55,7 @@ pub mod log;
 pub mod pack;
 #[cfg(test)]
 mod pack_tests;
+pub mod read_ahead;
 pub mod record;
 pub mod recovery;
 pub mod subjects;

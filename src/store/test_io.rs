@@ -11,6 +11,8 @@ pub(super) struct WatchedIo {
     pub segment_bytes_read: usize,
     /// Files read whole or from an offset to their end (not `read_at`).
     pub read_to_end: HashSet<String>,
+    /// `read_at` calls on segment files.
+    pub segment_reads_at: usize,
 }
 
 impl WatchedIo {
@@ -19,6 +21,7 @@ impl WatchedIo {
             inner,
             segment_bytes_read: 0,
             read_to_end: HashSet::new(),
+            segment_reads_at: 0,
         }
     }
 
@@ -49,6 +52,9 @@ impl StoreIo for WatchedIo {
         self.count(name, r)
     }
     fn read_at(&mut self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        if name.ends_with(".blk") {
+            self.segment_reads_at += 1;
+        }
         let r = self.inner.read_at(name, offset, len);
         self.count(name, r)
     }

@@ -187,9 +187,22 @@ fn request_subjects_parse_as_nats_server_subscribes_them() {
         "$JS.API.CONSUMER.INFO.S.c.d",
         "$JS.APIX.INFO",
         "$JS.API.INFO.x",
+        "$JS.API..INFO",
+        "$JS.API.INFO.",
+        "$JS.API.DIRECT.GET.KV_a.$KV..k",
+        "$JS.API.DIRECT.GET.KV_a.$KV.a.",
+        "$JS.API.DIRECT.GET..$KV.a.k",
+        "$JS.API.CONSUMER.CREATE.S.c..f",
     ] {
         assert_eq!(ApiRequest::parse(s), None, "{s}");
     }
+    assert_eq!(
+        ApiRequest::parse("$JS.API.DIRECT.GET.KV_a.$KV.a.k.x"),
+        Some(DirectGetLastFor {
+            stream: "KV_a",
+            subject: "$KV.a.k.x"
+        })
+    );
 }
 
 #[test]

@@ -42,6 +42,19 @@ pub fn handle<B: StreamBackend>(
     let Some(req) = ApiRequest::parse(subject) else {
         return Response::None;
     };
+    handle_request(req, reply, hdr, payload, now, backend, env)
+}
+
+/// [`handle`] for a subject already parsed.
+pub(super) fn handle_request<B: StreamBackend>(
+    req: ApiRequest<'_>,
+    reply: &str,
+    hdr: &[u8],
+    payload: &[u8],
+    now: UnixNanos,
+    backend: &mut B,
+    env: &mut ApiEnv,
+) -> Response {
     let (resp, failed) = match gate(&req, hdr, env) {
         Some(refusal) => refusal,
         None => dispatch(req, payload, now, backend, env),

@@ -34,6 +34,8 @@ pub use handle::handle;
 pub use info::{AccountLimits, AccountUsage, StreamState, StreamView, UnixNanos};
 pub use request::ApiRequest;
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 /// What to send back for one request.
@@ -117,7 +119,9 @@ pub struct ServerLimits {
     pub max_request_batch: i64,
 }
 
-/// The account and server facts the API answers with, and its request counters.
+/// The account and server facts the API answers with, and its request counters. Cloned for
+/// every request the shard hands to the API (direct gets and pulls included), so its strings
+/// are shared rather than copied.
 #[derive(Debug, Clone)]
 pub struct ApiEnv {
     pub limits: AccountLimits,
@@ -126,11 +130,11 @@ pub struct ApiEnv {
     /// Reported as `api.level` and `_nats.level`.
     pub api_level: u32,
     /// Reported as `_nats.ver`.
-    pub server_version: String,
+    pub server_version: Rc<str>,
     /// The server name reported as `cluster.leader` in STREAM.INFO; empty omits `cluster`.
-    pub server_name: String,
+    pub server_name: Rc<str>,
     /// The JetStream domain, if configured.
-    pub domain: Option<String>,
+    pub domain: Option<Rc<str>>,
     /// The server's `max_payload`, for the publish checks.
     pub max_payload_bytes: usize,
     pub features: Features,
@@ -149,8 +153,8 @@ impl ApiEnv {
             limits: AccountLimits::default(),
             server_limits: ServerLimits::default(),
             api_level,
-            server_version: server_version.to_string(),
-            server_name: String::new(),
+            server_version: Rc::from(server_version),
+            server_name: Rc::from(""),
             domain: None,
             max_payload_bytes: 1024 * 1024,
             features: Features::default(),

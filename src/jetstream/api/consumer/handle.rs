@@ -9,7 +9,7 @@
 use super::super::backend::StateDetail;
 use super::super::config::{decode, nullable, Retention};
 use super::super::error::ApiError;
-use super::super::handle::{early_error, gate, handle, is_empty_request, Doc};
+use super::super::handle::{early_error, gate, handle_request, is_empty_request, Doc};
 use super::super::info::UnixNanos;
 use super::super::request::ApiRequest;
 use super::super::{ApiEnv, Response};
@@ -57,7 +57,7 @@ pub fn handle_consumer<B: ConsumerBackend>(
         | ConsumerList { .. }
         | ConsumerPause { .. }
         | ConsumerUnpin { .. } => {}
-        _ => return handle(subject, reply, hdrs, body, now, backend, env),
+        _ => return handle_request(req, reply, hdrs, body, now, backend, env),
     }
     let ty = req.response_type().unwrap_or("");
     let (resp, failed) = match gate(&req, hdrs, env) {
