@@ -76,16 +76,28 @@ pub fn decode(subject: &[u8]) -> Result<AckSubject<'_>, AckSubjectError> {
     let rest = subject
         .strip_prefix("$JS.ACK.")
         .ok_or(AckSubjectError::NotAckSubject)?;
+    // One pass over the bytes (every ack of every consumer comes through here): a `.` is
+    // ASCII, so slicing at one keeps each token valid UTF-8.
     let mut tokens = [""; 12];
     let mut count = 0;
-    for token in rest.split('.') {
-        if token.is_empty() {
+    let mut start = 0;
+    for (i, &b) in rest
+        .as_bytes()
+        .iter()
+        .chain(std::iter::once(&b'.'))
+        .enumerate()
+    {
+        if b != b'.' {
+            continue;
+        }
+        if i == start {
             return Err(AckSubjectError::EmptyToken);
         }
         if count < tokens.len() {
-            tokens[count] = token;
+            tokens[count] = &rest[start..i];
         }
         count += 1;
+        start = i + 1;
     }
     let total = count + 2;
     let (domain, account_hash, names) = match total {
@@ -96,12 +108,16 @@ pub fn decode(subject: &[u8]) -> Result<AckSubject<'_>, AckSubjectError> {
         }
         n => return Err(AckSubjectError::TokenCount(n)),
     };
+    // Digits only (no sign, as nats-server's parser), and no overflow.
     let num = |i: usize| -> Result<u64, AckSubjectError> {
-        let t = tokens[names + 2 + i];
-        if !t.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(AckSubjectError::BadNumber);
-        }
-        t.parse().map_err(|_| AckSubjectError::BadNumber)
+        tokens[names + 2 + i].bytes().try_fold(0u64, |n, b| {
+            if !b.is_ascii_digit() {
+                return Err(AckSubjectError::BadNumber);
+            }
+            n.checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(b - b'0')))
+                .ok_or(AckSubjectError::BadNumber)
+        })
     };
     Ok(AckSubject {
         domain,

@@ -94,6 +94,8 @@ fn ack_subject_v2_decodes_with_and_without_random_token() {
     assert_eq!((a.stream, a.consumer), ("ORDERS", "worker"));
     assert_eq!((a.delivered, a.stream_seq, a.consumer_seq), (2, 10, 15));
     assert_eq!((a.timestamp_ns, a.pending), (99, 3));
+    let max = ack::decode(b"$JS.ACK.S.C.1.2.3.4.18446744073709551615").unwrap();
+    assert_eq!(max.pending, u64::MAX);
     let b = ack::decode(b"$JS.ACK.hub.H.S.C.1.2.3.4.5").unwrap();
     assert_eq!(b.domain, Some("hub"));
     assert_eq!(b.pending, 5);
@@ -111,6 +113,13 @@ fn ack_subject_rejects_malformed_without_panicking() {
             b"$JS.ACK.S.C.1.1.1.1.99999999999999999999",
             AckSubjectError::BadNumber,
         ),
+        (b"$JS.ACK.S.C.1.+1.1.1.1", AckSubjectError::BadNumber),
+        (
+            b"$JS.ACK.S.C.1.1.1.1.18446744073709551616",
+            AckSubjectError::BadNumber,
+        ),
+        (b"$JS.ACK.", AckSubjectError::EmptyToken),
+        (b"$JS.ACK..S.C.1.1.1.1.1", AckSubjectError::EmptyToken),
         (b"$JS.ACK.S..1.1.1.1.1", AckSubjectError::EmptyToken),
         (b"$JS.ACK.S.C.1.1.1.1.1.", AckSubjectError::EmptyToken),
         (b"$JS.ACK.\xff.C.1.1.1.1.1", AckSubjectError::NotAckSubject),
