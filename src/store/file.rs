@@ -546,15 +546,15 @@ impl<Io: StoreIo> FileStore<Io> {
         &mut self.io
     }
 
-    /// Carries out one planned write. A new segment seals the preallocated tail first; with
-    /// `sync` the new one is preallocated (module doc), and its writes go at the planned
-    /// offsets, growing the file by a chunk of zeros when they reach its end while the writes
-    /// are small ([`PREALLOC_WRITE_BYTES_MAX`]).
     /// Bytes the read-ahead window holds (tests, the memory budget).
     pub fn read_window_bytes(&self) -> usize {
         self.window.len()
     }
 
+    /// Carries out one planned write. A new segment seals the preallocated tail first; with
+    /// `sync` the new one is preallocated (module doc), and its writes go at the planned
+    /// offsets, growing the file by a chunk of zeros when they reach its end while the writes
+    /// are small ([`PREALLOC_WRITE_BYTES_MAX`]).
     fn write(&mut self, w: &SegmentWrite) -> Result<(), StoreError> {
         let name = self.layout.segment(w.segment);
         if w.create {
@@ -636,13 +636,19 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
                 len,
             } => {
                 if self.window.slice(segment, offset, len).is_none() {
-                    let plan = self.window.plan(&self.log, seq, segment, offset, len);
+                    let mut plan = self.window.plan(&self.log, seq, segment, offset, len);
                     let name = self.layout.segment(segment);
-                    let bytes = self
-                        .io
-                        .read_at(&name, plan.offset, plan.len)
-                        .map_err(io_err(IoOp::Read, &name))?;
-                    self.window.fill(plan, bytes);
+                    let read = match self.io.read_at(&name, plan.offset, plan.len) {
+                        // The records after this one may not be readable (a write that
+                        // failed after the log counted it): this one alone may still be.
+                        Err(_) if plan.len > len as usize => {
+                            plan = plan.record_only(len);
+                            self.io.read_at(&name, plan.offset, plan.len)
+                        }
+                        r => r,
+                    };
+                    self.window
+                        .fill(plan, read.map_err(io_err(IoOp::Read, &name))?);
                 }
                 let bytes = self.window.slice(segment, offset, len).unwrap_or(&[]);
                 Log::decode_read(seq, bytes).map(Some)
@@ -667,6 +673,11 @@ impl<Io: StoreIo> MessageLog for FileStore<Io> {
                     self.unsynced.push(name);
                 }
             }
+        }
+        if !plan.overwrites.is_empty() {
+            // A secure erase: the window may hold the erased bytes (never served, the log
+            // has them absent); they leave RAM too.
+            self.window = Window::default();
         }
         for o in &plan.overwrites {
             let name = self.layout.segment(o.segment);

@@ -7,11 +7,12 @@
 //! `pread` per message was the largest cost of delivering a backlog (two fifths of shard 0's
 //! CPU in `stansub`, a tenth in `jspush`). nats-server loads a whole message block into a
 //! cache for the same reason. Here a miss that continues where the last window ended
-//! (sequential reads) reads a window of the segment from the message on, covering the
-//! records that follow in sequence order, and the lookups that fall in it decode from that
-//! buffer. The window starts at [`READ_AHEAD_MIN_BYTES`] and doubles, up to
+//! (sequential reads: in the same segment, less than [`READ_AHEAD_MIN_BYTES`] after it)
+//! reads a window of the segment from the message on, covering the records that follow in
+//! sequence order, and the lookups that fall in it decode from that buffer. The window starts at [`READ_AHEAD_MIN_BYTES`] and doubles, up to
 //! [`READ_AHEAD_MAX_BYTES`], while the misses continue; a miss anywhere else (a KV get, a
-//! redelivery far back) reads only its own record, so random reads cost what they did.
+//! redelivery far back, a filtered consumer whose next match is further on) reads only its
+//! own record, so sparse and random reads cost what they did.
 //!
 //! Why the buffer cannot serve stale bytes: a window only ever holds bytes of a sealed
 //! segment (the log says `OnDisk` only for those), sealed segments are never appended to,
@@ -27,9 +28,6 @@ use super::record;
 pub const READ_AHEAD_MIN_BYTES: u64 = 16 * 1024;
 /// The largest read-ahead window (what one stream's or channel's buffer may hold).
 pub const READ_AHEAD_MAX_BYTES: u64 = 256 * 1024;
-/// A miss is sequential when its sequence is at most this far past the window's last
-/// record (messages between may be on other subjects, or deleted).
-const SEQUENTIAL_GAP_MSGS_MAX: u64 = 1024;
 
 /// Bytes `offset .. offset + bytes.len()` of segment `segment`, as last read.
 #[derive(Debug, Default)]
@@ -37,8 +35,6 @@ pub struct Window {
     segment: u32,
     offset: u64,
     bytes: Vec<u8>,
-    /// The first sequence after the records the window covers (0: none read yet).
-    next_seq: u64,
     /// The size the next sequential miss asks for.
     next_bytes: u64,
 }
@@ -49,9 +45,18 @@ pub struct Plan {
     pub segment: u32,
     pub offset: u64,
     pub len: usize,
-    /// The first sequence after the records read.
-    next_seq: u64,
     budget: u64,
+}
+
+impl Plan {
+    /// The same miss, reading only its record of `len` bytes.
+    pub fn record_only(self, len: u32) -> Plan {
+        Plan {
+            len: len as usize,
+            budget: u64::from(len),
+            ..self
+        }
+    }
 }
 
 impl Window {
@@ -78,9 +83,11 @@ impl Window {
     /// segment `segment`: the record alone, or, when the miss continues the window's run,
     /// it and the live records after it in that segment, up to the run's next size.
     pub fn plan(&self, log: &Log, seq: u64, segment: u32, offset: u64, len: u32) -> Plan {
-        let sequential = self.next_seq > 0
-            && seq >= self.next_seq
-            && seq - self.next_seq <= SEQUENTIAL_GAP_MSGS_MAX;
+        let end_before = self.offset + self.bytes.len() as u64;
+        let sequential = !self.bytes.is_empty()
+            && segment == self.segment
+            && offset >= end_before
+            && offset - end_before < READ_AHEAD_MIN_BYTES;
         let budget = if sequential {
             self.next_bytes.max(READ_AHEAD_MIN_BYTES)
         } else {
@@ -91,8 +98,8 @@ impl Window {
         // Records of one segment lie in sequence order; a hole (a deleted message) is
         // skipped, and the first record of another segment or past the budget ends it. A
         // record takes at least its header, so that many steps cover the budget.
-        let mut next = seq + 1;
         if sequential {
+            let mut next = seq + 1;
             let steps_max = seq + 1 + budget / record::HEADER_BYTES as u64;
             while next <= steps_max {
                 match log.read(next) {
@@ -117,7 +124,6 @@ impl Window {
             segment,
             offset,
             len: (end - offset) as usize,
-            next_seq: next,
             budget,
         }
     }
@@ -128,7 +134,6 @@ impl Window {
             segment: plan.segment,
             offset: plan.offset,
             bytes,
-            next_seq: plan.next_seq,
             next_bytes: (plan.budget.max(READ_AHEAD_MIN_BYTES / 2) * 2).min(READ_AHEAD_MAX_BYTES),
         };
     }

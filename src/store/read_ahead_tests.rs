@@ -90,16 +90,38 @@ fn a_message_deleted_inside_a_window_already_read_is_absent() {
     assert_eq!(s.fetch(10).unwrap().map(|m| m.seq), Some(10));
     assert_eq!(s.fetch(11).unwrap().map(|m| m.seq), Some(11));
     let reads = s.io().segment_reads_at;
-    assert!(s.delete(12, true).unwrap());
     assert!(s.delete(13, false).unwrap());
     s.flush().unwrap();
-    assert_eq!(s.fetch(12).unwrap(), None);
     assert_eq!(s.fetch(13).unwrap(), None);
     assert_eq!(s.fetch(14).unwrap().map(|m| m.payload), Some(payload(14)));
+    assert_eq!(s.io().segment_reads_at, reads, "14 came from the window");
+    // A secure erase also drops the window, which may hold the erased bytes.
+    assert!(s.delete(12, true).unwrap());
+    s.flush().unwrap();
+    assert_eq!(s.read_window_bytes(), 0);
+    assert_eq!(s.fetch(12).unwrap(), None);
     assert_eq!(s.fetch(40).unwrap().map(|m| m.payload), Some(payload(40)));
-    assert_eq!(
-        s.io().segment_reads_at,
-        reads,
-        "12..40 came from the window"
+}
+
+#[test]
+fn sparse_reads_in_order_take_only_their_records() {
+    // A filtered consumer whose matches lie far apart: each read is past the last one's
+    // end by more than a first window, so none reads ahead.
+    let dir = TempDir::new("ra-sparse");
+    let mut s = filled(&dir, 5_000);
+    let picks: Vec<u64> = (1..=5_000)
+        .step_by(300)
+        .filter(|&q| on_disk(&s, q))
+        .collect();
+    assert!(picks.len() >= 8, "only {picks:?} on disk");
+    let before = s.io().segment_bytes_read;
+    for &q in &picks {
+        assert_eq!(s.fetch(q).unwrap().map(|m| m.payload), Some(payload(q)));
+    }
+    let read = s.io().segment_bytes_read - before;
+    assert!(
+        read < picks.len() * 300,
+        "{read} bytes read for {} sparse messages",
+        picks.len()
     );
 }

@@ -188,7 +188,6 @@ impl<'a> ApiRequest<'a> {
     }
 }
 
-/// Exactly one token (a `*` in nats-server's subscription).
 /// Whether `s` is empty or has an empty token (a leading or trailing `.`, or `..`), which
 /// no API subscription matches. One pass over the bytes: this runs for every API request,
 /// every direct get and pull included.
@@ -199,6 +198,7 @@ fn has_empty_token(s: &str) -> bool {
         || memchr::memmem::find(b, b"..").is_some()
 }
 
+/// Exactly one token (a `*` in nats-server's subscription).
 fn one(s: &str) -> Option<&str> {
     (!s.contains('.')).then_some(s)
 }
