@@ -59,10 +59,11 @@ pub async fn yield_now() {
 pub const BLOCKING_THREADS_PER_SHARD: usize = 2;
 
 /// fdatasync of every descriptor in turn on a thread of glommio's blocking pool
-/// ([`BLOCKING_THREADS_PER_SHARD`], placed like the shard), the first error, if any.
-/// Faster than glommio's io_uring `BufferedFile::fdatasync`, which io_uring hands to a worker thread of its own: NATS
-/// Streaming's PubAck p50 about 200 against 285 µs, JetStream `sync_interval: always`
-/// window 1 p50 about 205–265 against 310–355 µs (docs/PERFORMANCE.md).
+/// ([`BLOCKING_THREADS_PER_SHARD`], placed like the shard), the first error, if any. Faster
+/// than glommio's io_uring `BufferedFile::fdatasync`, which io_uring hands to a worker thread
+/// of its own: NATS Streaming's PubAck p50 about 200 against 285 µs, JetStream
+/// `sync_interval: always` window 1 p50 about 205–265 against 310–355 µs
+/// (docs/PERFORMANCE.md).
 pub async fn fdatasync_all_blocking(fds: Vec<OwnedFd>) -> io::Result<()> {
     blocking(move || {
         let mut result = Ok(());

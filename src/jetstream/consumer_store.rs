@@ -31,9 +31,8 @@
 //! before its state is even written (docs/ARCHITECTURE-jetstream.md, "Durable state"). With
 //! `sync_interval: always` a snapshot, which replaces the file, is synced in line (rare: the
 //! first write of a run and each compaction), so a power cut cannot leave an empty file in
-//! its place. The
-//! state keeps wall-clock times (the wheel runs on Unix milliseconds), so ack waits that ran
-//! out while the server was down fire at once.
+//! its place. The state keeps wall-clock times (the wheel runs on Unix milliseconds), so ack
+//! waits that ran out while the server was down fire at once.
 
 use std::path::{Path, PathBuf};
 
@@ -89,20 +88,16 @@ fn compaction_bytes(snapshot_bytes: u64) -> u64 {
 
 impl StateFile {
     /// Replaces the file with one snapshot record (temp file and rename) and opens it; with
-    /// `preallocate`, zeros follow the record up to the compaction size (module doc).
-    fn create(
-        dir: &Path,
-        snapshot: &[u8],
-        sync: bool,
-        preallocate: bool,
-    ) -> std::io::Result<StateFile> {
+    /// `sync_always` it is synced, and zeros follow the record up to the compaction size
+    /// (module doc).
+    fn create(dir: &Path, snapshot: &[u8], sync_always: bool) -> std::io::Result<StateFile> {
         let mut rec = Vec::with_capacity(snapshot.len() + RECORD_HEADER_BYTES);
         encode_record(snapshot, &mut rec);
         let records = rec.len() as u64;
-        if preallocate {
+        if sync_always {
             rec.resize(prealloc_end(records, records) as usize, 0);
         }
-        write_atomic(dir, STATE_FILE, &rec, sync)?;
+        write_atomic(dir, STATE_FILE, &rec, sync_always)?;
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(dir.join(STATE_FILE))?;
@@ -110,7 +105,7 @@ impl StateFile {
             file,
             bytes: records,
             snapshot_bytes: records,
-            preallocated: preallocate.then_some(rec.len() as u64),
+            preallocated: sync_always.then_some(rec.len() as u64),
         })
     }
 
@@ -159,7 +154,7 @@ fn write_state(
     }
     *file = None;
     state.encode_snapshot(buf);
-    *file = Some(StateFile::create(dir, buf, sync_always, sync_always)?);
+    *file = Some(StateFile::create(dir, buf, sync_always)?);
     Ok(())
 }
 

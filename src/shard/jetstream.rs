@@ -32,7 +32,7 @@
 //! `sync_interval` runs on glommio's blocking pool.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
@@ -110,8 +110,9 @@ pub struct JsShard {
     pub(super) wheel: Rc<RefCell<Wheel<ConsumerTimer>>>,
     /// With `sync_always`: which held outputs wait for which fdatasync.
     commit: GroupCommit<Held, SyncFile>,
-    /// The syncs started and not yet taken by a [`run_syncs`] task, oldest first.
-    sync_jobs: VecDeque<SyncJob<SyncFile>>,
+    /// The sync started and not yet taken by a [`run_syncs`] task. At most one: the group
+    /// commit starts no sync while its newest one is not issued (`GroupCommit::join_waiting`).
+    sync_job: Option<SyncJob<SyncFile>>,
     /// A periodic `syncfs` is running on the blocking pool.
     syncfs_running: Rc<Cell<bool>>,
 }
@@ -194,7 +195,7 @@ impl Shard {
             pending: Vec::new(),
             wheel: Rc::new(RefCell::new(Wheel::new(super::js_consumers::clock().ms))),
             commit: GroupCommit::with_max_in_flight(JS_SYNCS_IN_FLIGHT_MAX),
-            sync_jobs: VecDeque::new(),
+            sync_job: None,
             syncfs_running: Rc::new(Cell::new(false)),
         });
         let root = store_dir.join("jetstream");
@@ -567,7 +568,8 @@ impl Shard {
     fn js_step(&self, step: Step<Held, SyncFile>) {
         if let Some(job) = step.start {
             if let Some(js) = self.js.borrow_mut().as_mut() {
-                js.sync_jobs.push_back(job);
+                debug_assert!(js.sync_job.is_none());
+                js.sync_job = Some(job);
             }
             self.js_sync_wake.notify();
         }
@@ -639,7 +641,7 @@ impl JsShard {
 }
 
 /// One sync task of the owning shard ([`JS_SYNCS_IN_FLIGHT_MAX`] of them run): takes the
-/// oldest sync the group commit started, runs it on a thread of glommio's blocking pool
+/// sync the group commit started, runs it on a thread of glommio's blocking pool
 /// (`runtime::fdatasync_all_blocking`), and reports it to the shard; the other task takes
 /// the next one meanwhile.
 pub async fn run_syncs(shard: Rc<Shard>) {
@@ -647,7 +649,7 @@ pub async fn run_syncs(shard: Rc<Shard>) {
         // What committed since the group commit started this sync (the shard's tasks ran
         // before this one) is written too and joins it.
         let job = shard.js.borrow_mut().as_mut().and_then(|j| {
-            let mut job = j.sync_jobs.pop_front()?;
+            let mut job = j.sync_job.take()?;
             j.commit.join_waiting(&mut job);
             Some(job)
         });

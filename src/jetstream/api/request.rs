@@ -68,7 +68,9 @@ impl<'a> ApiRequest<'a> {
     /// Parses a request subject; `None` for anything nats-server does not answer.
     pub fn parse(subject: &'a str) -> Option<Self> {
         let rest = subject.strip_prefix(API_PREFIX)?;
-        if has_empty_token(rest) {
+        // The subject tokenizer's byte loop, not `str::split`: this runs for every API
+        // request, every direct get and pull included.
+        if crate::subject::tokens(rest.as_bytes()).any(<[u8]>::is_empty) {
             return None;
         }
         if rest == "INFO" {
@@ -186,16 +188,6 @@ impl<'a> ApiRequest<'a> {
             DirectGet { .. } | DirectGetLastFor { .. } | ConsumerMsgNext { .. } => return None,
         })
     }
-}
-
-/// Whether `s` is empty or has an empty token (a leading or trailing `.`, or `..`), which
-/// no API subscription matches. One pass over the bytes: this runs for every API request,
-/// every direct get and pull included.
-fn has_empty_token(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.first().is_none_or(|&c| c == b'.')
-        || b.last() == Some(&b'.')
-        || memchr::memmem::find(b, b"..").is_some()
 }
 
 /// Exactly one token (a `*` in nats-server's subscription).

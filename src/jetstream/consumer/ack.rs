@@ -76,41 +76,33 @@ pub fn decode(subject: &[u8]) -> Result<AckSubject<'_>, AckSubjectError> {
     let rest = subject
         .strip_prefix("$JS.ACK.")
         .ok_or(AckSubjectError::NotAckSubject)?;
-    // One pass over the bytes (every ack of every consumer comes through here): a `.` is
-    // ASCII, so slicing at one keeps each token valid UTF-8.
-    let mut tokens = [""; 12];
+    // The subject tokenizer's byte loop, not `str::split` (every ack of every consumer
+    // comes through here).
+    let mut tokens: [&[u8]; 12] = [&[]; 12];
     let mut count = 0;
-    let mut start = 0;
-    for (i, &b) in rest
-        .as_bytes()
-        .iter()
-        .chain(std::iter::once(&b'.'))
-        .enumerate()
-    {
-        if b != b'.' {
-            continue;
-        }
-        if i == start {
+    for token in crate::subject::tokens(rest.as_bytes()) {
+        if token.is_empty() {
             return Err(AckSubjectError::EmptyToken);
         }
         if count < tokens.len() {
-            tokens[count] = &rest[start..i];
+            tokens[count] = token;
         }
         count += 1;
-        start = i + 1;
     }
+    // Pieces of a valid UTF-8 string cut at an ASCII `.`: valid too.
+    let text = |t| std::str::from_utf8(t).map_err(|_| AckSubjectError::NotAckSubject);
     let total = count + 2;
     let (domain, account_hash, names) = match total {
         9 => (None, None, 0),
         n if n >= 11 => {
-            let domain = Some(tokens[0]).filter(|d| *d != "_");
-            (domain, Some(tokens[1]), 2)
+            let domain = Some(text(tokens[0])?).filter(|d| *d != "_");
+            (domain, Some(text(tokens[1])?), 2)
         }
         n => return Err(AckSubjectError::TokenCount(n)),
     };
     // Digits only (no sign, as nats-server's parser), and no overflow.
     let num = |i: usize| -> Result<u64, AckSubjectError> {
-        tokens[names + 2 + i].bytes().try_fold(0u64, |n, b| {
+        tokens[names + 2 + i].iter().try_fold(0u64, |n, &b| {
             if !b.is_ascii_digit() {
                 return Err(AckSubjectError::BadNumber);
             }
@@ -122,8 +114,8 @@ pub fn decode(subject: &[u8]) -> Result<AckSubject<'_>, AckSubjectError> {
     Ok(AckSubject {
         domain,
         account_hash,
-        stream: tokens[names],
-        consumer: tokens[names + 1],
+        stream: text(tokens[names])?,
+        consumer: text(tokens[names + 1])?,
         delivered: num(0)?,
         stream_seq: num(1)?,
         consumer_seq: num(2)?,
